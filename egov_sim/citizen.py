@@ -1,0 +1,129 @@
+"""A citizen applying through the portal, over HTTP, as the demo and the tests play it.
+
+Every call goes to a system's public HTTP API: the certification authority for the citizen's
+ЭЦҚ, the portal for log-in, the form, the signed request and the personal cabinet, simulation
+control to let virtual time run and to read the trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from signatures.identity import Identity
+from signatures.jws import sign_detached
+
+
+@dataclass(frozen=True)
+class Citizen:
+    iin: str
+    surname: str
+    name: str
+    patronymic: str | None
+    password: str
+    queue_list: str = "socially-vulnerable"
+
+
+DEMO_CITIZEN = Citizen("900515401230", "НҰРЛАНОВА", "ӘЛИЯ", "СЕРІКҚЫЗЫ", "Aliya-2026!")
+"""Әлия Нұрланова, a person of the registries' fixtures (registries/fixtures.yaml)."""
+
+
+class ScenarioError(RuntimeError):
+    """A system answered the citizen with something other than the expected answer."""
+
+
+@dataclass
+class PortalOutcome:
+    application_id: str | None
+    application: dict[str, Any] | None
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    login_refused: dict[str, Any] | None = None
+
+
+def _expect(response: httpx.Response, *statuses: int) -> dict[str, Any] | list[Any]:
+    if response.status_code not in statuses:
+        raise ScenarioError(
+            f"{response.request.method} {response.request.url} answered {response.status_code}: "
+            f"{response.text[:500]}"
+        )
+    return response.json()
+
+
+async def obtain_signing_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identity:
+    """The citizen's SIGN key storage from the certification authority."""
+    body = _expect(
+        await ca.post(
+            "/v1/certificates/person",
+            json={"iin": citizen.iin, "surname": citizen.surname, "name": citizen.name,
+                  "patronymic": citizen.patronymic, "usage": "sign"},
+        ),
+        200,
+    )
+    assert isinstance(body, dict)
+    return Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
+
+
+def request_document(form: dict[str, Any], citizen: Citizen) -> dict[str, Any]:
+    """Fill in the form: the applicant, the queue list, a copy of every required document."""
+    attachments = []
+    for doc in form["requiredDocuments"]:
+        content = f"{doc['code']} of {citizen.iin}".encode()
+        attachments.append(
+            {"code": doc["code"], "name": f"{doc['code']}.pdf",
+             "sha256": hashlib.sha256(content).hexdigest()}
+        )
+    return {
+        "reglament": form["reglament"],
+        "applicant": {"iin": citizen.iin},
+        "form": {"queueList": citizen.queue_list},
+        "attachments": attachments,
+    }
+
+
+async def apply_on_portal(
+    client: Callable[[str], httpx.AsyncClient],
+    reglament: str = "almaty-queue",
+    citizen: Citizen = DEMO_CITIZEN,
+    *,
+    signing_key: Identity | None = None,
+    run_clock: bool = True,
+) -> PortalOutcome:
+    """Register (if need be), log in, fill in, sign and submit; let time run; read the cabinet."""
+    async with client("signatures") as ca, client("portal") as portal, client("control") as control:
+        key = signing_key or await obtain_signing_key(ca, citizen)
+        _expect(
+            await portal.post("/api/accounts", json={"iin": citizen.iin, "password": citizen.password}),
+            201, 409,
+        )
+        login = await portal.post(
+            "/api/sessions",
+            json={"iin": citizen.iin, "password": citizen.password, "reglament": reglament},
+        )
+        if login.status_code == 401:
+            return PortalOutcome(None, None, login_refused=login.json())
+        session = _expect(login, 200)
+        assert isinstance(session, dict)
+        auth = {"Authorization": f"Bearer {session['session']}"}
+        form = _expect(await portal.get(f"/api/services/{reglament}/form"), 200)
+        assert isinstance(form, dict)
+        document = request_document(form, citizen)
+        signature = sign_detached(document, key.key, key.chain)
+        application = _expect(
+            await portal.post(
+                "/api/applications", json={"document": document, "signature": signature}, headers=auth
+            ),
+            200,
+        )
+        assert isinstance(application, dict)
+        if run_clock:
+            _expect(await control.post("/clock/run"), 200)
+        application = _expect(await portal.get(f"/api/cabinet/applications/{application['id']}", headers=auth), 200)
+        assert isinstance(application, dict)
+        trace = _expect(await control.get(f"/trace/{application['id']}"), 200)
+        assert isinstance(trace, list)
+        return PortalOutcome(application["id"], application, trace)

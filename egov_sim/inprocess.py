@@ -1,0 +1,86 @@
+"""Every system in one process: real apps, real HTTP requests, no sockets.
+
+Each app gets the same :class:`InProcessTransport`, which hands a request to the app whose URL
+(from the settings) it is addressed to. Nothing listens on a port, so runs can go side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from importlib import import_module
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from simulation.settings import Settings
+from simulation.topology import SYSTEMS
+
+Interceptor = Callable[[httpx.Request], Awaitable[httpx.Request | None] | httpx.Request | None]
+"""Sees (and may replace) a request in transit, as a tester's man in the middle."""
+
+START_ORDER = ("signatures", "control", "gateway", "gateway-almaty", "registries",
+               "portal", "corporation_ws", "provider_ws")
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._routes: dict[tuple[str, int], httpx.ASGITransport] = {}
+        self.interceptors: list[Interceptor] = []
+
+    def mount(self, system: str, app: FastAPI) -> None:
+        url = httpx.URL(self.settings.url_of(system))
+        self._routes[(url.host, url.port or 80)] = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for intercept in self.interceptors:
+            replaced = intercept(request)
+            if hasattr(replaced, "__await__"):
+                replaced = await replaced  # type: ignore[misc]
+            if replaced is not None:
+                request = replaced  # type: ignore[assignment]
+        target = self._routes.get((request.url.host, request.url.port or 80))
+        if target is None:
+            raise httpx.ConnectError(f"no system listens at {request.url.host}:{request.url.port}")
+        return await target.handle_async_request(request)
+
+
+def create(system: str, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> FastAPI:
+    module, factory = SYSTEMS[system].app.split(":")
+    return getattr(import_module(module), factory)(settings=settings, transport=transport)
+
+
+class Simulation:
+    """All systems of one run, started in one process (an async context manager)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.transport = InProcessTransport(settings)
+        self.apps: dict[str, FastAPI] = {}
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Simulation:
+        try:
+            for system in START_ORDER:
+                app = create(system, self.settings, self.transport)
+                self.apps[system] = app
+                self.transport.mount(system, app)
+                await self._stack.enter_async_context(app.router.lifespan_context(app))
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._stack.aclose()
+
+    def client(self, system: str, **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client addressed to one system, as an outside caller would use it."""
+        return httpx.AsyncClient(
+            transport=self.transport, base_url=self.settings.url_of(system), timeout=60, **kwargs
+        )
+
+    def runtime(self, system: str):
+        return self.apps[system].state.runtime

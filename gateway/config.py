@@ -1,0 +1,77 @@
+"""The gateway's participants, services and regions (``participants.yaml``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simulation.topology import SYSTEMS, sender_password
+
+DEFAULT_FILE = Path(__file__).with_name("participants.yaml")
+
+
+class Participant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    services: list[str]
+    password: str | None = None
+
+
+class Service(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system: str | None = None
+    regional: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Service:
+        if (self.system is None) == (not self.regional):
+            raise ValueError("a service names its `system` or is `regional: true`, not both")
+        return self
+
+
+class Region(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gateway: str
+    services: dict[str, str] = Field(default_factory=dict)
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participants: dict[str, Participant]
+    services: dict[str, Service]
+    regions: dict[str, Region]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewayConfig:
+        for name, participant in self.participants.items():
+            if name not in SYSTEMS:
+                raise ValueError(f"participant {name!r} is not a known system")
+            for service in participant.services:
+                if service not in self.services:
+                    raise ValueError(f"participant {name!r} names unknown service {service!r}")
+        for route, region in self.regions.items():
+            if region.gateway not in SYSTEMS:
+                raise ValueError(f"region {route!r}: unknown gateway {region.gateway!r}")
+            for service, system in region.services.items():
+                if system not in SYSTEMS or service not in self.services:
+                    raise ValueError(f"region {route!r}: bad service entry {service!r}")
+        return self
+
+    def password_of(self, sender_id: str) -> str | None:
+        participant = self.participants.get(sender_id)
+        if participant is None:
+            return None
+        return participant.password or sender_password(sender_id)
+
+    def region_of_gateway(self, gateway: str) -> str | None:
+        for route, region in self.regions.items():
+            if region.gateway == gateway:
+                return route
+        return None
+
+
+@cache
+def load_config(path: Path = DEFAULT_FILE) -> GatewayConfig:
+    return GatewayConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -1,0 +1,161 @@
+"""Sending a signed sync-channel request through a gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from cryptography import x509
+from pydantic import ValidationError
+
+from gateway_protocol.envelope import (
+    SUCCESS_CODE,
+    SYNC_PATH,
+    Fault,
+    Property,
+    RequestData,
+    RequestInfo,
+    Sender,
+    SignedRequest,
+    SignedResponse,
+    SyncRequest,
+    SyncResponse,
+    signed_content,
+)
+from gateway_protocol.errors import ErrorCode, GatewayFault
+from signatures.identity import Identity
+from signatures.jws import sign_detached, verify_detached
+
+
+class Clock(Protocol):
+    async def now(self) -> datetime: ...
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+def build_signed_request(
+    identity: Identity,
+    *,
+    sender_id: str,
+    password: str,
+    service_id: str,
+    data: Any,
+    message_date: datetime,
+    message_id: str | None = None,
+    route_id: str | None = None,
+    correlation_id: str | None = None,
+    session_id: str | None = None,
+    properties: dict[str, str] | None = None,
+) -> SignedRequest:
+    request = SyncRequest(
+        requestInfo=RequestInfo(
+            messageId=message_id or new_message_id(),
+            correlationId=correlation_id,
+            serviceId=service_id,
+            messageDate=message_date,
+            routeId=route_id,
+            sender=Sender(senderId=sender_id, password=password),
+            properties=[Property(key=k, value=v) for k, v in (properties or {}).items()],
+            sessionId=session_id,
+        ),
+        requestData=RequestData(data=data),
+    )
+    signature = sign_detached(signed_content(request), identity.key, identity.chain)
+    return SignedRequest(request=request, signature=signature)
+
+
+def parse_reply(
+    response: httpx.Response, *, trusted_roots: Sequence[x509.Certificate], at: datetime
+) -> SyncResponse:
+    """Turn a gateway's HTTP answer into a verified response, or raise its fault."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise GatewayFault(
+            ErrorCode.PROVIDER_RESPONSE_INVALID, f"HTTP {response.status_code}, not JSON"
+        ) from None
+    if isinstance(body, dict) and "errorInfo" in body:
+        try:
+            raise GatewayFault.from_error_info(Fault.model_validate(body).errorInfo)
+        except ValidationError as exc:
+            raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, str(exc)) from None
+    try:
+        signed = SignedResponse.model_validate(body)
+    except ValidationError as exc:
+        raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, str(exc)) from None
+    verdict = verify_detached(
+        signed.signature, signed_content(signed.response), trusted_roots=trusted_roots, at=at
+    )
+    if not verdict.valid:
+        raise GatewayFault(
+            ErrorCode.PROVIDER_RESPONSE_INVALID,
+            f"response signature: {verdict.message}",
+            data={"verdict": verdict.code},
+        )
+    status = signed.response.responseInfo.status
+    if status.code != SUCCESS_CODE:
+        raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"status {status.code}")
+    return signed.response
+
+
+class GatewayClient:
+    """One system's way to call services through its gateway."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        gateway_url: str,
+        *,
+        sender_id: str,
+        password: str,
+        identity: Identity,
+        clock: Clock,
+        trusted_roots: Sequence[x509.Certificate],
+    ) -> None:
+        self.http = http
+        self.gateway_url = gateway_url.rstrip("/")
+        self.sender_id = sender_id
+        self.password = password
+        self.identity = identity
+        self.clock = clock
+        self.trusted_roots = trusted_roots
+
+    async def send(
+        self,
+        service_id: str,
+        data: Any,
+        *,
+        route_id: str | None = None,
+        correlation_id: str | None = None,
+        session_id: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> SyncResponse:
+        """Send a request and return the provider's verified response; raise its fault."""
+        signed = build_signed_request(
+            self.identity,
+            sender_id=self.sender_id,
+            password=self.password,
+            service_id=service_id,
+            data=data,
+            message_date=await self.clock.now(),
+            route_id=route_id,
+            correlation_id=correlation_id,
+            session_id=session_id,
+            properties=properties,
+        )
+        try:
+            reply = await self.http.post(
+                self.gateway_url + SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True)
+            )
+        except httpx.TimeoutException:
+            raise GatewayFault(ErrorCode.PROVIDER_TIMEOUT, f"gateway {self.gateway_url}") from None
+        except httpx.TransportError as exc:
+            raise GatewayFault(
+                ErrorCode.PROVIDER_UNAVAILABLE, f"gateway {self.gateway_url}: {exc}"
+            ) from None
+        return parse_reply(reply, trusted_roots=self.trusted_roots, at=await self.clock.now())

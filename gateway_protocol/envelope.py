@@ -1,0 +1,103 @@
+"""Envelope models with the ШЭП sync channel's field names (namespace
+``http://bip.bee.kz/SyncChannel/v10/Types``), as JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SUCCESS_CODE = "SCSS001"
+SUCCESS_MESSAGE = "Message has been processed successfully"
+
+SYNC_PATH = "/bip/sync/v10"
+"""Where gateways and providers alike take sync-channel requests."""
+
+HOP_HEADER = "X-Egov-Gateway"
+HOP_PASSWORD_HEADER = "X-Egov-Gateway-Password"
+"""A gateway that forwards a message names itself (and proves it) in these headers."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Sender(_Model):
+    senderId: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Property(_Model):
+    key: str
+    value: str
+
+
+class RequestInfo(_Model):
+    messageId: str = Field(min_length=1, max_length=100)
+    correlationId: str | None = Field(default=None, max_length=100)
+    serviceId: str = Field(min_length=1, max_length=100)
+    messageDate: datetime
+    routeId: str | None = Field(default=None, max_length=100)
+    sender: Sender
+    properties: list[Property] = Field(default_factory=list)
+    sessionId: str | None = Field(default=None, max_length=100)
+
+
+class RequestData(_Model):
+    data: Any = None
+
+
+class SyncRequest(_Model):
+    requestInfo: RequestInfo
+    requestData: RequestData = Field(default_factory=RequestData)
+
+
+class SignedRequest(_Model):
+    request: SyncRequest
+    signature: str = Field(min_length=1)
+
+
+class Status(_Model):
+    code: str
+    message: str
+
+
+class ResponseInfo(_Model):
+    messageId: str
+    correlationId: str | None = None
+    responseDate: datetime
+    status: Status
+    sessionId: str | None = None
+
+
+class ResponseData(_Model):
+    data: Any = None
+
+
+class SyncResponse(_Model):
+    responseInfo: ResponseInfo
+    responseData: ResponseData = Field(default_factory=ResponseData)
+
+
+class SignedResponse(_Model):
+    response: SyncResponse
+    signature: str = Field(min_length=1)
+
+
+class ErrorInfo(_Model):
+    errorCode: str
+    errorMessage: str
+    errorData: dict[str, Any] = Field(default_factory=dict)
+    errorDate: datetime
+    subError: "ErrorInfo | None" = None
+    sessionId: str | None = None
+
+
+class Fault(_Model):
+    errorInfo: ErrorInfo
+
+
+def signed_content(model: SyncRequest | SyncResponse) -> dict[str, Any]:
+    """The JSON object a signature covers: the request or response as it travels."""
+    return model.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,146 @@
+"""Receiving sync-channel requests as a provider system behind a gateway.
+
+A provider mounts :func:`provider_router` with one handler per serviceId it serves. The router
+takes requests only from the gateways it trusts, verifies the sender's signature end to end,
+dispatches, and signs what it answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography import x509
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from gateway_protocol.envelope import (
+    HOP_HEADER,
+    HOP_PASSWORD_HEADER,
+    SUCCESS_CODE,
+    SUCCESS_MESSAGE,
+    SYNC_PATH,
+    RequestInfo,
+    ResponseData,
+    ResponseInfo,
+    SignedRequest,
+    SignedResponse,
+    Status,
+    SyncResponse,
+    signed_content,
+)
+from gateway_protocol.errors import ErrorCode, GatewayFault
+from signatures.identity import Identity
+from signatures.jws import sign_detached, verify_detached
+from simulation.topology import sender_password
+
+log = logging.getLogger(__name__)
+
+
+class ProviderContext(Protocol):
+    name: str
+
+    @property
+    def identity(self) -> Identity: ...
+
+    @property
+    def trusted_roots(self) -> list[x509.Certificate]: ...
+
+    async def now(self): ...
+
+
+@dataclass
+class Incoming:
+    """A verified request as its handler sees it."""
+
+    info: RequestInfo
+    data: Any
+    signer: dict[str, Any]
+    path: list[str] = field(default_factory=list)
+
+
+class ProviderError(GatewayFault):
+    """Raised by a handler to refuse a request with a Provider.* code."""
+
+
+Handler = Callable[[Incoming], Awaitable[Any]]
+
+
+def sign_response(
+    identity: Identity, info: RequestInfo, data: Any, at
+) -> dict[str, Any]:
+    response = SyncResponse(
+        responseInfo=ResponseInfo(
+            messageId=str(uuid.uuid4()),
+            correlationId=info.correlationId or info.messageId,
+            responseDate=at,
+            status=Status(code=SUCCESS_CODE, message=SUCCESS_MESSAGE),
+            sessionId=info.sessionId,
+        ),
+        responseData=ResponseData(data=data),
+    )
+    signed = SignedResponse(
+        response=response,
+        signature=sign_detached(signed_content(response), identity.key, identity.chain),
+    )
+    return signed.model_dump(mode="json", exclude_none=True)
+
+
+def provider_router(
+    context: Callable[[], ProviderContext],
+    handlers: dict[str, Handler],
+    *,
+    accept_from: Collection[str],
+) -> APIRouter:
+    """The sync-channel endpoint of a provider serving ``handlers`` behind ``accept_from``."""
+    router = APIRouter(tags=["ШЭП sync channel"])
+
+    @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
+    async def receive(request: Request) -> JSONResponse:
+        ctx = context()
+        at = await ctx.now()
+        try:
+            hop = request.headers.get(HOP_HEADER, "")
+            if hop not in accept_from or request.headers.get(
+                HOP_PASSWORD_HEADER
+            ) != sender_password(hop):
+                raise GatewayFault(
+                    ErrorCode.HOP_NOT_TRUSTED,
+                    f"{ctx.name} takes requests only from {', '.join(sorted(accept_from))}",
+                )
+            try:
+                signed = SignedRequest.model_validate_json(await request.body())
+            except ValidationError as exc:
+                raise GatewayFault(ErrorCode.ENVELOPE_INVALID, _errors(exc)) from None
+            info = signed.request.requestInfo
+            verdict = verify_detached(
+                signed.signature,
+                signed_content(signed.request),
+                trusted_roots=ctx.trusted_roots,
+                at=at,
+            )
+            if not verdict.valid:
+                raise GatewayFault(
+                    ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code}
+                )
+            handler = handlers.get(info.serviceId)
+            if handler is None:
+                raise GatewayFault(ErrorCode.PROVIDER_UNKNOWN_SERVICE, info.serviceId)
+            result = await handler(
+                Incoming(info=info, data=signed.request.requestData.data, signer=verdict.signer or {})
+            )
+            return JSONResponse(sign_response(ctx.identity, info, result, await ctx.now()))
+        except GatewayFault as fault:
+            return JSONResponse(fault.to_body(at), status_code=fault.http_status)
+
+    return router
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in exc.errors()
+    )

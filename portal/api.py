@@ -1,0 +1,86 @@
+"""The portal's HTTP endpoints: what the citizen's browser (or a tester) calls."""
+
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from portal.models import PortalSession
+from portal.schemas import Credentials, NewAccount, SignedApplication
+from portal.service import Portal, PortalError
+from reglaments import ReglamentError, all_reglaments, get_reglament
+
+
+def build_router(portal: Portal) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["portal"])
+
+    async def current_session(authorization: Annotated[str | None, Header()] = None) -> PortalSession:
+        token = authorization.removeprefix("Bearer ").strip() if authorization else None
+        return await portal.session_of(token)
+
+    CurrentSession = Annotated[PortalSession, Depends(current_session)]
+
+    @router.post("/accounts", status_code=201, summary="Register on the portal with ЖСН and password")
+    async def register(body: NewAccount) -> dict[str, Any]:
+        return await portal.register_account(body)
+
+    @router.post("/sessions", summary="Log in (1-процесс, 1-шарт)")
+    async def login(body: Credentials) -> dict[str, Any]:
+        result = await portal.login(body)
+        return {"session": result.session_id, "iin": result.iin, "token_type": "Bearer"}
+
+    @router.get("/services", summary="The service catalogue")
+    async def services() -> list[dict[str, Any]]:
+        return [
+            {"id": r.id, "title": r.title.model_dump(), "region": r.region,
+             "serviceId": r.gateway.service_id}
+            for r in all_reglaments().values()
+            if "portal" in r.channels
+        ]
+
+    @router.get("/services/{reglament_id}/form", summary="The request form of a service")
+    async def form(reglament_id: str) -> dict[str, Any]:
+        reglament = get_reglament(reglament_id)
+        reglament.channel("portal")
+        return {
+            "reglament": reglament.id,
+            "title": reglament.title.model_dump(),
+            "requiredDocuments": [d.model_dump() for d in reglament.required_documents],
+            "queueLists": [q.model_dump() for q in reglament.queue_lists],
+            "document": {
+                "reglament": reglament.id,
+                "applicant": {"iin": "<ЖСН>"},
+                "form": {"queueList": "<one of queueLists[].code>"},
+                "attachments": [{"code": "<requiredDocuments[].code>", "name": "<file>", "sha256": "<hex>"}],
+            },
+            "signWith": "the applicant's SIGN key: detached JWS over the RFC 8785 form of `document`",
+        }
+
+    @router.post("/applications", summary="Submit a signed request (3-процесс … 5-процесс)")
+    async def apply(body: SignedApplication, session: CurrentSession) -> dict[str, Any]:
+        return await portal.apply(session, body)
+
+    @router.get("/cabinet/applications", summary="The personal cabinet: my applications")
+    async def cabinet(session: CurrentSession) -> list[dict[str, Any]]:
+        return await portal.applications_of(session.iin)
+
+    @router.get("/cabinet/applications/{application_id}", summary="One application, its history and result")
+    async def application(application_id: str, session: CurrentSession) -> dict[str, Any]:
+        return await portal.application_view(application_id, session.iin)
+
+    return router
+
+
+def install_error_handlers(app) -> None:
+    @app.exception_handler(PortalError)
+    async def portal_error(_: Request, exc: PortalError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(ReglamentError)
+    async def reglament_error(_: Request, exc: ReglamentError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "unknown_service", "message": str(exc),
+             "message_kk": "Мұндай мемлекеттік қызмет жоқ", "message_ru": "Такой услуги нет"},
+            status_code=404,
+        )

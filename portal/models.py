@@ -1,0 +1,58 @@
+"""The portal's tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+
+class PortalModel(SQLModel, registry=registry()):
+    pass
+
+
+class Account(PortalModel, table=True):
+    """A citizen registered on the portal with ЖСН and password."""
+
+    __tablename__ = "portal_accounts"
+    iin: str = Field(primary_key=True, max_length=12)
+    password_hash: str
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PortalSession(PortalModel, table=True):
+    __tablename__ = "portal_sessions"
+    id: str = Field(primary_key=True)
+    iin: str = Field(max_length=12)
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reglament: str | None = None
+
+
+class Application(PortalModel, table=True):
+    """A citizen's application as the personal cabinet keeps it."""
+
+    __tablename__ = "portal_applications"
+    id: str = Field(primary_key=True)
+    iin: str = Field(index=True, max_length=12)
+    session_id: str
+    reglament: str
+    status: str
+    submitted_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    due_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    registration_number: str | None = None
+    request_document: str = Field(sa_column=Column(Text, nullable=False))
+    request_signature: str = Field(sa_column=Column(Text, nullable=False))
+    refusal: str | None = Field(default=None, sa_column=Column(Text))
+    result_document: str | None = Field(default=None, sa_column=Column(Text))
+    result_signature: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class StatusEvent(PortalModel, table=True):
+    """One line of an application's status history in the cabinet."""
+
+    __tablename__ = "portal_status_history"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    status: str
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))

@@ -1,0 +1,64 @@
+"""What the portal takes and gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from simulation.identifiers import validate_iin
+
+
+class Credentials(BaseModel):
+    iin: str = Field(description="ЖСН, 12 digits")
+    password: str = Field(min_length=1, max_length=200)
+    reglament: str | None = Field(
+        default=None, description="The service the citizen logs in for (its trace starts here)"
+    )
+
+
+class NewAccount(BaseModel):
+    iin: str
+    password: str = Field(min_length=8, max_length=200)
+
+    @field_validator("iin")
+    @classmethod
+    def _iin(cls, value: str) -> str:
+        return validate_iin(value, "iin")
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    iin: str
+
+    @field_validator("iin")
+    @classmethod
+    def _iin(cls, value: str) -> str:
+        return validate_iin(value, "document.applicant.iin")
+
+
+class Attachment(BaseModel):
+    code: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class RequestForm(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    queueList: str = Field(min_length=1)
+
+
+class RequestDocument(BaseModel):
+    """The request the citizen fills in and signs with an ЭЦҚ (3-процесс)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reglament: str
+    applicant: Applicant
+    form: RequestForm
+    attachments: list[Attachment] = Field(default_factory=list)
+    createdAt: datetime | None = None
+
+
+class SignedApplication(BaseModel):
+    document: RequestDocument
+    signature: str = Field(min_length=1, description="Detached JWS of the document (signatures.jws)")

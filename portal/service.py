@@ -1,0 +1,376 @@
+"""The portal's part of a reglament: log-in, the signed request, the cabinet."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.provider import Incoming, ProviderError
+from portal.models import Account, Application, PortalSession, StatusEvent
+from portal.schemas import Credentials, NewAccount, SignedApplication
+from portal.texts import AUTH_REFUSED, SIGNATURE_REFUSED, STATUS
+from reglaments import Reglament, get_reglament
+from signatures.client import certificate_status
+from signatures.jws import verify_detached
+from simulation.calendar import to_local
+from simulation.clock import from_us, to_us
+from simulation.identifiers import IdentifierError, validate_iin
+from simulation.runtime import SystemRuntime
+
+SYSTEM = "portal"
+CHANNEL = "portal"
+_ITERATIONS = 100_000
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _ITERATIONS)
+    return f"pbkdf2_sha256${_ITERATIONS}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    _, iterations, salt, digest = stored.split("$")
+    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+class PortalError(Exception):
+    """A refusal to show the citizen: HTTP status, machine code, three-language message."""
+
+    def __init__(self, status: int, code: str, message: dict[str, str], **extra: Any) -> None:
+        super().__init__(message["en"])
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": self.code,
+            "message": self.message["en"],
+            "message_kk": self.message["kk"],
+            "message_ru": self.message["ru"],
+            **self.extra,
+        }
+
+
+@dataclass
+class LoginResult:
+    session_id: str
+    iin: str
+
+
+class Portal:
+    def __init__(self, runtime: SystemRuntime) -> None:
+        self.runtime = runtime
+
+    # ---- registration and log-in (1-процесс, 1-шарт, 2-процесс) --------------------------------
+
+    async def register_account(self, body: NewAccount) -> dict[str, Any]:
+        async with self.runtime.db.session() as session:
+            session.add(
+                Account(
+                    iin=body.iin,
+                    password_hash=hash_password(body.password),
+                    created_us=to_us(await self.runtime.now()),
+                )
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise PortalError(
+                    409, "account_exists",
+                    {"kk": "Бұл ЖСН порталда тіркелген", "ru": "Этот ИИН уже зарегистрирован на портале",
+                     "en": "This ЖСН (IIN) is already registered on the portal"},
+                    field="iin",
+                ) from None
+        return {"iin": body.iin, "registered": True}
+
+    async def login(self, body: Credentials) -> LoginResult:
+        reglament = get_reglament(body.reglament) if body.reglament else None
+        if reglament is not None:
+            reglament.channel(CHANNEL)
+        session_id = str(uuid.uuid4())
+        trace = self._tracer(reglament, session_id=session_id)
+        await trace("process-1", detail=f"ЖСН {body.iin}")
+        account = None
+        problem = "ЖСН форматы дұрыс емес"
+        try:
+            iin = validate_iin(body.iin, "iin")
+            async with self.runtime.db.session() as session:
+                account = await session.get(Account, iin)
+            problem = "ЖСН порталда тіркелмеген" if account is None else "пароль дұрыс емес"
+        except IdentifierError as exc:
+            problem = exc.message_kk
+        if account is None or not check_password(body.password, account.password_hash):
+            await trace("condition-1", outcome="false", detail=problem)
+            await trace("process-2", detail=AUTH_REFUSED["kk"])
+            raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
+        await trace("condition-1", outcome="true", detail="ЖСН мен пароль расталды")
+        async with self.runtime.db.session() as session:
+            session.add(
+                PortalSession(
+                    id=session_id, iin=account.iin, created_us=to_us(await self.runtime.now()),
+                    reglament=reglament.id if reglament else None,
+                )
+            )
+            await session.commit()
+        return LoginResult(session_id, account.iin)
+
+    async def session_of(self, token: str | None) -> PortalSession:
+        if token:
+            async with self.runtime.db.session() as session:
+                found = await session.get(PortalSession, token)
+            if found is not None:
+                return found
+        raise PortalError(
+            401, "not_authorised",
+            {"kk": "Порталда авторизациялану қажет", "ru": "Требуется авторизация на портале",
+             "en": "Log in to the portal first"},
+        )
+
+    # ---- the request (3-процесс, 2-шарт, 4-процесс, 5-процесс) ----------------------------------
+
+    async def apply(self, portal_session: PortalSession, body: SignedApplication) -> dict[str, Any]:
+        document = body.document
+        reglament = get_reglament(document.reglament)
+        reglament.channel(CHANNEL)
+        if portal_session.reglament and portal_session.reglament != reglament.id:
+            raise PortalError(
+                422, "invalid_request",
+                {"kk": "Сессия басқа қызмет үшін ашылған", "ru": "Сессия открыта для другой услуги",
+                 "en": "This session was opened for another service"},
+                field="document.reglament",
+            )
+        application_id = str(uuid.uuid4())
+        now = await self.runtime.now()
+        application = Application(
+            id=application_id,
+            iin=portal_session.iin,
+            session_id=portal_session.id,
+            reglament=reglament.id,
+            status="submitted",
+            submitted_us=to_us(now),
+            request_document=document.model_dump_json(exclude_none=True),
+            request_signature=body.signature,
+        )
+        async with self.runtime.db.session() as session:
+            session.add(application)
+            await session.commit()
+        trace = self._tracer(reglament, application_id=application_id)
+        if portal_session.reglament is None:
+            # Logged in before choosing the service: the authorisation is this request's first step.
+            logged_in = from_us(portal_session.created_us)
+            await trace("process-1", detail=f"ЖСН {portal_session.iin}", at=logged_in)
+            await trace("condition-1", outcome="true", detail="ЖСН мен пароль расталды", at=logged_in)
+        else:
+            await self.runtime.tracer.bind_session(portal_session.id, application_id)
+        content = document.model_dump(mode="json", exclude_none=True)
+        verdict = verify_detached(
+            body.signature, content, trusted_roots=self.runtime.trusted_roots, at=now, usage="sign"
+        )
+        serial = (verdict.signer or {}).get("serial_hex", "?")
+        await trace(
+            "process-3",
+            detail=f"{len(document.attachments)} құжат тіркелді, ЭЦҚ тіркеу куәлігі {serial}",
+        )
+        reason = await self._signature_problem(verdict, document.applicant.iin, portal_session.iin)
+        if reason is not None:
+            await trace("condition-2", outcome="false", detail=reason["kk"])
+            await trace("process-4", detail=reason["kk"])
+            refusal = {k: f"{SIGNATURE_REFUSED[k]}: {reason[k]}" for k in ("kk", "ru", "en")}
+            await self._set_status(application_id, "rejected", refusal["kk"], refusal=refusal)
+            return await self.application_view(application_id, portal_session.iin)
+        await trace("condition-2", outcome="true", detail="ЭЦҚ жарамды, ЖСН сәйкес")
+        await trace("process-5", detail=f"ЭҮШ арқылы {reglament.gateway.service_id} → ЭҮӨШ АЖО")
+        await self._set_status(application_id, "accepted", "")
+        try:
+            reply = await self.runtime.gateway().send(
+                reglament.gateway.service_id,
+                {
+                    "applicationId": application_id,
+                    "reglament": reglament.id,
+                    "channel": CHANNEL,
+                    "document": content,
+                    "signature": body.signature,
+                },
+                route_id=reglament.gateway.route_id,
+                correlation_id=application_id,
+            )
+        except GatewayFault as fault:
+            await self._set_status(application_id, "not_delivered", f"{fault.code}: {fault.detail}")
+            raise PortalError(
+                502, "not_delivered", STATUS["not_delivered"],
+                application=application_id, gateway_error=fault.code, detail=fault.detail,
+            ) from None
+        registered = reply.responseData.data
+        async with self.runtime.db.session() as session:
+            stored = await session.get(Application, application_id)
+            assert stored is not None
+            stored.registration_number = registered["registrationNumber"]
+            stored.due_us = to_us(datetime.fromisoformat(registered["resultDue"]))
+            session.add(stored)
+            await session.commit()
+        await self._set_status(
+            application_id, "in_progress", f"тіркеу нөмірі {registered['registrationNumber']}"
+        )
+        return await self.application_view(application_id, portal_session.iin)
+
+    async def _signature_problem(
+        self, verdict, document_iin: str, session_iin: str
+    ) -> dict[str, str] | None:
+        """2-шарт: why the request's ЭЦҚ is not accepted, or None."""
+        if not verdict.valid:
+            return {"kk": verdict.message_kk, "ru": verdict.message_ru, "en": verdict.message}
+        signer = verdict.signer or {}
+        status = await certificate_status(
+            self.runtime.http, self.runtime.url_of("signatures"), signer.get("serial_hex", "")
+        )
+        if status.get("status") == "revoked":
+            return {
+                "kk": f"ЭЦҚ тіркеу куәлігі кері қайтарылған ({status.get('revokedAt')})",
+                "ru": f"регистрационное свидетельство ЭЦП отозвано ({status.get('revokedAt')})",
+                "en": f"the signing certificate is revoked ({status.get('revokedAt')}, {status.get('reason')})",
+            }
+        if status.get("status") != "good":
+            return {
+                "kk": "ЭЦҚ тіркеу куәлігінің мәртебесі белгісіз",
+                "ru": "статус регистрационного свидетельства ЭЦП неизвестен",
+                "en": "the signing certificate's status is unknown",
+            }
+        if signer.get("iin") != document_iin or document_iin != session_iin:
+            return {
+                "kk": "сұраудағы ЖСН ЭЦҚ тіркеу куәлігіндегі ЖСН-мен сәйкес келмейді",
+                "ru": "ИИН в запросе не совпадает с ИИН в регистрационном свидетельстве ЭЦП",
+                "en": "the ЖСН (IIN) in the request differs from the one in the certificate",
+            }
+        return None
+
+    # ---- the result (8-процесс) --------------------------------------------------------------
+
+    async def deliver_result(self, request: Incoming) -> dict[str, Any]:
+        data = request.data if isinstance(request.data, dict) else {}
+        application_id = str(data.get("applicationId", ""))
+        document, signature = data.get("document"), data.get("signature")
+        if not isinstance(document, dict) or not isinstance(signature, str):
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
+        async with self.runtime.db.session() as session:
+            application = await session.get(Application, application_id)
+            if application is None:
+                raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
+            application.result_document = json.dumps(document, ensure_ascii=False)
+            application.result_signature = signature
+            session.add(application)
+            await session.commit()
+        reglament = get_reglament(application.reglament)
+        await self._set_status(application_id, "result", document.get("text", {}).get("kk", ""))
+        detail = document.get("text", {}).get("kk", "")
+        await self._tracer(reglament, application_id=application_id)("process-8", detail=detail)
+        return {"applicationId": application_id, "delivered": True}
+
+    # ---- the cabinet --------------------------------------------------------------------------
+
+    async def application_view(self, application_id: str, iin: str) -> dict[str, Any]:
+        async with self.runtime.db.session() as session:
+            application = await session.get(Application, application_id)
+            if application is None or application.iin != iin:
+                raise PortalError(
+                    404, "not_found",
+                    {"kk": "Өтініш табылмады", "ru": "Заявление не найдено", "en": "No such application"},
+                )
+            history = (
+                await session.exec(
+                    select(StatusEvent)
+                    .where(StatusEvent.application_id == application_id)
+                    .order_by(StatusEvent.id)
+                )
+            ).all()
+        view: dict[str, Any] = {
+            "id": application.id,
+            "reglament": application.reglament,
+            "status": application.status,
+            "statusText": STATUS.get(application.status),
+            "submittedAt": to_local(from_us(application.submitted_us)).isoformat(),
+            "resultDue": to_local(from_us(application.due_us)).isoformat() if application.due_us else None,
+            "registrationNumber": application.registration_number,
+            "history": [
+                {
+                    "status": e.status,
+                    "text": STATUS.get(e.status),
+                    "at": to_local(from_us(e.at_us)).isoformat(),
+                    "note": e.note,
+                }
+                for e in history
+            ],
+            "refusal": json.loads(application.refusal) if application.refusal else None,
+            "result": None,
+        }
+        if application.result_document and application.result_signature:
+            document = json.loads(application.result_document)
+            verdict = verify_detached(
+                application.result_signature,
+                document,
+                trusted_roots=self.runtime.trusted_roots,
+                at=await self.runtime.now(),
+            )
+            view["result"] = {
+                "document": document,
+                "signature": application.result_signature,
+                "verdict": {
+                    "valid": verdict.valid,
+                    "code": str(verdict.code),
+                    "message": verdict.message,
+                    "message_kk": verdict.message_kk,
+                    "message_ru": verdict.message_ru,
+                    "signer": verdict.signer,
+                },
+            }
+        return view
+
+    async def applications_of(self, iin: str) -> list[dict[str, Any]]:
+        async with self.runtime.db.session() as session:
+            ids = (
+                await session.exec(
+                    select(Application.id).where(Application.iin == iin).order_by(Application.submitted_us)
+                )
+            ).all()
+        return [await self.application_view(i, iin) for i in ids]
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    async def _set_status(
+        self, application_id: str, status: str, note: str, refusal: dict[str, str] | None = None
+    ) -> None:
+        async with self.runtime.db.session() as session:
+            application = await session.get(Application, application_id)
+            assert application is not None
+            application.status = status
+            if refusal is not None:
+                application.refusal = json.dumps(refusal, ensure_ascii=False)
+            session.add(application)
+            session.add(
+                StatusEvent(
+                    application_id=application_id, status=status,
+                    at_us=to_us(await self.runtime.now()), note=note,
+                )
+            )
+            await session.commit()
+
+    def _tracer(self, reglament: Reglament | None, **owner: str):
+        async def trace(
+            step: str, *, outcome: str = "done", detail: str = "", at: datetime | None = None
+        ) -> None:
+            if reglament is not None:
+                await self.runtime.tracer.record(
+                    reglament, CHANNEL, step, system=SYSTEM, outcome=outcome, detail=detail,
+                    at=at, **owner,
+                )
+
+        return trace

@@ -1,0 +1,344 @@
+"""The provider's work on one application, step by step as the reglament sets it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.provider import Incoming, ProviderError
+from provider_ws.models import CaseRecord, QueueEntry
+from reglaments import ReglamentError, get_reglament
+from signatures.certificates import Role
+from signatures.client import obtain_person_identity
+from signatures.identity import Identity
+from signatures.jws import sign_detached
+from simulation.calendar import to_local
+from simulation.clock import Timer, from_us, to_us
+from simulation.identifiers import IdentifierError, validate_iin
+from simulation.runtime import SystemRuntime
+
+STAFF = yaml.safe_load(Path(__file__).with_name("staff.yaml").read_text(encoding="utf-8"))
+SYSTEM = "provider_ws"
+REGIONAL_GATEWAY = "gateway-almaty"
+REPLY_SERVICES = {"portal": "EPORTAL_CabinetDelivery", "corporation": "GK_ResultDelivery"}
+
+
+class ProviderWorkstation:
+    def __init__(self, runtime: SystemRuntime) -> None:
+        self.runtime = runtime
+        self._head: Identity | None = None
+        runtime.timers.on("staff-step", self._staff_step)
+
+    async def start(self) -> None:
+        head = STAFF["head"]
+        self._head = await obtain_person_identity(
+            self.runtime.http,
+            self.runtime.url_of("signatures"),
+            {
+                **head,
+                "organisation": STAFF["organisation"]["name"],
+                "bin": STAFF["organisation"]["bin"],
+                "roles": [Role.FIRST_HEAD.value],
+                "usage": "sign",
+            },
+            key_file=self.runtime.settings.data_dir.expanduser().resolve() / "keys" / "provider_ws-head.p12",
+            roots=self.runtime.trusted_roots,
+            at=await self.runtime.now(),
+        )
+
+    # ---- 6-процесс: registration of an incoming request ------------------------------------
+
+    async def register(self, request: Incoming) -> dict[str, Any]:
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            reglament = get_reglament(str(data.get("reglament")))
+            channel = reglament.channel(str(data.get("channel")))
+        except ReglamentError as exc:
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, str(exc)) from None
+        document, signature = data.get("document"), data.get("signature")
+        application_id = data.get("applicationId")
+        if not isinstance(document, dict) or not isinstance(signature, str) or not application_id:
+            raise ProviderError(
+                ErrorCode.PROVIDER_REQUEST_INVALID,
+                "applicationId, document and signature are required",
+            )
+        try:
+            iin = validate_iin(str(document.get("applicant", {}).get("iin", "")), "document.applicant.iin")
+        except IdentifierError as exc:
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, str(exc), data={"field": exc.field}) from None
+        now = await self.runtime.now()
+        registration = f"ALM-{to_local(now):%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
+        case = CaseRecord(
+            registration_number=registration,
+            application_id=str(application_id),
+            reglament=reglament.id,
+            channel=channel.name,
+            reply_service=REPLY_SERVICES[channel.name],
+            applicant_iin=iin,
+            queue_list=(document.get("form") or {}).get("queueList"),
+            request_document=json.dumps(document, ensure_ascii=False),
+            request_signature=signature,
+            registered_us=to_us(now),
+        )
+        async with self.runtime.db.session() as session:
+            session.add(case)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise ProviderError(
+                    ErrorCode.PROVIDER_REFUSED, f"application {application_id} is already registered"
+                ) from None
+        registering = "process-6" if channel.name == "portal" else "process-8"
+        await self.runtime.tracer.record(
+            reglament, channel.name, registering, system=SYSTEM,
+            application_id=case.application_id, detail=f"тіркеу нөмірі {registration}",
+        )
+        await self._schedule(case, 1, now)
+        due = reglament.term.add_to(now)
+        return {
+            "registrationNumber": registration,
+            "registeredAt": to_local(now).isoformat(),
+            "resultDue": to_local(due).isoformat(),
+        }
+
+    # ---- section 2: the staff procedures, one timer each ------------------------------------
+
+    async def _schedule(self, case: CaseRecord, number: int, after) -> None:
+        reglament = get_reglament(case.reglament)
+        step = reglament.staff_step(number)
+        await self.runtime.clock.schedule(
+            SYSTEM,
+            "staff-step",
+            step.duration.add_to(after),
+            {"registration": case.registration_number, "number": number},
+            application_id=case.application_id,
+        )
+
+    async def _staff_step(self, timer: Timer) -> None:
+        number = int(timer.payload["number"])
+        async with self.runtime.db.session() as session:
+            case = await session.get(CaseRecord, timer.payload["registration"])
+        if case is None:
+            raise LookupError(f"no case {timer.payload['registration']}")
+        reglament = get_reglament(case.reglament)
+        staff = reglament.staff_step(number)
+        detail = f"{staff.actor_kk}, {staff.duration.kazakh()}"
+        if number == 3:
+            prepared = "хабарлама" if case.decision == "approved" else "дәлелді бас тарту"
+            detail += f": {prepared} дайындалды"
+        if number == 4:
+            await self._sign_result(case, timer.due)
+            detail += ": ЭЦҚ-мен қол қойылды"
+        await self.runtime.tracer.record(
+            reglament, case.channel, f"action-{number}", system=SYSTEM,
+            application_id=case.application_id, at=timer.due,
+            detail=detail,
+        )
+        if number == 2:
+            await self._decide(case, timer.due)
+        if number < len(reglament.staff_steps):
+            await self._schedule(case, number + 1, timer.due)
+        else:
+            await self._dispatch(case)
+
+    # ---- 3-шарт: the provider's check --------------------------------------------------------
+
+    async def _decide(self, case: CaseRecord, at) -> None:
+        reglament = get_reglament(case.reglament)
+        channel = reglament.channel(case.channel)
+        ground = await self._refusal_ground(case)
+        approved = ground is None
+        condition = next(s for s in channel.steps if s.key == "condition-3")
+        await self.runtime.tracer.record(
+            reglament, case.channel, condition.key, system=SYSTEM,
+            application_id=case.application_id, at=at,
+            outcome="true" if approved else "false",
+            detail="негіздемелерге сәйкес" if approved else ground["kk"],
+        )
+        if approved:
+            await self._enqueue(case)
+        else:
+            await self.runtime.tracer.record(
+                reglament, case.channel, condition.else_, system=SYSTEM,  # type: ignore[arg-type]
+                application_id=case.application_id, at=at, detail=ground["kk"],
+            )
+        async with self.runtime.db.session() as session:
+            stored = await session.get(CaseRecord, case.registration_number)
+            assert stored is not None
+            stored.decision = "approved" if approved else "refused"
+            stored.refusal_ground = json.dumps(ground, ensure_ascii=False) if ground else None
+            stored.state = "decided"
+            session.add(stored)
+            await session.commit()
+
+    async def _refusal_ground(self, case: CaseRecord) -> dict[str, str] | None:
+        """The first ground for refusal (Standard, item 10), or None when the request holds."""
+        reglament = get_reglament(case.reglament)
+        document = json.loads(case.request_document)
+        attached = {a.get("code") for a in document.get("attachments", []) if isinstance(a, dict)}
+        missing = [d for d in reglament.required_documents if d.code not in attached]
+        if missing:
+            return {
+                "code": "documents-incomplete",
+                "kk": "Стандарттың 9-тармағында көрсетілген құжаттар толық емес: "
+                + ", ".join(d.kk for d in missing),
+                "ru": "Неполный пакет документов по пункту 9 Стандарта: " + ", ".join(d.ru for d in missing),
+                "en": "Documents required by item 9 of the Standard are missing: "
+                + ", ".join(d.en for d in missing),
+            }
+        if case.queue_list is None or reglament.queue_list(case.queue_list) is None:
+            return {
+                "code": "no-category",
+                "kk": "өтініш беруші кезек тізімдерінің ешқайсысына жатпайды",
+                "ru": "заявитель не относится ни к одному из списков очереди",
+                "en": "the applicant belongs to none of the queue lists",
+            }
+        try:
+            reply = await self.runtime.gateway(REGIONAL_GATEWAY).send(
+                "GBDFL_UniversalServiceSync", {"iin": case.applicant_iin},
+                correlation_id=case.application_id,
+            )
+        except GatewayFault as fault:
+            if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
+                return {
+                    "code": "no-person",
+                    "kk": "ЖТ МДҚ-да өтініш берушінің деректері жоқ",
+                    "ru": "сведения о заявителе отсутствуют в ГБД ФЛ",
+                    "en": "the applicant is not in the State database of individuals",
+                }
+            raise
+        person = reply.responseData.data["person"]
+        if person.get("lifeStatus", {}).get("code") not in (None, "0"):
+            return {
+                "code": "deceased",
+                "kk": "ЖТ МДҚ бойынша өтініш беруші тірі емес",
+                "ru": "по данным ГБД ФЛ заявитель умер",
+                "en": "the State database of individuals records the applicant as deceased",
+            }
+        today = to_local(await self.runtime.now()).date().isoformat()
+        valid_documents = [
+            d for d in person.get("documents", [])
+            if d.get("status", {}).get("code") == "00" and str(d.get("endDate", "")) >= today
+        ]
+        if not valid_documents:
+            return {
+                "code": "no-identity-document",
+                "kk": "өтініш берушінің жарамды жеке басын куәландыратын құжаты жоқ",
+                "ru": "у заявителя нет действительного документа, удостоверяющего личность",
+                "en": "the applicant has no valid identity document",
+            }
+        return None
+
+    async def _enqueue(self, case: CaseRecord) -> int:
+        """Give the applicant the next sequence number of the list, race-free."""
+        for _ in range(50):
+            async with self.runtime.db.session() as session:
+                current = (
+                    await session.exec(
+                        select(func.max(QueueEntry.sequence_number)).where(
+                            QueueEntry.queue_list == case.queue_list
+                        )
+                    )
+                ).one()
+                entry = QueueEntry(
+                    queue_list=case.queue_list,  # type: ignore[arg-type]
+                    sequence_number=(current or 0) + 1,
+                    application_id=case.application_id,
+                    filed_us=case.registered_us,
+                )
+                session.add(entry)
+                try:
+                    await session.commit()
+                    return entry.sequence_number
+                except IntegrityError:
+                    await session.rollback()
+        raise RuntimeError(f"could not place {case.application_id} in the queue")
+
+    # ---- the result: signed by the head, sent back ------------------------------------------
+
+    async def _sign_result(self, case: CaseRecord, at) -> None:
+        reglament = get_reglament(case.reglament)
+        async with self.runtime.db.session() as session:
+            stored = await session.get(CaseRecord, case.registration_number)
+            entry = (
+                await session.exec(select(QueueEntry).where(QueueEntry.application_id == case.application_id))
+            ).first()
+        assert stored is not None
+        document: dict[str, Any] = {
+            "type": "notification" if stored.decision == "approved" else "refusal",
+            "reglament": reglament.id,
+            "applicationId": stored.application_id,
+            "registrationNumber": stored.registration_number,
+            "applicant": {"iin": stored.applicant_iin},
+            "provider": {"name": reglament.provider.name.kk, "bin": STAFF["organisation"]["bin"]},
+            "date": to_local(at).isoformat(),
+            "decision": stored.decision,
+        }
+        if entry is not None:
+            queue = reglament.queue_list(entry.queue_list)
+            assert queue is not None
+            document["queue"] = {
+                "list": queue.code,
+                "listName": {"kk": queue.kk, "ru": queue.ru, "en": queue.en},
+                "sequenceNumber": entry.sequence_number,
+                "filedAt": to_local(from_us(entry.filed_us)).isoformat(),
+            }
+            document["text"] = {
+                "kk": f"Сіз тұрғын үйге мұқтаж азамат ретінде есепке қойылдыңыз: «{queue.kk}» тізімі, "
+                f"кезектің реттік нөмірі – {entry.sequence_number}.",
+                "ru": f"Вы поставлены на учёт нуждающихся в жилище: список «{queue.ru}», "
+                f"порядковый номер очереди – {entry.sequence_number}.",
+                "en": f"You are registered as needing housing: list \"{queue.en}\", "
+                f"sequence number in the queue {entry.sequence_number}.",
+            }
+        else:
+            ground = json.loads(stored.refusal_ground or "{}")
+            document["ground"] = ground
+            document["text"] = {
+                "kk": f"Мемлекеттік қызметті көрсетуден бас тартылды: {ground.get('kk', '')}.",
+                "ru": f"В оказании государственной услуги отказано: {ground.get('ru', '')}.",
+                "en": f"The state service is refused: {ground.get('en', '')}.",
+            }
+        assert self._head is not None
+        signature = sign_detached(document, self._head.key, self._head.chain)
+        async with self.runtime.db.session() as session:
+            stored = await session.get(CaseRecord, case.registration_number)
+            assert stored is not None
+            stored.result_document = json.dumps(document, ensure_ascii=False)
+            stored.result_signature = signature
+            stored.state = "signed"
+            session.add(stored)
+            await session.commit()
+
+    async def _dispatch(self, case: CaseRecord) -> None:
+        async with self.runtime.db.session() as session:
+            stored = await session.get(CaseRecord, case.registration_number)
+        assert stored is not None and stored.result_document and stored.result_signature
+        reglament = get_reglament(stored.reglament)
+        await self.runtime.gateway(REGIONAL_GATEWAY).send(
+            stored.reply_service,
+            {
+                "applicationId": stored.application_id,
+                "reglament": reglament.id,
+                "channel": stored.channel,
+                "registrationNumber": stored.registration_number,
+                "decision": stored.decision,
+                "document": json.loads(stored.result_document),
+                "signature": stored.result_signature,
+            },
+            correlation_id=stored.application_id,
+        )
+        async with self.runtime.db.session() as session:
+            stored = await session.get(CaseRecord, case.registration_number)
+            assert stored is not None
+            stored.state = "dispatched"
+            session.add(stored)
+            await session.commit()

@@ -1,0 +1,136 @@
+"""What other systems ask of the certification authority over HTTP.
+
+The PKI is public infrastructure, as in reality: a system fetches the trusted root and enrols for
+its certificate directly from the CA, not through the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from signatures.identity import Identity
+from signatures.jws import verify_detached
+
+log = logging.getLogger(__name__)
+
+
+class CertificationAuthorityUnavailable(RuntimeError):
+    pass
+
+
+async def _call(http: httpx.AsyncClient, method: str, url: str, *, wait: float, **kwargs) -> httpx.Response:
+    """Call the CA, waiting up to ``wait`` seconds for it to come up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay = 0.05
+    while True:
+        try:
+            response = await http.request(method, url, **kwargs)
+            if response.status_code < 500:
+                response.raise_for_status()
+                return response
+            problem = f"HTTP {response.status_code}"
+        except httpx.TransportError as exc:
+            problem = str(exc) or type(exc).__name__
+        except httpx.HTTPStatusError as exc:
+            raise CertificationAuthorityUnavailable(
+                f"{url}: HTTP {exc.response.status_code}: {exc.response.text[:300]}"
+            ) from None
+        if loop.time() + delay > deadline:
+            raise CertificationAuthorityUnavailable(f"{url}: {problem}")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+async def fetch_roots(http: httpx.AsyncClient, base_url: str, *, wait: float = 30.0) -> list[x509.Certificate]:
+    response = await _call(http, "GET", f"{base_url}/v1/ca/root", wait=wait)
+    return x509.load_pem_x509_certificates(response.content)
+
+
+async def enrol_system(
+    http: httpx.AsyncClient,
+    base_url: str,
+    system: str,
+    *,
+    key_file: Path,
+    roots: list[x509.Certificate],
+    at: datetime,
+    wait: float = 30.0,
+) -> Identity:
+    """The system's identity: from its key storage if still trusted, else newly enrolled."""
+    if key_file.exists():
+        identity = Identity.load(key_file)
+        probe = {"probe": system}
+        if verify_detached(
+            _probe_token(identity, probe), probe, trusted_roots=roots, at=at
+        ).valid:
+            return identity
+        log.info("%s: stored certificate is no longer trusted, enrolling again", system)
+    from signatures.certificates import generate_key
+
+    key = generate_key("rsa")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, system)]))
+        .sign(key, hashes.SHA256())
+    )
+    response = await _call(
+        http,
+        "POST",
+        f"{base_url}/v1/certificates/system",
+        wait=wait,
+        json={
+            "system": system,
+            "csr_pem": csr.public_bytes(serialization.Encoding.PEM).decode(),
+        },
+    )
+    body = response.json()
+    chain = x509.load_pem_x509_certificates(body["chain_pem"].encode())
+    identity = Identity(key, tuple(chain))
+    identity.save(key_file, system)
+    return identity
+
+
+def _probe_token(identity: Identity, content: dict[str, str]) -> str:
+    from signatures.jws import sign_detached
+
+    return sign_detached(content, identity.key, identity.chain)
+
+
+async def obtain_person_identity(
+    http: httpx.AsyncClient,
+    base_url: str,
+    person: dict,
+    *,
+    key_file: Path,
+    roots: list[x509.Certificate],
+    at: datetime,
+    wait: float = 30.0,
+) -> Identity:
+    """A person's signing key storage: from ``key_file`` if still trusted, else newly issued."""
+    if key_file.exists():
+        identity = Identity.load(key_file)
+        probe = {"probe": key_file.name}
+        if verify_detached(_probe_token(identity, probe), probe, trusted_roots=roots, at=at).valid:
+            return identity
+    response = await _call(http, "POST", f"{base_url}/v1/certificates/person", wait=wait, json=person)
+    body = response.json()
+    import base64
+
+    identity = Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
+    identity.save(key_file, person.get("surname", "person"))
+    return identity
+
+
+async def certificate_status(http: httpx.AsyncClient, base_url: str, serial_hex: str) -> dict:
+    """The CA's word on a certificate: good, revoked (when, why) or unknown."""
+    response = await _call(http, "GET", f"{base_url}/v1/certificates/{serial_hex}/status", wait=5.0)
+    return response.json()

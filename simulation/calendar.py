@@ -1,0 +1,180 @@
+"""Reglament durations and Kazakhstan's working-day calendar.
+
+A reglament gives each step a time limit ("20 минут", "3 жұмыс күні"); :class:`Duration` parses the
+English form used in our YAML definitions, renders it in Kazakh, Russian and English, and computes
+the deadline from a start moment. Working days follow Kazakhstan's official calendar as the
+``holidays`` package knows it: weekends, public holidays, days off moved by government decree,
+and the Saturdays or Sundays made working in exchange.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
+from functools import lru_cache
+
+import holidays
+
+KZ_TZ = timezone(timedelta(hours=5))
+"""Kazakhstan's single time zone (UTC+5, no daylight saving) since 1 March 2024."""
+
+
+def to_local(dt: datetime) -> datetime:
+    """Return the aware datetime ``dt`` as Kazakhstan local time (UTC+5)."""
+    _require_aware(dt)
+    return dt.astimezone(KZ_TZ)
+
+
+def _require_aware(dt: datetime) -> None:
+    if not isinstance(dt, datetime):
+        raise TypeError(f"expected a datetime, got {type(dt).__name__}")
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"datetime {dt.isoformat()} has no UTC offset; give an aware datetime")
+
+
+# --- working days ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _kz_calendar(first_year: int, last_year: int) -> holidays.HolidayBase:
+    """Kazakhstan's holidays for the years ``first_year..last_year``, built once per range."""
+    return holidays.KZ(years=range(first_year, last_year + 1))
+
+
+def _calendar_around(d: date, n: int) -> holidays.HolidayBase:
+    """The cached calendar covering every date ``n`` working days away from ``d`` may reach."""
+    # n working days never span more than 2·|n| + 31 calendar days in Kazakhstan's calendar.
+    reach = timedelta(days=2 * abs(n) + 31)
+    other = d + reach if n >= 0 else d - reach
+    return _kz_calendar(min(d.year, other.year), max(d.year, other.year))
+
+
+def _as_date(d: date) -> date:
+    return to_local(d).date() if isinstance(d, datetime) else d
+
+
+def is_working_day(d: date) -> bool:
+    """True when ``d`` is a working day in Kazakhstan (a datetime counts by its local date)."""
+    d = _as_date(d)
+    return _kz_calendar(d.year, d.year).is_working_day(d)
+
+
+def add_working_days(d: date, n: int) -> date:
+    """The ``n``-th working day after ``d`` (before it when ``n`` is negative).
+
+    ``n == 0`` gives ``d`` itself when it is a working day, otherwise the next working day.
+    """
+    d = _as_date(d)
+    return _calendar_around(d, n).get_nth_working_day(d, n)
+
+
+# --- durations ---------------------------------------------------------------------------------
+
+
+class DurationUnit(StrEnum):
+    """The units in which reglaments state their time limits."""
+
+    minute = "minute"
+    hour = "hour"
+    calendar_day = "calendar_day"
+    working_day = "working_day"
+
+
+_ENGLISH = {
+    DurationUnit.minute: ("minute", "minutes"),
+    DurationUnit.hour: ("hour", "hours"),
+    DurationUnit.calendar_day: ("calendar day", "calendar days"),
+    DurationUnit.working_day: ("working day", "working days"),
+}
+
+# Kazakh nouns stay singular after a numeral.
+_KAZAKH = {
+    DurationUnit.minute: "минут",
+    DurationUnit.hour: "сағат",
+    DurationUnit.calendar_day: "күнтізбелік күн",
+    DurationUnit.working_day: "жұмыс күні",
+}
+
+# Russian forms after a numeral: (1, 21, 31…), (2–4, 22–24…), (0, 5–20, 25–30…).
+_RUSSIAN = {
+    DurationUnit.minute: ("минута", "минуты", "минут"),
+    DurationUnit.hour: ("час", "часа", "часов"),
+    DurationUnit.calendar_day: ("календарный день", "календарных дня", "календарных дней"),
+    DurationUnit.working_day: ("рабочий день", "рабочих дня", "рабочих дней"),
+}
+
+_PARSE_UNITS = {
+    "minute": DurationUnit.minute,
+    "hour": DurationUnit.hour,
+    "calendar day": DurationUnit.calendar_day,
+    "working day": DurationUnit.working_day,
+}
+_PATTERN = re.compile(r"([0-9]+)\s+(minute|hour|calendar\s+day|working\s+day)s?", re.IGNORECASE)
+_ACCEPTED = "'N minute(s)', 'N hour(s)', 'N calendar day(s)', 'N working day(s)' with N ≥ 1"
+
+
+def _russian_plural(n: int, one: str, few: str, many: str) -> str:
+    """Pick the Russian noun form that agrees with the numeral ``n``."""
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A reglament time limit: a positive whole number of minutes, hours or days."""
+
+    amount: int
+    unit: DurationUnit
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 1:
+            raise ValueError(f"duration amount must be a positive integer, got {self.amount!r}")
+        object.__setattr__(self, "unit", DurationUnit(self.unit))
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Parse "20 minutes", "1 hour", "27 calendar days", "3 working days" and the like."""
+        match = _PATTERN.fullmatch(text.strip()) if isinstance(text, str) else None
+        if match is None or int(match.group(1)) < 1:
+            raise ValueError(f"cannot parse duration {text!r}: expected {_ACCEPTED}")
+        unit = _PARSE_UNITS[" ".join(match.group(2).lower().split())]
+        return cls(int(match.group(1)), unit)
+
+    def english(self) -> str:
+        """E.g. "1 hour", "27 calendar days"."""
+        singular, plural = _ENGLISH[self.unit]
+        return f"{self.amount} {singular if self.amount == 1 else plural}"
+
+    def kazakh(self) -> str:
+        """As the reglaments write it, e.g. "20 минут", "3 жұмыс күні"."""
+        return f"{self.amount} {_KAZAKH[self.unit]}"
+
+    def russian(self) -> str:
+        """E.g. "2 часа", "1 календарный день", "5 рабочих дней"."""
+        return f"{self.amount} {_russian_plural(self.amount, *_RUSSIAN[self.unit])}"
+
+    def __str__(self) -> str:
+        return self.english()
+
+    def add_to(self, start: datetime) -> datetime:
+        """The deadline of a step started at ``start`` (aware), in the same tzinfo as ``start``.
+
+        Minutes and hours are elapsed time; calendar days keep the time of day; working days give
+        the same Kazakhstan local time of day on the N-th working day after the local start date.
+        """
+        _require_aware(start)
+        if self.unit in (DurationUnit.minute, DurationUnit.hour):
+            minutes = self.amount * (60 if self.unit is DurationUnit.hour else 1)
+            step = timedelta(minutes=minutes)
+            return (start.astimezone(timezone.utc) + step).astimezone(start.tzinfo)
+        if self.unit is DurationUnit.calendar_day:
+            return start + timedelta(days=self.amount)
+        local = to_local(start)
+        day = add_working_days(local.date(), self.amount)
+        return datetime.combine(day, local.timetz()).astimezone(start.tzinfo)

@@ -1,0 +1,329 @@
+"""The virtual clock shared by every system of a run, and the timers scheduled on it.
+
+The clock and its timers live in the run's simulation store (a database every system of the run
+reaches: an SQLite file in the data directory, or a schema of the PostgreSQL database), so one
+clock serves systems in one process and across processes alike.
+
+Time moves only when someone moves it: :meth:`VirtualClock.advance` by a duration,
+:meth:`VirtualClock.advance_to_next` to the next scheduled timer, :meth:`VirtualClock.run_until_idle`
+from timer to timer until nothing is pending. A timer belongs to one system (its *owner*); that
+system's :class:`TimerWorker` claims it once it is due and runs its handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Text, func, update
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel, select
+
+from simulation.calendar import Duration
+from simulation.database import Database
+
+log = logging.getLogger(__name__)
+
+PENDING, FIRING, DONE, FAILED = "pending", "firing", "done", "failed"
+
+
+class SimulationModel(SQLModel, registry=registry()):
+    """Base of the tables in the run's simulation store (clock, timers, trace)."""
+
+
+class ClockRow(SimulationModel, table=True):
+    __tablename__ = "clock"
+    id: int = Field(default=1, primary_key=True)
+    now_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class TimerRow(SimulationModel, table=True):
+    __tablename__ = "timers"
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(index=True)
+    kind: str
+    due_us: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    state: str = Field(default=PENDING, index=True)
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    application_id: str | None = Field(default=None, index=True)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+def to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("virtual times must be timezone-aware")
+    return int(round(moment.timestamp() * 1_000_000))
+
+
+def from_us(value: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: int
+    owner: str
+    kind: str
+    due: datetime
+    payload: dict[str, Any]
+    application_id: str | None
+
+
+class ClockStalled(RuntimeError):
+    """A due timer was not taken by its owner in time: the owner is not running."""
+
+
+class ClockError(ValueError):
+    """A request to move the clock that cannot be honoured (e.g. backwards)."""
+
+
+# In one process, systems wake each other instead of waiting for their next poll.
+_wakeups: dict[str, set[asyncio.Event]] = {}
+
+
+class VirtualClock:
+    """Reads and moves the run's virtual time; schedules and hands out timers."""
+
+    def __init__(self, store: Database, start: datetime, run_id: str) -> None:
+        self.store = store
+        self.start = start
+        self.run_id = run_id
+
+    async def ensure_started(self) -> None:
+        async with self.store.session() as session:
+            if await session.get(ClockRow, 1) is None:
+                session.add(ClockRow(id=1, now_us=to_us(self.start)))
+                try:
+                    await session.commit()
+                except Exception:  # another system created it first
+                    await session.rollback()
+
+    async def now(self) -> datetime:
+        async with self.store.session() as session:
+            row = await session.get(ClockRow, 1)
+            if row is None:
+                raise ClockError("the clock of this run has not been started")
+            return from_us(row.now_us)
+
+    async def _move_to(self, moment: datetime) -> datetime:
+        target = to_us(moment)
+        async with self.store.session() as session:
+            row = await session.get(ClockRow, 1)
+            if row is None:
+                raise ClockError("the clock of this run has not been started")
+            if target < row.now_us:
+                raise ClockError(
+                    f"the virtual clock cannot go back from {from_us(row.now_us).isoformat()} "
+                    f"to {moment.isoformat()}"
+                )
+            row.now_us = target
+            await session.commit()
+        self.wake()
+        return from_us(target)
+
+    async def advance(self, by: Duration | timedelta) -> datetime:
+        """Move time forward by a duration; timers that fall due run at their owners."""
+        now = await self.now()
+        target = now + by if isinstance(by, timedelta) else by.add_to(now)
+        if target < now:
+            raise ClockError("a duration to advance by must not be negative")
+        return await self._move_to(target)
+
+    async def next_due(self) -> datetime | None:
+        async with self.store.session() as session:
+            result = await session.exec(
+                select(func.min(TimerRow.due_us)).where(TimerRow.state == PENDING)
+            )
+            value = result.one()
+        return None if value is None else from_us(value)
+
+    async def advance_to_next(self) -> datetime | None:
+        """Move time to the next pending timer (if it lies ahead); None when nothing is pending."""
+        due = await self.next_due()
+        if due is None:
+            return None
+        now = await self.now()
+        return await self._move_to(max(due, now))
+
+    # ---- timers -------------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        owner: str,
+        kind: str,
+        due: datetime,
+        payload: dict[str, Any] | None = None,
+        application_id: str | None = None,
+    ) -> int:
+        row = TimerRow(
+            owner=owner,
+            kind=kind,
+            due_us=to_us(due),
+            payload=json.dumps(payload or {}, ensure_ascii=False),
+            application_id=application_id,
+        )
+        async with self.store.session() as session:
+            session.add(row)
+            await session.commit()
+            await session.refresh(row)
+        self.wake()
+        assert row.id is not None
+        return row.id
+
+    async def claim_due(self, owner: str) -> list[Timer]:
+        """Take the owner's due timers; each is handed out once, to one caller."""
+        now_us = to_us(await self.now())
+        claimed: list[Timer] = []
+        async with self.store.session() as session:
+            result = await session.exec(
+                select(TimerRow)
+                .where(TimerRow.owner == owner, TimerRow.state == PENDING, TimerRow.due_us <= now_us)
+                .order_by(TimerRow.due_us, TimerRow.id)
+            )
+            for row in result.all():
+                taken = await session.exec(
+                    update(TimerRow)
+                    .where(TimerRow.id == row.id, TimerRow.state == PENDING)
+                    .values(state=FIRING)
+                )
+                if taken.rowcount == 1:
+                    claimed.append(
+                        Timer(
+                            row.id, row.owner, row.kind, from_us(row.due_us),
+                            json.loads(row.payload), row.application_id,
+                        )
+                    )
+            await session.commit()
+        return claimed
+
+    async def finish(self, timer_id: int, error: str | None = None) -> None:
+        async with self.store.session() as session:
+            await session.exec(
+                update(TimerRow)
+                .where(TimerRow.id == timer_id)
+                .values(state=FAILED if error else DONE, error=error)
+            )
+            await session.commit()
+        self.wake()
+
+    async def timers(self, state: str | None = None) -> list[TimerRow]:
+        async with self.store.session() as session:
+            query = select(TimerRow).order_by(TimerRow.due_us, TimerRow.id)
+            if state:
+                query = query.where(TimerRow.state == state)
+            return list((await session.exec(query)).all())
+
+    async def _unsettled(self) -> list[TimerRow]:
+        now_us = to_us(await self.now())
+        async with self.store.session() as session:
+            result = await session.exec(
+                select(TimerRow).where(
+                    (TimerRow.state == FIRING)
+                    | ((TimerRow.state == PENDING) & (TimerRow.due_us <= now_us))
+                )
+            )
+            return list(result.all())
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every due timer has run."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.001
+        while unsettled := await self._unsettled():
+            if loop.time() > deadline:
+                owners = sorted({row.owner for row in unsettled})
+                raise ClockStalled(
+                    f"due timers were not run within {timeout:g} s by: {', '.join(owners)} "
+                    "(is that system running?)"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def run_until_idle(self, max_timers: int = 10_000, timeout: float = 30.0) -> datetime:
+        """Run timer after timer, moving time as needed, until none is pending."""
+        for _ in range(max_timers):
+            await self.settle(timeout)
+            if await self.advance_to_next() is None:
+                return await self.now()
+        raise ClockError(f"still busy after {max_timers} timers; is something rescheduling forever?")
+
+    # ---- wake-ups in one process -----------------------------------------------------------
+
+    def wake(self) -> None:
+        for event in _wakeups.get(self.run_id, ()):
+            event.set()
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        _wakeups.setdefault(self.run_id, set()).add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        _wakeups.get(self.run_id, set()).discard(event)
+
+
+TimerHandler = Callable[[Timer], Awaitable[None]]
+
+
+class TimerWorker:
+    """Runs one system's due timers, each with the handler registered for its kind."""
+
+    def __init__(self, clock: VirtualClock, owner: str, poll_interval: float) -> None:
+        self.clock = clock
+        self.owner = owner
+        self.poll_interval = poll_interval
+        self.handlers: dict[str, TimerHandler] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def on(self, kind: str, handler: TimerHandler) -> None:
+        self.handlers[kind] = handler
+
+    async def run_due(self) -> int:
+        timers = await self.clock.claim_due(self.owner)
+        for timer in timers:
+            handler = self.handlers.get(timer.kind)
+            error = None
+            if handler is None:
+                error = f"{self.owner} has no handler for timers of kind {timer.kind!r}"
+            else:
+                try:
+                    await handler(timer)
+                except Exception as exc:  # recorded on the timer, the worker goes on
+                    log.exception("timer %s (%s) of %s failed", timer.id, timer.kind, self.owner)
+                    error = f"{type(exc).__name__}: {exc}"
+            await self.clock.finish(timer.id, error)
+        return len(timers)
+
+    async def _loop(self) -> None:
+        event = self.clock.subscribe()
+        try:
+            while True:
+                try:
+                    await self.run_due()
+                except Exception:
+                    log.exception("timer worker of %s could not read the clock", self.owner)
+                try:
+                    await asyncio.wait_for(event.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+                event.clear()
+        finally:
+            self.clock.unsubscribe(event)
+
+    def start(self) -> None:
+        if self.handlers and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"timers:{self.owner}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

@@ -1,0 +1,179 @@
+"""What every simulated system needs at run time, started and stopped with its app.
+
+A :class:`SystemRuntime` gives a system its own database, the run's clock and trace, an HTTP
+client, a timer worker and -- for systems that sign messages -- its identity from the certification
+authority and the trusted roots. Each app builds one in its lifespan; tests and the in-process
+assembly hand it an HTTP transport that reaches the other apps without sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+import httpx
+from cryptography import x509
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData
+
+from gateway_protocol.client import GatewayClient
+from signatures.client import enrol_system, fetch_roots
+from signatures.identity import Identity
+from simulation.clock import SimulationModel, TimerWorker, VirtualClock
+from simulation.database import Database
+from simulation.settings import Settings, get_settings
+from simulation.topology import SYSTEMS, sender_password
+from simulation.trace import Tracer
+
+log = logging.getLogger(__name__)
+
+
+class SystemRuntime:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if name not in SYSTEMS:
+            raise KeyError(f"unknown system {name!r}")
+        self.name = name
+        self.settings = settings
+        self.db = Database(settings, name)
+        self.store = Database(settings, "simulation")
+        self.clock = VirtualClock(self.store, settings.clock_start, settings.run_id)
+        self.tracer = Tracer(self.store, self.clock)
+        self.http = httpx.AsyncClient(transport=transport, timeout=settings.request_timeout)
+        self.timers = TimerWorker(self.clock, name, settings.timer_poll_interval)
+        self._identity: Identity | None = None
+        self._roots: list[x509.Certificate] = []
+        self.ready = False
+
+    # ---- identity -----------------------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            raise RuntimeError(f"{self.name} has no identity (not started, or does not sign)")
+        return self._identity
+
+    @property
+    def trusted_roots(self) -> list[x509.Certificate]:
+        return self._roots
+
+    async def now(self) -> datetime:
+        return await self.clock.now()
+
+    def url_of(self, system: str) -> str:
+        return self.settings.url_of(system)
+
+    def gateway(self, via: str = "gateway") -> GatewayClient:
+        """A client that sends this system's signed requests through the gateway ``via``."""
+        return GatewayClient(
+            self.http,
+            self.url_of(via),
+            sender_id=self.name,
+            password=sender_password(self.name),
+            identity=self.identity,
+            clock=self.clock,
+            trusted_roots=self._roots,
+        )
+
+    # ---- life cycle ---------------------------------------------------------------------
+
+    async def start(self, tables: Iterable[MetaData], *, signs: bool = True) -> None:
+        await self.store.create_tables([SimulationModel.metadata])
+        await self.clock.ensure_started()
+        await self.db.create_tables(tables)
+        if signs:
+            signatures_url = self.url_of("signatures")
+            self._roots = await fetch_roots(self.http, signatures_url)
+            self._identity = await enrol_system(
+                self.http,
+                signatures_url,
+                self.name,
+                key_file=self.settings.data_dir.expanduser().resolve() / "keys" / f"{self.name}.p12",
+                roots=self._roots,
+                at=await self.clock.now(),
+            )
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.timers.stop()
+        await self.http.aclose()
+        await self.db.dispose()
+        await self.store.dispose()
+
+
+def system_app(
+    name: str,
+    *,
+    tables: Iterable[MetaData],
+    routers: Callable[[SystemRuntime], Iterable[Any]],
+    settings: Settings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    signs: bool = True,
+    on_start: Callable[[SystemRuntime], Awaitable[None]] | None = None,
+    description: str = "",
+) -> FastAPI:
+    """Build the FastAPI app of one simulated system around its runtime."""
+    settings = settings or get_settings()
+    system = SYSTEMS[name]
+    runtime = SystemRuntime(name, settings, transport)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(tables, signs=signs)
+        if on_start is not None:
+            await on_start(runtime)
+        runtime.timers.start()
+        runtime.ready = True
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"{system.title_en} ({system.title_kk})",
+        description=description or system.title_ru,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+
+    @app.get("/health", tags=["operations"], summary="Liveness and readiness")
+    async def health() -> JSONResponse:
+        body = {"system": name, "ready": runtime.ready}
+        return JSONResponse(body, status_code=200 if runtime.ready else 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": "invalid_request",
+                "message": "The request is not valid",
+                "message_kk": "Сұрау дұрыс емес",
+                "message_ru": "Запрос некорректен",
+                "fields": [
+                    {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
+                    for e in exc.errors()
+                ],
+            },
+            status_code=422,
+        )
+
+    for router in routers(runtime):
+        app.include_router(router)
+    return app
+
+
+def get_runtime(request: Request) -> SystemRuntime:
+    return request.app.state.runtime
+
+
+Runtime = Annotated[SystemRuntime, Depends(get_runtime)]
+"""The calling app's runtime, as an endpoint dependency."""

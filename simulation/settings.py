@@ -1,0 +1,78 @@
+"""Settings shared by every simulated system, read from ``EGOV_SIM_*`` environment variables."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from simulation.topology import SYSTEMS
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("clock_start needs a UTC offset, e.g. 2026-03-16T09:00:00+05:00")
+    return value
+
+
+class Settings(BaseSettings):
+    """One simulation run's configuration.
+
+    Every system of a run reads the same values; a system started on its own (``uvicorn``) reads
+    them from its environment, ``egov-sim up`` hands them to the processes it starts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="EGOV_SIM_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".egov-sim"),
+        description="Directory that holds all state of a run: databases, keys, the clock.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "None: every system keeps an SQLite file in data_dir. A postgresql:// URL: every "
+            "system keeps its tables in its own schema of that database, named after data_dir."
+        ),
+    )
+    clock_start: Annotated[datetime, AfterValidator(_aware)] = Field(
+        default=datetime.fromisoformat("2026-03-16T09:00:00+05:00"),
+        description="Virtual time at which a new run's clock starts.",
+    )
+    host: str = "127.0.0.1"
+    base_port: int = Field(default=8700, description="Port of the first system; others follow.")
+    urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL of a system by its name, overriding host and base_port.",
+    )
+    timer_poll_interval: float = Field(
+        default=0.02, description="Seconds between a system's looks for due timers."
+    )
+    request_timeout: float = Field(default=30.0, description="Seconds for one HTTP call.")
+
+    def port_of(self, system: str) -> int:
+        return self.base_port + SYSTEMS[system].port_offset
+
+    def url_of(self, system: str) -> str:
+        """Base URL at which ``system`` listens, without a trailing slash."""
+        if system in self.urls:
+            return self.urls[system].rstrip("/")
+        if system not in SYSTEMS:
+            raise KeyError(f"unknown system {system!r}")
+        return f"http://{self.host}:{self.port_of(system)}"
+
+    @property
+    def run_id(self) -> str:
+        """A short stable name for this run's state, derived from the data directory."""
+        resolved = str(self.data_dir.expanduser().resolve())
+        return hashlib.sha256(resolved.encode()).hexdigest()[:10]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""The simulated systems of one run: who they are, where they listen, how the gateway knows them.
+
+This table is the single source for ports, gateway sender identities and display names; the
+gateway's participant file, ``egov-sim up`` and the docker-compose file follow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    """Identifier used in settings, URLs, traces and as the gateway senderId."""
+    app: str
+    """``module:factory`` of the system's FastAPI application."""
+    port_offset: int
+    title_kk: str
+    title_ru: str
+    title_en: str
+    region: str | None = None
+
+
+SYSTEMS: dict[str, System] = {
+    s.name: s
+    for s in (
+        System(
+            "control", "simulation.control:create_app", 0,
+            "Симуляцияны басқару", "Управление симуляцией", "Simulation control",
+        ),
+        System(
+            "signatures", "signatures.app:create_app", 1,
+            "ҰКО (ЭЦҚ)", "НУЦ (ЭЦП)", "National certification authority (PKI)",
+        ),
+        System(
+            "gateway", "gateway.app:create_central_app", 2,
+            "ЭҮШ", "ШЭП", "E-government gateway",
+        ),
+        System(
+            "gateway-almaty", "gateway.app:create_regional_app", 3,
+            "ЭҮӨШ (Алматы қ.)", "РШЭП (г. Алматы)", "Regional gateway (Almaty city)",
+            region="almaty",
+        ),
+        System(
+            "registries", "registries.app:create_app", 4,
+            "Мемлекеттік тізілімдер", "Государственные реестры", "State registries",
+        ),
+        System(
+            "portal", "portal.app:create_app", 5,
+            "egov.kz порталы", "Портал egov.kz", "egov.kz portal",
+        ),
+        System(
+            "corporation_ws", "corporation_ws.app:create_app", 6,
+            "Мемлекеттік корпорация ЫАЖ АЖО", "АРМ ИИС Госкорпорации",
+            "State Corporation operator workstation",
+        ),
+        System(
+            "provider_ws", "provider_ws.app:create_app", 7,
+            "ЭҮӨШ АЖО (қызмет беруші)", "АРМ РШЭП (услугодатель)",
+            "Service provider workstation",
+            region="almaty",
+        ),
+    )
+}
+
+REGIONAL_GATEWAYS: dict[str, str] = {
+    s.region: s.name for s in SYSTEMS.values() if s.name.startswith("gateway-") and s.region
+}
+"""Region code -> the name of the regional gateway (ЭҮӨШ) that serves it."""
+
+
+def sender_password(system: str) -> str:
+    """Default gateway password of a system (a development secret, as in the participant file)."""
+    return f"{system}-shep-2026"

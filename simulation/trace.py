@@ -1,0 +1,187 @@
+"""The trace: every numbered reglament step any system performs, in one place.
+
+Each record names the application, the reglament and channel, the step (kind, number, the Kazakh
+label), the system that performed it, the virtual time, the outcome and a short detail. Records
+live in the run's simulation store, so the whole trace of one application is read with one query
+whichever systems and processes took part.
+
+Steps taken before an application exists (the citizen's log-in on the portal) are recorded under
+the session; :meth:`Tracer.bind_session` hands them to the application the session then creates.
+
+The tracer holds systems to their reglament: a step is accepted only if the definition lets it
+follow the application's previous step, so code cannot drift from the definition unnoticed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Text, or_, update
+from sqlmodel import Field, select
+
+from reglaments import Reglament, Step
+from simulation.calendar import to_local
+from simulation.clock import SimulationModel, VirtualClock, from_us, to_us
+from simulation.database import Database
+
+
+class TraceRow(SimulationModel, table=True):
+    __tablename__ = "trace"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str | None = Field(default=None, index=True)
+    session_id: str | None = Field(default=None, index=True)
+    reglament: str
+    channel: str
+    kind: str
+    number: int
+    label: str
+    step_key: str
+    system: str
+    sim_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    outcome: str
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    application_id: str | None
+    reglament: str
+    channel: str
+    kind: str
+    number: int
+    label: str
+    step_key: str
+    system: str
+    sim_time: datetime
+    outcome: str
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "application_id": self.application_id,
+            "reglament": self.reglament,
+            "channel": self.channel,
+            "kind": self.kind,
+            "number": self.number,
+            "label": self.label,
+            "system": self.system,
+            "sim_time": to_local(self.sim_time).isoformat(),
+            "outcome": self.outcome,
+            "detail": self.detail,
+        }
+
+
+def _event(row: TraceRow) -> TraceEvent:
+    return TraceEvent(
+        row.application_id, row.reglament, row.channel, row.kind, row.number, row.label,
+        row.step_key, row.system, from_us(row.sim_us), row.outcome, row.detail,
+    )
+
+
+class ReglamentViolation(RuntimeError):
+    """A system tried to perform a step its reglament does not allow at this point."""
+
+
+class Tracer:
+    def __init__(self, store: Database, clock: VirtualClock) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def record(
+        self,
+        reglament: Reglament,
+        channel: str,
+        step_key: str,
+        *,
+        system: str,
+        outcome: str = "done",
+        detail: str = "",
+        application_id: str | None = None,
+        session_id: str | None = None,
+        at: datetime | None = None,
+    ) -> TraceEvent:
+        """Record that ``system`` performed ``step_key`` of the reglament's channel."""
+        if application_id is None and session_id is None:
+            raise ValueError("a trace record needs an application or a session")
+        step: Step = reglament.channel(channel).step(step_key)
+        if step.system != system:
+            raise ReglamentViolation(
+                f"{reglament.id}/{channel}: {step.label} is performed by {step.system}, "
+                f"not by {system}"
+            )
+        previous = await self.last(application_id=application_id, session_id=session_id)
+        if previous is None:
+            if step_key != reglament.channel(channel).first.key:
+                raise ReglamentViolation(
+                    f"{reglament.id}/{channel}: an application cannot start with {step.label}"
+                )
+        else:
+            allowed = reglament.channel(channel).step(previous.step_key).successors
+            if step_key not in allowed:
+                raise ReglamentViolation(
+                    f"{reglament.id}/{channel}: {step.label} cannot follow {previous.label}"
+                )
+        moment = at or await self.clock.now()
+        row = TraceRow(
+            application_id=application_id,
+            session_id=session_id,
+            reglament=reglament.id,
+            channel=channel,
+            kind=step.kind.value,
+            number=step.number,
+            label=step.label,
+            step_key=step.key,
+            system=system,
+            sim_us=to_us(moment),
+            outcome=outcome,
+            detail=detail,
+        )
+        async with self.store.session() as session:
+            session.add(row)
+            await session.commit()
+            await session.refresh(row)
+        return _event(row)
+
+    async def last(
+        self, *, application_id: str | None = None, session_id: str | None = None
+    ) -> TraceEvent | None:
+        rows = await self._rows(application_id, session_id, newest_first=True, limit=1)
+        return _event(rows[0]) if rows else None
+
+    async def bind_session(self, session_id: str, application_id: str) -> None:
+        """Give the steps recorded under a session to the application it created."""
+        async with self.store.session() as session:
+            await session.exec(
+                update(TraceRow)
+                .where(TraceRow.session_id == session_id, TraceRow.application_id.is_(None))
+                .values(application_id=application_id)
+            )
+            await session.commit()
+
+    async def for_application(self, application_id: str) -> list[TraceEvent]:
+        return [_event(r) for r in await self._rows(application_id, None)]
+
+    async def _rows(
+        self,
+        application_id: str | None,
+        session_id: str | None,
+        *,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[TraceRow]:
+        conditions = []
+        if application_id is not None:
+            conditions.append(TraceRow.application_id == application_id)
+        if session_id is not None:
+            conditions.append(TraceRow.session_id == session_id)
+        query = select(TraceRow).where(or_(*conditions))
+        if newest_first:
+            query = query.order_by(TraceRow.sim_us.desc(), TraceRow.id.desc())
+        else:
+            query = query.order_by(TraceRow.sim_us, TraceRow.id)
+        if limit:
+            query = query.limit(limit)
+        async with self.store.session() as session:
+            return list((await session.exec(query)).all())
