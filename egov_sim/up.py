@@ -70,7 +70,7 @@ class Cluster:
                         raise TimeoutError(f"not healthy after {timeout:g} s: {', '.join(sorted(pending))}")
                     time.sleep(0.1)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -102,8 +102,9 @@ def run_up(settings: Settings, out: TextIO) -> int:
 
     def on_signal(signum, _frame) -> None:
         nonlocal stopping
-        stopping = True
-        raise KeyboardInterrupt
+        if not stopping:  # the first signal stops the run; repeats only wait for it
+            stopping = True
+            raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -126,8 +127,7 @@ def run_up(settings: Settings, out: TextIO) -> int:
         out.write(f"egov-sim up failed: {exc}\n")
         return 1
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, signal.SIG_IGN)
+        stopping = True
         cluster.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)

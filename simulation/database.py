@@ -8,12 +8,14 @@ in two folders never share state, on either engine.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,12 +64,28 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     async def create_tables(self, metadatas: Iterable[MetaData]) -> None:
-        async with self.engine.begin() as conn:
-            if self.schema:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-                await conn.execute(text(f'SET search_path TO "{self.schema}"'))
-            for metadata in metadatas:
-                await conn.run_sync(metadata.create_all)
+        """Create what is missing. Systems starting together may race to create the shared
+        simulation store: the loser finds the tables there on its next attempt."""
+        metadatas = list(metadatas)
+        for attempt in range(5):
+            try:
+                async with self.engine.begin() as conn:
+                    if self.schema:
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                        await conn.execute(text(f'SET search_path TO "{self.schema}"'))
+                    for metadata in metadatas:
+                        await conn.run_sync(metadata.create_all)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def drop_schema(self) -> None:
+        """Remove this system's PostgreSQL schema (tests clean up with it)."""
+        if self.schema:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-# The project is not necessarily installed into the venv; make the repository root importable.
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from signatures.certificates import (  # noqa: E402
+from signatures.certificates import (
     Role,
     Subject,
     create_issuing_ca,

@@ -1,0 +1,110 @@
+"""`egov-sim up`: every system its own process on loopback; an application goes end to end
+over real HTTP; SIGTERM leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
+from simulation.settings import Settings
+from simulation.topology import SYSTEMS
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def _free_base_port(count: int) -> int:
+    """A base port with ``count`` consecutive free ports after it."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count >= 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no run of free ports found")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is not a running service.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+async def test_up_serves_every_system_and_stops_cleanly(tmp_path):
+    base = _free_base_port(len(SYSTEMS))
+    env = dict(os.environ)
+    env.pop("EGOV_SIM_URLS", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "egov_sim.cli", "up", "--base-port", str(base),
+         "--data-dir", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+    )
+    settings = Settings(data_dir=tmp_path / "run", base_port=base)
+    output: list[str] = []
+    try:
+        started = time.monotonic()
+        while True:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            assert line, "egov-sim up ended early:\n" + "".join(output)
+            output.append(line)
+            if line.startswith("All ") and "systems are up" in line:
+                break
+        with httpx.Client(timeout=5) as client:
+            for system in SYSTEMS:
+                assert client.get(settings.url_of(system) + "/health").status_code == 200, system
+        assert time.monotonic() - started < 10, "every /health should answer 200 within 10 s"
+        table = "".join(output)
+        pids = {int(p) for p in re.findall(r"http://127\.0\.0\.1:\d+\s+(\d+)", table)}
+        assert len(pids) == len(SYSTEMS)
+
+        outcome = await apply_on_portal(
+            lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60),
+            "almaty-queue", DEMO_CITIZEN,
+        )
+        assert outcome.application["status"] == "result"
+        assert outcome.application["result"]["document"]["queue"]["sequenceNumber"] == 1
+        assert outcome.application["result"]["verdict"]["valid"] is True
+        assert [e["label"] for e in outcome.trace if e["kind"] != "action"] == [
+            "1-процесс", "1-шарт", "3-процесс", "2-шарт", "5-процесс", "6-процесс", "3-шарт", "8-процесс"
+        ]
+        with httpx.Client(base_url=settings.url_of("gateway"), timeout=5) as gateway:
+            log = gateway.get("/v1/messages", params={"correlationId": outcome.application_id}).json()
+        assert {m["serviceId"] for m in log} == {
+            "HousingQueueRegistration", "GBDFL_UniversalServiceSync", "EPORTAL_CabinetDelivery"
+        }
+        assert {m["status"] for m in log} == {"DELIVERED"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+        output.append(rest)
+    assert process.returncode == 0, "".join(output)
+    assert "All systems stopped." in "".join(output)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)], "service processes were left behind"
