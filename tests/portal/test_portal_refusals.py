@@ -1,0 +1,77 @@
+"""The portal's own stops: 1-шарт (log-in) and 2-шарт (the request's ЭЦҚ), with their texts."""
+
+from __future__ import annotations
+
+from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key
+
+OTHER = Citizen("851102304571", "ОМАРОВ", "ДӘУРЕН", "АСҚАРҰЛЫ", "Dauren-2026!")
+
+
+async def test_wrong_password_stops_at_1_shart_with_2_process(simulation):
+    async with simulation.client("portal") as portal, simulation.client("control") as control:
+        await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
+        reply = await portal.post(
+            "/api/sessions",
+            json={"iin": DEMO_CITIZEN.iin, "password": "not-her-password", "reglament": "almaty-queue"},
+        )
+        assert reply.status_code == 401
+        body = reply.json()
+        assert body["error"] == "authorisation_refused"
+        assert body["message_kk"].startswith("Порталда авторизациялаудан бас тартылды")
+        assert body["message_ru"] and body["message"]
+        runtime = simulation.runtime("control")
+        events = await runtime.tracer._rows(None, body["session"])
+        assert [(e.label, e.outcome) for e in events] == [
+            ("1-процесс", "done"), ("1-шарт", "false"), ("2-процесс", "done")
+        ]
+
+
+async def test_registration_names_the_bad_field(simulation):
+    async with simulation.client("portal") as portal:
+        reply = await portal.post("/api/accounts", json={"iin": "900515401231", "password": "long-enough"})
+        assert reply.status_code == 422
+        [problem] = reply.json()["fields"]
+        assert problem["field"] == "iin"
+        assert "check digit" in problem["problem"]
+        again = await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": "long-enough"})
+        assert again.status_code == 201
+        twice = await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": "long-enough"})
+        assert twice.status_code == 409
+
+
+async def test_cabinet_needs_a_session(simulation):
+    async with simulation.client("portal") as portal:
+        reply = await portal.get("/api/cabinet/applications", headers={"Authorization": "Bearer nope"})
+        assert reply.status_code == 401
+        assert reply.json()["message_kk"]
+
+
+async def _stops_at_2_shart(outcome) -> None:
+    application = outcome.application
+    assert application["status"] == "rejected"
+    assert [e["label"] for e in outcome.trace] == [
+        "1-процесс", "1-шарт", "3-процесс", "2-шарт", "4-процесс"
+    ]
+    assert outcome.trace[3]["outcome"] == "false"
+    assert application["refusal"]["kk"].startswith("ЭЦҚ түпнұсқалығы расталмауына байланысты")
+
+
+async def test_a_request_signed_with_another_persons_key_is_refused(simulation):
+    async with simulation.client("signatures") as ca:
+        someone_else = await obtain_signing_key(ca, OTHER)
+    outcome = await apply_on_portal(simulation.client, "almaty-queue", DEMO_CITIZEN, signing_key=someone_else)
+    await _stops_at_2_shart(outcome)
+    assert "ЖСН" in outcome.application["refusal"]["kk"]
+    async with simulation.client("provider_ws") as provider:
+        assert (await provider.get("/api/cases")).json() == []
+
+
+async def test_a_revoked_certificate_is_refused(simulation):
+    async with simulation.client("signatures") as ca:
+        key = await obtain_signing_key(ca, DEMO_CITIZEN)
+        serial = format(key.certificate.serial_number, "x")
+        revoked = await ca.post(f"/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
+        assert revoked.json()["status"] == "revoked"
+    outcome = await apply_on_portal(simulation.client, "almaty-queue", DEMO_CITIZEN, signing_key=key)
+    await _stops_at_2_shart(outcome)
+    assert "кері қайтарылған" in outcome.application["refusal"]["kk"]

@@ -1,0 +1,103 @@
+"""The virtual clock: reading, moving, timers, running until idle, refusing to go back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from simulation.calendar import Duration
+from simulation.clock import ClockError, ClockStalled, TimerWorker, VirtualClock
+from simulation.clock import SimulationModel
+from simulation.database import Database
+
+START = datetime.fromisoformat("2025-03-19T09:00:00+05:00")
+
+
+@pytest.fixture
+async def clock(settings):
+    store = Database(settings, "simulation")
+    await store.create_tables([SimulationModel.metadata])
+    clock = VirtualClock(store, START, settings.run_id)
+    await clock.ensure_started()
+    yield clock
+    await store.dispose()
+
+
+async def test_starts_at_the_configured_time_and_keeps_it(clock, settings):
+    assert await clock.now() == START
+    again = VirtualClock(clock.store, START + timedelta(days=9), settings.run_id)
+    await again.ensure_started()
+    assert await again.now() == START, "a second system must not restart the run's clock"
+
+
+async def test_advances_by_reglament_durations(clock):
+    assert await clock.advance(Duration.parse("20 minutes")) == START + timedelta(minutes=20)
+    assert await clock.advance(Duration.parse("1 hour")) == START + timedelta(hours=1, minutes=20)
+    # From Wednesday 19 March 2025: Thursday 20th is the 1st working day; Nauryz (21-23 March)
+    # with its days off moved to Monday 24th and Tuesday 25th is skipped; 26th, 27th follow.
+    moved = await clock.advance(Duration.parse("3 working days"))
+    assert moved.astimezone(START.tzinfo) == datetime.fromisoformat("2025-03-27T10:20:00+05:00")
+
+
+async def test_cannot_go_back(clock):
+    with pytest.raises(ClockError):
+        await clock.advance(timedelta(minutes=-1))
+
+
+async def test_runs_timers_in_order_until_idle(clock):
+    worker = TimerWorker(clock, "tester", poll_interval=0.01)
+    fired: list[tuple[str, datetime]] = []
+
+    async def handler(timer):
+        fired.append((timer.payload["name"], await clock.now()))
+        if timer.payload["name"] == "first":
+            await clock.schedule("tester", "step", timer.due + timedelta(days=27), {"name": "chained"})
+
+    worker.on("step", handler)
+    await clock.schedule("tester", "step", START + timedelta(hours=1), {"name": "second"})
+    await clock.schedule("tester", "step", START + timedelta(minutes=20), {"name": "first"})
+    assert await clock.next_due() == START + timedelta(minutes=20)
+    worker.start()
+    try:
+        end = await clock.run_until_idle(timeout=5)
+    finally:
+        await worker.stop()
+    assert fired == [
+        ("first", START + timedelta(minutes=20)),
+        ("second", START + timedelta(hours=1)),
+        ("chained", START + timedelta(minutes=20, days=27)),
+    ]
+    assert end == START + timedelta(minutes=20, days=27)
+    assert await clock.next_due() is None
+
+
+async def test_advance_to_next_moves_to_the_next_timer_only(clock):
+    await clock.schedule("tester", "step", START + timedelta(hours=2))
+    await clock.schedule("tester", "step", START + timedelta(hours=5))
+    assert await clock.advance_to_next() == START + timedelta(hours=2)
+    assert await clock.now() == START + timedelta(hours=2)
+
+
+async def test_a_failing_handler_is_recorded_and_does_not_stop_the_run(clock):
+    worker = TimerWorker(clock, "tester", poll_interval=0.01)
+
+    async def broken(timer):
+        raise ValueError("boom")
+
+    worker.on("step", broken)
+    await clock.schedule("tester", "step", START + timedelta(minutes=1))
+    worker.start()
+    try:
+        await clock.run_until_idle(timeout=5)
+    finally:
+        await worker.stop()
+    [timer] = await clock.timers()
+    assert timer.state == "failed"
+    assert "boom" in timer.error
+
+
+async def test_a_timer_nobody_runs_is_reported(clock):
+    await clock.schedule("absent-system", "step", START + timedelta(minutes=1))
+    with pytest.raises(ClockStalled, match="absent-system"):
+        await clock.run_until_idle(timeout=0.3)
