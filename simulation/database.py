@@ -102,3 +102,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - dr
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+async def drop_run(settings: Settings, systems: Iterable[str]) -> None:
+    """Remove every PostgreSQL schema of a run (nothing to do on SQLite: delete the data dir)."""
+    if not settings.database_url:
+        return
+    for name in systems:
+        database = Database(settings, name)
+        try:
+            await database.drop_schema()
+        finally:
+            await database.dispose()

@@ -8,25 +8,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from egov_sim.inprocess import Simulation
-from simulation.database import Database
+from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
 
-
-async def drop_run(settings: Settings) -> None:
-    if not settings.database_url:
-        return
-    for name in (*SYSTEMS, "simulation"):
-        database = Database(settings, name)
-        await database.drop_schema()
-        await database.dispose()
+RUN_SCHEMAS = (*SYSTEMS, "simulation")
 
 
 @pytest.fixture
 async def settings(tmp_path) -> AsyncIterator[Settings]:
     run = Settings(data_dir=tmp_path / "run")
     yield run
-    await drop_run(run)
+    await drop_run(run, RUN_SCHEMAS)
 
 
 @pytest.fixture

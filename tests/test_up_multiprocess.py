@@ -18,6 +18,7 @@ import pytest
 from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+from simulation.database import drop_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -56,15 +57,22 @@ def _alive(pid: int) -> bool:
 
 
 async def test_up_serves_every_system_and_stops_cleanly(tmp_path):
-    base = _free_base_port(len(SYSTEMS))
+    settings = Settings(data_dir=tmp_path / "run", base_port=_free_base_port(len(SYSTEMS)))
+    try:
+        await _run_up_and_apply(settings)
+    finally:
+        await drop_run(settings, (*SYSTEMS, "simulation"))
+
+
+async def _run_up_and_apply(settings: Settings) -> None:
+    base = settings.base_port
     env = dict(os.environ)
     env.pop("EGOV_SIM_URLS", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "egov_sim.cli", "up", "--base-port", str(base),
-         "--data-dir", str(tmp_path / "run")],
+         "--data-dir", str(settings.data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
     )
-    settings = Settings(data_dir=tmp_path / "run", base_port=base)
     output: list[str] = []
     try:
         started = time.monotonic()
