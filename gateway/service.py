@@ -17,9 +17,9 @@ from gateway_protocol.envelope import (
     HOP_PASSWORD_HEADER,
     SYNC_PATH,
     SignedRequest,
-    SignedResponse,
     signed_content,
 )
+from gateway_protocol.client import verify_signed_response
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from signatures.jws import verify_detached
 from simulation.clock import to_us
@@ -197,22 +197,10 @@ class GatewayService:
             raise GatewayFault(
                 ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}"
             )
-        try:
-            signed = SignedResponse.model_validate(payload)
-        except ValidationError as exc:
-            raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: {exc}") from None
-        verdict = verify_detached(
-            signed.signature,
-            signed_content(signed.response),
-            trusted_roots=self.runtime.trusted_roots,
-            at=await self.runtime.now(),
+        verify_signed_response(
+            payload, trusted_roots=self.runtime.trusted_roots, at=await self.runtime.now(),
+            source=target,
         )
-        if not verdict.valid:
-            raise GatewayFault(
-                ErrorCode.PROVIDER_RESPONSE_INVALID,
-                f"{target}: response signature: {verdict.message}",
-                data={"verdict": verdict.code},
-            )
         return Reply(200, payload)
 
 

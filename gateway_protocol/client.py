@@ -69,6 +69,26 @@ def build_signed_request(
     return SignedRequest(request=request, signature=signature)
 
 
+def verify_signed_response(
+    body: Any, *, trusted_roots: Sequence[x509.Certificate], at: datetime, source: str = "provider"
+) -> SignedResponse:
+    """A signed response whose envelope holds and whose signature verifies, or its fault."""
+    try:
+        signed = SignedResponse.model_validate(body)
+    except ValidationError as exc:
+        raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{source}: {exc}") from None
+    verdict = verify_detached(
+        signed.signature, signed_content(signed.response), trusted_roots=trusted_roots, at=at
+    )
+    if not verdict.valid:
+        raise GatewayFault(
+            ErrorCode.PROVIDER_RESPONSE_INVALID,
+            f"{source}: response signature: {verdict.message}",
+            data={"verdict": verdict.code},
+        )
+    return signed
+
+
 def parse_reply(
     response: httpx.Response, *, trusted_roots: Sequence[x509.Certificate], at: datetime
 ) -> SyncResponse:
@@ -84,19 +104,7 @@ def parse_reply(
             raise GatewayFault.from_error_info(Fault.model_validate(body).errorInfo)
         except ValidationError as exc:
             raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, str(exc)) from None
-    try:
-        signed = SignedResponse.model_validate(body)
-    except ValidationError as exc:
-        raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, str(exc)) from None
-    verdict = verify_detached(
-        signed.signature, signed_content(signed.response), trusted_roots=trusted_roots, at=at
-    )
-    if not verdict.valid:
-        raise GatewayFault(
-            ErrorCode.PROVIDER_RESPONSE_INVALID,
-            f"response signature: {verdict.message}",
-            data={"verdict": verdict.code},
-        )
+    signed = verify_signed_response(body, trusted_roots=trusted_roots, at=at)
     status = signed.response.responseInfo.status
     if status.code != SUCCESS_CODE:
         raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"status {status.code}")

@@ -7,6 +7,7 @@ its certificate directly from the CA, not through the gateway.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from signatures.certificates import generate_key
 from signatures.identity import Identity
-from signatures.jws import verify_detached
+from signatures.jws import sign_detached, verify_detached
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +68,9 @@ async def enrol_system(
     wait: float = 30.0,
 ) -> Identity:
     """The system's identity: from its key storage if still trusted, else newly enrolled."""
-    if key_file.exists():
-        identity = Identity.load(key_file)
-        probe = {"probe": system}
-        if verify_detached(
-            _probe_token(identity, probe), probe, trusted_roots=roots, at=at
-        ).valid:
-            return identity
-        log.info("%s: stored certificate is no longer trusted, enrolling again", system)
-    from signatures.certificates import generate_key
-
+    stored = _stored_identity(key_file, roots, at)
+    if stored is not None:
+        return stored
     key = generate_key("rsa")
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -99,10 +94,18 @@ async def enrol_system(
     return identity
 
 
-def _probe_token(identity: Identity, content: dict[str, str]) -> str:
-    from signatures.jws import sign_detached
-
-    return sign_detached(content, identity.key, identity.chain)
+def _stored_identity(key_file: Path, roots: list[x509.Certificate], at: datetime) -> Identity | None:
+    """The key storage at ``key_file`` if it still signs under the CA's root (the run's CA may
+    have been created anew), else None."""
+    if not key_file.exists():
+        return None
+    identity = Identity.load(key_file)
+    probe = {"probe": key_file.name}
+    token = sign_detached(probe, identity.key, identity.chain)
+    if verify_detached(token, probe, trusted_roots=roots, at=at).valid:
+        return identity
+    log.info("%s is no longer trusted; asking the CA again", key_file.name)
+    return None
 
 
 async def obtain_person_identity(
@@ -116,15 +119,11 @@ async def obtain_person_identity(
     wait: float = 30.0,
 ) -> Identity:
     """A person's signing key storage: from ``key_file`` if still trusted, else newly issued."""
-    if key_file.exists():
-        identity = Identity.load(key_file)
-        probe = {"probe": key_file.name}
-        if verify_detached(_probe_token(identity, probe), probe, trusted_roots=roots, at=at).valid:
-            return identity
+    stored = _stored_identity(key_file, roots, at)
+    if stored is not None:
+        return stored
     response = await _call(http, "POST", f"{base_url}/v1/certificates/person", wait=wait, json=person)
     body = response.json()
-    import base64
-
     identity = Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
     identity.save(key_file, person.get("surname", "person"))
     return identity
