@@ -31,6 +31,10 @@ class VerdictCode(StrEnum):
     CERT_NOT_YET_VALID = "CERT_NOT_YET_VALID"
     CERT_EXPIRED = "CERT_EXPIRED"
     WRONG_KEY_USAGE = "WRONG_KEY_USAGE"
+    REVOKED = "REVOKED"
+    REVOCATION_UNKNOWN = "REVOCATION_UNKNOWN"
+    IIN_MISMATCH = "IIN_MISMATCH"
+    BIN_MISMATCH = "BIN_MISMATCH"
 
 
 #: code -> (English, Kazakh, Russian)
@@ -70,6 +74,26 @@ MESSAGES: dict[VerdictCode, tuple[str, str, str]] = {
         "Сертификат бұл мақсатқа арналмаған (кілтті пайдалану түрі сәйкес емес)",
         "Сертификат не предназначен для этой цели (неверное назначение ключа)",
     ),
+    VerdictCode.REVOKED: (
+        "The certificate is revoked",
+        "Сертификат кері қайтарылған (күші жойылған)",
+        "Сертификат отозван",
+    ),
+    VerdictCode.REVOCATION_UNKNOWN: (
+        "The certificate's revocation status could not be obtained",
+        "Сертификаттың кері қайтарылу мәртебесін алу мүмкін болмады",
+        "Не удалось получить статус отзыва сертификата",
+    ),
+    VerdictCode.IIN_MISMATCH: (
+        "The ЖСН (IIN) in the document differs from the one in the certificate",
+        "Құжаттағы ЖСН ЭЦҚ тіркеу куәлігіндегі ЖСН-мен сәйкес келмейді",
+        "ИИН в документе не совпадает с ИИН в регистрационном свидетельстве ЭЦП",
+    ),
+    VerdictCode.BIN_MISMATCH: (
+        "The БСН (BIN) in the document differs from the one in the certificate",
+        "Құжаттағы БСН ЭЦҚ тіркеу куәлігіндегі БСН-мен сәйкес келмейді",
+        "БИН в документе не совпадает с БИН в регистрационном свидетельстве ЭЦП",
+    ),
 }
 
 
@@ -89,12 +113,16 @@ class Verdict:
     message_kk: str
     message_ru: str
     signer: dict[str, Any] | None = None
+    revocation: dict[str, Any] | None = None
+    """What is known of the signer certificate's revocation status, when it was asked."""
 
     @classmethod
-    def ok(cls, signer: dict[str, Any] | None = None) -> Verdict:
+    def ok(
+        cls, signer: dict[str, Any] | None = None, *, revocation: dict[str, Any] | None = None
+    ) -> Verdict:
         """A successful verdict (code ``VALID``)."""
         en, kk, ru = MESSAGES[VerdictCode.VALID]
-        return cls(True, VerdictCode.VALID, en, kk, ru, signer)
+        return cls(True, VerdictCode.VALID, en, kk, ru, signer, revocation)
 
     @classmethod
     def fail(
@@ -103,6 +131,7 @@ class Verdict:
         detail: str | None = None,
         *,
         signer: dict[str, Any] | None = None,
+        revocation: dict[str, Any] | None = None,
     ) -> Verdict:
         """A failed verdict; ``detail`` (technical English) is appended to ``message``."""
         code = VerdictCode(code)
@@ -110,7 +139,7 @@ class Verdict:
             raise ValueError("use Verdict.ok() for a valid signature")
         en, kk, ru = MESSAGES[code]
         message = f"{en}: {detail}" if detail else en
-        return cls(False, code, message, kk, ru, signer)
+        return cls(False, code, message, kk, ru, signer, revocation)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes of the signer rendered as ISO 8601 strings)."""
@@ -127,4 +156,13 @@ class Verdict:
             "message_kk": self.message_kk,
             "message_ru": self.message_ru,
             "signer": signer,
+            "revocation": _jsonable(self.revocation),
         }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
