@@ -11,12 +11,15 @@ import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from signatures.identity import Identity
-from signatures.jws import sign_detached
+from signatures.jws import canonical_json
+from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 
 
 @dataclass(frozen=True)
@@ -85,17 +88,51 @@ def request_document(form: dict[str, Any], citizen: Citizen) -> dict[str, Any]:
     }
 
 
+async def sign_with_ncalayer(
+    control: httpx.AsyncClient, key: Identity | Path, document: dict[str, Any]
+) -> str:
+    """What the portal page asks of the citizen's NCALayer: a detached CMS over the document."""
+
+    async def virtual_now() -> datetime:
+        return datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
+
+    ncalayer = NCALayer(virtual_now)
+    ncalayer.choose(key)
+    answer = await ncalayer.handle({
+        "module": BASICS,
+        "method": "sign",
+        "args": {
+            "allowedStorages": ["PKCS12"],
+            "format": "cms",
+            "data": base64.b64encode(canonical_json(document)).decode(),
+            "signingParams": {"decode": True, "encapsulate": False},
+            "signerParams": {"extKeyUsageOids": [SIGN_EKU]},
+            "locale": "kk",
+        },
+    })
+    if not answer.get("status"):
+        raise ScenarioError(f"NCALayer: {answer.get('code')}: {answer.get('message')}")
+    return answer["body"]["result"][0]
+
+
 async def apply_on_portal(
     client: Callable[[str], httpx.AsyncClient],
     reglament: str = "almaty-queue",
     citizen: Citizen = DEMO_CITIZEN,
     *,
-    signing_key: Identity | None = None,
+    data_dir: Path | None = None,
+    signing_key: Identity | Path | None = None,
     run_clock: bool = True,
 ) -> PortalOutcome:
-    """Register (if need be), log in, fill in, sign and submit; let time run; read the cabinet."""
+    """Register (if need be), log in, fill in, sign and submit; let time run; read the cabinet.
+
+    The citizen signs with ``signing_key``, else with the key storage the CA seeded for them in
+    ``data_dir``, else with one the CA issues now.
+    """
     async with client("signatures") as ca, client("portal") as portal, client("control") as control:
-        key = signing_key or await obtain_signing_key(ca, citizen)
+        key = signing_key or (person_key_storage(data_dir, citizen.iin) if data_dir else None)
+        if key is None:
+            key = await obtain_signing_key(ca, citizen)
         _expect(
             await portal.post("/api/accounts", json={"iin": citizen.iin, "password": citizen.password}),
             201, 409,
@@ -112,7 +149,7 @@ async def apply_on_portal(
         form = _expect(await portal.get(f"/api/services/{reglament}/form"), 200)
         assert isinstance(form, dict)
         document = request_document(form, citizen)
-        signature = sign_detached(document, key.key, key.chain)
+        signature = await sign_with_ncalayer(control, key, document)
         application = _expect(
             await portal.post(
                 "/api/applications", json={"document": document, "signature": signature}, headers=auth

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("reglaments", help="list the reglament definitions")
 
+    from egov_sim.pki import add_parser as add_pki
+
+    add_pki(commands)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -54,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from egov_sim.up import run_up
 
         return run_up(settings, sys.stdout)
+    if args.command == "pki":
+        from egov_sim.pki import run_pki
+
+        return asyncio.run(run_pki(args, settings, sys.stdout, sys.stderr))
     if args.command == "reglaments":
         from reglaments import all_reglaments
 

@@ -30,7 +30,9 @@ async def run_demo(settings: Settings, out: TextIO, reglament_id: str = "almaty-
     out.write(f"egov-sim: {reglament.title.en}\n  ({reglament.title.kk})\n")
     out.write(f"Citizen {DEMO_CITIZEN.surname} {DEMO_CITIZEN.name}, ЖСН {DEMO_CITIZEN.iin}, applies on the portal.\n\n")
     async with Simulation(settings) as simulation:
-        outcome = await apply_on_portal(simulation.client, reglament_id, DEMO_CITIZEN)
+        outcome = await apply_on_portal(
+            simulation.client, reglament_id, DEMO_CITIZEN, data_dir=settings.data_dir
+        )
     narrate(outcome.trace, out)
     application = outcome.application or {}
     result = application.get("result") or {}

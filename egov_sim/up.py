@@ -24,7 +24,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env["EGOV_SIM_DATA_DIR"] = str(settings.data_dir.expanduser().resolve())
     env["EGOV_SIM_HOST"] = settings.host
     env["EGOV_SIM_BASE_PORT"] = str(settings.base_port)
-    env["EGOV_SIM_CLOCK_START"] = settings.clock_start.isoformat()
+    if settings.clock_start is not None:
+        env["EGOV_SIM_CLOCK_START"] = settings.clock_start.isoformat()
     if settings.database_url:
         env["EGOV_SIM_DATABASE_URL"] = settings.database_url
     return env

@@ -21,7 +21,6 @@ from gateway_protocol.envelope import (
 )
 from gateway_protocol.client import verify_signed_response
 from gateway_protocol.errors import ErrorCode, GatewayFault
-from signatures.jws import verify_detached
 from simulation.clock import to_us
 from simulation.runtime import SystemRuntime
 from simulation.topology import sender_password
@@ -71,7 +70,7 @@ class GatewayService:
                 status="ON_DELIVERY",
                 request=_masked(signed),
             )
-            self._check(signed, at)
+            await self._check(signed, at)
             record.recipient = target = self._route(signed, came_from)
             reply = await self._deliver(target, body, at)
             if reply.status_code == 200:
@@ -115,7 +114,7 @@ class GatewayService:
             )
             raise GatewayFault(ErrorCode.ENVELOPE_INVALID, problems) from None
 
-    def _check(self, signed: SignedRequest, at) -> None:
+    async def _check(self, signed: SignedRequest, at) -> None:
         info = signed.request.requestInfo
         sender = info.sender.senderId
         expected = self.config.password_of(sender)
@@ -123,11 +122,8 @@ class GatewayService:
             raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
         if info.sender.password != expected:
             raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, sender)
-        verdict = verify_detached(
-            signed.signature,
-            signed_content(signed.request),
-            trusted_roots=self.runtime.trusted_roots,
-            at=at,
+        verdict = await self.runtime.validator.jws(
+            signed.signature, signed_content(signed.request), at=at
         )
         if not verdict.valid:
             raise GatewayFault(

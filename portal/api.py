@@ -54,7 +54,10 @@ def build_router(portal: Portal) -> APIRouter:
                 "form": {"queueList": "<one of queueLists[].code>"},
                 "attachments": [{"code": "<requiredDocuments[].code>", "name": "<file>", "sha256": "<hex>"}],
             },
-            "signWith": "the applicant's SIGN key: detached JWS over the RFC 8785 form of `document`",
+            "signWith": (
+                "the applicant's SIGN key through NCALayer (kz.gov.pki.knca.basics sign, format cms, "
+                "detached) over the RFC 8785 canonical JSON of `document`; send it base64"
+            ),
         }
 
     @router.post("/applications", summary="Submit a signed request (3-процесс … 5-процесс)")

@@ -61,4 +61,10 @@ class RequestDocument(BaseModel):
 
 class SignedApplication(BaseModel):
     document: RequestDocument
-    signature: str = Field(min_length=1, description="Detached JWS of the document (signatures.jws)")
+    signature: str = Field(
+        min_length=1,
+        description=(
+            "Base64 of a detached CMS signature (DER) over the RFC 8785 canonical JSON of "
+            "`document`, made with the applicant's SIGN key (NCALayer, format cms)"
+        ),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -20,8 +22,8 @@ from portal.models import Account, Application, PortalSession, StatusEvent
 from portal.schemas import Credentials, NewAccount, SignedApplication
 from portal.texts import AUTH_REFUSED, SIGNATURE_REFUSED, STATUS
 from reglaments import Reglament, get_reglament
-from signatures.client import certificate_status
-from signatures.jws import verify_detached
+from signatures.jws import canonical_json
+from signatures.verdicts import Verdict
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
@@ -42,6 +44,28 @@ def check_password(password: str, stored: str) -> bool:
     _, iterations, salt, digest = stored.split("$")
     candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+def decode_signature(value: str) -> bytes:
+    """A CMS signature as the portal receives it: base64 of DER (b"" if it is not base64, which
+    the verification then reports as malformed)."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def verdict_reason(verdict: Verdict) -> dict[str, str]:
+    """Why a signature is not accepted, in three languages, with when and why for a revocation."""
+    extra = ""
+    revocation = verdict.revocation or {}
+    if verdict.code == "REVOKED":
+        extra = f" ({revocation.get('revoked_at')}, {revocation.get('reason') or 'unspecified'})"
+    return {
+        "kk": verdict.message_kk + extra,
+        "ru": verdict.message_ru + extra,
+        "en": verdict.message,
+    }
 
 
 class PortalError(Exception):
@@ -149,6 +173,14 @@ class Portal:
                  "en": "This session was opened for another service"},
                 field="document.reglament",
             )
+        if document.applicant.iin != portal_session.iin:
+            raise PortalError(
+                422, "invalid_request",
+                {"kk": "Сұраудағы ЖСН порталға кірген азаматтың ЖСН-і емес",
+                 "ru": "ИИН в запросе не совпадает с ИИН вошедшего на портал гражданина",
+                 "en": "The ЖСН (IIN) in the request is not the logged-in citizen's"},
+                field="document.applicant.iin",
+            )
         application_id = str(uuid.uuid4())
         now = await self.runtime.now()
         application = Application(
@@ -173,19 +205,21 @@ class Portal:
         else:
             await self.runtime.tracer.bind_session(portal_session.id, application_id)
         content = document.model_dump(mode="json", exclude_none=True)
-        verdict = verify_detached(
-            body.signature, content, trusted_roots=self.runtime.trusted_roots, at=now, usage="sign"
+        checked = await self.runtime.validator.cms(
+            decode_signature(body.signature), canonical_json(content),
+            at=now, usage="sign", iin=document.applicant.iin,
         )
-        serial = (verdict.signer or {}).get("serial_hex", "?")
+        serial = (checked.verdict.signer or {}).get("serial_hex", "?")
         await trace(
             "process-3",
             detail=f"{len(document.attachments)} құжат тіркелді, ЭЦҚ тіркеу куәлігі {serial}",
         )
-        reason = await self._signature_problem(verdict, document.applicant.iin, portal_session.iin)
-        if reason is not None:
-            await trace("condition-2", outcome="false", detail=reason["kk"])
+        if not checked.valid:
+            reason = verdict_reason(checked.verdict)
+            await trace("condition-2", outcome="false", detail=f"{checked.verdict.code}: {reason['kk']}")
             await trace("process-4", detail=reason["kk"])
             refusal = {k: f"{SIGNATURE_REFUSED[k]}: {reason[k]}" for k in ("kk", "ru", "en")}
+            refusal["code"] = str(checked.verdict.code)
             await self._set_status(application_id, "rejected", refusal["kk"], refusal=refusal)
             return await self.application_view(application_id, portal_session.iin)
         await trace("condition-2", outcome="true", detail="ЭЦҚ жарамды, ЖСН сәйкес")
@@ -222,36 +256,6 @@ class Portal:
             application_id, "in_progress", f"тіркеу нөмірі {registered['registrationNumber']}"
         )
         return await self.application_view(application_id, portal_session.iin)
-
-    async def _signature_problem(
-        self, verdict, document_iin: str, session_iin: str
-    ) -> dict[str, str] | None:
-        """2-шарт: why the request's ЭЦҚ is not accepted, or None."""
-        if not verdict.valid:
-            return {"kk": verdict.message_kk, "ru": verdict.message_ru, "en": verdict.message}
-        signer = verdict.signer or {}
-        status = await certificate_status(
-            self.runtime.http, self.runtime.url_of("signatures"), signer.get("serial_hex", "")
-        )
-        if status.get("status") == "revoked":
-            return {
-                "kk": f"ЭЦҚ тіркеу куәлігі кері қайтарылған ({status.get('revokedAt')})",
-                "ru": f"регистрационное свидетельство ЭЦП отозвано ({status.get('revokedAt')})",
-                "en": f"the signing certificate is revoked ({status.get('revokedAt')}, {status.get('reason')})",
-            }
-        if status.get("status") != "good":
-            return {
-                "kk": "ЭЦҚ тіркеу куәлігінің мәртебесі белгісіз",
-                "ru": "статус регистрационного свидетельства ЭЦП неизвестен",
-                "en": "the signing certificate's status is unknown",
-            }
-        if signer.get("iin") != document_iin or document_iin != session_iin:
-            return {
-                "kk": "сұраудағы ЖСН ЭЦҚ тіркеу куәлігіндегі ЖСН-мен сәйкес келмейді",
-                "ru": "ИИН в запросе не совпадает с ИИН в регистрационном свидетельстве ЭЦП",
-                "en": "the ЖСН (IIN) in the request differs from the one in the certificate",
-            }
-        return None
 
     # ---- the result (8-процесс) --------------------------------------------------------------
 
@@ -314,23 +318,14 @@ class Portal:
         }
         if application.result_document and application.result_signature:
             document = json.loads(application.result_document)
-            verdict = verify_detached(
-                application.result_signature,
-                document,
-                trusted_roots=self.runtime.trusted_roots,
-                at=await self.runtime.now(),
+            checked = await self.runtime.validator.cms(
+                decode_signature(application.result_signature), canonical_json(document),
+                at=await self.runtime.now(), usage="sign",
             )
             view["result"] = {
                 "document": document,
                 "signature": application.result_signature,
-                "verdict": {
-                    "valid": verdict.valid,
-                    "code": str(verdict.code),
-                    "message": verdict.message,
-                    "message_kk": verdict.message_kk,
-                    "message_ru": verdict.message_ru,
-                    "signer": verdict.signer,
-                },
+                "verdict": checked.verdict.to_dict(),
             }
         return view
 

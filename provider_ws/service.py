@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -18,8 +19,8 @@ from provider_ws.models import CaseRecord, QueueEntry
 from reglaments import ReglamentError, get_reglament
 from signatures.certificates import Role
 from signatures.client import obtain_person_identity
-from signatures.identity import Identity
-from signatures.jws import sign_detached
+from signatures.jws import canonical_json
+from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
 from simulation.clock import Timer, from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
@@ -34,12 +35,17 @@ REPLY_SERVICES = {"portal": "EPORTAL_CabinetDelivery", "corporation": "GK_Result
 class ProviderWorkstation:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
-        self._head: Identity | None = None
         runtime.timers.on("staff-step", self._staff_step)
+        self.ncalayer = NCALayer(runtime.now)
+        """The NCALayer on the head's computer, with the head's SIGN key storage chosen."""
 
     async def start(self) -> None:
         head = STAFF["head"]
-        self._head = await obtain_person_identity(
+        seeded = person_key_storage(self.runtime.settings.data_dir, head["iin"], "sign")
+        if seeded is not None:
+            self.ncalayer.choose(seeded)
+            return
+        identity = await obtain_person_identity(
             self.runtime.http,
             self.runtime.url_of("signatures"),
             {
@@ -53,6 +59,7 @@ class ProviderWorkstation:
             roots=self.runtime.trusted_roots,
             at=await self.runtime.now(),
         )
+        self.ncalayer.choose(identity)
 
     # ---- 6-процесс: registration of an incoming request ------------------------------------
 
@@ -307,8 +314,20 @@ class ProviderWorkstation:
                 "ru": f"В оказании государственной услуги отказано: {ground.get('ru', '')}.",
                 "en": f"The state service is refused: {ground.get('en', '')}.",
             }
-        assert self._head is not None
-        signature = sign_detached(document, self._head.key, self._head.chain)
+        answer = await self.ncalayer.handle({
+            "module": BASICS,
+            "method": "sign",
+            "args": {
+                "format": "cms",
+                "data": base64.b64encode(canonical_json(document)).decode(),
+                "signingParams": {"decode": True, "encapsulate": False},
+                "signerParams": {"extKeyUsageOids": [SIGN_EKU], "bin": STAFF["organisation"]["bin"]},
+                "locale": "kk",
+            },
+        })
+        if not answer.get("status"):
+            raise RuntimeError(f"the head could not sign: {answer.get('code')}: {answer.get('message')}")
+        signature = answer["body"]["result"][0]
         async with self.runtime.db.session() as session:
             stored = await session.get(CaseRecord, case.registration_number)
             assert stored is not None

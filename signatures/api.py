@@ -1,10 +1,16 @@
-"""The certification authority's HTTP endpoints."""
+"""The certification authority's HTTP endpoints: trust anchors, certificates, CRLs and OCSP."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+from datetime import datetime
 from typing import Literal
+from urllib.parse import unquote
 
-from fastapi import APIRouter
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -14,6 +20,8 @@ from signatures.service import CertificateRequestError, CertificationAuthority, 
 from simulation.identifiers import IdentifierError, validate_bin, validate_iin
 
 PEM = "application/x-pem-file"
+CRL = "application/pkix-crl"
+OCSP_RESPONSE = "application/ocsp-response"
 
 
 class SystemCertificateRequest(BaseModel):
@@ -30,14 +38,23 @@ class PersonCertificateRequest(BaseModel):
     bin: str | None = None
     roles: list[Role] = Field(default_factory=list)
     usage: Literal["sign", "auth"] = "sign"
-    password: str | None = Field(default=None, description="Key storage password (Qwerty12)")
+    ca: Literal["rsa", "gost"] = Field(default="rsa", description="gost: the ECDSA P-256 stand-in CA")
+    validity: Literal["valid", "expired", "not-yet-valid"] = Field(
+        default="valid", description="expired / not-yet-valid certificates are for tests"
+    )
+    password: str | None = Field(default=None, description="Key storage password (default Qwerty12)")
 
 
 class RevocationRequest(BaseModel):
-    reason: str = "unspecified"
+    reason: str = Field(default="unspecified", examples=["keyCompromise", "superseded"])
+    at: datetime | None = Field(default=None, description="when it took effect (default: now)")
 
 
-def _refusal(field: str, message: str, message_kk: str = "", message_ru: str = "") -> JSONResponse:
+class ReissueRequest(BaseModel):
+    password: str | None = None
+
+
+def refusal(field: str, message: str, message_kk: str = "", message_ru: str = "", status: int = 422) -> JSONResponse:
     return JSONResponse(
         {
             "error": "invalid_request",
@@ -46,8 +63,45 @@ def _refusal(field: str, message: str, message_kk: str = "", message_ru: str = "
             "message_ru": message_ru or "Запрос некорректен",
             "fields": [{"field": field, "problem": message}],
         },
-        status_code=422,
+        status_code=status,
     )
+
+
+def _not_found(serial: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": "not_found", "message": f"no certificate with serial {serial}",
+         "message_kk": "Мұндай сертификат жоқ", "message_ru": "Такого сертификата нет"},
+        status_code=404,
+    )
+
+
+def subject_of(body: PersonCertificateRequest) -> Subject:
+    """The certificate subject a request describes; IdentifierError / ValueError name the field."""
+    iin = validate_iin(body.iin, "iin")
+    if body.organisation or body.bin:
+        if not (body.organisation and body.bin):
+            raise CertificateRequestError("bin", "an employee certificate needs both organisation and bin")
+        return Subject.employee(
+            iin=iin, surname=body.surname, name=body.name, patronymic=body.patronymic,
+            organisation=body.organisation, bin=validate_bin(body.bin, "bin"),
+            roles=body.roles or [Role.EMPLOYEE],
+        )
+    if body.roles:
+        raise CertificateRequestError("roles", "roles need an organisation and its bin")
+    return Subject.individual(iin=iin, surname=body.surname, name=body.name, patronymic=body.patronymic)
+
+
+def issued(ca: CertificationAuthority, cert, storage: bytes, password: bytes, ca_role: str) -> dict:
+    return {
+        "serial": format(cert.serial_number, "x"),
+        "subject": {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in subject_info(cert).items()
+        },
+        "certificate_pem": cert_to_pem(cert).decode(),
+        "chain_pem": chain_to_pem((cert, *ca.chain(ca_role))).decode(),
+        "pkcs12": b64(storage),
+        "password": password.decode(),
+    }
 
 
 def build_router(ca: CertificationAuthority) -> APIRouter:
@@ -55,70 +109,101 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
 
     @router.get("/ca/root", tags=["trust"], summary="The root certificate (PEM)")
     async def root() -> Response:
-        return Response(cert_to_pem(ca.authority.root), media_type=PEM)
+        assert ca.root is not None
+        return Response(cert_to_pem(ca.root), media_type=PEM)
 
-    @router.get("/ca/chain", tags=["trust"], summary="Issuing CA and root (PEM)")
+    @router.get("/ca/chain", tags=["trust"], summary="Both issuing CAs and the root (PEM)")
     async def chain() -> Response:
-        return Response(chain_to_pem(ca.authority.chain), media_type=PEM)
+        assert ca.root is not None
+        certs = [i.certificate for i in ca.issuers.values()] + [ca.root]
+        return Response(chain_to_pem(certs), media_type=PEM)
 
-    @router.post("/certificates/system", tags=["certificates"], summary="Certify an information system")
+    @router.post("/certificates/system", tags=["certificates"], summary="Certify an information system (CSR)")
     async def certify_system(body: SystemCertificateRequest):
         try:
             cert = await ca.issue_system(body.system, body.csr_pem)
         except CertificateRequestError as exc:
-            return _refusal(exc.field, exc.message)
+            return refusal(exc.field, exc.message)
         return {
             "serial": format(cert.serial_number, "x"),
             "certificate_pem": cert_to_pem(cert).decode(),
-            "chain_pem": chain_to_pem((cert, ca.authority.issuing)).decode(),
+            "chain_pem": chain_to_pem((cert, ca.issuer("rsa").certificate)).decode(),
         }
 
-    @router.post("/certificates/person", tags=["certificates"], summary="Issue a person's key and certificate")
+    @router.post("/certificates/person", tags=["certificates"], summary="Issue a person's key storage (PKCS#12)")
     async def certify_person(body: PersonCertificateRequest):
         try:
-            iin = validate_iin(body.iin, "iin")
-            if body.organisation or body.bin:
-                if not (body.organisation and body.bin):
-                    return _refusal("bin", "an employee certificate needs both organisation and bin")
-                subject = Subject.employee(
-                    iin=iin, surname=body.surname, name=body.name, patronymic=body.patronymic,
-                    organisation=body.organisation, bin=validate_bin(body.bin, "bin"),
-                    roles=body.roles or [Role.EMPLOYEE],
-                )
-            else:
-                subject = Subject.individual(
-                    iin=iin, surname=body.surname, name=body.name, patronymic=body.patronymic
-                )
+            subject = subject_of(body)
         except IdentifierError as exc:
-            return _refusal(exc.field, str(exc), exc.message_kk, exc.message_ru)
+            return refusal(exc.field, str(exc), exc.message_kk, exc.message_ru)
+        except CertificateRequestError as exc:
+            return refusal(exc.field, exc.message)
         except ValueError as exc:
-            return _refusal("body", str(exc))
+            return refusal("body", str(exc))
         password = (body.password or KEY_STORAGE_PASSWORD.decode()).encode()
-        cert, storage = await ca.issue_person(subject, body.usage, password)
-        return {
-            "serial": format(cert.serial_number, "x"),
-            "subject": subject_info(cert) | {
-                "not_before": cert.not_valid_before_utc.isoformat(),
-                "not_after": cert.not_valid_after_utc.isoformat(),
-            },
-            "certificate_pem": cert_to_pem(cert).decode(),
-            "chain_pem": chain_to_pem((cert, ca.authority.issuing)).decode(),
-            "pkcs12": b64(storage),
-            "password": password.decode(),
-        }
+        cert, storage = await ca.issue_person(
+            subject, body.usage, ca=body.ca, password=password, validity=body.validity
+        )
+        return issued(ca, cert, storage, password, body.ca)
 
-    @router.post("/certificates/{serial}/revoke", tags=["revocation"], summary="Revoke a certificate")
-    async def revoke(serial: str, body: RevocationRequest):
-        record = await ca.revoke(serial, body.reason)
+    @router.get("/certificates/{serial}", tags=["certificates"], summary="A certificate (PEM)")
+    async def certificate(serial: str):
+        record = await ca._record(serial)
         if record is None:
-            return JSONResponse(
-                {"error": "not_found", "message": f"no certificate with serial {serial}"},
-                status_code=404,
-            )
+            return _not_found(serial)
+        return Response(record.certificate_pem, media_type=PEM)
+
+    @router.post("/certificates/{serial}/revoke", tags=["revocation"], summary="Revoke, with a reason and date")
+    async def revoke(serial: str, body: RevocationRequest):
+        try:
+            record = await ca.revoke(serial, body.reason, body.at)
+        except CertificateRequestError as exc:
+            return refusal(exc.field, exc.message)
+        if record is None:
+            return _not_found(serial)
         return await ca.status(serial)
 
-    @router.get("/certificates/{serial}/status", tags=["revocation"], summary="good, revoked or unknown")
+    @router.post("/certificates/{serial}/reissue", tags=["certificates"], summary="New key, same holder; the old one superseded")
+    async def reissue(serial: str, body: ReissueRequest | None = None):
+        password = ((body.password if body else None) or KEY_STORAGE_PASSWORD.decode()).encode()
+        try:
+            cert, storage = await ca.reissue(serial, password)
+        except LookupError:
+            return _not_found(serial)
+        except CertificateRequestError as exc:
+            return refusal(exc.field, exc.message)
+        record = await ca._record(format(cert.serial_number, "x"))
+        assert record is not None
+        return issued(ca, cert, storage, password, record.ca)
+
+    @router.get("/certificates/{serial}/status", tags=["revocation"], summary="good, revoked (when, why) or unknown")
     async def status(serial: str):
         return await ca.status(serial)
+
+    @router.get("/crl/{name}", tags=["revocation"], summary="CRL: rsa.crl, gost.crl, rsa-delta.crl … (.pem for PEM)")
+    async def crl(name: str):
+        match = re.fullmatch(r"(rsa|gost)(-delta)?\.(crl|pem)", name)
+        if match is None:
+            return JSONResponse(
+                {"error": "not_found",
+                 "message": f"no CRL {name!r}: use rsa.crl, gost.crl, rsa-delta.crl or gost-delta.crl (.pem for PEM)"},
+                status_code=404,
+            )
+        issued_crl = await ca.crl(match.group(1), delta=bool(match.group(2)))
+        if match.group(3) == "pem":
+            return Response(issued_crl.public_bytes(serialization.Encoding.PEM), media_type=PEM)
+        return Response(issued_crl.public_bytes(serialization.Encoding.DER), media_type=CRL)
+
+    @router.post("/ocsp", tags=["revocation"], summary="OCSP responder (RFC 6960), POST")
+    async def ocsp_post(request: Request) -> Response:
+        return Response(await ca.ocsp(await request.body()), media_type=OCSP_RESPONSE)
+
+    @router.get("/ocsp/{encoded:path}", tags=["revocation"], summary="OCSP responder (RFC 6960), GET")
+    async def ocsp_get(encoded: str) -> Response:
+        try:
+            der = base64.b64decode(unquote(encoded), validate=True)
+        except (binascii.Error, ValueError):
+            der = b""
+        return Response(await ca.ocsp(der), media_type=OCSP_RESPONSE)
 
     return router

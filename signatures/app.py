@@ -22,7 +22,7 @@ def create_app(
         return [build_router(holder["ca"])]
 
     async def on_start(runtime) -> None:
-        await holder["ca"].start()
+        await holder["ca"].start(seed_people=runtime.settings.seed_people)
 
     return system_app(
         "signatures",

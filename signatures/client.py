@@ -52,6 +52,12 @@ async def _call(http: httpx.AsyncClient, method: str, url: str, *, wait: float, 
         delay = min(delay * 2, 0.5)
 
 
+async def fetch_chain(http: httpx.AsyncClient, base_url: str, *, wait: float = 30.0) -> list[x509.Certificate]:
+    """The CA's published certificates: the issuing CAs and the root."""
+    response = await _call(http, "GET", f"{base_url}/v1/ca/chain", wait=wait)
+    return x509.load_pem_x509_certificates(response.content)
+
+
 async def fetch_roots(http: httpx.AsyncClient, base_url: str, *, wait: float = 30.0) -> list[x509.Certificate]:
     response = await _call(http, "GET", f"{base_url}/v1/ca/root", wait=wait)
     return x509.load_pem_x509_certificates(response.content)

@@ -50,7 +50,9 @@ not matching the key of ``x5c[0]``, content that has no canonical JSON form),
 ``verify_directly_issued_by``; each CA must have BasicConstraints ``ca=True``,
 keyCertSign when it has a KeyUsage, and respect pathLen), ``CERT_NOT_YET_VALID`` /
 ``CERT_EXPIRED`` (every certificate of the path, leaf first, at the virtual
-time ``at``), ``WRONG_KEY_USAGE``. Revocation (CRL / OCSP) is not checked here.
+time ``at``), ``WRONG_KEY_USAGE``. The chain rules are those of
+:mod:`signatures.chain` (shared with :mod:`signatures.cms`), with ``x5c`` taken in
+order. Revocation (CRL / OCSP) is not checked here.
 
 Content must be plain JSON data: dict (str keys), list / tuple, str, int (within
 ±(2**53 - 1), as RFC 8785 requires), float (finite), bool, None. Pydantic
@@ -87,7 +89,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from .certificates import PrivateKey, _usage_allows, subject_info
+from .certificates import PrivateKey, subject_info
+from .chain import CertPath, build_path, check_certificate
 from .verdicts import Verdict, VerdictCode
 
 __all__ = ["canonical_json", "sign_detached", "verify_detached", "clear_caches"]
@@ -234,13 +237,6 @@ def sign_detached(content: Any, key: PrivateKey, chain: Sequence[x509.Certificat
 
 
 @dataclass(slots=True, eq=False)
-class _Path:
-    """A trusted path: validity windows of its certificates, leaf first."""
-
-    windows: tuple[tuple[datetime, datetime, str], ...]
-
-
-@dataclass(slots=True, eq=False)
 class _Header:
     """A parsed, checked protected header (cached by its base64url text)."""
 
@@ -248,8 +244,7 @@ class _Header:
     certs: tuple[x509.Certificate, ...]
     public_key: Any
     signer: dict[str, Any]
-    usage_ok: dict[str, bool]
-    trust: dict[tuple[x509.Certificate, ...], _Path | str] = field(default_factory=dict)
+    trust: dict[tuple[x509.Certificate, ...], CertPath | str] = field(default_factory=dict)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -295,15 +290,14 @@ def _parse_header(header_part: str) -> _Header | str:
     leaf = certs[0]
     try:
         public_key = leaf.public_key()
-        ku = _optional_extension(leaf, x509.KeyUsage)
-        eku = _optional_extension(leaf, x509.ExtendedKeyUsage)
+        _optional_extension(leaf, x509.KeyUsage)  # unreadable extensions: MALFORMED
+        _optional_extension(leaf, x509.ExtendedKeyUsage)
         signer = subject_info(leaf)
     except (ValueError, UnsupportedAlgorithm) as exc:
         return f"x5c[0] cannot be read ({exc})"
     if _alg_for_key(public_key) != alg:
         return f"alg {alg} does not match the key of x5c[0]"
-    usage_ok = {usage: _usage_allows(ku, eku, usage) for usage in ("sign", "auth")}
-    return _Header(alg, tuple(certs), public_key, signer, usage_ok)
+    return _Header(alg, tuple(certs), public_key, signer)
 
 
 def _optional_extension(cert: x509.Certificate, cls: type) -> Any:
@@ -311,80 +305,6 @@ def _optional_extension(cert: x509.Certificate, cls: type) -> Any:
         return cert.extensions.get_extension_for_class(cls).value
     except x509.ExtensionNotFound:
         return None
-
-
-def _label(cert: x509.Certificate) -> str:
-    try:
-        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        return str(names[0].value) if names else cert.subject.rfc4514_string()
-    except ValueError:
-        return f"serial {cert.serial_number:x}"
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def _ca_problem(cert: x509.Certificate, below: int) -> str | None:
-    """Why ``cert`` may not act as a CA with ``below`` intermediate CAs under it, or None."""
-    try:
-        constraints = _optional_extension(cert, x509.BasicConstraints)
-        key_usage = _optional_extension(cert, x509.KeyUsage)
-    except ValueError:
-        return f"{_label(cert)!r} has unreadable extensions"
-    if constraints is None or not constraints.ca:
-        return f"{_label(cert)!r} is not a CA certificate"
-    if constraints.path_length is not None and below > constraints.path_length:
-        return f"{_label(cert)!r} exceeds its path length constraint"
-    if key_usage is not None and not key_usage.key_cert_sign:
-        return f"{_label(cert)!r} may not sign certificates"
-    return None
-
-
-def _build_path(
-    certs: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...]
-) -> _Path | str:
-    """Walk x5c from the leaf towards a trust anchor; a _Path or why it is not trusted."""
-    path = [certs[0]]
-    for index, current in enumerate(certs):
-        if index > 0:
-            problem = _ca_problem(current, index - 1)
-            if problem:
-                return problem
-        for root in roots:
-            if _issued_by(current, root):
-                if root != current:
-                    problem = _ca_problem(root, len(path) - 1)
-                    if problem:
-                        return problem
-                    path.append(root)
-                return _Path(
-                    tuple(
-                        (cert.not_valid_before_utc, cert.not_valid_after_utc, _label(cert))
-                        for cert in path
-                    )
-                )
-        if index + 1 >= len(certs):
-            break
-        issuer = certs[index + 1]
-        if not _issued_by(current, issuer):
-            return f"x5c[{index}] was not issued by x5c[{index + 1}]"
-        path.append(issuer)
-    return f"no trusted root issued {_label(path[-1])!r} (issuer {_issuer_label(path[-1])!r})"
-
-
-def _issuer_label(cert: x509.Certificate) -> str:
-    try:
-        names = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        return str(names[0].value) if names else cert.issuer.rfc4514_string()
-    except ValueError:
-        return "?"
 
 
 def _signature_matches(header: _Header, signing_input: bytes, signature: bytes) -> bool:
@@ -476,38 +396,16 @@ def _verify(
     signer = dict(header.signer)
     signer["roles"] = list(signer["roles"])
 
-    # 3. CHAIN_NOT_TRUSTED
+    # 3-5. CHAIN_NOT_TRUSTED, CERT_NOT_YET_VALID / CERT_EXPIRED, WRONG_KEY_USAGE
     path = header.trust.get(roots)
     if path is None:
-        path = _build_path(header.certs, roots)
+        path = build_path(header.certs, roots, ordered=True)
         if len(header.trust) >= 16:
             header.trust.clear()
         header.trust[roots] = path
-    if isinstance(path, str):
-        return Verdict.fail(VerdictCode.CHAIN_NOT_TRUSTED, path, signer=signer)
-
-    # 4. CERT_NOT_YET_VALID / CERT_EXPIRED
-    for not_before, not_after, label in path.windows:
-        if at < not_before:
-            return Verdict.fail(
-                VerdictCode.CERT_NOT_YET_VALID,
-                f"{label!r} is valid from {not_before.isoformat()}",
-                signer=signer,
-            )
-        if at > not_after:
-            return Verdict.fail(
-                VerdictCode.CERT_EXPIRED,
-                f"{label!r} expired at {not_after.isoformat()}",
-                signer=signer,
-            )
-
-    # 5. WRONG_KEY_USAGE
-    if usage is not None and not header.usage_ok[usage]:
-        return Verdict.fail(
-            VerdictCode.WRONG_KEY_USAGE,
-            f"the signer's certificate is not a {usage!r} certificate",
-            signer=signer,
-        )
+    failure = check_certificate(path, at=at, usage=usage, signer=signer)
+    if failure is not None:
+        return failure
     return Verdict.ok(signer)
 
 
@@ -519,3 +417,15 @@ def clear_caches() -> None:
     """
     _parse_header.cache_clear()
     _signing_header.cache_clear()
+
+
+def signer_certificate(token: str) -> x509.Certificate | None:
+    """The certificate in ``x5c[0]`` of a token's header (None when the header is unreadable).
+
+    It says who *claims* to have signed; only :func:`verify_detached` says whether they did.
+    """
+    try:
+        header = _parse_header(token.split(".", 1)[0])
+    except Exception:
+        return None
+    return None if isinstance(header, str) else header.certs[0]

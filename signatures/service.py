@@ -1,17 +1,24 @@
-"""The simulated certification authority (НУЦ): its keys, issuing and revoking certificates."""
+"""The simulated certification authority (НУЦ): its keys, issuing, revoking and re-issuing
+certificates, and publishing their status as CRLs and OCSP answers."""
 
 from __future__ import annotations
 
 import base64
-import secrets
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
 
+import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
+from sqlalchemy import func, update
 from sqlmodel import select
 
 from signatures.certificates import (
+    ISSUING_CA_NAME,
+    PrivateKey,
     Role,
     Subject,
     cert_from_pem,
@@ -26,10 +33,30 @@ from signatures.certificates import (
 )
 from signatures.identity import KEY_STORAGE_PASSWORD, Identity
 from signatures.models import AuthorityRecord, IssuedCertificate
+from signatures.revocation import (
+    CertStatusInfo,
+    RevokedEntry,
+    answer_ocsp,
+    build_crl,
+    parse_reason,
+)
 from simulation.clock import from_us, to_us
 from simulation.identifiers import make_bin
 from simulation.runtime import SystemRuntime
 from simulation.topology import SYSTEMS
+
+PEOPLE = Path(__file__).with_name("people.yaml")
+GOST_CA_NAME = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST)"
+ISSUERS: dict[str, tuple[str, Literal["rsa", "ec"]]] = {
+    "rsa": (ISSUING_CA_NAME, "rsa"),
+    # The real second CA signs with GOST 34.10; here ECDSA P-256 stands in for it.
+    "gost": (GOST_CA_NAME, "ec"),
+}
+KEY_FILE_PREFIX = {("rsa", "auth"): "AUTH_RSA256", ("rsa", "sign"): "RSA256",
+                   ("gost", "auth"): "AUTH_GOST512", ("gost", "sign"): "GOSTKNCA"}
+FULL_CRL_VALIDITY = timedelta(days=7)
+DELTA_CRL_VALIDITY = timedelta(days=1)
+Validity = Literal["valid", "expired", "not-yet-valid"]
 
 
 class CertificateRequestError(ValueError):
@@ -45,71 +72,105 @@ def system_bin(system: str) -> str:
 
 
 @dataclass
-class Authority:
-    root: x509.Certificate
-    issuing: x509.Certificate
-    issuing_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+class IssuingCA:
+    role: str
+    certificate: x509.Certificate
+    key: PrivateKey
 
     @property
-    def chain(self) -> tuple[x509.Certificate, ...]:
-        return (self.issuing, self.root)
+    def name(self) -> str:
+        return ISSUERS[self.role][0]
+
+    @property
+    def algorithm(self) -> Literal["rsa", "ec"]:
+        return ISSUERS[self.role][1]
 
 
 class CertificationAuthority:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
-        self._authority: Authority | None = None
+        self.root: x509.Certificate | None = None
+        self.issuers: dict[str, IssuingCA] = {}
 
-    @property
-    def authority(self) -> Authority:
-        if self._authority is None:
-            raise RuntimeError("the certification authority has not started")
-        return self._authority
+    # ---- keys of the CA ---------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Load the CA's keys, creating the root and issuing CA on the run's first start."""
+    async def start(self, seed_people: bool = True) -> None:
+        """Load the CA's keys, creating the root and both issuing CAs on the run's first start."""
         async with self.runtime.db.session() as session:
             rows = {r.role: r for r in (await session.exec(select(AuthorityRecord))).all()}
             if not rows:
                 # Backdated a year so that the run's clock starts well inside their validity.
-                now = await self.runtime.now() - timedelta(days=365)
-                root_key, issuing_key = generate_key("rsa"), generate_key("rsa")
-                root = create_root_ca(root_key, now=now, years=20)
-                issuing = create_issuing_ca(issuing_key, root, root_key, now=now, years=15)
-                for role, key, cert in (("root", root_key, root), ("issuing", issuing_key, issuing)):
+                born = await self.runtime.now() - timedelta(days=365)
+                root_key = generate_key("rsa")
+                root = create_root_ca(root_key, now=born, years=20)
+                rows["root"] = AuthorityRecord(
+                    role="root", key_pem=key_to_pem(root_key).decode(),
+                    certificate_pem=cert_to_pem(root).decode(),
+                )
+                for role, (name, algorithm) in ISSUERS.items():
+                    key = generate_key(algorithm)
+                    cert = create_issuing_ca(key, root, root_key, now=born, name=name, years=15)
                     rows[role] = AuthorityRecord(
-                        role=role,
-                        key_pem=key_to_pem(key).decode(),
+                        role=role, key_pem=key_to_pem(key).decode(),
                         certificate_pem=cert_to_pem(cert).decode(),
                     )
-                    session.add(rows[role])
+                session.add_all(rows.values())
                 await session.commit()
-        self._authority = Authority(
-            root=cert_from_pem(rows["root"].certificate_pem),
-            issuing=cert_from_pem(rows["issuing"].certificate_pem),
-            issuing_key=key_from_pem(rows["issuing"].key_pem),  # type: ignore[arg-type]
-        )
+        self.root = cert_from_pem(rows["root"].certificate_pem)
+        self.issuers = {
+            role: IssuingCA(role, cert_from_pem(rows[role].certificate_pem), key_from_pem(rows[role].key_pem))
+            for role in ISSUERS
+        }
+        if seed_people:
+            await self.seed_people()
 
-    async def _issue(self, public_key, subject: Subject, usage: str, days: int) -> x509.Certificate:
-        authority = self.authority
+    def issuer(self, ca: str) -> IssuingCA:
+        try:
+            return self.issuers[ca]
+        except KeyError:
+            raise CertificateRequestError("ca", f"{ca!r} is not an issuing CA (rsa, gost)") from None
+
+    def chain(self, ca: str = "rsa") -> tuple[x509.Certificate, ...]:
+        assert self.root is not None
+        return (self.issuer(ca).certificate, self.root)
+
+    @property
+    def base_url(self) -> str:
+        return self.runtime.url_of("signatures")
+
+    def crl_url(self, ca: str, delta: bool = False) -> str:
+        return f"{self.base_url}/v1/crl/{ca}{'-delta' if delta else ''}.crl"
+
+    @property
+    def ocsp_url(self) -> str:
+        return f"{self.base_url}/v1/ocsp"
+
+    # ---- issuing ----------------------------------------------------------------------------
+
+    async def _issue(
+        self, public_key, subject: Subject, usage: str, ca: str, days: int, validity: Validity = "valid"
+    ) -> x509.Certificate:
+        issuer = self.issuer(ca)
         now = await self.runtime.now()
+        not_before = {
+            "valid": now - timedelta(minutes=5),
+            "expired": now - timedelta(days=days + 30),
+            "not-yet-valid": now + timedelta(days=30),
+        }[validity]
         cert = issue_certificate(
-            public_key,
-            subject,
-            issuer_cert=authority.issuing,
-            issuer_key=authority.issuing_key,
-            now=now,
-            not_before=now - timedelta(minutes=5),
-            usage=usage,  # type: ignore[arg-type]
-            days=days,
+            public_key, subject, issuer_cert=issuer.certificate, issuer_key=issuer.key, now=now,
+            not_before=not_before, not_after=not_before + timedelta(days=days), usage=usage,  # type: ignore[arg-type]
+            crl_url=self.crl_url(ca), delta_crl_url=self.crl_url(ca, delta=True), ocsp_url=self.ocsp_url,
         )
-        info = subject_info(cert)
+        spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(subject).items()}
         async with self.runtime.db.session() as session:
             session.add(
                 IssuedCertificate(
-                    serial_hex=info["serial_hex"],
+                    serial_hex=format(cert.serial_number, "x"),
+                    ca=ca,
                     profile=subject.profile.value,
                     subject=cert.subject.rfc4514_string(),
+                    subject_spec=json.dumps(spec, ensure_ascii=False, default=str),
                     iin=subject.iin,
                     bin=subject.bin,
                     usage=usage,
@@ -133,34 +194,102 @@ class CertificationAuthority:
         subject = Subject.information_system(
             system_id=system, organisation=SYSTEMS[system].title_ru, bin=system_bin(system)
         )
-        return await self._issue(csr.public_key(), subject, "sign", days=3 * 365)
+        return await self._issue(csr.public_key(), subject, "sign", "rsa", days=3 * 365)
 
     async def issue_person(
-        self, subject: Subject, usage: str, password: bytes
+        self,
+        subject: Subject,
+        usage: str,
+        *,
+        ca: str = "rsa",
+        password: bytes = KEY_STORAGE_PASSWORD,
+        validity: Validity = "valid",
     ) -> tuple[x509.Certificate, bytes]:
         """Generate a person's key and certificate, handed out as a PKCS#12 key storage."""
-        key = generate_key("rsa")
-        cert = await self._issue(key.public_key(), subject, usage, days=365)
-        storage = Identity(key, (cert, self.authority.issuing)).to_pkcs12(
+        key = generate_key(self.issuer(ca).algorithm)
+        cert = await self._issue(key.public_key(), subject, usage, ca, days=365, validity=validity)
+        storage = Identity(key, (cert, self.issuer(ca).certificate)).to_pkcs12(
             subject.common_name, password or KEY_STORAGE_PASSWORD
         )
         return cert, storage
 
-    async def revoke(self, serial_hex: str, reason: str) -> IssuedCertificate | None:
+    async def reissue(self, serial_hex: str, password: bytes = KEY_STORAGE_PASSWORD) -> tuple[x509.Certificate, bytes]:
+        """A new key and certificate for the same person and usage; the old one is superseded."""
+        record = await self._record(serial_hex)
+        if record is None:
+            raise LookupError(serial_hex)
+        if record.profile == "system":
+            raise CertificateRequestError("serial", "an information system re-enrols with a new CSR")
+        spec = json.loads(record.subject_spec)
+        spec["roles"] = tuple(spec.get("roles") or ())
+        subject = Subject(**spec)
+        cert, storage = await self.issue_person(subject, record.usage, ca=record.ca, password=password)
+        await self.revoke(serial_hex, "superseded")
         async with self.runtime.db.session() as session:
-            record = await session.get(IssuedCertificate, serial_hex.lower())
+            old = await session.get(IssuedCertificate, record.serial_hex)
+            assert old is not None
+            old.superseded_by = format(cert.serial_number, "x")
+            session.add(old)
+            await session.commit()
+        return cert, storage
+
+    async def seed_people(self) -> None:
+        """Issue AUTH and SIGN key storages to the seeded citizens and officials (once per run)."""
+        people = yaml.safe_load(PEOPLE.read_text(encoding="utf-8"))
+        folder = self.runtime.settings.data_dir.expanduser().resolve() / "people"
+        for kind in ("citizens", "officials"):
+            for person in people.get(kind, []):
+                home = folder / person["iin"]
+                if home.exists():
+                    continue
+                if kind == "officials":
+                    subject = Subject.employee(
+                        iin=person["iin"], surname=person["surname"], name=person["name"],
+                        patronymic=person.get("patronymic"), organisation=person["organisation"],
+                        bin=person["bin"], roles=[Role(r) for r in person.get("roles", ["employee"])],
+                    )
+                else:
+                    subject = Subject.individual(
+                        iin=person["iin"], surname=person["surname"], name=person["name"],
+                        patronymic=person.get("patronymic"),
+                    )
+                staging = home.with_suffix(".tmp")
+                staging.mkdir(parents=True, exist_ok=True)
+                for usage in ("auth", "sign"):
+                    cert, storage = await self.issue_person(subject, usage)
+                    name = f"{KEY_FILE_PREFIX[('rsa', usage)]}_{format(cert.serial_number, 'x')[:16]}.p12"
+                    (staging / name).write_bytes(storage)
+                staging.rename(home)
+
+    # ---- revocation -------------------------------------------------------------------------
+
+    async def _record(self, serial_hex: str) -> IssuedCertificate | None:
+        async with self.runtime.db.session() as session:
+            return await session.get(IssuedCertificate, serial_hex.lower().lstrip("0") or "0")
+
+    async def revoke(self, serial_hex: str, reason: str = "unspecified", at: datetime | None = None) -> IssuedCertificate | None:
+        try:
+            flag = parse_reason(reason)
+        except ValueError as exc:
+            raise CertificateRequestError("reason", str(exc)) from None
+        now = await self.runtime.now()
+        if at is not None and at > now:
+            raise CertificateRequestError("at", "a revocation cannot be dated in the future")
+        async with self.runtime.db.session() as session:
+            record = await session.get(IssuedCertificate, serial_hex.lower().lstrip("0") or "0")
             if record is None:
                 return None
             if record.revoked_us is None:
-                record.revoked_us = to_us(await self.runtime.now())
-                record.revocation_reason = reason
+                last = (await session.exec(select(func.max(IssuedCertificate.revocation_seq)))).one()
+                record.revoked_us = to_us(at or now)
+                record.revocation_reason = flag.value
+                record.revocation_seq = (last or 0) + 1
                 session.add(record)
                 await session.commit()
             return record
 
     async def status(self, serial_hex: str) -> dict:
-        async with self.runtime.db.session() as session:
-            record = await session.get(IssuedCertificate, serial_hex.lower())
+        record = await self._record(serial_hex)
         if record is None:
             return {"serial": serial_hex.lower(), "status": "unknown"}
         return {
@@ -168,14 +297,85 @@ class CertificationAuthority:
             "status": "revoked" if record.revoked_us is not None else "good",
             "revokedAt": from_us(record.revoked_us).isoformat() if record.revoked_us else None,
             "reason": record.revocation_reason,
+            "supersededBy": record.superseded_by,
             "subject": record.subject,
+            "issuer": self.issuer(record.ca).name,
             "notBefore": from_us(record.not_before_us).isoformat(),
             "notAfter": from_us(record.not_after_us).isoformat(),
         }
 
+    async def crl(self, ca: str, delta: bool = False) -> x509.CertificateRevocationList:
+        """A CRL issued now: the full list, or the changes since the last full one (delta)."""
+        issuer = self.issuer(ca)
+        now = await self.runtime.now()
+        async with self.runtime.db.session() as session:
+            authority = await session.get(AuthorityRecord, ca)
+            assert authority is not None
+            if delta and authority.base_crl_number is None:
+                await session.commit()
+                await self.crl(ca)  # a delta needs a base: publish the first full list
+                return await self.crl(ca, delta=True)
+            query = select(IssuedCertificate).where(
+                IssuedCertificate.ca == ca, IssuedCertificate.revoked_us.is_not(None)  # type: ignore[union-attr]
+            )
+            if delta:
+                query = query.where(IssuedCertificate.revocation_seq > authority.base_revocation_seq)
+            revoked = list((await session.exec(query)).all())
+            number = authority.crl_number + 1
+            values: dict = {"crl_number": number}
+            if not delta:
+                values |= {
+                    "base_crl_number": number,
+                    "base_revocation_seq": max((r.revocation_seq or 0 for r in revoked), default=authority.base_revocation_seq),
+                }
+            taken = await session.exec(
+                update(AuthorityRecord)
+                .where(AuthorityRecord.role == ca, AuthorityRecord.crl_number == authority.crl_number)
+                .values(**values)
+            )
+            await session.commit()
+            if taken.rowcount != 1:  # another request took the number: try again
+                return await self.crl(ca, delta)
+        entries = [
+            RevokedEntry(int(r.serial_hex, 16), from_us(r.revoked_us), parse_reason(r.revocation_reason or "unspecified"))  # type: ignore[arg-type]
+            for r in revoked
+        ]
+        return build_crl(
+            issuer.certificate, issuer.key, entries, number=number, this_update=now,
+            next_update=now + (DELTA_CRL_VALIDITY if delta else FULL_CRL_VALIDITY),
+            delta_base=authority.base_crl_number if delta else None,
+        )
 
-def new_storage_password() -> str:
-    return secrets.token_urlsafe(9)
+    async def ocsp(self, request_der: bytes) -> bytes:
+        now = await self.runtime.now()
+        try:
+            serials = [format(ocsp.load_der_ocsp_request(request_der).serial_number, "x")]
+        except ValueError:  # malformed, or several certificates: answer_ocsp says which
+            serials = []
+        async with self.runtime.db.session() as session:
+            records = {
+                r.serial_hex: r
+                for r in (
+                    await session.exec(select(IssuedCertificate).where(IssuedCertificate.serial_hex.in_(serials)))  # type: ignore[attr-defined]
+                ).all()
+            }
+
+        def lookup(issuer_cert: x509.Certificate, serial: int) -> CertStatusInfo:
+            record = records.get(format(serial, "x"))
+            if record is None or self.issuer(record.ca).certificate != issuer_cert:
+                return CertStatusInfo("unknown")
+            if record.revoked_us is None or from_us(record.revoked_us) > now:
+                return CertStatusInfo("good")
+            return CertStatusInfo(
+                "revoked", from_us(record.revoked_us), parse_reason(record.revocation_reason or "unspecified")
+            )
+
+        return answer_ocsp(
+            request_der,
+            issuers=[(i.certificate, i.key) for i in self.issuers.values()],
+            lookup=lookup,
+            at=now,
+        )
 
 
 def b64(data: bytes) -> str:

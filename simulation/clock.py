@@ -24,7 +24,7 @@ from sqlalchemy import BigInteger, Column, Text, func, update
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
-from simulation.calendar import Duration
+from simulation.calendar import KZ_TZ, Duration
 from simulation.database import Database
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ _wakeups: dict[str, set[asyncio.Event]] = {}
 class VirtualClock:
     """Reads and moves the run's virtual time; schedules and hands out timers."""
 
-    def __init__(self, store: Database, start: datetime, run_id: str) -> None:
+    def __init__(self, store: Database, start: datetime | None, run_id: str) -> None:
         self.store = store
         self.start = start
         self.run_id = run_id
@@ -97,7 +97,8 @@ class VirtualClock:
     async def ensure_started(self) -> None:
         async with self.store.session() as session:
             if await session.get(ClockRow, 1) is None:
-                session.add(ClockRow(id=1, now_us=to_us(self.start)))
+                start = self.start or datetime.now(KZ_TZ).replace(second=0, microsecond=0)
+                session.add(ClockRow(id=1, now_us=to_us(start)))
                 try:
                     await session.commit()
                 except Exception:  # another system created it first

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -22,8 +22,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
 from gateway_protocol.client import GatewayClient
-from signatures.client import enrol_system, fetch_roots
+from signatures.client import enrol_system, fetch_chain, fetch_roots
 from signatures.identity import Identity
+from signatures.revocation import RevocationChecker
+from signatures.validation import SignatureValidator
 from simulation.clock import SimulationModel, TimerWorker, VirtualClock
 from simulation.database import Database
 from simulation.settings import Settings, get_settings
@@ -52,6 +54,7 @@ class SystemRuntime:
         self.timers = TimerWorker(self.clock, name, settings.timer_poll_interval)
         self._identity: Identity | None = None
         self._roots: list[x509.Certificate] = []
+        self._validator: SignatureValidator | None = None
         self.ready = False
 
     # ---- identity -----------------------------------------------------------------------
@@ -65,6 +68,13 @@ class SystemRuntime:
     @property
     def trusted_roots(self) -> list[x509.Certificate]:
         return self._roots
+
+    @property
+    def validator(self) -> SignatureValidator:
+        """Verifies signatures with revocation and identity checks (see signatures.validation)."""
+        if self._validator is None:
+            raise RuntimeError(f"{self.name} does not verify signatures (not started, or does not sign)")
+        return self._validator
 
     async def now(self) -> datetime:
         return await self.clock.now()
@@ -93,6 +103,17 @@ class SystemRuntime:
         if signs:
             signatures_url = self.url_of("signatures")
             self._roots = await fetch_roots(self.http, signatures_url)
+            published = await fetch_chain(self.http, signatures_url)
+            self._validator = SignatureValidator(
+                trusted_roots=self._roots,
+                issuing_cas=[c for c in published if c not in self._roots],
+                revocation=RevocationChecker(
+                    self.http,
+                    policy=self.settings.revocation_policy,
+                    freshness=timedelta(seconds=self.settings.ocsp_freshness),
+                ),
+                policy=self.settings.revocation_policy,
+            )
             self._identity = await enrol_system(
                 self.http,
                 signatures_url,

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,8 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from simulation.topology import SYSTEMS
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
         raise ValueError("clock_start needs a UTC offset, e.g. 2026-03-16T09:00:00+05:00")
     return value
 
@@ -40,9 +40,13 @@ class Settings(BaseSettings):
             "system keeps its tables in its own schema of that database, named after data_dir."
         ),
     )
-    clock_start: Annotated[datetime, AfterValidator(_aware)] = Field(
-        default=datetime.fromisoformat("2026-03-16T09:00:00+05:00"),
-        description="Virtual time at which a new run's clock starts.",
+    clock_start: Annotated[datetime | None, AfterValidator(_aware)] = Field(
+        default=None,
+        description=(
+            "Virtual time at which a new run's clock starts; unset: the moment the run is "
+            "created (to the minute), so certificates and CRLs of a fresh run are valid for "
+            "real-world tools such as openssl too."
+        ),
     )
     host: str = "127.0.0.1"
     base_port: int = Field(default=8700, description="Port of the first system; others follow.")
@@ -54,6 +58,20 @@ class Settings(BaseSettings):
         default=0.02, description="Seconds between a system's looks for due timers."
     )
     request_timeout: float = Field(default=30.0, description="Seconds for one HTTP call.")
+    revocation_policy: Literal["hard-fail", "soft-fail"] = Field(
+        default="hard-fail",
+        description=(
+            "hard-fail: a signer's certificate needs a fresh OCSP answer (or a cached one within "
+            "ocsp_freshness); soft-fail: when the responder is down, the last answer whatever its "
+            "age, or none at all, is accepted."
+        ),
+    )
+    ocsp_freshness: float = Field(
+        default=3600.0, description="Seconds of virtual time a cached OCSP answer stays fresh."
+    )
+    seed_people: bool = Field(
+        default=True, description="The CA issues key storages to the seeded citizens and officials."
+    )
 
     def port_of(self, system: str) -> int:
         return self.base_port + SYSTEMS[system].port_offset
