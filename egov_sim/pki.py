@@ -181,13 +181,16 @@ async def _ca(authority: CertificationAuthority, args, out: TextIO) -> int:
     (folder / "root.pem").write_bytes(cert_to_pem(authority.root))
     issuers = [i.certificate for i in authority.issuers.values()]
     (folder / "chain.pem").write_bytes(chain_to_pem([*issuers, authority.root]))
+    for role, issuer in authority.issuers.items():
+        (folder / f"{role}.pem").write_bytes(cert_to_pem(issuer.certificate))
     crls = [await authority.crl(role) for role in authority.issuers]
     (folder / "crl.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls))
     for role in authority.issuers:
         out.write(f"CRL ({role}):       {authority.crl_url(role)}\n")
         out.write(f"delta CRL ({role}): {authority.crl_url(role, delta=True)}\n")
     out.write(f"OCSP:            {authority.ocsp_url}\n")
-    out.write(f"wrote {folder / 'root.pem'}, {folder / 'chain.pem'}, {folder / 'crl.pem'}\n")
+    written = ["root.pem", "chain.pem", "crl.pem", *(f"{role}.pem" for role in authority.issuers)]
+    out.write(f"wrote {', '.join(written)} in {folder}\n")
     return 0
 
 

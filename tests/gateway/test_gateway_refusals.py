@@ -136,3 +136,24 @@ async def test_garbage_is_refused_without_a_server_error(simulation):
             reply = await gateway.post(SYNC_PATH, content=body)
             assert reply.status_code == 400, body
             assert reply.json()["errorInfo"]["errorCode"] == "Client.EnvelopeInvalid"
+
+
+async def test_a_revoked_signer_is_refused(simulation):
+    serial = format(simulation.runtime("portal").identity.certificate.serial_number, "x")
+    async with simulation.client("signatures") as ca:
+        await ca.post(f"/v1/certificates/{serial}/revoke", json={"reason": "keyCompromise"})
+    reply = await _send(simulation)
+    assert reply.status_code == 403
+    info = reply.json()["errorInfo"]
+    assert info["errorCode"] == "Client.SignatureInvalid"
+    assert info["errorData"]["verdict"] == "REVOKED"
+    assert "keyCompromise" in info["errorMessage"]
+
+
+async def test_an_expired_signer_is_refused(simulation):
+    from simulation.calendar import Duration
+
+    await simulation.runtime("control").clock.advance(Duration.parse("1200 calendar days"))
+    reply = await _send(simulation)
+    assert reply.status_code == 403
+    assert reply.json()["errorInfo"]["errorData"]["verdict"] == "CERT_EXPIRED"
