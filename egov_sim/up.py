@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import time
+from importlib import import_module
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -19,24 +20,55 @@ START_ORDER = ("signatures", "control", "gateway", "gateway-almaty", "registries
                "portal", "corporation_ws", "provider_ws")
 
 
-def child_environment(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env["EGOV_SIM_DATA_DIR"] = str(settings.data_dir.expanduser().resolve())
-    env["EGOV_SIM_HOST"] = settings.host
-    env["EGOV_SIM_BASE_PORT"] = str(settings.base_port)
-    if settings.clock_start is not None:
-        env["EGOV_SIM_CLOCK_START"] = settings.clock_start.isoformat()
-    if settings.database_url:
-        env["EGOV_SIM_DATABASE_URL"] = settings.database_url
-    return env
+def _serve(system: str, settings: Settings) -> None:
+    """A child process: one system's app under uvicorn, until SIGTERM or SIGINT."""
+    import uvicorn
+
+    from egov_sim.inprocess import create
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    app = create(system, settings, transport=None)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port_of(system), log_level="warning",
+        access_log=False, lifespan="on",
+    )
+    uvicorn.Server(config).run()
 
 
-def command(system: str, settings: Settings) -> list[str]:
-    return [
-        sys.executable, "-m", "uvicorn", "--factory", SYSTEMS[system].app,
-        "--host", settings.host, "--port", str(settings.port_of(system)),
-        "--log-level", "warning", "--no-access-log",
-    ]
+class _Child:
+    """One system's process (forked after the code is loaded, so each starts in a moment)."""
+
+    def __init__(self, system: str, settings: Settings) -> None:
+        self.process = _FORK.Process(target=_serve, args=(system, settings), name=f"egov-sim {system}")
+        self.process.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return None if self.process.is_alive() else self.process.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        if self.process.is_alive():
+            os.kill(self.pid, signum)
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.process.join(timeout)
+        if self.process.is_alive():
+            raise subprocess.TimeoutExpired(self.process.name, timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
+_FORK = multiprocessing.get_context("fork")
 
 
 class Cluster:
@@ -45,12 +77,13 @@ class Cluster:
     def __init__(self, settings: Settings, systems: Sequence[str] = START_ORDER) -> None:
         self.settings = settings
         self.systems = list(systems)
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.processes: dict[str, _Child] = {}
 
     def start(self) -> None:
-        env = child_environment(self.settings)
+        for system in self.systems:  # load every app's code once, before forking
+            import_module(SYSTEMS[system].app.split(":")[0])
         for system in self.systems:
-            self.processes[system] = subprocess.Popen(command(system, self.settings), env=env)
+            self.processes[system] = _Child(system, self.settings)
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
