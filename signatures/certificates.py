@@ -285,7 +285,7 @@ def _check_key(key: Any, what: str) -> None:
         raise TypeError(f"{what} must be an RSA or EC private key, got {type(key).__name__}")
 
 
-def _authority_key_id(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+def authority_key_id(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     try:
         ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
@@ -397,18 +397,20 @@ def create_issuing_ca(
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_CA_KEY_USAGE, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(_authority_key_id(root_cert), critical=False)
+        .add_extension(authority_key_id(root_cert), critical=False)
     )
     builder = _add_distribution(builder, crl_url, ocsp_url)
     return builder.sign(root_key, hashes.SHA256())
 
 
 def _leaf_key_usage(usage: str) -> tuple[x509.KeyUsage, x509.ExtendedKeyUsage]:
-    if usage == "sign":
+    """SIGN: digitalSignature + nonRepudiation, emailProtection; AUTH: digitalSignature +
+    keyEncipherment, clientAuth -- as НУЦ РК issues them."""
+    if usage in ("sign", "auth"):
         ku = x509.KeyUsage(
             digital_signature=True,
-            content_commitment=True,
-            key_encipherment=False,
+            content_commitment=usage == "sign",
+            key_encipherment=usage == "auth",
             data_encipherment=False,
             key_agreement=False,
             key_cert_sign=False,
@@ -416,20 +418,7 @@ def _leaf_key_usage(usage: str) -> tuple[x509.KeyUsage, x509.ExtendedKeyUsage]:
             encipher_only=False,
             decipher_only=False,
         )
-        return ku, x509.ExtendedKeyUsage([EKU_SIGN])
-    if usage == "auth":
-        ku = x509.KeyUsage(
-            digital_signature=True,
-            content_commitment=False,
-            key_encipherment=True,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=False,
-            crl_sign=False,
-            encipher_only=False,
-            decipher_only=False,
-        )
-        return ku, x509.ExtendedKeyUsage([EKU_AUTH])
+        return ku, x509.ExtendedKeyUsage([EKU_SIGN if usage == "sign" else EKU_AUTH])
     raise ValueError(f"usage must be 'sign' or 'auth', got {usage!r}")
 
 
@@ -481,7 +470,7 @@ def issue_certificate(
         .add_extension(ext_key_usage, critical=False)
         .add_extension(policies, critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(_authority_key_id(issuer_cert), critical=False)
+        .add_extension(authority_key_id(issuer_cert), critical=False)
     )
     builder = _add_distribution(builder, crl_url, ocsp_url, delta_crl_url)
     return builder.sign(issuer_key, hashes.SHA256())

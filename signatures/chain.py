@@ -282,3 +282,19 @@ def check_certificate(
             signer=signer,
         )
     return None
+
+
+def verification_arguments(
+    at: Any, usage: Any, trusted_roots: Sequence[x509.Certificate]
+) -> tuple[datetime, tuple[x509.Certificate, ...]]:
+    """Check a verifier's own arguments (programming errors raise): the moment as an aware
+    datetime and the trust anchors as a tuple."""
+    if not isinstance(at, datetime):
+        raise TypeError("at must be a datetime")
+    if usage not in (None, "sign", "auth"):
+        raise ValueError(f"usage must be 'sign', 'auth' or None, got {usage!r}")
+    roots = tuple(trusted_roots)
+    for root in roots:
+        if not isinstance(root, x509.Certificate):
+            raise TypeError("trusted_roots must hold x509.Certificate objects")
+    return (at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at), roots

@@ -77,7 +77,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .certificates import PrivateKey, subject_info
-from .chain import CertPath, build_path, check_certificate
+from .chain import CertPath, build_path, check_certificate, verification_arguments
 from .verdicts import Verdict, VerdictCode
 
 __all__ = ["CmsResult", "sign_cms", "verify_cms", "clear_caches"]
@@ -636,15 +636,7 @@ def verify_cms(
     certificate must allow (None: any). Never raises for bad input; raises only
     for a wrong ``at`` / ``usage`` / ``trusted_roots`` argument.
     """
-    if not isinstance(at, datetime):
-        raise TypeError("at must be a datetime")
-    if usage not in (None, "sign", "auth"):
-        raise ValueError(f"usage must be 'sign', 'auth' or None, got {usage!r}")
-    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
-    roots = tuple(trusted_roots)
-    for root in roots:
-        if not isinstance(root, x509.Certificate):
-            raise TypeError("trusted_roots must hold x509.Certificate objects")
+    at, roots = verification_arguments(at, usage, trusted_roots)
     try:
         return _verify(signature, content, roots, at, usage)
     except Exception as exc:  # a gateway must answer with a verdict, not a crash

@@ -74,7 +74,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
@@ -90,7 +90,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .certificates import PrivateKey, subject_info
-from .chain import CertPath, build_path, check_certificate
+from .chain import CertPath, build_path, check_certificate, verification_arguments
 from .verdicts import Verdict, VerdictCode
 
 __all__ = ["canonical_json", "sign_detached", "verify_detached", "clear_caches"]
@@ -337,15 +337,7 @@ def verify_detached(
     for a bad token or content; raises only for a wrong ``at`` / ``usage`` / ``trusted_roots``
     argument (programming errors).
     """
-    if not isinstance(at, datetime):
-        raise TypeError("at must be a datetime")
-    if usage not in (None, "sign", "auth"):
-        raise ValueError(f"usage must be 'sign', 'auth' or None, got {usage!r}")
-    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
-    roots = tuple(trusted_roots)
-    for root in roots:
-        if not isinstance(root, x509.Certificate):
-            raise TypeError("trusted_roots must hold x509.Certificate objects")
+    at, roots = verification_arguments(at, usage, trusted_roots)
     try:
         return _verify(token, content, roots, at, usage)
     except Exception as exc:  # a gateway must answer with a verdict, not a crash

@@ -78,6 +78,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import OCSPExtensionOID
 
+from signatures.certificates import authority_key_id
+
 __all__ = [
     "RevokedEntry",
     "build_crl",
@@ -192,14 +194,6 @@ class RevokedEntry:
             object.__setattr__(self, "reason", parse_reason(self.reason))
 
 
-def _authority_key_id(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    try:
-        ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key())
-    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-
-
 def build_crl(
     issuer_cert: x509.Certificate,
     issuer_key: _PrivateKey,
@@ -235,7 +229,7 @@ def build_crl(
         .last_update(this_update)
         .next_update(next_update)
         .add_extension(x509.CRLNumber(number), critical=False)
-        .add_extension(_authority_key_id(issuer_cert), critical=False)
+        .add_extension(authority_key_id(issuer_cert), critical=False)
     )
     if delta_base is not None:
         builder = builder.add_extension(x509.DeltaCRLIndicator(delta_base), critical=True)

@@ -29,7 +29,6 @@ from signatures.certificates import (
     issue_certificate,
     key_from_pem,
     key_to_pem,
-    subject_info,
 )
 from signatures.identity import KEY_STORAGE_PASSWORD, Identity
 from signatures.models import AuthorityRecord, IssuedCertificate

@@ -8,7 +8,7 @@ OTHER = Citizen("851102304571", "ОМАРОВ", "ДӘУРЕН", "АСҚАРҰЛ�
 
 
 async def test_wrong_password_stops_at_1_shart_with_2_process(simulation):
-    async with simulation.client("portal") as portal, simulation.client("control") as control:
+    async with simulation.client("portal") as portal:
         await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
         reply = await portal.post(
             "/api/sessions",
