@@ -15,18 +15,18 @@ import httpx
 from fastapi import FastAPI
 
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS
+from simulation.topology import START_ORDER, SYSTEMS
 
 Interceptor = Callable[[httpx.Request], Awaitable[httpx.Request | None] | httpx.Request | None]
 """Sees (and may replace) a request in transit, as a tester's man in the middle."""
 
-START_ORDER = ("signatures", "control", "gateway", "gateway-almaty", "registries",
-               "portal", "corporation_ws", "provider_ws")
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, extra: tuple[str, ...] = ()) -> None:
+        """``extra``: test doubles to start as well, e.g. ("echo",)."""
         self.settings = settings
+        self.systems = (*START_ORDER, *extra)
         self._routes: dict[tuple[str, int], httpx.ASGITransport] = {}
         self.interceptors: list[Interceptor] = []
 
@@ -55,15 +55,17 @@ def create(system: str, settings: Settings, transport: httpx.AsyncBaseTransport 
 class Simulation:
     """All systems of one run, started in one process (an async context manager)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, extra: tuple[str, ...] = ()) -> None:
+        """``extra``: test doubles to start as well, e.g. ("echo",)."""
         self.settings = settings
+        self.systems = (*START_ORDER, *extra)
         self.transport = InProcessTransport(settings)
         self.apps: dict[str, FastAPI] = {}
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Simulation:
         try:
-            for system in START_ORDER:
+            for system in self.systems:
                 app = create(system, self.settings, self.transport)
                 self.apps[system] = app
                 self.transport.mount(system, app)

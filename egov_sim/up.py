@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -14,10 +15,8 @@ from typing import TextIO
 import httpx
 
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS
+from simulation.topology import START_ORDER, SYSTEMS
 
-START_ORDER = ("signatures", "control", "gateway", "gateway-almaty", "registries",
-               "portal", "corporation_ws", "provider_ws")
 
 
 def _serve(system: str, settings: Settings) -> None:
@@ -28,6 +27,7 @@ def _serve(system: str, settings: Settings) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
+    asyncio.events._set_running_loop(None)  # forked from a process whose loop was running
     app = create(system, settings, transport=None)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port_of(system), log_level="warning",

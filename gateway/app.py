@@ -8,11 +8,11 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.api import build_router
-from gateway.config import load_config
+from gateway.config import ConfigStore
 from gateway.models import GatewayModel
 from gateway.service import GatewayService
 from simulation.runtime import system_app
-from simulation.settings import Settings
+from simulation.settings import Settings, get_settings
 
 
 def _create(
@@ -21,10 +21,19 @@ def _create(
     settings: Settings | None,
     transport: httpx.AsyncBaseTransport | None,
 ) -> FastAPI:
-    config = load_config()
+    settings = settings or get_settings()
+    store = ConfigStore(settings.data_dir.expanduser().resolve() / "gateway" / "participants.yaml")
+    holder: dict[str, GatewayService] = {}
 
     def routers(runtime):
-        return [build_router(GatewayService(runtime, config, role))]
+        gateway = holder["gateway"] = GatewayService(runtime, store, role)
+        return [build_router(gateway)]
+
+    async def on_start(runtime) -> None:
+        await holder["gateway"].start()
+
+    async def on_stop(runtime) -> None:
+        await holder["gateway"].stop()
 
     return system_app(
         name,
@@ -32,6 +41,8 @@ def _create(
         routers=routers,
         settings=settings,
         transport=transport,
+        on_start=on_start,
+        on_stop=on_stop,
         description=__doc__ or "",
     )
 

@@ -75,3 +75,42 @@ class GatewayConfig(BaseModel):
 @cache
 def load_config(path: Path = DEFAULT_FILE) -> GatewayConfig:
     return GatewayConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+class ConfigStore:
+    """The participant file of a run: ``<data dir>/gateway/participants.yaml``.
+
+    Created from the packaged default on first use, read again whenever the file changes (every
+    gateway of the run shares it), and rewritten by the admin API.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(DEFAULT_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+            tmp.replace(path)
+        self._stamp: tuple[int, int] | None = None
+        self._config: GatewayConfig | None = None
+
+    @property
+    def config(self) -> GatewayConfig:
+        stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._config is None or stamp != self._stamp:
+            self._config = GatewayConfig.model_validate(yaml.safe_load(self.path.read_text(encoding="utf-8")))
+            self._stamp = stamp
+        return self._config
+
+    def save(self, config: GatewayConfig) -> GatewayConfig:
+        """Check and write a new configuration; refused (ValueError) if it does not hang together."""
+        checked = GatewayConfig.model_validate(config.model_dump())
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(
+            yaml.safe_dump(checked.model_dump(exclude_none=True), allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+        tmp.replace(self.path)
+        self._config, self._stamp = None, None
+        return self.config

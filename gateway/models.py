@@ -1,4 +1,5 @@
-"""The gateway's own tables."""
+"""The gateway's own tables: the hash-chained message log, the async channel's store, and the
+fault switches."""
 
 from __future__ import annotations
 
@@ -11,21 +12,58 @@ class GatewayModel(SQLModel, registry=registry()):
     pass
 
 
-class MessageRecord(GatewayModel, table=True):
-    """One message the gateway took: what it was, where it went, how it ended."""
+class LogRecord(GatewayModel, table=True):
+    """One entry of the message log: a request as received, or the answer given to it.
 
-    __tablename__ = "gateway_messages"
-    id: int | None = Field(default=None, primary_key=True)
+    ``hash`` is SHA-256 over the record's content and ``prev_hash``, so changing or deleting a
+    record breaks the chain from there on (see :mod:`gateway.messagelog`).
+    """
+
+    __tablename__ = "gateway_log"
+    seq: int = Field(primary_key=True, description="position in the chain, from 1, no gaps")
+    kind: str = Field(description="request or response")
+    channel: str = Field(description="sync or async")
     message_id: str = Field(index=True)
     correlation_id: str | None = Field(default=None, index=True)
     service_id: str = Field(index=True)
-    sender_id: str
-    route_id: str | None = None
-    came_from: str = Field(description="the participant, or the gateway that forwarded it")
+    sender_id: str = Field(index=True)
+    came_from: str
     recipient: str | None = None
-    received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    status: str = Field(description="DELIVERED, REFUSED (by this gateway) or NOT_DELIVERED")
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    status: str
+    status_code: int | None = None
     error_code: str | None = None
-    error_detail: str | None = Field(default=None, sa_column=Column(Text))
-    request: str = Field(sa_column=Column(Text, nullable=False))
-    """The request as received, signature included (the sender's password masked)."""
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str
+    hash: str
+
+
+class AsyncMessage(GatewayModel, table=True):
+    """A message accepted on the async channel, kept until it is delivered (store and forward)."""
+
+    __tablename__ = "gateway_async_messages"
+    sender_id: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)
+    correlation_id: str | None = Field(default=None, index=True)
+    service_id: str
+    message_type: str
+    recipient: str
+    state: str = Field(index=True, description="ON_DELIVERY, DELIVERED, NOT_DELIVERED, DELIVERY_STOPPED")
+    attempts: int = 0
+    next_attempt: float = Field(default=0.0, index=True, description="wall-clock time.time()")
+    accepted_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    finished_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    response: str | None = Field(default=None, sa_column=Column(Text))
+    notice_seq: int | None = Field(default=None, index=True, description="order of the delivery notices")
+
+
+class FaultSwitch(GatewayModel, table=True):
+    """A fault an operator set on one service's target: unreachable, slow or error."""
+
+    __tablename__ = "gateway_faults"
+    service_id: str = Field(primary_key=True)
+    mode: str
+    delay_ms: int = 0
+    error_code: str | None = None

@@ -1,33 +1,50 @@
-"""What a gateway does with one message: check it, route it, deliver it, log it."""
+"""What a gateway does with a message: check it, route it, deliver it, log it.
+
+Every message passes the same checks, in this order, and the first that fails answers:
+envelope schema; a forwarding gateway is a trusted peer; the sender is registered; its password;
+its signature and certificate (chain, validity, key usage, revocation -- the PKI's verdicts) and
+that the certificate is the sender's; then a repeated messageId gets the first answer; the
+messageDate is within the allowed skew of the run's virtual time; the service exists and the
+sender has the right to it; the route exists. Sync messages are then delivered at once; async
+ones are stored and delivered by :class:`gateway.asyncchannel.AsyncDelivery`.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
 
-from gateway.config import GatewayConfig
-from gateway.models import MessageRecord
+from gateway.config import ConfigStore, GatewayConfig
+from gateway.faults import FaultSwitches
+from gateway.messagelog import MessageLog
+from gateway.metrics import GatewayMetrics
+from gateway_protocol.client import verify_signed_response
 from gateway_protocol.envelope import (
     HOP_HEADER,
     HOP_PASSWORD_HEADER,
     SYNC_PATH,
+    RequestInfo,
     SignedRequest,
     signed_content,
 )
-from gateway_protocol.client import verify_signed_response
 from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.replay import ReplayGuard
 from simulation.clock import to_us
+from simulation.observability import log_context
 from simulation.runtime import SystemRuntime
 from simulation.topology import sender_password
 
 log = logging.getLogger(__name__)
 
 CENTRAL = "gateway"
+Channel = Literal["sync", "async"]
 
 
 @dataclass
@@ -36,65 +53,152 @@ class Reply:
     body: dict[str, Any]
 
 
+@dataclass
+class Accepted:
+    """A message that passed the checks, and where it goes."""
+
+    signed: SignedRequest
+    body: bytes
+    came_from: str
+    target: str
+    at: datetime
+
+    @property
+    def info(self) -> RequestInfo:
+        return self.signed.request.requestInfo
+
+
 class GatewayService:
-    def __init__(
-        self,
-        runtime: SystemRuntime,
-        config: GatewayConfig,
-        role: Literal["central", "regional"],
-    ) -> None:
+    def __init__(self, runtime: SystemRuntime, store: ConfigStore, role: Literal["central", "regional"]) -> None:
         self.runtime = runtime
-        self.config = config
+        self.store = store
         self.role = role
-        self.region = config.region_of_gateway(runtime.name) if role == "regional" else None
         if role == "regional" and self.region is None:
             raise ValueError(f"{runtime.name} serves no region in the gateway configuration")
-        self.peers = {CENTRAL} | {r.gateway for r in config.regions.values()}
-        self.peers.discard(runtime.name)
+        self.log = MessageLog(runtime.db)
+        self.faults = FaultSwitches(runtime.db)
+        self.metrics = GatewayMetrics(runtime.name)
+        self.replay = ReplayGuard()
+        from gateway.asyncchannel import AsyncDelivery
 
-    async def handle(self, body: bytes, headers: httpx.Headers | dict[str, str]) -> Reply:
+        self.async_channel = AsyncDelivery(self)
+
+    @property
+    def config(self) -> GatewayConfig:
+        return self.store.config
+
+    @property
+    def region(self) -> str | None:
+        return self.config.region_of_gateway(self.runtime.name) if self.role == "regional" else None
+
+    @property
+    def peers(self) -> set[str]:
+        return ({CENTRAL} | {r.gateway for r in self.config.regions.values()}) - {self.runtime.name}
+
+    async def start(self) -> None:
+        await self.log.start()
+        await self.faults.load()
+        async for record in self.log.recent_answers(self.replay.capacity):
+            self.replay.remember((record.sender_id, record.message_id), (record.status_code or 200, json.loads(record.body)))
+        await self.async_channel.start()
+
+    async def stop(self) -> None:
+        await self.async_channel.stop()
+        await self.log.stop()
+
+    # ---- the sync channel -----------------------------------------------------------------
+
+    async def sync(self, body: bytes, headers: Any) -> Reply:
+        started = time.perf_counter()
         at = await self.runtime.now()
-        record: MessageRecord | None = None
+        service_id = "-"
+        try:
+            signed, came_from = await self._authenticate(body, headers, at, "sync")
+            info = signed.request.requestInfo
+            service_id = info.serviceId
+            with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
+                             serviceId=info.serviceId, gateway=self.runtime.name):
+
+                async def produce() -> tuple[int, dict[str, Any]]:
+                    try:
+                        accepted = self._admit(signed, body, came_from, at, "sync")
+                    except GatewayFault as fault:
+                        self._log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code)
+                        reply = Reply(fault.http_status, fault.to_body(at))
+                        self._log_answer(signed, None, at, "sync", "REFUSED", reply, fault.code)
+                        return reply.status_code, reply.body
+                    self._log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED")
+                    reply = await self.forward(accepted)
+                    state = "DELIVERED" if reply.status_code == 200 else "NOT_DELIVERED"
+                    self._log_answer(signed, accepted.target, await self.runtime.now(), "sync", state, reply)
+                    return reply.status_code, reply.body
+
+                (status, answer), replayed = await self.replay.answer((info.sender.senderId, info.messageId), produce)
+                if replayed:
+                    self.metrics.replays.inc()
+                    self._log_request(signed, came_from, None, at, "sync", "REPLAYED")
+                    log.info("a repeated messageId was answered with the first answer")
+                outcome = "REPLAYED" if replayed else _outcome(status, answer)
+                self._count(service_id, "sync", outcome, started)
+                return Reply(status, answer)
+        except GatewayFault as fault:
+            self._count(service_id, "sync", fault.code, started)
+            log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
+            return Reply(fault.http_status, fault.to_body(at))
+
+    # ---- the checks -----------------------------------------------------------------------
+
+    async def _authenticate(self, body: bytes, headers: Any, at: datetime, channel: Channel) -> tuple[SignedRequest, str]:
+        """Envelope, hop, sender, password, signature: who sent this, proven. Logs a refusal."""
+        signed: SignedRequest | None = None
+        came_from: str | None = None
         try:
             came_from = self._authenticate_hop(headers)
             signed = self._parse(body)
             info = signed.request.requestInfo
-            record = MessageRecord(
-                message_id=info.messageId,
-                correlation_id=info.correlationId,
-                service_id=info.serviceId,
-                sender_id=info.sender.senderId,
-                route_id=info.routeId,
-                came_from=came_from or info.sender.senderId,
-                received_us=to_us(at),
-                status="ON_DELIVERY",
-                request=_masked(signed),
-            )
-            await self._check(signed, at)
-            record.recipient = target = self._route(signed, came_from)
-            reply = await self._deliver(target, body, at)
-            if reply.status_code == 200:
-                record.status = "DELIVERED"
-            else:
-                record.status = "NOT_DELIVERED"
-                info_body = reply.body.get("errorInfo", {})
-                record.error_code = info_body.get("errorCode")
-                record.error_detail = info_body.get("errorMessage")
-            return reply
+            came_from = came_from or info.sender.senderId
+            sender = info.sender.senderId
+            expected = self.config.password_of(sender)
+            if expected is None:
+                raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
+            if info.sender.password != expected:
+                raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, sender)
+            verdict = await self.runtime.validator.jws(signed.signature, signed_content(signed.request), at=at)
+            if not verdict.valid:
+                raise GatewayFault(ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code})
+            signer = (verdict.signer or {}).get("common_name")
+            if signer != sender:
+                raise GatewayFault(
+                    ErrorCode.SIGNATURE_INVALID,
+                    f"the certificate is issued to {signer!r}, not to the sender {sender!r}",
+                    data={"verdict": "SIGNER_NOT_SENDER"},
+                )
+            return signed, came_from
         except GatewayFault as fault:
-            if record is not None:
-                record.status = "REFUSED"
-                record.error_code = fault.code
-                record.error_detail = fault.detail
-            log.info("%s refused a message: %s", self.runtime.name, fault)
-            return Reply(fault.http_status, fault.to_body(at))
-        finally:
-            if record is not None:
-                async with self.runtime.db.session() as session:
-                    session.add(record)
-                    await session.commit()
+            if signed is not None:
+                self._log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code)
+            else:
+                self._log_raw(body, came_from or "?", at, channel, fault.code)
+            raise
 
-    # ---- the checks, in order -------------------------------------------------------------
+    def _admit(self, signed: SignedRequest, body: bytes, came_from: str, at: datetime, channel: Channel) -> Accepted:
+        """The checks after authentication: time, service, access right, route."""
+        info = signed.request.requestInfo
+        skew = timedelta(seconds=self.runtime.settings.message_date_skew)
+        message_date = info.messageDate if info.messageDate.tzinfo else info.messageDate.replace(tzinfo=at.tzinfo)
+        if abs(message_date - at) > skew:
+            raise GatewayFault(
+                ErrorCode.MESSAGE_DATE_OUT_OF_RANGE,
+                f"messageDate {info.messageDate.isoformat()} is more than {skew.total_seconds():g} s "
+                f"from the gateway's time {at.isoformat()}",
+            )
+        if channel == "async" and info.messageType is None:
+            raise GatewayFault(ErrorCode.MESSAGE_TYPE_MISSING, "requestInfo.messageType")
+        if info.serviceId not in self.config.services:
+            raise GatewayFault(ErrorCode.UNKNOWN_SERVICE, info.serviceId)
+        if info.serviceId not in self.config.participants[info.sender.senderId].services:
+            raise GatewayFault(ErrorCode.ACCESS_DENIED, f"{info.sender.senderId} -> {info.serviceId}")
+        return Accepted(signed, body, came_from, self._route(signed, came_from), at)
 
     def _authenticate_hop(self, headers: Any) -> str | None:
         hop = headers.get(HOP_HEADER)
@@ -113,33 +217,6 @@ class GatewayService:
                 f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
             )
             raise GatewayFault(ErrorCode.ENVELOPE_INVALID, problems) from None
-
-    async def _check(self, signed: SignedRequest, at) -> None:
-        info = signed.request.requestInfo
-        sender = info.sender.senderId
-        expected = self.config.password_of(sender)
-        if expected is None:
-            raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
-        if info.sender.password != expected:
-            raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, sender)
-        verdict = await self.runtime.validator.jws(
-            signed.signature, signed_content(signed.request), at=at
-        )
-        if not verdict.valid:
-            raise GatewayFault(
-                ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code}
-            )
-        signer = (verdict.signer or {}).get("common_name")
-        if signer != sender:
-            raise GatewayFault(
-                ErrorCode.SIGNATURE_INVALID,
-                f"the certificate is issued to {signer!r}, not to the sender {sender!r}",
-                data={"verdict": "SIGNER_NOT_SENDER"},
-            )
-        if info.serviceId not in self.config.services:
-            raise GatewayFault(ErrorCode.UNKNOWN_SERVICE, info.serviceId)
-        if info.serviceId not in self.config.participants[sender].services:
-            raise GatewayFault(ErrorCode.ACCESS_DENIED, f"{sender} -> {info.serviceId}")
 
     def _route(self, signed: SignedRequest, came_from: str | None) -> str:
         info = signed.request.requestInfo
@@ -160,47 +237,94 @@ class GatewayService:
         region = self.config.regions.get(info.routeId or "")
         if region is None or info.serviceId not in region.services:
             raise GatewayFault(
-                ErrorCode.UNKNOWN_ROUTE,
-                f"{info.serviceId} has no provider for routeId {info.routeId!r}",
+                ErrorCode.UNKNOWN_ROUTE, f"{info.serviceId} has no provider for routeId {info.routeId!r}"
             )
         return region.gateway
 
-    async def _deliver(self, target: str, body: bytes, at) -> Reply:
-        url = self.runtime.url_of(target) + SYNC_PATH
+    # ---- delivery -------------------------------------------------------------------------
+
+    async def forward(self, accepted: Accepted) -> Reply:
+        """Hand an accepted message to its next hop; its answer, or the fault why not."""
+        target = accepted.target
         try:
-            response = await self.runtime.http.post(
-                url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    HOP_HEADER: self.runtime.name,
-                    HOP_PASSWORD_HEADER: sender_password(self.runtime.name),
-                },
+            await self.faults.apply(accepted.info.serviceId, target)
+            try:
+                response = await self.runtime.http.post(
+                    self.runtime.url_of(target) + SYNC_PATH,
+                    content=accepted.body,
+                    headers={
+                        "Content-Type": "application/json",
+                        HOP_HEADER: self.runtime.name,
+                        HOP_PASSWORD_HEADER: sender_password(self.runtime.name),
+                    },
+                )
+            except httpx.TimeoutException:
+                raise GatewayFault(ErrorCode.PROVIDER_TIMEOUT, target) from None
+            except httpx.TransportError as exc:
+                raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"{target}: {exc}") from None
+            try:
+                payload = response.json()
+            except ValueError:
+                raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}") from None
+            if response.status_code != 200:
+                if isinstance(payload, dict) and "errorInfo" in payload:
+                    return Reply(response.status_code, payload)
+                raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}")
+            verify_signed_response(
+                payload, trusted_roots=self.runtime.trusted_roots, at=await self.runtime.now(), source=target
             )
-        except httpx.TimeoutException:
-            raise GatewayFault(ErrorCode.PROVIDER_TIMEOUT, target) from None
-        except httpx.TransportError as exc:
-            raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"{target}: {exc}") from None
-        try:
-            payload = response.json()
-        except ValueError:
-            raise GatewayFault(
-                ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}"
-            ) from None
-        if response.status_code != 200:
-            if isinstance(payload, dict) and "errorInfo" in payload:
-                return Reply(response.status_code, payload)
-            raise GatewayFault(
-                ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}"
-            )
-        verify_signed_response(
-            payload, trusted_roots=self.runtime.trusted_roots, at=await self.runtime.now(),
-            source=target,
+            return Reply(200, payload)
+        except GatewayFault as fault:
+            return Reply(fault.http_status, fault.to_body(await self.runtime.now()))
+
+    # ---- log and metrics ------------------------------------------------------------------
+
+    def _log_request(
+        self, signed: SignedRequest, came_from: str, recipient: str | None, at: datetime,
+        channel: Channel, status: str, error_code: str | None = None,
+    ) -> None:
+        info = signed.request.requestInfo
+        self.log.append(
+            kind="request", channel=channel, message_id=info.messageId, correlation_id=info.correlationId,
+            service_id=info.serviceId, sender_id=info.sender.senderId, came_from=came_from,
+            recipient=recipient, at_us=to_us(at), status=status, status_code=None, error_code=error_code,
+            body=masked(signed),
         )
-        return Reply(200, payload)
+
+    def _log_answer(
+        self, signed: SignedRequest, recipient: str | None, at: datetime, channel: Channel,
+        status: str, reply: Reply, error_code: str | None = None,
+    ) -> None:
+        info = signed.request.requestInfo
+        self.log.append(
+            kind="response", channel=channel, message_id=info.messageId, correlation_id=info.correlationId,
+            service_id=info.serviceId, sender_id=info.sender.senderId, came_from=self.runtime.name,
+            recipient=recipient, at_us=to_us(at), status=status, status_code=reply.status_code,
+            error_code=error_code or reply.body.get("errorInfo", {}).get("errorCode"),
+            body=json.dumps(reply.body, ensure_ascii=False),
+        )
+
+    def _log_raw(self, body: bytes, came_from: str, at: datetime, channel: Channel, error_code: str) -> None:
+        self.log.append(
+            kind="request", channel=channel, message_id="-", correlation_id=None, service_id="-",
+            sender_id="-", came_from=came_from, recipient=None, at_us=to_us(at), status="REFUSED",
+            status_code=None, error_code=error_code,
+            body=json.dumps({"raw": body[:65536].decode("utf-8", "replace")}, ensure_ascii=False),
+        )
+
+    def _count(self, service_id: str, channel: Channel, outcome: str, started: float) -> None:
+        self.metrics.messages(service_id, channel, outcome).inc()
+        self.metrics.latency(service_id, channel).observe(time.perf_counter() - started)
 
 
-def _masked(signed: SignedRequest) -> str:
+def _outcome(status: int, answer: dict[str, Any]) -> str:
+    if status == 200:
+        return "DELIVERED"
+    return str(answer.get("errorInfo", {}).get("errorCode", "NOT_DELIVERED"))
+
+
+def masked(signed: SignedRequest) -> str:
+    """The request as logged: everything, signature included, but the sender's password."""
     data = signed.model_dump(mode="json", exclude_none=True)
     data["request"]["requestInfo"]["sender"]["password"] = "***"
     return json.dumps(data, ensure_ascii=False)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,10 @@ SUCCESS_MESSAGE = "Message has been processed successfully"
 
 SYNC_PATH = "/bip/sync/v10"
 """Where gateways and providers alike take sync-channel requests."""
+ASYNC_PATH = "/bip/async/v10"
+"""Where a gateway takes async-channel messages (``/sendMessage``) and status questions."""
+
+MessageType = Literal["REQUEST", "NOTIFICATION", "UPDATE", "RESPONSE"]
 
 HOP_HEADER = "X-Egov-Gateway"
 HOP_PASSWORD_HEADER = "X-Egov-Gateway-Password"
@@ -42,6 +46,9 @@ class RequestInfo(_Model):
     sender: Sender
     properties: list[Property] = Field(default_factory=list)
     sessionId: str | None = Field(default=None, max_length=100)
+    messageType: MessageType | None = Field(
+        default=None, description="async channel only: REQUEST, NOTIFICATION, UPDATE or RESPONSE"
+    )
 
 
 class RequestData(_Model):
@@ -99,5 +106,10 @@ class Fault(_Model):
 
 
 def signed_content(model: SyncRequest | SyncResponse) -> dict[str, Any]:
-    """The JSON object a signature covers: the request or response as it travels."""
-    return model.model_dump(mode="json", exclude_none=True)
+    """The JSON object a signature covers: the request or response as it travels, except the
+    sender's password -- a credential the gateway checks and masks in its log, so the logged
+    message stays verifiable without keeping the password."""
+    content = model.model_dump(mode="json", exclude_none=True)
+    if isinstance(model, SyncRequest):
+        content["requestInfo"]["sender"].pop("password", None)
+    return content

@@ -40,6 +40,9 @@ class ErrorCode(StrEnum):
     UNKNOWN_SERVICE = "Client.UnknownService"
     UNKNOWN_ROUTE = "Client.UnknownRoute"
     HOP_NOT_TRUSTED = "Client.HopNotTrusted"
+    MESSAGE_DATE_OUT_OF_RANGE = "Client.MessageDateOutOfRange"
+    MESSAGE_TYPE_MISSING = "Client.MessageTypeMissing"
+    UNKNOWN_MESSAGE = "Client.UnknownMessage"
     PROVIDER_UNAVAILABLE = "Server.ProviderUnavailable"
     PROVIDER_TIMEOUT = "Server.ProviderTimeout"
     PROVIDER_RESPONSE_INVALID = "Server.ProviderResponseInvalid"
@@ -98,6 +101,24 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Хабарламаны жіберген шлюз сенімді емес",
         "Шлюз, переславший сообщение, не является доверенным",
         "The gateway that forwarded the message is not trusted",
+    ),
+    ErrorCode.MESSAGE_DATE_OUT_OF_RANGE: ErrorSpec(
+        400, Side.caller,
+        "Хабарламаның күні (messageDate) рұқсат етілген ауытқудан тыс",
+        "Дата сообщения (messageDate) вне допустимого отклонения",
+        "The messageDate is too far from the gateway's time",
+    ),
+    ErrorCode.MESSAGE_TYPE_MISSING: ErrorSpec(
+        400, Side.caller,
+        "Асинхронды хабарламаның түрі (messageType) көрсетілмеген",
+        "Не указан тип асинхронного сообщения (messageType)",
+        "An async message needs its messageType",
+    ),
+    ErrorCode.UNKNOWN_MESSAGE: ErrorSpec(
+        404, Side.caller,
+        "Мұндай хабарлама шлюзде жоқ",
+        "Такого сообщения на шлюзе нет",
+        "The gateway holds no such message",
     ),
     ErrorCode.PROVIDER_UNAVAILABLE: ErrorSpec(
         502, Side.gateway,

@@ -34,6 +34,7 @@ from gateway_protocol.envelope import (
     signed_content,
 )
 from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.replay import DatabaseAnswerStore, ReplayGuard
 from signatures.identity import Identity
 from signatures.jws import sign_detached, verify_detached
 from simulation.topology import sender_password
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 class ProviderContext(Protocol):
     name: str
+    db: Any
+    clock: Any
 
     @property
     def identity(self) -> Identity: ...
@@ -95,19 +98,24 @@ def provider_router(
     handlers: dict[str, Handler],
     *,
     accept_from: Collection[str],
+    accept_direct: bool = False,
 ) -> APIRouter:
-    """The sync-channel endpoint of a provider serving ``handlers`` behind ``accept_from``."""
+    """The sync-channel endpoint of a provider serving ``handlers`` behind ``accept_from``
+    (and, for test doubles only, ``accept_direct``: also from callers that are no gateway)."""
     router = APIRouter(tags=["ШЭП sync channel"])
+    guard = ReplayGuard(DatabaseAnswerStore(context().db, context().clock))
 
     @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
     async def receive(request: Request) -> JSONResponse:
         ctx = context()
         at = await ctx.now()
         try:
-            hop = request.headers.get(HOP_HEADER, "")
-            if hop not in accept_from or request.headers.get(
-                HOP_PASSWORD_HEADER
-            ) != sender_password(hop):
+            hop = request.headers.get(HOP_HEADER)
+            if hop is None:
+                trusted = accept_direct
+            else:
+                trusted = hop in accept_from and request.headers.get(HOP_PASSWORD_HEADER) == sender_password(hop)
+            if not trusted:
                 raise GatewayFault(
                     ErrorCode.HOP_NOT_TRUSTED,
                     f"{ctx.name} takes requests only from {', '.join(sorted(accept_from))}",
@@ -130,10 +138,18 @@ def provider_router(
             handler = handlers.get(info.serviceId)
             if handler is None:
                 raise GatewayFault(ErrorCode.PROVIDER_UNKNOWN_SERVICE, info.serviceId)
-            result = await handler(
-                Incoming(info=info, data=signed.request.requestData.data, signer=verdict.signer or {})
-            )
-            return JSONResponse(sign_response(ctx.identity, info, result, await ctx.now()))
+
+            async def process() -> tuple[int, dict[str, Any]]:
+                try:
+                    result = await handler(
+                        Incoming(info=info, data=signed.request.requestData.data, signer=verdict.signer or {})
+                    )
+                except GatewayFault as fault:
+                    return fault.http_status, fault.to_body(await ctx.now())
+                return 200, sign_response(ctx.identity, info, result, await ctx.now())
+
+            (status, body), _ = await guard.answer((info.sender.senderId, info.messageId), process)
+            return JSONResponse(body, status_code=status)
         except GatewayFault as fault:
             return JSONResponse(fault.to_body(at), status_code=fault.http_status)
 

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
 from gateway_protocol.client import GatewayClient
+from gateway_protocol.replay import ReplayModel
 from signatures.client import enrol_system, fetch_chain, fetch_roots
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
@@ -99,7 +100,7 @@ class SystemRuntime:
     async def start(self, tables: Iterable[MetaData], *, signs: bool = True) -> None:
         await self.store.create_tables([SimulationModel.metadata])
         await self.clock.ensure_started()
-        await self.db.create_tables(tables)
+        await self.db.create_tables([*tables, *([ReplayModel.metadata] if signs else [])])
         if signs:
             signatures_url = self.url_of("signatures")
             self._roots = await fetch_roots(self.http, signatures_url)
@@ -140,6 +141,7 @@ def system_app(
     transport: httpx.AsyncBaseTransport | None = None,
     signs: bool = True,
     on_start: Callable[[SystemRuntime], Awaitable[None]] | None = None,
+    on_stop: Callable[[SystemRuntime], Awaitable[None]] | None = None,
     description: str = "",
 ) -> FastAPI:
     """Build the FastAPI app of one simulated system around its runtime."""
@@ -157,6 +159,9 @@ def system_app(
         try:
             yield
         finally:
+            runtime.ready = False
+            if on_stop is not None:
+                await on_stop(runtime)
             await runtime.stop()
 
     app = FastAPI(

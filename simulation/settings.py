@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     ocsp_freshness: float = Field(
         default=3600.0, description="Seconds of virtual time a cached OCSP answer stays fresh."
     )
+    message_date_skew: float = Field(
+        default=300.0,
+        description="Seconds a message's messageDate may differ from the run's virtual time.",
+    )
+    async_max_attempts: int = Field(
+        default=8, description="Delivery attempts of an async message before NOT_DELIVERED."
+    )
+    async_retry_base: float = Field(
+        default=0.2, description="Seconds before the first retry; doubled each time (wall clock)."
+    )
+    async_retry_cap: float = Field(default=30.0, description="The longest wait between retries.")
     seed_people: bool = Field(
         default=True, description="The CA issues key storages to the seeded citizens and officials."
     )

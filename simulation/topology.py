@@ -61,8 +61,18 @@ SYSTEMS: dict[str, System] = {
             "Service provider workstation",
             region="almaty",
         ),
+        System(
+            "echo", "gateway.echo:create_app", 8,
+            "Жаңғырық (сынақ)", "Эхо (тестовый)", "Echo provider (a test double)",
+        ),
     )
 }
+
+TEST_DOUBLES = frozenset({"echo"})
+"""Systems that stand for no real system; `egov-sim up` starts them only when asked."""
+
+START_ORDER: tuple[str, ...] = ("signatures", *(n for n in SYSTEMS if n != "signatures" and n not in TEST_DOUBLES))
+"""The systems of a run, the certification authority first (the others enrol with it)."""
 
 REGIONAL_GATEWAYS: dict[str, str] = {
     s.region: s.name for s in SYSTEMS.values() if s.name.startswith("gateway-") and s.region

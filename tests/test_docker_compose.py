@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS
+from simulation.topology import START_ORDER, SYSTEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -67,12 +67,12 @@ def test_compose_ports_are_those_of_egov_sim_up() -> None:
 
 
 def test_services_are_the_systems_and_postgres(services: dict) -> None:
-    assert set(services) == {"postgres"} | {service_name(s) for s in SYSTEMS}
+    assert set(services) == {"postgres"} | {service_name(s) for s in START_ORDER}
     for name in services:
         assert HOSTNAME.match(name), f"{name!r} is not a valid host name"
 
 
-@pytest.mark.parametrize("system", list(SYSTEMS))
+@pytest.mark.parametrize("system", list(START_ORDER))
 def test_service_runs_its_system(services: dict, system: str) -> None:
     service = services[service_name(system)]
     assert service["build"] in (".", {"context": "."}, {"context": ".", "dockerfile": "Dockerfile"})
@@ -82,7 +82,7 @@ def test_service_runs_its_system(services: dict, system: str) -> None:
     assert f"127.0.0.1:{port(system)}:{port(system)}" in [str(p) for p in service["ports"]]
 
 
-@pytest.mark.parametrize("system", list(SYSTEMS))
+@pytest.mark.parametrize("system", list(START_ORDER))
 def test_service_healthcheck_gets_health_with_python(services: dict, system: str) -> None:
     test = as_list(services[service_name(system)]["healthcheck"]["test"])
     assert test[:3] == ["CMD", "python", "-c"]
@@ -91,7 +91,7 @@ def test_service_healthcheck_gets_health_with_python(services: dict, system: str
     assert f"http://127.0.0.1:{port(system)}/health" in code
 
 
-@pytest.mark.parametrize("system", list(SYSTEMS))
+@pytest.mark.parametrize("system", list(START_ORDER))
 def test_service_has_the_shared_environment_and_volume(
     services: dict, shared_env: dict[str, str], system: str
 ) -> None:
@@ -100,7 +100,7 @@ def test_service_has_the_shared_environment_and_volume(
     assert f"{DATA_VOLUME}:{shared_env['EGOV_SIM_DATA_DIR']}" in service["volumes"]
 
 
-@pytest.mark.parametrize("system", list(SYSTEMS))
+@pytest.mark.parametrize("system", list(START_ORDER))
 def test_service_waits_for_postgres_and_the_ca(services: dict, system: str) -> None:
     depends_on = services[service_name(system)]["depends_on"]
     expected = {"postgres"} if system == "signatures" else {"postgres", service_name("signatures")}
@@ -153,7 +153,7 @@ def test_data_dir(shared_env: dict[str, str]) -> None:
 def test_urls_name_every_system_at_its_service_and_port(
     services: dict, compose_urls: dict[str, str]
 ) -> None:
-    assert set(compose_urls) == set(SYSTEMS)
+    assert set(compose_urls) == set(START_ORDER)
     for system, url in compose_urls.items():
         parts = urlsplit(url)
         assert parts.scheme == "http"
@@ -164,7 +164,7 @@ def test_urls_name_every_system_at_its_service_and_port(
 
 def test_settings_accept_the_urls(compose_urls: dict[str, str]) -> None:
     settings = Settings(urls=compose_urls)
-    for system in SYSTEMS:
+    for system in START_ORDER:
         assert settings.url_of(system) == f"http://{service_name(system)}:{port(system)}"
 
 
@@ -181,7 +181,7 @@ def test_settings_read_the_compose_environment(
     settings = Settings()
     assert settings.database_url == shared_env["EGOV_SIM_DATABASE_URL"]
     assert settings.data_dir == Path(DATA_DIR)
-    for system in SYSTEMS:
+    for system in START_ORDER:
         assert settings.url_of(system) == f"http://{service_name(system)}:{port(system)}"
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS
+from simulation.topology import START_ORDER, SYSTEMS
 from simulation.database import drop_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -83,12 +83,12 @@ async def _run_up_and_apply(settings: Settings) -> None:
             if line.startswith("All ") and "systems are up" in line:
                 break
         with httpx.Client(timeout=5) as client:
-            for system in SYSTEMS:
+            for system in START_ORDER:
                 assert client.get(settings.url_of(system) + "/health").status_code == 200, system
         assert time.monotonic() - started < 10, "every /health should answer 200 within 10 s"
         table = "".join(output)
         pids = {int(p) for p in re.findall(r"http://127\.0\.0\.1:\d+\s+(\d+)", table)}
-        assert len(pids) == len(SYSTEMS)
+        assert len(pids) == len(START_ORDER)
 
         outcome = await apply_on_portal(
             lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60),
@@ -101,11 +101,13 @@ async def _run_up_and_apply(settings: Settings) -> None:
             "1-процесс", "1-шарт", "3-процесс", "2-шарт", "5-процесс", "6-процесс", "3-шарт", "8-процесс"
         ]
         with httpx.Client(base_url=settings.url_of("gateway"), timeout=5) as gateway:
-            log = gateway.get("/v1/messages", params={"correlationId": outcome.application_id}).json()
+            log = gateway.get("/v1/messages", params={"correlationId": outcome.application_id, "kind": "all"}).json()
+            chain = gateway.get("/v1/messages/verify").json()
         assert {m["serviceId"] for m in log} == {
             "HousingQueueRegistration", "GBDFL_UniversalServiceSync", "EPORTAL_CabinetDelivery"
         }
-        assert {m["status"] for m in log} == {"DELIVERED"}
+        assert {(m["kind"], m["status"]) for m in log} == {("request", "RECEIVED"), ("response", "DELIVERED")}
+        assert chain["ok"] is True and chain["records"] >= 6
     finally:
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)

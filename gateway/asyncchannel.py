@@ -1,0 +1,287 @@
+"""The async channel: store and forward.
+
+``sendMessage`` checks a message as the sync channel does, stores it (committed before the sender
+hears "accepted") and answers at once with its messageId and correlationId. A delivery task then
+hands it to its next hop, again and again with growing pauses while the hop is unreachable or
+failing, until it is DELIVERED, or NOT_DELIVERED (the hop refused it, or the attempts ran out),
+or an operator stops it (DELIVERY_STOPPED). Messages still ON_DELIVERY when the gateway stops --
+or is killed -- are taken up again when it starts. The hop's own replay guard makes a delivery
+repeated after a crash count once.
+
+Pauses between attempts are in wall-clock time: they are the network's, not the reglament's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, update
+from sqlmodel import select
+
+from gateway.models import AsyncMessage
+from gateway_protocol.envelope import SUCCESS_CODE, SUCCESS_MESSAGE, SignedRequest
+from gateway_protocol.errors import ErrorCode, GatewayFault
+from simulation.calendar import to_local
+from simulation.clock import from_us, to_us
+from simulation.observability import log_context
+
+if TYPE_CHECKING:
+    from gateway.service import Accepted, GatewayService, Reply
+
+log = logging.getLogger(__name__)
+
+ON_DELIVERY, DELIVERED, NOT_DELIVERED, DELIVERY_STOPPED = (
+    "ON_DELIVERY", "DELIVERED", "NOT_DELIVERED", "DELIVERY_STOPPED",
+)
+FINAL = (DELIVERED, NOT_DELIVERED, DELIVERY_STOPPED)
+RETRYABLE = {
+    ErrorCode.PROVIDER_UNAVAILABLE.value, ErrorCode.PROVIDER_TIMEOUT.value,
+    ErrorCode.PROVIDER_RESPONSE_INVALID.value, ErrorCode.GATEWAY_INTERNAL.value,
+}
+
+
+class AsyncDelivery:
+    def __init__(self, gateway: GatewayService, concurrency: int = 32) -> None:
+        self.gateway = gateway
+        self.runtime = gateway.runtime
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[tuple[str, str]] = set()
+        self._notice = 0
+
+    # ---- taking a message -----------------------------------------------------------------
+
+    async def send(self, body: bytes, headers: Any) -> Reply:
+        from gateway.service import Reply
+
+        started = time.perf_counter()
+        at = await self.runtime.now()
+        service_id = "-"
+        try:
+            signed, came_from = await self.gateway._authenticate(body, headers, at, "async")
+            info = signed.request.requestInfo
+            service_id = info.serviceId
+            with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
+                             serviceId=info.serviceId, gateway=self.runtime.name):
+
+                async def produce() -> tuple[int, dict[str, Any]]:
+                    try:
+                        accepted = self.gateway._admit(signed, body, came_from, at, "async")
+                    except GatewayFault as fault:
+                        self.gateway._log_request(signed, came_from, None, at, "async", "REFUSED", fault.code)
+                        return fault.http_status, fault.to_body(at)
+                    await self._store(accepted)
+                    self.gateway._log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY)
+                    return 200, _acceptance(signed, at)
+
+                (status, answer), replayed = await self.gateway.replay.answer(
+                    (info.sender.senderId, info.messageId), produce
+                )
+                if replayed:
+                    self.gateway.metrics.replays.inc()
+                self.gateway._count(service_id, "async", "REPLAYED" if replayed else ("ACCEPTED" if status == 200 else
+                                    str(answer.get("errorInfo", {}).get("errorCode"))), started)
+                return Reply(status, answer)
+        except GatewayFault as fault:
+            self.gateway._count(service_id, "async", fault.code, started)
+            return Reply(fault.http_status, fault.to_body(at))
+
+    async def _store(self, accepted: Accepted) -> None:
+        info = accepted.info
+        async with self.runtime.db.session() as session:
+            session.add(
+                AsyncMessage(
+                    sender_id=info.sender.senderId, message_id=info.messageId, correlation_id=info.correlationId,
+                    service_id=info.serviceId, message_type=info.messageType or "REQUEST",
+                    recipient=accepted.target, state=ON_DELIVERY, next_attempt=time.time(),
+                    accepted_us=to_us(accepted.at), body=accepted.body.decode("utf-8"),
+                )
+            )
+            await session.commit()
+        self._wake.set()
+
+    # ---- delivering -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self.runtime.db.session() as session:
+            self._notice = (await session.exec(select(func.max(AsyncMessage.notice_seq)))).one() or 0
+        self._task = asyncio.create_task(self._deliver_forever(), name=f"async delivery {self.runtime.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _deliver_forever(self) -> None:
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            try:
+                free = self.concurrency - len(running)
+                due, wait = await self._due(free) if free > 0 else ([], 0.05)
+                for row in due:
+                    key = (row.sender_id, row.message_id)
+                    self._in_flight.add(key)
+                    task = asyncio.create_task(self._attempt(row))
+                    running.add(task)
+                    task.add_done_callback(lambda t, key=key: (running.discard(t), self._in_flight.discard(key), self._wake.set()))
+                await self._update_depth()
+            except asyncio.CancelledError:
+                for task in running:
+                    task.cancel()
+                raise
+            except Exception:
+                log.exception("the async delivery loop failed; going on")
+                wait = 1.0
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+    async def _due(self, limit: int) -> tuple[list[AsyncMessage], float]:
+        """Messages whose next attempt is due (not already being tried), and how long until the next."""
+        now = time.time()
+        async with self.runtime.db.session() as session:
+            rows = (
+                await session.exec(
+                    select(AsyncMessage)
+                    .where(AsyncMessage.state == ON_DELIVERY, AsyncMessage.next_attempt <= now)
+                    .order_by(AsyncMessage.next_attempt)
+                    .limit(limit + len(self._in_flight))
+                )
+            ).all()
+            following = (
+                await session.exec(
+                    select(func.min(AsyncMessage.next_attempt)).where(
+                        AsyncMessage.state == ON_DELIVERY, AsyncMessage.next_attempt > now
+                    )
+                )
+            ).one()
+        due = [r for r in rows if (r.sender_id, r.message_id) not in self._in_flight][:limit]
+        wait = 1.0 if following is None else max(0.01, min(1.0, following - now))
+        return due, wait
+
+    async def _attempt(self, row: AsyncMessage) -> None:
+        from gateway.service import Accepted
+
+        signed = SignedRequest.model_validate_json(row.body)
+        accepted = Accepted(signed, row.body.encode("utf-8"), row.sender_id, row.recipient, await self.runtime.now())
+        with log_context(correlationId=row.correlation_id or row.message_id, messageId=row.message_id,
+                         serviceId=row.service_id, gateway=self.runtime.name):
+            reply = await self.gateway.forward(accepted)
+            attempts = row.attempts + 1
+            code = reply.body.get("errorInfo", {}).get("errorCode") if reply.status_code != 200 else None
+            settings = self.runtime.settings
+            if reply.status_code == 200:
+                state, next_attempt = DELIVERED, row.next_attempt
+            elif code in RETRYABLE and attempts < settings.async_max_attempts:
+                pause = min(settings.async_retry_cap, settings.async_retry_base * 2 ** (attempts - 1))
+                state, next_attempt = ON_DELIVERY, time.time() + pause
+            else:
+                state, next_attempt = NOT_DELIVERED, row.next_attempt
+            values: dict[str, Any] = {"attempts": attempts, "next_attempt": next_attempt, "state": state}
+            if code:
+                values["last_error"] = f"{code}: {reply.body.get('errorInfo', {}).get('errorMessage', '')}"
+            if state in FINAL:
+                values["finished_us"] = to_us(await self.runtime.now())
+                values["response"] = json.dumps(reply.body, ensure_ascii=False)
+                values["notice_seq"] = await self._next_notice()
+            async with self.runtime.db.session() as session:
+                result = await session.exec(
+                    update(AsyncMessage)
+                    .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
+                           AsyncMessage.state == ON_DELIVERY)
+                    .values(**values)
+                )
+                await session.commit()
+            if result.rowcount and state in FINAL:  # not stopped meanwhile
+                self.gateway._log_answer(signed, row.recipient, await self.runtime.now(), "async", state, reply)
+                log.info("async message %s: %s after %d attempt(s)", row.message_id, state, attempts)
+
+    async def _next_notice(self) -> int:
+        """The next delivery notice's number (this gateway is the only writer of its store)."""
+        self._notice += 1
+        return self._notice
+
+    async def _update_depth(self) -> None:
+        async with self.runtime.db.session() as session:
+            depth = (
+                await session.exec(select(func.count()).select_from(AsyncMessage).where(AsyncMessage.state == ON_DELIVERY))
+            ).one()
+        self.gateway.metrics.queue_depth.set(depth)
+
+    # ---- asking about messages ------------------------------------------------------------
+
+    async def status(self, sender_id: str, message_ids: list[str]) -> list[dict[str, Any]]:
+        async with self.runtime.db.session() as session:
+            rows = (
+                await session.exec(
+                    select(AsyncMessage).where(
+                        AsyncMessage.sender_id == sender_id, AsyncMessage.message_id.in_(message_ids)  # type: ignore[attr-defined]
+                    )
+                )
+            ).all()
+        found = {r.message_id: describe(r) for r in rows}
+        return [found.get(m, {"messageId": m, "state": None, "error": ErrorCode.UNKNOWN_MESSAGE.value}) for m in message_ids]
+
+    async def notices(self, sender_id: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Delivery notifications: the sender's messages that reached a final state after ``after``."""
+        async with self.runtime.db.session() as session:
+            rows = (
+                await session.exec(
+                    select(AsyncMessage)
+                    .where(AsyncMessage.sender_id == sender_id, AsyncMessage.notice_seq > after)  # type: ignore[operator]
+                    .order_by(AsyncMessage.notice_seq)
+                    .limit(limit)
+                )
+            ).all()
+        return [{"notice": r.notice_seq, **describe(r)} for r in rows]
+
+    async def stop_delivery(self, sender_id: str, message_id: str) -> dict[str, Any] | None:
+        async with self.runtime.db.session() as session:
+            row = await session.get(AsyncMessage, (sender_id, message_id))
+            if row is None:
+                return None
+            if row.state == ON_DELIVERY:
+                row.state = DELIVERY_STOPPED
+                row.finished_us = to_us(await self.runtime.now())
+                row.notice_seq = await self._next_notice()
+                session.add(row)
+                await session.commit()
+            return describe(row)
+
+
+def describe(row: AsyncMessage) -> dict[str, Any]:
+    return {
+        "messageId": row.message_id,
+        "correlationId": row.correlation_id,
+        "serviceId": row.service_id,
+        "messageType": row.message_type,
+        "recipient": row.recipient,
+        "state": row.state,
+        "attempts": row.attempts,
+        "accepted": to_local(from_us(row.accepted_us)).isoformat(),
+        "finished": to_local(from_us(row.finished_us)).isoformat() if row.finished_us else None,
+        "lastError": row.last_error,
+        "response": json.loads(row.response) if row.response else None,
+    }
+
+
+def _acceptance(signed: SignedRequest, at) -> dict[str, Any]:
+    info = signed.request.requestInfo
+    return {
+        "messageId": info.messageId,
+        "correlationId": info.correlationId or info.messageId,
+        "acceptedAt": at.isoformat(),
+        "deliveryState": ON_DELIVERY,
+        "status": {"code": SUCCESS_CODE, "message": SUCCESS_MESSAGE},
+    }
