@@ -39,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("reglaments", help="list the reglament definitions")
 
+    from egov_sim.gateway_cli import add_parser as add_gateway
     from egov_sim.pki import add_parser as add_pki
 
     add_pki(commands)
+    add_gateway(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -62,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from egov_sim.pki import run_pki
 
         return asyncio.run(run_pki(args, settings, sys.stdout, sys.stderr))
+    if args.command == "gateway":
+        from egov_sim.gateway_cli import run_gateway
+
+        return asyncio.run(run_gateway(args, settings, sys.stdout, sys.stderr))
     if args.command == "reglaments":
         from reglaments import all_reglaments
 

@@ -85,6 +85,10 @@ class Cluster:
         for system in self.systems:
             self.processes[system] = _Child(system, self.settings)
 
+    def restart(self, system: str) -> None:
+        """Start one system again (after it stopped or was killed), on the same data."""
+        self.processes[system] = _Child(system, self.settings)
+
     def wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         pending = set(self.systems)

@@ -173,6 +173,10 @@ class AsyncDelivery:
     async def _attempt(self, row: AsyncMessage) -> None:
         from gateway.service import Accepted
 
+        async with self.runtime.db.session() as session:
+            current = await session.get(AsyncMessage, (row.sender_id, row.message_id))
+        if current is None or current.state != ON_DELIVERY:  # stopped since it was picked
+            return
         signed = SignedRequest.model_validate_json(row.body)
         accepted = Accepted(signed, row.body.encode("utf-8"), row.sender_id, row.recipient, await self.runtime.now())
         with log_context(correlationId=row.correlation_id or row.message_id, messageId=row.message_id,

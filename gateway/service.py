@@ -123,6 +123,7 @@ class GatewayService:
                     try:
                         accepted = self._admit(signed, body, came_from, at, "sync")
                     except GatewayFault as fault:
+                        log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
                         self._log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code)
                         reply = Reply(fault.http_status, fault.to_body(at))
                         self._log_answer(signed, None, at, "sync", "REFUSED", reply, fault.code)
@@ -143,7 +144,6 @@ class GatewayService:
                 return Reply(status, answer)
         except GatewayFault as fault:
             self._count(service_id, "sync", fault.code, started)
-            log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             return Reply(fault.http_status, fault.to_body(at))
 
     # ---- the checks -----------------------------------------------------------------------
@@ -176,9 +176,15 @@ class GatewayService:
             return signed, came_from
         except GatewayFault as fault:
             if signed is not None:
+                info = signed.request.requestInfo
                 self._log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code)
+                with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
+                                 serviceId=info.serviceId, gateway=self.runtime.name):
+                    log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             else:
                 self._log_raw(body, came_from or "?", at, channel, fault.code)
+                with log_context(gateway=self.runtime.name):
+                    log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             raise
 
     def _admit(self, signed: SignedRequest, body: bytes, came_from: str, at: datetime, channel: Channel) -> Accepted:

@@ -12,7 +12,9 @@ from cryptography import x509
 from pydantic import ValidationError
 
 from gateway_protocol.envelope import (
+    ASYNC_PATH,
     SUCCESS_CODE,
+    MessageType,
     SYNC_PATH,
     Fault,
     Property,
@@ -51,6 +53,7 @@ def build_signed_request(
     correlation_id: str | None = None,
     session_id: str | None = None,
     properties: dict[str, str] | None = None,
+    message_type: MessageType | None = None,
 ) -> SignedRequest:
     request = SyncRequest(
         requestInfo=RequestInfo(
@@ -62,6 +65,7 @@ def build_signed_request(
             sender=Sender(senderId=sender_id, password=password),
             properties=[Property(key=k, value=v) for k, v in (properties or {}).items()],
             sessionId=session_id,
+            messageType=message_type,
         ),
         requestData=RequestData(data=data),
     )
@@ -167,3 +171,49 @@ class GatewayClient:
                 ErrorCode.PROVIDER_UNAVAILABLE, f"gateway {self.gateway_url}: {exc}"
             ) from None
         return parse_reply(reply, trusted_roots=self.trusted_roots, at=await self.clock.now())
+
+    async def send_async(
+        self,
+        service_id: str,
+        data: Any,
+        *,
+        message_type: MessageType = "REQUEST",
+        route_id: str | None = None,
+        correlation_id: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Hand a message to the async channel; the gateway's acceptance (messageId, state)."""
+        signed = build_signed_request(
+            self.identity,
+            sender_id=self.sender_id,
+            password=self.password,
+            service_id=service_id,
+            data=data,
+            message_date=await self.clock.now(),
+            route_id=route_id,
+            correlation_id=correlation_id,
+            properties=properties,
+            message_type=message_type,
+        )
+        try:
+            reply = await self.http.post(
+                self.gateway_url + ASYNC_PATH + "/sendMessage",
+                json=signed.model_dump(mode="json", exclude_none=True),
+            )
+        except httpx.TransportError as exc:
+            raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"gateway {self.gateway_url}: {exc}") from None
+        body = reply.json()
+        if reply.status_code != 200:
+            raise GatewayFault.from_error_info(Fault.model_validate(body).errorInfo)
+        return body
+
+    async def message_status(self, message_ids: list[str]) -> list[dict[str, Any]]:
+        """Delivery states of this sender's async messages."""
+        reply = await self.http.post(
+            self.gateway_url + ASYNC_PATH + "/getMessageStatus",
+            json={"senderId": self.sender_id, "password": self.password, "messageIds": message_ids},
+        )
+        body = reply.json()
+        if reply.status_code != 200:
+            raise GatewayFault.from_error_info(Fault.model_validate(body).errorInfo)
+        return body["messages"]

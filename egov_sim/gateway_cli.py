@@ -1,0 +1,57 @@
+"""``egov-sim gateway``: the message log from the command line, on the gateways' own data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TextIO
+
+from sqlmodel import select
+
+from gateway.messagelog import evidence, verify_chain
+from gateway.models import GatewayModel, LogRecord
+from simulation.database import Database
+from simulation.settings import Settings
+from simulation.topology import SYSTEMS
+
+GATEWAYS = [name for name in SYSTEMS if name.startswith("gateway")]
+
+
+def add_parser(commands) -> None:
+    gateway = commands.add_parser("gateway", help="the gateways' message logs")
+    gateway.add_argument("--data-dir", help="the run's data directory (default ./.egov-sim)")
+    sub = gateway.add_subparsers(dest="gateway_command", required=True)
+    verify = sub.add_parser("verify-log", help="check a gateway's hash chain; names the first bad record")
+    verify.add_argument("--gateway", choices=GATEWAYS, default="gateway")
+    export = sub.add_parser("export", help="the evidence of one application: all its messages, signed, in one file")
+    export.add_argument("--correlation-id", required=True)
+    export.add_argument("--gateway", choices=GATEWAYS, default="gateway")
+    export.add_argument("--out", required=True)
+
+
+async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    database = Database(settings, args.gateway)
+    try:
+        await database.create_tables([GatewayModel.metadata])
+        if args.gateway_command == "verify-log":
+            report = await verify_chain(database)
+            if report.ok:
+                out.write(f"{args.gateway}: the message log holds ({report.records} records)\n")
+                return 0
+            out.write(f"{args.gateway}: the chain breaks at record {report.first_bad}: {report.problem}\n")
+            return 1
+        async with database.session() as session:
+            rows = (
+                await session.exec(
+                    select(LogRecord).where(LogRecord.correlation_id == args.correlation_id).order_by(LogRecord.seq)
+                )
+            ).all()
+        if not rows:
+            err.write(f"egov-sim gateway: {args.gateway} logged nothing with correlationId {args.correlation_id}\n")
+            return 1
+        Path(args.out).write_text(json.dumps(evidence(rows, args.gateway), ensure_ascii=False, indent=2), encoding="utf-8")
+        out.write(f"wrote {len(rows)} records of {args.correlation_id} to {args.out}\n")
+        return 0
+    finally:
+        await database.dispose()

@@ -1,0 +1,117 @@
+"""The async channel: accepted at once, delivered later, with states, retries and notices."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conftest import post, processed, signed_message
+
+from gateway_protocol.envelope import ASYNC_PATH
+from simulation.topology import sender_password
+
+CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
+
+
+async def status_of(run, message_ids: list[str]) -> list[dict]:
+    async with run.client("gateway") as gateway:
+        reply = await gateway.post(ASYNC_PATH + "/getMessageStatus", json={**CREDENTIALS, "messageIds": message_ids})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["messages"]
+
+
+async def wait_for(run, message_id: str, state: str, timeout: float = 10.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        [status] = await status_of(run, [message_id])
+        if status["state"] == state:
+            return status
+        assert asyncio.get_running_loop().time() < deadline, status
+        await asyncio.sleep(0.05)
+
+
+async def send_async(run, **overrides) -> str:
+    message = await signed_message(run, message_type=overrides.pop("message_type", "REQUEST"), **overrides)
+    reply = await post(run, message, channel="async")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["deliveryState"] == "ON_DELIVERY" and body["status"]["code"] == "SCSS001"
+    return body["messageId"]
+
+
+async def test_accepted_then_delivered_with_a_notice(echo_run):
+    message_id = await send_async(echo_run, correlation_id="corr-1")
+    delivered = await wait_for(echo_run, message_id, "DELIVERED")
+    assert delivered["attempts"] == 1
+    assert delivered["response"]["response"]["responseData"]["data"]["echo"] == {"hello": "сәлем"}
+    assert (await processed(echo_run))[message_id] == 1
+    async with echo_run.client("gateway") as gateway:
+        notices = (await gateway.post(ASYNC_PATH + "/getDeliveryNotifications", json={**CREDENTIALS, "after": 0})).json()
+        log = (await gateway.get("/v1/messages", params={"correlationId": "corr-1", "kind": "all"})).json()
+    [notice] = notices["notifications"]
+    assert notice["messageId"] == message_id and notice["state"] == "DELIVERED"
+    assert [(r["kind"], r["status"]) for r in log] == [("request", "ON_DELIVERY"), ("response", "DELIVERED")]
+
+
+async def test_retries_while_the_target_is_down(echo_run):
+    async with echo_run.client("gateway") as gateway:
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "unreachable"})
+        message_id = await send_async(echo_run)
+        await asyncio.sleep(0.3)
+        [pending] = await status_of(echo_run, [message_id])
+        assert pending["state"] == "ON_DELIVERY" and pending["attempts"] >= 1
+        assert pending["lastError"].startswith("Server.ProviderUnavailable")
+        await gateway.delete("/admin/faults/ECHO_Central")
+    delivered = await wait_for(echo_run, message_id, "DELIVERED")
+    assert delivered["attempts"] >= 2
+
+
+async def test_not_delivered_when_attempts_run_out_or_the_target_refuses(echo_run):
+    async with echo_run.client("gateway") as gateway:
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "unreachable"})
+        exhausted = await send_async(echo_run)
+        status = await wait_for(echo_run, exhausted, "NOT_DELIVERED")
+        assert status["attempts"] == 4  # async_max_attempts of the test run
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "error", "error_code": "Provider.RequestInvalid"})
+        refused = await send_async(echo_run)
+        status = await wait_for(echo_run, refused, "NOT_DELIVERED")
+        assert status["attempts"] == 1 and status["lastError"].startswith("Provider.RequestInvalid")
+
+
+async def test_an_operator_stops_delivery(echo_run):
+    async with echo_run.client("gateway") as gateway:
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "unreachable"})
+        message_id = await send_async(echo_run)
+        stopped = await gateway.post(f"/admin/async/echo/{message_id}/stop")
+        assert stopped.json()["state"] == "DELIVERY_STOPPED"
+        await gateway.delete("/admin/faults")
+        await asyncio.sleep(0.4)
+        unknown = await gateway.post("/admin/async/echo/nope/stop")
+        assert unknown.status_code == 404 and unknown.json()["errorInfo"]["errorCode"] == "Client.UnknownMessage"
+    [status] = await status_of(echo_run, [message_id])
+    assert status["state"] == "DELIVERY_STOPPED"
+    assert message_id not in await processed(echo_run)
+
+
+async def test_refusals_on_the_async_channel(echo_run):
+    no_type = await signed_message(echo_run)
+    reply = await post(echo_run, no_type, channel="async")
+    assert reply.status_code == 400 and reply.json()["errorInfo"]["errorCode"] == "Client.MessageTypeMissing"
+    forged = await signed_message(echo_run, message_type="REQUEST")
+    forged["request"]["requestData"]["data"]["hello"] = "forged"
+    reply = await post(echo_run, forged, channel="async")
+    assert reply.json()["errorInfo"]["errorCode"] == "Client.SignatureInvalid"
+    async with echo_run.client("gateway") as gateway:
+        wrong = await gateway.post(ASYNC_PATH + "/getMessageStatus",
+                                   json={"senderId": "echo", "password": "x", "messageIds": ["a"]})
+        assert wrong.json()["errorInfo"]["errorCode"] == "Client.AuthenticationFailed"
+    [unknown] = await status_of(echo_run, ["never-sent"])
+    assert unknown["state"] is None and unknown["error"] == "Client.UnknownMessage"
+
+
+async def test_a_repeated_async_message_is_accepted_once(echo_run):
+    message = await signed_message(echo_run, message_type="NOTIFICATION")
+    first, again = await post(echo_run, message, channel="async"), await post(echo_run, message, channel="async")
+    assert first.json() == again.json()
+    message_id = message["request"]["requestInfo"]["messageId"]
+    await wait_for(echo_run, message_id, "DELIVERED")
+    assert (await processed(echo_run))[message_id] == 1

@@ -1,0 +1,102 @@
+"""SIGKILL the gateway while async messages are in flight: after a restart every accepted message
+is delivered exactly once and reports DELIVERED."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from datetime import datetime
+
+import httpx
+import pytest
+
+from egov_sim.up import Cluster
+from gateway_protocol.client import build_signed_request
+from gateway_protocol.envelope import ASYNC_PATH
+from signatures.identity import Identity
+from simulation.database import drop_run
+from simulation.settings import Settings
+from simulation.topology import SYSTEMS, sender_password
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forks and signals")
+SYSTEMS_NEEDED = ["signatures", "control", "gateway", "echo"]
+CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
+
+
+def _free_base_port() -> int:
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + len(SYSTEMS) >= 65535:
+            continue
+        try:
+            taken = []
+            for port in range(base, base + len(SYSTEMS)):
+                s = socket.socket()
+                taken.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in taken:
+                s.close()
+    raise RuntimeError("no run of free ports")
+
+
+def test_a_killed_gateway_delivers_every_accepted_message_once(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path / "run", base_port=_free_base_port(), seed_people=False,
+        async_retry_base=0.1, async_retry_cap=0.5,
+    )
+    cluster = Cluster(settings, SYSTEMS_NEEDED)
+    cluster.start()
+    try:
+        cluster.wait_healthy()
+        gateway, control, echo = (settings.url_of(s) for s in ("gateway", "control", "echo"))
+        identity = Identity.load(settings.data_dir.resolve() / "keys" / "echo.p12")
+        with httpx.Client(timeout=30) as http:
+            assert http.put(f"{gateway}/admin/faults/ECHO_Central", json={"mode": "slow", "delay_ms": 1000}).status_code == 200
+            now = datetime.fromisoformat(http.get(f"{control}/clock").json()["now"])
+            accepted = []
+            for n in range(60):
+                message = build_signed_request(
+                    identity, sender_id="echo", password=CREDENTIALS["password"], service_id="ECHO_Central",
+                    data={"n": n}, message_date=now, message_type="REQUEST",
+                )
+                reply = http.post(f"{gateway}{ASYNC_PATH}/sendMessage", json=message.model_dump(mode="json", exclude_none=True))
+                assert reply.status_code == 200, reply.text
+                accepted.append(reply.json()["messageId"])
+            # Kill it once some messages have been delivered and the rest are on their way.
+            deadline = time.monotonic() + 30
+            while not (before := {row["messageId"] for row in http.get(f"{echo}/api/processed").json()}):
+                assert time.monotonic() < deadline, "nothing was delivered"
+                time.sleep(0.02)
+
+            killed = cluster.processes["gateway"]
+            os.kill(killed.pid, signal.SIGKILL)
+            killed.wait(10)
+            cluster.restart("gateway")
+            cluster.wait_healthy()
+            http.delete(f"{gateway}/admin/faults")
+
+            deadline = time.monotonic() + 60
+            while True:
+                states = http.post(f"{gateway}{ASYNC_PATH}/getMessageStatus", json={**CREDENTIALS, "messageIds": accepted}).json()["messages"]
+                if all(s["state"] == "DELIVERED" for s in states):
+                    break
+                assert time.monotonic() < deadline, [s for s in states if s["state"] != "DELIVERED"][:3]
+                time.sleep(0.2)
+            processed = {row["messageId"]: row["times"] for row in http.get(f"{echo}/api/processed").json()}
+        assert 0 < len(before) < len(accepted), "the kill should fall in the middle of the deliveries"
+        assert set(processed) == set(accepted)
+        assert set(processed.values()) == {1}, {k: v for k, v in processed.items() if v != 1}
+    finally:
+        cluster.stop()
+        import asyncio
+
+        asyncio.run(drop_run(settings, (*SYSTEMS, "simulation")))
