@@ -61,3 +61,18 @@ def create_regional_app(
 ) -> FastAPI:
     """ЭҮӨШ, the regional gateway of one region (Almaty city by default)."""
     return _create(name, "regional", settings, transport)
+
+
+def _regional(name: str):
+    def factory(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+        return create_regional_app(settings, transport, name)
+
+    factory.__doc__ = f"The regional gateway {name}."
+    return factory
+
+
+# One factory a region, for `uvicorn --factory gateway.app:create_<region>_app`.
+create_almaty_app = _regional("gateway-almaty")
+create_pavlodar_app = _regional("gateway-pavlodar")
+create_karaganda_app = _regional("gateway-karaganda")
+create_wko_app = _regional("gateway-wko")

@@ -38,9 +38,25 @@ SYSTEMS: dict[str, System] = {
             "ЭҮШ", "ШЭП", "E-government gateway",
         ),
         System(
-            "gateway-almaty", "gateway.app:create_regional_app", 3,
+            "gateway-almaty", "gateway.app:create_almaty_app", 3,
             "ЭҮӨШ (Алматы қ.)", "РШЭП (г. Алматы)", "Regional gateway (Almaty city)",
             region="almaty",
+        ),
+        System(
+            "gateway-pavlodar", "gateway.app:create_pavlodar_app", 9,
+            "ЭҮӨШ (Павлодар облысы)", "РШЭП (Павлодарская область)", "Regional gateway (Pavlodar region)",
+            region="pavlodar",
+        ),
+        System(
+            "gateway-karaganda", "gateway.app:create_karaganda_app", 10,
+            "ЭҮӨШ (Қарағанды облысы)", "РШЭП (Карагандинская область)", "Regional gateway (Karaganda region)",
+            region="karaganda",
+        ),
+        System(
+            "gateway-wko", "gateway.app:create_wko_app", 11,
+            "ЭҮАШ (Батыс Қазақстан облысы)", "РШЭП (Западно-Казахстанская область)",
+            "Regional gateway (West Kazakhstan region)",
+            region="wko",
         ),
         System(
             "registries", "registries.app:create_app", 4,
