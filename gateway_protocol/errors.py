@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     PROVIDER_NOT_FOUND = "Provider.NotFound"
     PROVIDER_REFUSED = "Provider.Refused"
     PROVIDER_UNKNOWN_SERVICE = "Provider.UnknownService"
+    PROVIDER_CONSENT_REQUIRED = "Provider.ConsentRequired"
 
 
 CATALOGUE: dict[ErrorCode, ErrorSpec] = {
@@ -161,6 +162,12 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Қызмет беруші сұрауды қабылдамады",
         "Поставщик отклонил запрос",
         "The provider refused the request",
+    ),
+    ErrorCode.PROVIDER_CONSENT_REQUIRED: ErrorSpec(
+        403, Side.provider,
+        "Дербес деректерге қол жеткізу үшін азаматтың келісімі қажет",
+        "Для доступа к персональным данным нужно согласие гражданина",
+        "The citizen's consent is required to access these personal data",
     ),
     ErrorCode.PROVIDER_UNKNOWN_SERVICE: ErrorSpec(
         404, Side.provider,

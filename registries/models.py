@@ -1,8 +1,9 @@
-"""The registries' tables: each record keeps its registry's own document as JSON."""
+"""The registries' tables. Every registry keeps its own records, as JSON documents in the real
+system's field names, found by ЖСН through an index."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Text
+from sqlalchemy import BigInteger, Column, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -11,19 +12,72 @@ class RegistriesModel(SQLModel, registry=registry()):
     pass
 
 
-class PersonRecord(RegistriesModel, table=True):
-    """A person of ЖТ МДҚ (ГБД ФЛ), keyed by ЖСН."""
+class _ByIin(RegistriesModel):
+    iin: str = Field(primary_key=True, max_length=12)
+    document: str = Field(sa_type=Text, nullable=False)
+    source: str = Field(default="generated", description="generated or fixture")
+
+
+class PersonRecord(_ByIin, table=True):
+    """ЖТ МДҚ (ГБД ФЛ): a person."""
 
     __tablename__ = "gbdfl_persons"
-    iin: str = Field(primary_key=True, max_length=12)
-    document: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AddressHistory(_ByIin, table=True):
+    """The address registry: a person's registrations, the current one last."""
+
+    __tablename__ = "address_history"
+
+
+class RealEstateRights(_ByIin, table=True):
+    """The real-estate rights registry: dwellings a person owns or owned."""
+
+    __tablename__ = "realestate_rights"
+
+
+class IncomeRecord(_ByIin, table=True):
+    """Incomes over the last twelve months by source, and unemployed registration."""
+
+    __tablename__ = "incomes"
+
+
+class Tenancy(_ByIin, table=True):
+    """The communal housing fund: a dwelling held in permanent use."""
+
+    __tablename__ = "housing_fund_tenancies"
 
 
 class PowerOfAttorneyRecord(RegistriesModel, table=True):
-    """A notarised power of attorney of БНАЖ (ЕНИС), keyed by its number."""
+    """БНАЖ (ЕНИС): a notarised power of attorney, by its number."""
 
     __tablename__ = "enis_powers_of_attorney"
     number: str = Field(primary_key=True)
     principal_iin: str = Field(index=True, max_length=12)
     attorney_iin: str = Field(index=True, max_length=12)
     document: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="generated")
+
+
+class AccessRecord(RegistriesModel, table=True):
+    """Who asked what about whom, why (the serviceId as declared purpose), and when."""
+
+    __tablename__ = "registries_access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    registry_name: str
+    service_id: str
+    requester: str = Field(description="the sending system (senderId)")
+    purpose: str
+    consent_ref: str | None = None
+    correlation_id: str | None = Field(default=None, index=True)
+    subject_iin: str | None = Field(default=None, index=True)
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    outcome: str
+
+
+class PopulationMeta(RegistriesModel, table=True):
+    __tablename__ = "registries_population"
+    id: int = Field(default=1, primary_key=True)
+    seed: int
+    size: int
+    persons: int

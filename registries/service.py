@@ -1,103 +1,181 @@
-"""What the registries answer."""
+"""What the registries answer, each under its serviceIds, only through the gateway.
+
+Every answer uses the real system's field names and coded values ``{code, nameKz, nameRu}``. A
+person the registry does not know is ``Provider.NotFound`` -- never confused with the registry
+being unreachable (``Server.ProviderUnavailable``, said by the gateway). Every access to personal
+data is logged: who asked (the sending system), why (the serviceId as the declared purpose, and the
+citizen's consent reference where the law wants one), about whom, when, with what outcome.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
-
-import yaml
 
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
-from registries.models import PersonRecord, PowerOfAttorneyRecord
+from registries.models import (
+    AccessRecord,
+    AddressHistory,
+    IncomeRecord,
+    PersonRecord,
+    PowerOfAttorneyRecord,
+    RealEstateRights,
+    Tenancy,
+)
 from simulation.calendar import to_local
+from simulation.clock import to_us
 from simulation.identifiers import IdentifierError, validate_iin
 from simulation.runtime import SystemRuntime
 
-FIXTURES = Path(__file__).with_name("fixtures.yaml")
 RESULT_OK = {"code": "00000", "message": "Сообщение успешно обработано"}
+
+SERVICES = {
+    "GBDFL_UniversalServiceSync": "ЖТ МДҚ",
+    "ENIS_PowerOfAttorneyCheck": "БНАЖ",
+    "AR_AddressRegistrationHistory": "Адрестік тіркелім",
+    "GBDRN_RealEstateRights": "Жылжымайтын мүлік құқықтарының тізілімі",
+    "GCVP_IncomesAndStatus": "Табыстар және жұмыссыз мәртебесі",
+    "KZHF_CommunalTenancy": "Коммуналдық тұрғын үй қоры",
+}
+CONSENT_REQUIRED = {"GBDRN_RealEstateRights", "GCVP_IncomesAndStatus"}
+"""Services that give out property and incomes: the citizen's consent reference is required."""
 
 
 def _iin(data: Any, field: str) -> str:
     value = data.get(field) if isinstance(data, dict) else None
     if not isinstance(value, str):
-        raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, f"{field}: a 12-digit ЖСН is required")
+        raise ProviderError(
+            ErrorCode.PROVIDER_REQUEST_INVALID, f"{field}: a 12-digit ЖСН is required", data={"field": field}
+        )
     try:
         return validate_iin(value, field)
     except IdentifierError as exc:
         raise ProviderError(
-            ErrorCode.PROVIDER_REQUEST_INVALID,
-            str(exc),
-            data={"field": field, "rule": exc.code, "message_kk": exc.message_kk},
+            ErrorCode.PROVIDER_REQUEST_INVALID, str(exc),
+            data={"field": field, "rule": exc.code, "message_kk": exc.message_kk, "message_ru": exc.message_ru},
         ) from None
-
-
-async def load_fixtures(runtime: SystemRuntime, path: Path = FIXTURES) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    async with runtime.db.session() as session:
-        for person in data.get("persons", []):
-            iin = validate_iin(str(person["iin"]), "persons[].iin")
-            await session.merge(PersonRecord(iin=iin, document=json.dumps(person, ensure_ascii=False)))
-        for poa in data.get("powers_of_attorney", []):
-            await session.merge(
-                PowerOfAttorneyRecord(
-                    number=poa["number"],
-                    principal_iin=validate_iin(str(poa["principalIin"]), "principalIin"),
-                    attorney_iin=validate_iin(str(poa["attorneyIin"]), "attorneyIin"),
-                    document=json.dumps(poa, ensure_ascii=False, default=str),
-                )
-            )
-        await session.commit()
 
 
 class Registries:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
 
-    async def person(self, request: Incoming) -> dict[str, Any]:
-        """ЖТ МДҚ: the person with the given ЖСН."""
-        iin = _iin(request.data, "iin")
+    # ---- the guard every lookup passes -----------------------------------------------------
+
+    async def _lookup(self, request: Incoming, table, field: str = "iin") -> tuple[str, dict[str, Any] | None]:
+        data = request.data if isinstance(request.data, dict) else {}
+        service = request.info.serviceId
+        consent = data.get("consentRef")
+        subject: str | None = None
+        try:
+            subject = _iin(data, field)
+            if service in CONSENT_REQUIRED and not (isinstance(consent, str) and consent.strip()):
+                raise ProviderError(
+                    ErrorCode.PROVIDER_CONSENT_REQUIRED,
+                    f"{SERVICES[service]}: the citizen's consent reference (consentRef) is required",
+                    data={"field": "consentRef"},
+                )
+            async with self.runtime.db.session() as session:
+                record = await session.get(table, subject)
+            await self._audit(request, subject, consent, "found" if record else "not found")
+            return subject, None if record is None else json.loads(record.document)
+        except ProviderError as refusal:
+            await self._audit(request, subject, consent, f"refused: {refusal.code}")
+            raise
+
+    async def _audit(self, request: Incoming, subject: str | None, consent: Any, outcome: str) -> None:
+        info = request.info
         async with self.runtime.db.session() as session:
-            record = await session.get(PersonRecord, iin)
-        if record is None:
-            raise ProviderError(
-                ErrorCode.PROVIDER_NOT_FOUND, f"no person with ЖСН {iin} in ЖТ МДҚ",
-                data={"registry": "ЖТ МДҚ", "iin": iin},
+            session.add(
+                AccessRecord(
+                    registry_name=SERVICES.get(info.serviceId, info.serviceId), service_id=info.serviceId,
+                    requester=info.sender.senderId, purpose=info.serviceId,
+                    consent_ref=consent if isinstance(consent, str) else None,
+                    correlation_id=info.correlationId, subject_iin=subject,
+                    at_us=to_us(await self.runtime.now()), outcome=outcome,
+                )
             )
-        return {"result": RESULT_OK, "person": json.loads(record.document)}
+            await session.commit()
+
+    @staticmethod
+    def _not_found(service: str, iin: str) -> ProviderError:
+        return ProviderError(
+            ErrorCode.PROVIDER_NOT_FOUND, f"{SERVICES[service]}: no record for ЖСН {iin}",
+            data={"registry": SERVICES[service], "iin": iin},
+        )
+
+    # ---- the registries --------------------------------------------------------------------
+
+    async def person(self, request: Incoming) -> dict[str, Any]:
+        """ЖТ МДҚ (ГБД ФЛ): the person with the given ЖСН."""
+        iin, person = await self._lookup(request, PersonRecord)
+        if person is None:
+            raise self._not_found(request.info.serviceId, iin)
+        return {"result": RESULT_OK, "person": person}
+
+    async def addresses(self, request: Incoming) -> dict[str, Any]:
+        """The address registry: registration history, and how long at the current address."""
+        iin, history = await self._lookup(request, AddressHistory)
+        if history is None:
+            raise self._not_found(request.info.serviceId, iin)
+        today = to_local(await self.runtime.now()).date()
+        current = next((a for a in reversed(history["addresses"]) if not a.get("endDate")), None)
+        days = (today - date.fromisoformat(current["beginDate"])).days if current else None
+        return {"result": RESULT_OK, "iin": iin, "addresses": history["addresses"],
+                "currentAddress": current, "daysAtCurrentAddress": days}
+
+    async def real_estate(self, request: Incoming) -> dict[str, Any]:
+        """Dwellings owned in Kazakhstan, with acquisitions and alienations (sales)."""
+        iin, rights = await self._lookup(request, RealEstateRights)
+        rights_list = (rights or {}).get("rights", [])
+        return {"result": RESULT_OK, "iin": iin, "rights": rights_list,
+                "owns": any(not r.get("alienationDate") for r in rights_list)}
+
+    async def incomes(self, request: Incoming) -> dict[str, Any]:
+        """Monthly incomes over the last twelve months by source, and unemployed registration."""
+        iin, record = await self._lookup(request, IncomeRecord)
+        if record is None:
+            return {"result": RESULT_OK, "iin": iin, "months": [], "unemployed": {"registered": False, "since": None},
+                    "averageMonthly": 0.0}
+        total = sum(item["amount"] for month in record["months"] for item in month["items"])
+        return {"result": RESULT_OK, "iin": iin, "months": record["months"], "unemployed": record["unemployed"],
+                "averageMonthly": round(total / max(1, len(record["months"])), 2)}
+
+    async def tenancy(self, request: Incoming) -> dict[str, Any]:
+        """The communal housing fund: the dwelling held in permanent use, if any."""
+        iin, record = await self._lookup(request, Tenancy)
+        return {"result": RESULT_OK, "iin": iin, "tenancy": (record or {}).get("tenancy")}
 
     async def power_of_attorney(self, request: Incoming) -> dict[str, Any]:
-        """БНАЖ: is this power of attorney valid for this service today?"""
+        """БНАЖ: is this power of attorney valid for this service today? valid, expired, revoked,
+        not_found or out_of_scope."""
         data = request.data if isinstance(request.data, dict) else {}
         number = data.get("number")
-        if not isinstance(number, str) or not number:
-            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "number: required")
+        if not isinstance(number, str) or not number.strip():
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "number: required", data={"field": "number"})
         principal = _iin(data, "principalIin")
         attorney = _iin(data, "attorneyIin")
         service = data.get("serviceId")
         async with self.runtime.db.session() as session:
             record = await session.get(PowerOfAttorneyRecord, number)
         today = to_local(await self.runtime.now()).date()
-        status = _poa_status(record, principal, attorney, service, today)
+        status = poa_status(record, principal, attorney, service, today)
+        await self._audit(request, principal, data.get("consentRef"), status)
         answer: dict[str, Any] = {"result": RESULT_OK, "number": number, "status": status}
         if record is not None and status != "not_found":
             answer["powerOfAttorney"] = json.loads(record.document)
         return answer
 
 
-def _poa_status(
-    record: PowerOfAttorneyRecord | None, principal: str, attorney: str, service: Any, today: date
-) -> str:
+def poa_status(record: PowerOfAttorneyRecord | None, principal: str, attorney: str, service: Any, today: date) -> str:
     if record is None or record.principal_iin != principal or record.attorney_iin != attorney:
         return "not_found"
     doc = json.loads(record.document)
     if doc.get("revoked"):
         return "revoked"
-    valid_from = datetime.fromisoformat(str(doc["validFrom"])).date()
-    valid_to = datetime.fromisoformat(str(doc["validTo"])).date()
-    if not valid_from <= today <= valid_to:
+    if not date.fromisoformat(str(doc["validFrom"])[:10]) <= today <= date.fromisoformat(str(doc["validTo"])[:10]):
         return "expired"
     if service and service not in doc.get("scope", []):
         return "out_of_scope"

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
         default=0.2, description="Seconds before the first retry; doubled each time (wall clock)."
     )
     async_retry_cap: float = Field(default=30.0, description="The longest wait between retries.")
+    population_seed: int = Field(default=2026, description="Seed of the registries' synthetic population.")
+    population_size: int = Field(
+        default=10_000, ge=0, description="Persons in the synthetic population (0: fixtures only)."
+    )
+    registry_fixtures: list[Path] = Field(
+        default_factory=list,
+        description="YAML files of people, powers of attorney, properties, incomes… loaded over the population.",
+    )
     seed_people: bool = Field(
         default=True, description="The CA issues key storages to the seeded citizens and officials."
     )

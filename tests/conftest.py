@@ -17,7 +17,7 @@ RUN_SCHEMAS = (*SYSTEMS, "simulation")
 
 @pytest.fixture
 async def settings(tmp_path) -> AsyncIterator[Settings]:
-    run = Settings(data_dir=tmp_path / "run")
+    run = Settings(data_dir=tmp_path / "run", population_size=300)
     yield run
     await drop_run(run, RUN_SCHEMAS)
 

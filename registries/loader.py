@@ -1,0 +1,140 @@
+"""Filling the registries: the synthetic population (in bulk) and the testers' fixtures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import delete, insert
+
+from registries.models import (
+    AddressHistory,
+    IncomeRecord,
+    PersonRecord,
+    PopulationMeta,
+    PowerOfAttorneyRecord,
+    RealEstateRights,
+    Tenancy,
+)
+from registries.population import Chunk, generate
+from simulation.database import Database
+from simulation.identifiers import IdentifierError, validate_iin
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FIXTURES = Path(__file__).with_name("fixtures.yaml")
+BY_IIN = {
+    "persons": PersonRecord,
+    "addresses": AddressHistory,
+    "properties": RealEstateRights,
+    "incomes": IncomeRecord,
+    "tenancies": Tenancy,
+}
+
+
+class FixtureError(ValueError):
+    """A fixture file that cannot be loaded: which file, which entry, which field."""
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def _rows(chunk: Chunk, source: str) -> dict[type, list[dict[str, Any]]]:
+    rows: dict[type, list[dict[str, Any]]] = {
+        table: [{"iin": d["iin"], "document": _dump(d), "source": source} for d in getattr(chunk, name)]
+        for name, table in BY_IIN.items()
+    }
+    rows[PowerOfAttorneyRecord] = [
+        {"number": p["number"], "principal_iin": p["principalIin"], "attorney_iin": p["attorneyIin"],
+         "document": _dump(p), "source": source}
+        for p in chunk.powers
+    ]
+    return rows
+
+
+async def _insert(database: Database, rows: dict[type, list[dict[str, Any]]]) -> None:
+    """One transaction, one multi-row statement a table: the bulk path."""
+    async with database.engine.begin() as connection:
+        for table, values in rows.items():
+            if values:
+                await connection.execute(insert(table), values)
+
+
+async def load_population(database: Database, seed: int, size: int) -> float:
+    """Generate and bulk-load ``size`` persons, unless this very population is loaded already.
+    Returns the seconds it took (0 when nothing had to be done)."""
+    async with database.session() as session:
+        meta = await session.get(PopulationMeta, 1)
+    if meta is not None and (meta.seed, meta.size) == (seed, size):
+        return 0.0
+    started = time.perf_counter()
+    async with database.engine.begin() as connection:
+        for table in (*BY_IIN.values(), PowerOfAttorneyRecord):
+            await connection.execute(delete(table).where(table.source == "generated"))
+    persons = 0
+    for chunk in generate(seed, size):
+        await _insert(database, _rows(chunk, "generated"))
+        persons += len(chunk.persons)
+    async with database.session() as session:
+        await session.merge(PopulationMeta(id=1, seed=seed, size=size, persons=persons))
+        await session.commit()
+    elapsed = time.perf_counter() - started
+    log.info("loaded a population of %d persons (seed %d) in %.1f s", persons, seed, elapsed)
+    return elapsed
+
+
+def read_fixtures(path: Path) -> Chunk:
+    """A fixture file as the registries' records; FixtureError names the file, entry and field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise FixtureError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise FixtureError(f"{path}: expected a mapping of persons, powers_of_attorney, addresses, …")
+    unknown = set(data) - {*BY_IIN, "powers_of_attorney"}
+    if unknown:
+        raise FixtureError(f"{path}: unknown sections {sorted(unknown)}")
+    chunk = Chunk()
+    for section in BY_IIN:
+        for index, entry in enumerate(data.get(section) or []):
+            where = f"{path.name}: {section}[{index}]"
+            if not isinstance(entry, dict):
+                raise FixtureError(f"{where}: expected a mapping")
+            try:
+                entry["iin"] = validate_iin(str(entry.get("iin", "")), "iin")
+            except IdentifierError as exc:
+                raise FixtureError(f"{where}: {exc}") from None
+            getattr(chunk, section).append(entry)
+    for index, entry in enumerate(data.get("powers_of_attorney") or []):
+        where = f"{path.name}: powers_of_attorney[{index}]"
+        missing = {"number", "date", "principalIin", "attorneyIin", "validFrom", "validTo"} - set(entry)
+        if missing:
+            raise FixtureError(f"{where}: missing {sorted(missing)}")
+        for key in ("principalIin", "attorneyIin"):
+            try:
+                entry[key] = validate_iin(str(entry[key]), key)
+            except IdentifierError as exc:
+                raise FixtureError(f"{where}: {exc}") from None
+        chunk.powers.append(entry)
+    return chunk
+
+
+async def load_fixtures(database: Database, paths: list[Path]) -> int:
+    """Load fixture files over the population (a fixture replaces a generated record)."""
+    count = 0
+    for path in paths:
+        chunk = read_fixtures(path)
+        rows = _rows(chunk, "fixture")
+        async with database.engine.begin() as connection:
+            for table, values in rows.items():
+                key = "number" if table is PowerOfAttorneyRecord else "iin"
+                if values:
+                    await connection.execute(delete(table).where(getattr(table, key).in_([v[key] for v in values])))
+        await _insert(database, rows)
+        count += sum(len(v) for v in rows.values())
+    return count
