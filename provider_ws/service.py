@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
+from provider_ws.decision import DecisionRules
 from provider_ws.models import CaseRecord, QueueEntry
 from reglaments import ReglamentError, get_reglament
 from signatures.certificates import Role
@@ -161,7 +162,7 @@ class ProviderWorkstation:
     async def _decide(self, case: CaseRecord, at) -> None:
         reglament = get_reglament(case.reglament)
         channel = reglament.channel(case.channel)
-        ground = await self._refusal_ground(case)
+        ground = await self._refusal_ground(case, at)
         approved = ground is None
         condition = next(s for s in channel.steps if s.key == "condition-3")
         await self.runtime.tracer.record(
@@ -186,63 +187,13 @@ class ProviderWorkstation:
             session.add(stored)
             await session.commit()
 
-    async def _refusal_ground(self, case: CaseRecord) -> dict[str, str] | None:
-        """The first ground for refusal (Standard, item 10), or None when the request holds."""
-        reglament = get_reglament(case.reglament)
-        document = json.loads(case.request_document)
-        attached = {a.get("code") for a in document.get("attachments", []) if isinstance(a, dict)}
-        missing = [d for d in reglament.required_documents if d.code not in attached]
-        if missing:
-            return {
-                "code": "documents-incomplete",
-                "kk": "Стандарттың 9-тармағында көрсетілген құжаттар толық емес: "
-                + ", ".join(d.kk for d in missing),
-                "ru": "Неполный пакет документов по пункту 9 Стандарта: " + ", ".join(d.ru for d in missing),
-                "en": "Documents required by item 9 of the Standard are missing: "
-                + ", ".join(d.en for d in missing),
-            }
-        if case.queue_list is None or reglament.queue_list(case.queue_list) is None:
-            return {
-                "code": "no-category",
-                "kk": "өтініш беруші кезек тізімдерінің ешқайсысына жатпайды",
-                "ru": "заявитель не относится ни к одному из списков очереди",
-                "en": "the applicant belongs to none of the queue lists",
-            }
-        try:
-            reply = await self.runtime.gateway(REGIONAL_GATEWAY).send(
-                "GBDFL_UniversalServiceSync", {"iin": case.applicant_iin},
-                correlation_id=case.application_id,
-            )
-        except GatewayFault as fault:
-            if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
-                return {
-                    "code": "no-person",
-                    "kk": "ЖТ МДҚ-да өтініш берушінің деректері жоқ",
-                    "ru": "сведения о заявителе отсутствуют в ГБД ФЛ",
-                    "en": "the applicant is not in the State database of individuals",
-                }
-            raise
-        person = reply.responseData.data["person"]
-        if person.get("lifeStatus", {}).get("code") not in (None, "0"):
-            return {
-                "code": "deceased",
-                "kk": "ЖТ МДҚ бойынша өтініш беруші тірі емес",
-                "ru": "по данным ГБД ФЛ заявитель умер",
-                "en": "the State database of individuals records the applicant as deceased",
-            }
-        today = to_local(await self.runtime.now()).date().isoformat()
-        valid_documents = [
-            d for d in person.get("documents", [])
-            if d.get("status", {}).get("code") == "00" and str(d.get("endDate", "")) >= today
-        ]
-        if not valid_documents:
-            return {
-                "code": "no-identity-document",
-                "kk": "өтініш берушінің жарамды жеке басын куәландыратын құжаты жоқ",
-                "ru": "у заявителя нет действительного документа, удостоверяющего личность",
-                "en": "the applicant has no valid identity document",
-            }
-        return None
+    async def _refusal_ground(self, case: CaseRecord, at) -> dict[str, str] | None:
+        """The first ground for refusal (the Standard, item 10, and the housing law), or None."""
+        rules = DecisionRules(self.runtime.gateway(REGIONAL_GATEWAY), get_reglament(case.reglament))
+        ground, _ = await rules.check(
+            case.application_id, case.applicant_iin, json.loads(case.request_document), case.queue_list, at
+        )
+        return ground.as_dict() if ground else None
 
     async def _enqueue(self, case: CaseRecord) -> int:
         """Give the applicant the next sequence number of the list, race-free."""

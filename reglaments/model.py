@@ -150,6 +150,25 @@ class Document(BaseModel):
     en: str
 
 
+class QueueList(Document):
+    income_test: bool = False
+
+
+class Decision(BaseModel):
+    """Parameters of the provider's check (3-шарт); the rules that use them are code."""
+
+    model_config = ConfigDict(extra="forbid")
+    income_multiplier: float
+    subsistence_minimum: dict[int, int]
+    worsening_lookback_years: int
+
+    def threshold(self, year: int) -> float:
+        """The per-member monthly income below which a family qualifies, for a year."""
+        known = sorted(self.subsistence_minimum)
+        chosen = max((y for y in known if y <= year), default=known[0])
+        return self.income_multiplier * self.subsistence_minimum[chosen]
+
+
 class Reglament(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
@@ -161,7 +180,8 @@ class Reglament(BaseModel):
     result: Text
     term: Duration
     required_documents: list[Document]
-    queue_lists: list[Document] = []
+    queue_lists: list[QueueList] = []
+    decision: Decision | None = None
     staff_steps: list[StaffStep]
     channels: dict[str, Channel]
 
@@ -203,7 +223,7 @@ class Reglament(BaseModel):
                 f"(it has: {', '.join(self.channels)})"
             ) from None
 
-    def queue_list(self, code: str) -> Document | None:
+    def queue_list(self, code: str) -> QueueList | None:
         return next((q for q in self.queue_lists if q.code == code), None)
 
     def staff_step(self, number: int) -> StaffStep:
