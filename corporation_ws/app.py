@@ -1,78 +1,71 @@
-"""The State Corporation operator workstation app.
+"""The State Corporation operator workstation app (ЫАЖ АЖО)."""
 
-Its part of the reglaments' State Corporation channel (section 4, item 9) grows with the
-corporation-channel work; today it takes the providers' results for the front office.
-"""
 
-from __future__ import annotations
-
-import json
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, FastAPI
-from sqlmodel import select
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
 
-from corporation_ws.models import CorporationModel, ReceivedResult
-from gateway_protocol.errors import ErrorCode
-from gateway_protocol.provider import Incoming, ProviderError, provider_router
-from simulation.calendar import to_local
-from simulation.clock import from_us, to_us
-from simulation.runtime import Runtime, system_app
+from corporation_ws.models import CorporationModel, OperatorSession
+from corporation_ws.service import FrontOffice, FrontOfficeError, FrontRequest
+from gateway_protocol.provider import provider_router
+from reglaments import ReglamentError
+from simulation.runtime import system_app
 from simulation.settings import Settings
 
-router = APIRouter(prefix="/api", tags=["workstation"])
 
+def build_router(office: FrontOffice) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["operator workstation"])
 
-@router.get("/results", summary="Results waiting to be handed to applicants")
-async def results(runtime: Runtime) -> list[dict[str, Any]]:
-    async with runtime.db.session() as session:
-        rows = (await session.exec(select(ReceivedResult).order_by(ReceivedResult.received_us))).all()
-    return [
-        {
-            "applicationId": r.application_id,
-            "reglament": r.reglament,
-            "registrationNumber": r.registration_number,
-            "decision": r.decision,
-            "received": to_local(from_us(r.received_us)).isoformat(),
-            "document": json.loads(r.document),
-        }
-        for r in rows
-    ]
+    async def operator(authorization: Annotated[str | None, Header()] = None) -> OperatorSession:
+        return await office.session_of(authorization.removeprefix("Bearer ").strip() if authorization else None)
+
+    Operator = Annotated[OperatorSession, Depends(operator)]
+
+    @router.post("/operator/sessions", summary="The operator logs in with the AUTH key (1-процесс)")
+    async def login() -> dict[str, Any]:
+        return await office.login()
+
+    @router.post("/tickets", summary="An electronic queue ticket for a service")
+    async def ticket(reglament: str) -> dict[str, Any]:
+        return await office.ticket(reglament)
+
+    @router.post("/applications", summary="Take an application at the front office (1-шарт … 7-процесс)")
+    async def apply(body: FrontRequest, session: Operator) -> dict[str, Any]:
+        return await office.apply(session, body)
+
+    @router.get("/applications/{application_id}", summary="An application, its receipts and its result")
+    async def view(application_id: str, session: Operator) -> dict[str, Any]:
+        return await office.view(application_id)
+
+    return router
 
 
 def create_app(
     settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
-    def routers(runtime):
-        async def take_result(request: Incoming) -> dict[str, Any]:
-            data = request.data if isinstance(request.data, dict) else {}
-            if not data.get("applicationId") or not isinstance(data.get("document"), dict):
-                raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "applicationId and document are required")
-            async with runtime.db.session() as session:
-                await session.merge(
-                    ReceivedResult(
-                        application_id=str(data["applicationId"]),
-                        reglament=str(data.get("reglament", "")),
-                        registration_number=data.get("registrationNumber"),
-                        decision=data.get("decision"),
-                        received_us=to_us(await runtime.now()),
-                        document=json.dumps(data["document"], ensure_ascii=False),
-                        signature=str(data.get("signature", "")),
-                    )
-                )
-                await session.commit()
-            return {"applicationId": data["applicationId"], "received": True}
+    holder: dict[str, FrontOffice] = {}
 
+    def routers(runtime):
+        office = holder["office"] = FrontOffice(runtime)
         return [
-            provider_router(lambda: runtime, {"GK_ResultDelivery": take_result}, accept_from={"gateway"}),
-            router,
+            provider_router(lambda: runtime, {"GK_ResultDelivery": office.take_result}, accept_from={"gateway"}),
+            build_router(office),
         ]
 
-    return system_app(
-        "corporation_ws",
-        tables=[CorporationModel.metadata],
-        routers=routers,
-        settings=settings,
-        transport=transport,
-    )
+    async def on_start(runtime) -> None:
+        await holder["office"].start()
+
+    app = system_app("corporation_ws", tables=[CorporationModel.metadata], routers=routers, settings=settings,
+                     transport=transport, on_start=on_start)
+
+    @app.exception_handler(FrontOfficeError)
+    async def front_office_error(_: Request, exc: FrontOfficeError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(ReglamentError)
+    async def reglament_error(_: Request, exc: ReglamentError) -> JSONResponse:
+        return JSONResponse({"error": "unknown_service", "message": str(exc)}, status_code=404)
+
+    return app

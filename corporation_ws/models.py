@@ -11,14 +11,42 @@ class CorporationModel(SQLModel, registry=registry()):
     pass
 
 
-class ReceivedResult(CorporationModel, table=True):
-    """A provider's result waiting at the front office for the applicant (10-процесс)."""
+class OperatorSession(CorporationModel, table=True):
+    """An operator logged in at the workstation with the AUTH key (1-процесс)."""
 
-    __tablename__ = "corporation_results"
-    application_id: str = Field(primary_key=True)
+    __tablename__ = "corporation_sessions"
+    id: str = Field(primary_key=True)
+    iin: str = Field(max_length=12)
+    name: str
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Ticket(CorporationModel, table=True):
+    """An electronic queue ticket of the front office."""
+
+    __tablename__ = "corporation_tickets"
+    number: str = Field(primary_key=True)
     reglament: str
+    issued_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used_by: str | None = None
+
+
+class FrontApplication(CorporationModel, table=True):
+    """An application taken at the front office, with its receipts and its result."""
+
+    __tablename__ = "corporation_applications"
+    id: str = Field(primary_key=True)
+    reglament: str
+    ticket: str
+    session_id: str
+    applicant_iin: str = Field(index=True, max_length=12)
+    representative_iin: str | None = None
+    status: str
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     registration_number: str | None = None
-    decision: str | None = None
-    received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    document: str = Field(sa_column=Column(Text, nullable=False))
-    signature: str = Field(sa_column=Column(Text, nullable=False))
+    request_document: str | None = Field(default=None, sa_column=Column(Text))
+    request_signature: str | None = Field(default=None, sa_column=Column(Text))
+    receipts: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    result_document: str | None = Field(default=None, sa_column=Column(Text))
+    result_signature: str | None = Field(default=None, sa_column=Column(Text))
+    handed_us: int | None = Field(default=None, sa_column=Column(BigInteger))

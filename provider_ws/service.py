@@ -104,7 +104,7 @@ class ProviderWorkstation:
                 raise ProviderError(
                     ErrorCode.PROVIDER_REFUSED, f"application {application_id} is already registered"
                 ) from None
-        registering = "process-6" if channel.name == "portal" else "process-8"
+        registering = next(step.key for step in channel.steps if step.system == SYSTEM)
         await self.runtime.tracer.record(
             reglament, channel.name, registering, system=SYSTEM,
             application_id=case.application_id, detail=f"тіркеу нөмірі {registration}",
