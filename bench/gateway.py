@@ -1,0 +1,509 @@
+"""Gateway throughput of egov-sim: one load generator, three paths to the same echo provider.
+
+Run from the repository root::
+
+    python bench/gateway.py              # about 1.5 minutes on a 2-core machine
+    python bench/gateway.py --quick      # a rough look, shorter windows
+
+The paths, one after another in the same run, at the same concurrency:
+
+====  ===========================================  ===========================================
+path  from the load generator                      service
+====  ===========================================  ===========================================
+a     straight to the echo provider                ``ECHO_Central`` (the echo takes it direct)
+b     through ЭҮШ (``gateway``)                    ``ECHO_Central``
+c     through ЭҮШ and ЭҮӨШ (``gateway-almaty``)     ``ECHO_Regional``, routeId ``almaty``
+====  ===========================================  ===========================================
+
+The systems are real processes on 127.0.0.1 (``egov_sim.up.Cluster``: signatures, control, the
+two gateways and the echo provider, each its own uvicorn process), in a temporary data dir on free
+ports. The load generator signs as the ``echo`` system with its key storage; every message is
+signed *before* its timed window (unique messageIds, so the gateways' replay guard never answers
+from memory; messageDate = the run's virtual time, which does not move during the run).
+
+The load generator's HTTP client is a few lines of raw ``asyncio`` streams: one keep-alive
+HTTP/1.1 connection per concurrent sender, a request written in one go, the answer read by its
+Content-Length. It costs a few tens of microseconds a message, so it leaves the CPU to the systems
+it measures (an httpx client would take ~1.7 ms of CPU a message, more than a gateway hop).
+
+Each path: a warm-up of a fixed number of messages (caches, connection pools, the OCSP answer),
+then the messages for the timed window are signed (as many as the warm-up's rate says the window
+needs, twice over), then ``--seconds`` of load: ``--concurrency`` senders, each sending its next
+message as soon as its previous one is answered. Messages per second = messages answered in the
+window / the window's length; latencies are per message, send to full answer.
+
+Every answer is checked after its window (not inside it, so the checking costs no throughput):
+HTTP 200, a signed response whose JWS signature and certificate chain verify against the run's
+root, correlationId = the request's messageId, the echoed data = the data sent. After the last
+path the gateways' message logs must hold two records (request, answer) for every message that
+went through them, with an unbroken hash chain, and the echo must have processed every message
+once. Any error is counted and printed, and the run exits with status 1.
+
+The last line of the output is machine-readable ``key=value`` pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import os
+import platform
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(_REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(_REPO_ROOT))
+
+import httpx  # noqa: E402
+
+from egov_sim.up import Cluster  # noqa: E402
+from gateway_protocol.client import build_signed_request, verify_signed_response  # noqa: E402
+from gateway_protocol.envelope import SUCCESS_CODE, SYNC_PATH  # noqa: E402
+from gateway_protocol.errors import GatewayFault  # noqa: E402
+from signatures.identity import Identity  # noqa: E402
+from simulation.settings import Settings  # noqa: E402
+from simulation.topology import SYSTEMS, sender_password  # noqa: E402
+
+SYSTEMS_NEEDED = ["signatures", "control", "gateway", "gateway-almaty", "echo"]
+MEASURED = ["gateway", "gateway-almaty", "echo"]
+
+
+@dataclass(frozen=True)
+class Path_:
+    key: str
+    label: str
+    target: str
+    service_id: str
+    route_id: str | None
+    through: tuple[str, ...]  # the gateways that must log it
+
+
+PATHS = [
+    Path_("direct", "(a) direct to echo", "echo", "ECHO_Central", None, ()),
+    Path_("one_hop", "(b) via ЭҮШ", "gateway", "ECHO_Central", None, ("gateway",)),
+    Path_("two_hop", "(c) via ЭҮШ → ЭҮӨШ", "gateway", "ECHO_Regional", "almaty", ("gateway", "gateway-almaty")),
+]
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def free_base_port() -> int:
+    """A base port with every system's port above it free on 127.0.0.1."""
+    span = max(s.port_offset for s in SYSTEMS.values()) + 1
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + span >= 65535:
+            continue
+        taken: list[socket.socket] = []
+        try:
+            for port in range(base, base + span):
+                s = socket.socket()
+                taken.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in taken:
+                s.close()
+    raise RuntimeError("no run of free ports")
+
+
+# --------------------------------------------------------------------------- signing
+
+_SIGNER: dict[str, Any] = {}
+
+
+def _signer_init(key_file: str, message_date: str) -> None:
+    _SIGNER["identity"] = Identity.load(Path(key_file))
+    _SIGNER["date"] = datetime.fromisoformat(message_date)
+    _SIGNER["password"] = sender_password("echo")
+
+
+def _sign_batch(job: tuple[str, str | None, str, int, int]) -> list[tuple[str, bytes]]:
+    service_id, route_id, tag, start, count = job
+    out = []
+    for n in range(start, start + count):
+        message_id = f"bench-{tag}-{n}-{uuid.uuid4().hex[:12]}"
+        signed = build_signed_request(
+            _SIGNER["identity"], sender_id="echo", password=_SIGNER["password"], service_id=service_id,
+            route_id=route_id, data={"n": n, "path": tag, "text": "сәлем, ЭҮШ"}, message_date=_SIGNER["date"],
+            message_id=message_id,
+        )
+        body = json.dumps(signed.model_dump(mode="json", exclude_none=True), ensure_ascii=False).encode()
+        out.append((message_id, body))
+    return out
+
+
+class Signer:
+    """Signs messages in a pool of worker processes (one per core), before a timed window."""
+
+    def __init__(self, key_file: Path, message_date: str) -> None:
+        self.pool = multiprocessing.get_context("fork").Pool(
+            os.cpu_count() or 2, initializer=_signer_init, initargs=(str(key_file), message_date)
+        )
+        self.counter = 0
+
+    def sign(self, path: Path_, count: int) -> list[tuple[str, bytes]]:
+        chunk = 250
+        jobs = []
+        for start in range(self.counter, self.counter + count, chunk):
+            jobs.append((path.service_id, path.route_id, path.key, start, min(chunk, self.counter + count - start)))
+        self.counter += count
+        return [m for batch in self.pool.map(_sign_batch, jobs) for m in batch]
+
+    def close(self) -> None:
+        self.pool.close()
+        self.pool.join()
+
+
+# --------------------------------------------------------------------------- a light HTTP/1.1 client
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: POST a body, read the answer."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None and self.writer is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("ascii")
+        self.writer.write(head + body)
+        status_line = await self.reader.readuntil(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length: int | None = None
+        chunked, keep_alive = False, True
+        while True:
+            line = await self.reader.readuntil(b"\r\n")
+            if line == b"\r\n":
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                keep_alive = False
+        if chunked:
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readuntil(b"\r\n")
+                    break
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            answer = b"".join(parts)
+        elif length is not None:
+            answer = await self.reader.readexactly(length)
+        else:
+            answer = await self.reader.read()
+            keep_alive = False
+        if not keep_alive:
+            self.close()
+        return status, answer
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Outcome:
+    sent: list[str] = field(default_factory=list)  # messageIds answered, in order
+    latencies: list[float] = field(default_factory=list)
+    answers: list[tuple[str, int, bytes]] = field(default_factory=list)
+    transport_errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    exhausted: bool = False
+
+
+async def drive(
+    url: str, messages: list[tuple[str, bytes]], concurrency: int, seconds: float | None
+) -> Outcome:
+    """Send ``messages`` from ``concurrency`` senders until they are used up or ``seconds`` pass."""
+    parsed = httpx.URL(url)
+    outcome = Outcome()
+    queue = iter(messages)
+    connections = [Connection(parsed.host, parsed.port or 80) for _ in range(concurrency)]
+    for c in connections:
+        await c.open()
+    started = time.perf_counter()
+    deadline = None if seconds is None else started + seconds
+    last_done = started
+
+    async def sender(connection: Connection) -> None:
+        nonlocal last_done
+        perf = time.perf_counter
+        while deadline is None or perf() < deadline:
+            message = next(queue, None)
+            if message is None:
+                if deadline is not None:
+                    outcome.exhausted = True
+                return
+            message_id, body = message
+            t0 = perf()
+            try:
+                status, answer = await connection.post(SYNC_PATH, body)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                outcome.transport_errors.append(f"{message_id}: {type(exc).__name__}: {exc}")
+                connection.close()
+                continue
+            t1 = perf()
+            outcome.latencies.append(t1 - t0)
+            outcome.answers.append((message_id, status, answer))
+            last_done = t1
+
+    await asyncio.gather(*(sender(c) for c in connections))
+    outcome.elapsed = last_done - started
+    for c in connections:
+        c.close()
+    return outcome
+
+
+def check_answers(outcome: Outcome, bodies: dict[str, bytes], roots, at: datetime) -> list[str]:
+    """Every answer: HTTP 200, a signed response that verifies, for this message, echoing its data."""
+    errors = list(outcome.transport_errors)
+    for message_id, status, answer in outcome.answers:
+        if status != 200:
+            errors.append(f"{message_id}: HTTP {status}: {answer[:300]!r}")
+            continue
+        try:
+            payload = json.loads(answer)
+            signed = verify_signed_response(payload, trusted_roots=roots, at=at, source="bench")
+        except (ValueError, GatewayFault) as exc:
+            errors.append(f"{message_id}: {exc}")
+            continue
+        info = signed.response.responseInfo
+        sent = json.loads(bodies[message_id])["request"]["requestData"]["data"]
+        if info.status.code != SUCCESS_CODE:
+            errors.append(f"{message_id}: status {info.status.code}")
+        elif info.correlationId != message_id:
+            errors.append(f"{message_id}: answered for {info.correlationId}")
+        elif signed.response.responseData.data != {"echo": sent}:
+            errors.append(f"{message_id}: the echo does not match what was sent")
+    return errors
+
+
+# --------------------------------------------------------------------------- CPU use of the systems
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+@dataclass
+class Result:
+    path: Path_
+    mps: float
+    messages: int
+    p50: float
+    p90: float
+    p99: float
+    cpu_ms: dict[str, float]  # CPU ms per message, per process
+    errors: list[str]
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="timed window per path (default 8)")
+    parser.add_argument("--concurrency", type=int, default=32, help="senders in flight, every path (default 32)")
+    parser.add_argument("--warmup", type=int, default=1500, help="warm-up messages per path (default 1500)")
+    parser.add_argument("--quick", action="store_true", help="3 s windows, 600 warm-up messages")
+    parser.add_argument("--keep", action="store_true", help="keep the run's data dir (printed at the end)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.warmup = 3.0, 600
+
+    began = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="egov-bench-gateway-"))
+    settings = Settings(data_dir=tmp / "run", base_port=free_base_port(), seed_people=False)
+    print(f"egov-sim gateway benchmark: {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, load average {load_average()}")
+    print(f"concurrency {args.concurrency}, {args.seconds:g} s per path after {args.warmup} warm-up messages; "
+          f"data in {tmp}")
+    cluster = Cluster(settings, SYSTEMS_NEEDED)
+    signer: Signer | None = None
+    results: list[Result] = []
+    failures: list[str] = []
+    try:
+        cluster.start()
+        cluster.wait_healthy(60)
+        print(f"started {', '.join(SYSTEMS_NEEDED)} in {time.perf_counter() - began:.1f} s")
+        with httpx.Client(timeout=60) as http:
+            now = http.get(settings.url_of("control") + "/clock").json()["now"]
+        at = datetime.fromisoformat(now)
+        key_file = settings.data_dir.resolve() / "keys" / "echo.p12"
+        roots = fetch_roots(settings)
+        signer = Signer(key_file, now)
+        pids = {name: cluster.processes[name].pid for name in MEASURED}
+        for path in PATHS:
+            results.append(asyncio.run(run_path(path, settings, signer, args, pids, roots, at)))
+            r = results[-1]
+            print(f"  {r.path.label:<22} {r.mps:8.1f} msg/s  p50 {r.p50 * 1000:6.1f} ms  p90 {r.p90 * 1000:6.1f} ms  "
+                  f"p99 {r.p99 * 1000:6.1f} ms  ({r.messages} messages, {len(r.errors)} errors)")
+        failures.extend(check_logs(settings, results))
+    finally:
+        if signer is not None:
+            signer.close()
+        cluster.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(f"| path | msg/s | p50 ms | p90 ms | p99 ms | messages | errors | CPU ms/msg: "
+          + " | ".join(["load gen", *MEASURED]) + " |")
+    for r in results:
+        cpu = " | ".join(f"{r.cpu_ms.get(n, 0):.2f}" for n in ["load gen", *MEASURED])
+        print(f"| {r.path.label} | {r.mps:.1f} | {r.p50 * 1000:.1f} | {r.p90 * 1000:.1f} | {r.p99 * 1000:.1f} | "
+              f"{r.messages} | {len(r.errors)} | {cpu} |")
+    errors = [e for r in results for e in r.errors] + failures
+    for r in results:
+        for e in r.errors[:5]:
+            print(f"error on {r.path.key}: {e}")
+    for f in failures:
+        print(f"error: {f}")
+    by = {r.path.key: r for r in results}
+    a, b, c = (by[k].mps if k in by else math.nan for k in ("direct", "one_hop", "two_hop"))
+    print(f"finished in {time.perf_counter() - began:.1f} s; load average {load_average()}; "
+          f"{len(errors)} errors{'' if not errors else ' -- FAILED'}")
+    pairs = {
+        "direct_mps": f"{a:.1f}", "one_hop_mps": f"{b:.1f}", "two_hop_mps": f"{c:.1f}",
+        "ratio_b_a": f"{b / a:.3f}", "ratio_c_a": f"{c / a:.3f}",
+    }
+    for r in results:
+        for q in ("p50", "p99"):
+            pairs[f"{r.path.key}_{q}_ms"] = f"{getattr(r, q) * 1000:.1f}"
+    pairs["errors"] = str(len(errors))
+    print(" ".join(f"{k}={v}" for k, v in pairs.items()))
+    return 1 if errors else 0
+
+
+def fetch_roots(settings: Settings):
+    from signatures.client import fetch_roots as fetch
+
+    async def go():
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await fetch(http, settings.url_of("signatures"))
+
+    return asyncio.run(go())
+
+
+async def run_path(
+    path: Path_, settings: Settings, signer: Signer, args, pids: dict[str, int], roots, at: datetime
+) -> Result:
+    url = settings.url_of(path.target)
+    warm = signer.sign(path, args.warmup)
+    warm_out = await drive(url, warm, args.concurrency, None)
+    warm_rate = len(warm_out.answers) / warm_out.elapsed if warm_out.elapsed else 1000.0
+    needed = int(warm_rate * args.seconds * 2) + 4 * args.concurrency
+    timed = signer.sign(path, needed)
+    bodies = dict(warm) | dict(timed)
+    await asyncio.sleep(0.2)
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    own_before = own_cpu_seconds()
+    outcome = await drive(url, timed, args.concurrency, args.seconds)
+    own = own_cpu_seconds() - own_before
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    count = len(outcome.answers)
+    errors = check_answers(warm_out, bodies, roots, at) + check_answers(outcome, bodies, roots, at)
+    if outcome.exhausted:
+        errors.append(f"ran out of pre-signed messages ({len(timed)}) before {args.seconds:g} s")
+    latencies = sorted(outcome.latencies)
+    cpu_ms = {"load gen": own * 1000 / max(count, 1)} | {n: s * 1000 / max(count, 1) for n, s in cpu.items()}
+    path_messages = [m for m, *_ in warm_out.answers] + [m for m, *_ in outcome.answers]
+    _SENT[path.key] = path_messages
+    return Result(
+        path, count / outcome.elapsed if outcome.elapsed else 0.0, count,
+        percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99), cpu_ms, errors,
+    )
+
+
+_SENT: dict[str, list[str]] = {}
+
+
+def check_logs(settings: Settings, results: list[Result]) -> list[str]:
+    """Each gateway logged a request and an answer for every message through it, in an unbroken
+    chain; the echo processed every message once."""
+    problems = []
+    expected = {g: 0 for g in ("gateway", "gateway-almaty")}
+    total = 0
+    for r in results:
+        total += len(_SENT[r.path.key])
+        for g in r.path.through:
+            expected[g] += 2 * len(_SENT[r.path.key])
+    with httpx.Client(timeout=120) as http:
+        for g, records in expected.items():
+            report = http.get(settings.url_of(g) + "/v1/messages/verify").json()
+            if not report["ok"]:
+                problems.append(f"{g}: the message log's chain is broken: {report['problem']}")
+            if report["records"] != records:
+                problems.append(f"{g}: {report['records']} log records, expected {records}")
+        processed = http.get(settings.url_of("echo") + "/api/processed").json()
+        if len(processed) != total or any(row["times"] != 1 for row in processed):
+            problems.append(f"echo processed {len(processed)} distinct messages, expected {total} once each")
+    return problems
+
+
+if __name__ == "__main__":
+    sys.exit(main())
