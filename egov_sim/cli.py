@@ -37,7 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--data-dir", help="where the run keeps its state (default ./.egov-sim)")
     up.add_argument("--base-port", type=int, help="port of the first system (default 8700)")
 
-    commands.add_parser("reglaments", help="list the reglament definitions")
+    commands.add_parser("reglaments", help="list the reglament definitions with their channels and cases")
+
+    run = commands.add_parser("run", help="one application end to end in virtual time; exits 0 whatever the outcome")
+    run.add_argument("reglament")
+    run.add_argument("--channel", required=True, choices=["portal", "corporation"])
+    run.add_argument("--case", required=True, help="approved, refused, bad-password, revoked-certificate, …")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--data-dir", help="where the run keeps its state (default ./.egov-sim)")
 
     from egov_sim.gateway_cli import add_parser as add_gateway
     from egov_sim.pki import add_parser as add_pki
@@ -69,10 +76,25 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_gateway(args, settings, sys.stdout, sys.stderr))
     if args.command == "reglaments":
+        from egov_sim.scenarios import cases_of
         from reglaments import all_reglaments
 
         for reglament in all_reglaments().values():
-            print(f"{reglament.id}\t{reglament.region}\t{', '.join(reglament.channels)}\t{reglament.title.en}")
+            print(f"{reglament.id} ({reglament.region}): {reglament.title.en}")
+            for channel, cases in cases_of(reglament.id).items():
+                print(f"  --channel {channel}: --case {' | '.join(cases)}")
+        return 0
+    if args.command == "run":
+        import json
+
+        from egov_sim.scenarios import CaseError, narrate, run_case
+
+        try:
+            report = asyncio.run(run_case(settings, args.reglament, args.channel, args.case))
+        except CaseError as exc:
+            print(f"egov-sim run: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else narrate(report))
         return 0
     return 2
 

@@ -163,6 +163,10 @@ class Tracer:
     async def for_application(self, application_id: str) -> list[TraceEvent]:
         return [_event(r) for r in await self._rows(application_id, None)]
 
+    async def for_session(self, session_id: str) -> list[TraceEvent]:
+        """Steps taken in a session that created no application (a refused log-in)."""
+        return [_event(r) for r in await self._rows(None, session_id)]
+
     async def _rows(
         self,
         application_id: str | None,

@@ -1,0 +1,174 @@
+"""``egov-sim run``: one application end to end in virtual time, for every case a channel has.
+
+The contract testers and CI rely on: whatever the outcome, the run ends and reports it -- the
+reglament, channel and case; the outcome (``approved``, ``refused`` by the provider, or
+``rejected`` for a stop before the provider decides); the result with its signature verdict;
+virtual start and finish; the term and whether it was met; the trace; and the gateway messages.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key
+from egov_sim.inprocess import Simulation
+from reglaments import get_reglament
+from signatures.identity import Identity
+from simulation.calendar import to_local
+from simulation.identifiers import make_iin
+from simulation.settings import Settings
+
+OSPANOV = Citizen("800404305123", "ОСПАНОВ", "БОЛАТ", "ЕРЖАНҰЛЫ", "Bolat-2026!")
+"""Owns the flat he lives in: the provider refuses him (registries/fixtures.yaml)."""
+OMAROV = Citizen("851102304571", "ОМАРОВ", "ДӘУРЕН", "АСҚАРҰЛЫ", "Dauren-2026!")
+UNKNOWN_IIN = make_iin(date(1900, 1, 1), 1, 1)
+"""A well-formed ЖСН of nobody the registries know."""
+
+CASES: dict[str, tuple[str, ...]] = {
+    "portal": ("approved", "refused", "bad-password", "revoked-certificate", "expired-certificate", "iin-mismatch"),
+    "corporation": ("approved", "refused", "incomplete-package", "no-registry-data"),
+}
+
+
+class CaseError(ValueError):
+    """An unknown reglament, channel or case: says which, and what there is."""
+
+
+def cases_of(reglament_id: str) -> dict[str, tuple[str, ...]]:
+    return {channel: CASES[channel] for channel in get_reglament(reglament_id).channels if channel in CASES}
+
+
+async def run_case(settings: Settings, reglament_id: str, channel: str, case: str) -> dict[str, Any]:
+    try:
+        reglament = get_reglament(reglament_id)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+    available = cases_of(reglament.id)
+    if channel not in available:
+        raise CaseError(f"reglament {reglament.id} has no channel {channel!r} (it has: {', '.join(available)})")
+    if case not in available[channel]:
+        raise CaseError(f"channel {channel} has no case {case!r} (it has: {', '.join(available[channel])})")
+    async with Simulation(settings) as simulation:
+        started = await simulation.runtime("control").clock.now()
+        if channel == "portal":
+            application_id, trace, view = await _portal(simulation, reglament.id, case)
+        else:
+            application_id, trace, view = await _corporation(simulation, reglament.id, case)
+        messages = await _messages(simulation, application_id) if application_id else []
+    return _report(reglament, channel, case, started, trace, view, messages)
+
+
+async def _portal(simulation: Simulation, reglament_id: str, case: str):
+    data_dir = simulation.settings.data_dir
+    if case == "bad-password":
+        async with simulation.client("portal") as portal:
+            await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
+            refused = (await portal.post("/api/sessions", json={
+                "iin": DEMO_CITIZEN.iin, "password": "not-the-password", "reglament": reglament_id})).json()
+        trace = await simulation.runtime("control").tracer.for_session(refused["session"])
+        refusal = {"kk": refused["message_kk"], "ru": refused["message_ru"], "en": refused["message"]}
+        return None, [e.as_dict() for e in trace], {"refusal": refusal}
+    citizen, key = DEMO_CITIZEN, None
+    if case == "refused":
+        citizen = OSPANOV
+    elif case in ("revoked-certificate", "expired-certificate"):
+        async with simulation.client("signatures") as ca:
+            body = (await ca.post("/v1/certificates/person", json={
+                "iin": citizen.iin, "surname": citizen.surname, "name": citizen.name, "patronymic": citizen.patronymic,
+                "validity": "expired" if case == "expired-certificate" else "valid"})).json()
+            key = Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
+            if case == "revoked-certificate":
+                await ca.post(f"/v1/certificates/{body['serial']}/revoke", json={"reason": "keyCompromise"})
+    elif case == "iin-mismatch":
+        async with simulation.client("signatures") as ca:
+            key = await obtain_signing_key(ca, OMAROV)
+    outcome = await apply_on_portal(simulation.client, reglament_id, citizen, data_dir=data_dir, signing_key=key)
+    return outcome.application_id, outcome.trace, outcome.application
+
+
+async def _corporation(simulation: Simulation, reglament_id: str, case: str):
+    reglament = get_reglament(reglament_id)
+    documents = [d.code for d in reglament.required_documents]
+    applicant = {"refused": OSPANOV.iin, "no-registry-data": UNKNOWN_IIN}.get(case, DEMO_CITIZEN.iin)
+    if case == "incomplete-package":
+        documents = documents[:-1]
+    async with simulation.client("corporation_ws") as ws, simulation.client("control") as control:
+        session = (await ws.post("/api/operator/sessions")).json()["session"]
+        auth = {"Authorization": f"Bearer {session}"}
+        ticket = (await ws.post("/api/tickets", params={"reglament": reglament_id})).json()["ticket"]
+        taken = await ws.post("/api/applications", headers=auth, json={
+            "reglament": reglament_id, "ticket": ticket, "applicant_iin": applicant,
+            "presented_documents": documents, "form": {"queueList": "socially-vulnerable"}})
+        taken.raise_for_status()
+        application_id = taken.json()["id"]
+        (await control.post("/clock/run")).raise_for_status()
+        view = (await ws.get(f"/api/applications/{application_id}", headers=auth)).json()
+        trace = (await control.get(f"/trace/{application_id}")).json()
+    return application_id, trace, view
+
+
+async def _messages(simulation: Simulation, application_id: str) -> list[dict[str, Any]]:
+    async with simulation.client("gateway") as gateway:
+        records = (await gateway.get("/v1/messages", params={"correlationId": application_id, "kind": "all",
+                                                               "limit": 10_000})).json()
+    messages: dict[str, dict[str, Any]] = {}
+    for record in records:
+        entry = messages.setdefault(record["messageId"], {
+            "messageId": record["messageId"], "serviceId": record["serviceId"], "sender": record["sender"],
+            "recipient": record["recipient"], "status": record["status"]})
+        if record["kind"] == "response":
+            entry["status"] = record["status"]
+            entry["recipient"] = entry["recipient"] or record["recipient"]
+    return list(messages.values())
+
+
+def _report(reglament, channel: str, case: str, started: datetime, trace: list[dict[str, Any]],
+            view: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    trace = [{k: e[k] for k in ("kind", "number", "label", "system", "sim_time", "outcome", "detail")} for e in trace]
+    result = (view or {}).get("result")
+    if result:
+        outcome = "approved" if result["document"].get("decision") == "approved" else "refused"
+        report_result: dict[str, Any] = {"document": result["document"], "signature": result["signature"],
+                                         "verdict": result["verdict"]}
+    else:
+        outcome = "rejected"
+        receipts = (view or {}).get("receipts") or []
+        report_result = {"refusal": (view or {}).get("refusal") or (receipts[-1] if receipts else None)}
+    finished = datetime.fromisoformat(trace[-1]["sim_time"]) if trace else started
+    first = datetime.fromisoformat(trace[0]["sim_time"]) if trace else started
+    limit = reglament.term.add_to(first)
+    return {
+        "reglament": reglament.id,
+        "channel": channel,
+        "case": case,
+        "outcome": outcome,
+        "result": report_result,
+        "started_at": to_local(first).isoformat(),
+        "finished_at": to_local(finished).isoformat(),
+        "term": {"limit": reglament.term.english(), "limit_kk": reglament.term.kazakh(),
+                 "due": to_local(limit).isoformat(), "met": finished <= limit},
+        "trace": trace,
+        "messages": messages,
+    }
+
+
+def narrate(report: dict[str, Any]) -> str:
+    lines = [f"{report['reglament']} / {report['channel']} / {report['case']}: {report['outcome']}"]
+    for event in report["trace"]:
+        mark = {"true": " [иә]", "false": " [жоқ]"}.get(event["outcome"], "")
+        when = datetime.fromisoformat(event["sim_time"]).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {when}  {event['label']:<15} {event['system']:<15} {event['detail']}{mark}")
+    document = (report["result"] or {}).get("document")
+    if document:
+        lines.append(f"  {document.get('text', {}).get('kk', '')}")
+        lines.append(f"  signature: {report['result']['verdict']['code']}")
+    elif report["result"].get("refusal"):
+        refusal = report["result"]["refusal"]
+        lines.append(f"  {refusal.get('kk', refusal) if isinstance(refusal, dict) else refusal}")
+    lines.append(f"  term {report['term']['limit']}: {'met' if report['term']['met'] else 'NOT met'}; "
+                 f"{len(report['messages'])} gateway messages")
+    return "\n".join(lines)
