@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from corporation_ws.models import FrontApplication, OperatorSession, Ticket
@@ -140,11 +141,17 @@ class FrontOffice:
 
     async def ticket(self, reglament_id: str) -> dict[str, Any]:
         get_reglament(reglament_id).channel(CHANNEL)
-        async with self.runtime.db.session() as db:
-            count = (await db.exec(select(func.count()).select_from(Ticket))).one()
-            ticket = Ticket(number=f"Т-{count + 1:03d}", reglament=reglament_id, issued_us=to_us(await self.runtime.now()))
-            db.add(ticket)
-            await db.commit()
+        for _ in range(100):  # tickets taken at the same moment: the later one takes the next number
+            async with self.runtime.db.session() as db:
+                count = (await db.exec(select(func.count()).select_from(Ticket))).one()
+                ticket = Ticket(number=f"Т-{count + 1:03d}", reglament=reglament_id,
+                                issued_us=to_us(await self.runtime.now()))
+                db.add(ticket)
+                try:
+                    await db.commit()
+                    break
+                except IntegrityError:
+                    await db.rollback()
         return {"ticket": ticket.number, "issuedAt": to_local(from_us(ticket.issued_us)).isoformat()}
 
     # ---- the application, 1-шарт to 7-процесс -----------------------------------------------

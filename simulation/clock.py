@@ -274,10 +274,11 @@ TimerHandler = Callable[[Timer], Awaitable[None]]
 class TimerWorker:
     """Runs one system's due timers, each with the handler registered for its kind."""
 
-    def __init__(self, clock: VirtualClock, owner: str, poll_interval: float) -> None:
+    def __init__(self, clock: VirtualClock, owner: str, poll_interval: float, concurrency: int = 16) -> None:
         self.clock = clock
         self.owner = owner
         self.poll_interval = poll_interval
+        self.concurrency = concurrency
         self.handlers: dict[str, TimerHandler] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -285,19 +286,25 @@ class TimerWorker:
         self.handlers[kind] = handler
 
     async def run_due(self) -> int:
+        """Run the owner's due timers, several at once (as several staff members work at once)."""
         timers = await self.clock.claim_due(self.owner)
-        for timer in timers:
-            handler = self.handlers.get(timer.kind)
-            error = None
-            if handler is None:
-                error = f"{self.owner} has no handler for timers of kind {timer.kind!r}"
-            else:
-                try:
-                    await handler(timer)
-                except Exception as exc:  # recorded on the timer, the worker goes on
-                    log.exception("timer %s (%s) of %s failed", timer.id, timer.kind, self.owner)
-                    error = f"{type(exc).__name__}: {exc}"
-            await self.clock.finish(timer.id, error)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def run(timer: Timer) -> None:
+            async with limit:
+                handler = self.handlers.get(timer.kind)
+                error = None
+                if handler is None:
+                    error = f"{self.owner} has no handler for timers of kind {timer.kind!r}"
+                else:
+                    try:
+                        await handler(timer)
+                    except Exception as exc:  # recorded on the timer, the worker goes on
+                        log.exception("timer %s (%s) of %s failed", timer.id, timer.kind, self.owner)
+                        error = f"{type(exc).__name__}: {exc}"
+                await self.clock.finish(timer.id, error)
+
+        await asyncio.gather(*(run(timer) for timer in timers))
         return len(timers)
 
     async def _loop(self) -> None:
