@@ -31,7 +31,7 @@ from corporation_ws.texts import ACCEPTED, HANDED, INCOMPLETE, NO_DATA
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
 from reglaments import Reglament, get_reglament
-from signatures.client import obtain_person_identity
+from signatures.client import obtain_person_identity, renewed_key_storage
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
@@ -86,6 +86,7 @@ class FrontOffice:
         self.auth = NCALayer(runtime.now)
         self.sign = NCALayer(runtime.now)
         self.operator: dict[str, Any] = {}
+        self._storages: dict[str, Path] = {}
 
     async def start(self) -> None:
         """The operator's key storages, on the workstation's NCALayer."""
@@ -93,7 +94,9 @@ class FrontOffice:
         self.operator = next(p for p in people["officials"] if "Азаматтарға арналған" in p["organisation"])
         for usage, layer in (("auth", self.auth), ("sign", self.sign)):
             storage = person_key_storage(self.runtime.settings.data_dir, self.operator["iin"], usage)
-            if storage is None:
+            if storage is not None:
+                self._storages[usage] = storage
+            else:
                 storage = await obtain_person_identity(  # type: ignore[assignment]
                     self.runtime.http, self.runtime.url_of("signatures"),
                     {**{k: self.operator[k] for k in ("iin", "surname", "name", "patronymic", "organisation", "bin")},
@@ -105,7 +108,19 @@ class FrontOffice:
 
     # ---- 1-процесс: the operator logs in ----------------------------------------------------
 
+    async def _renew(self, usage: str, layer: NCALayer) -> None:
+        """The operator renews an expired key storage before using it."""
+        path = self._storages.get(usage)
+        if path is None:
+            return
+        renewed = await renewed_key_storage(self.runtime.http, self.runtime.url_of("signatures"), path,
+                                            await self.runtime.now())
+        if renewed != path:
+            self._storages[usage] = renewed
+            layer.choose(renewed)
+
     async def login(self) -> dict[str, Any]:
+        await self._renew("auth", self.auth)
         challenge = secrets.token_bytes(32)
         answer = await self.auth.handle({"module": BASICS, "method": "sign", "args": {
             "format": "cms", "data": base64.b64encode(challenge).decode(),
@@ -255,6 +270,7 @@ class FrontOffice:
         return None
 
     async def _operator_signs(self, document: dict[str, Any]) -> str:
+        await self._renew("sign", self.sign)
         answer = await self.sign.handle({"module": BASICS, "method": "sign", "args": {
             "format": "cms", "data": base64.b64encode(canonical_json(document)).decode(),
             "signingParams": {"decode": True, "encapsulate": False},

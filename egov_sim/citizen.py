@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from signatures.client import renewed_key_storage
 from signatures.identity import Identity
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
@@ -133,6 +134,9 @@ async def apply_on_portal(
         key = signing_key or (person_key_storage(data_dir, citizen.iin) if data_dir else None)
         if key is None:
             key = await obtain_signing_key(ca, citizen)
+        elif isinstance(key, Path):
+            now = datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
+            key = await renewed_key_storage(ca, "", key, now)
         _expect(
             await portal.post("/api/accounts", json={"iin": citizen.iin, "password": citizen.password}),
             201, 409,

@@ -19,7 +19,7 @@ from provider_ws.decision import DecisionRules
 from provider_ws.models import CaseRecord, QueueEntry
 from reglaments import ReglamentError, get_reglament
 from signatures.certificates import Role
-from signatures.client import obtain_person_identity
+from signatures.client import obtain_person_identity, renewed_key_storage
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
@@ -38,12 +38,14 @@ class ProviderWorkstation:
         self.runtime = runtime
         runtime.timers.on("staff-step", self._staff_step)
         self.ncalayer = NCALayer(runtime.now)
+        self._head_storage: Path | None = None
         """The NCALayer on the head's computer, with the head's SIGN key storage chosen."""
 
     async def start(self) -> None:
         head = STAFF["head"]
         seeded = person_key_storage(self.runtime.settings.data_dir, head["iin"], "sign")
         if seeded is not None:
+            self._head_storage = seeded
             self.ncalayer.choose(seeded)
             return
         identity = await obtain_person_identity(
@@ -265,6 +267,13 @@ class ProviderWorkstation:
                 "ru": f"В оказании государственной услуги отказано: {ground.get('ru', '')}.",
                 "en": f"The state service is refused: {ground.get('en', '')}.",
             }
+        if self._head_storage is not None:  # the head renews an expired key before signing
+            renewed = await renewed_key_storage(
+                self.runtime.http, self.runtime.url_of("signatures"), self._head_storage, await self.runtime.now()
+            )
+            if renewed != self._head_storage:
+                self._head_storage = renewed
+                self.ncalayer.choose(renewed)
         answer = await self.ncalayer.handle({
             "module": BASICS,
             "method": "sign",

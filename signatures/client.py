@@ -139,3 +139,25 @@ async def certificate_status(http: httpx.AsyncClient, base_url: str, serial_hex:
     """The CA's word on a certificate: good, revoked (when, why) or unknown."""
     response = await _call(http, "GET", f"{base_url}/v1/certificates/{serial_hex}/status", wait=5.0)
     return response.json()
+
+
+async def renewed_key_storage(http: httpx.AsyncClient, base_url: str, path: Path, at: datetime) -> Path:
+    """A seeded key storage that is still valid at ``at`` -- renewed by the CA if it has expired.
+
+    People renew their keys when the old ones run out; a run whose virtual time has gone past a
+    certificate's end does the same: the CA re-issues it (the old one is superseded) and the new
+    key storage replaces the old file, with the same password.
+    """
+    identity = Identity.load(path)
+    if identity.certificate.not_valid_after_utc > at:
+        return path
+    serial = format(identity.certificate.serial_number, "x")
+    response = await _call(http, "POST", f"{base_url}/v1/certificates/{serial}/reissue", wait=10.0, json={})
+    body = response.json()
+    prefix = path.stem.rsplit("_", 1)[0]  # RSA256, AUTH_RSA256, GOSTKNCA …
+    renewed = path.with_name(f"{prefix}_{body['serial'][:16]}.p12")
+    renewed.write_bytes(base64.b64decode(body["pkcs12"]))
+    if renewed != path:
+        path.unlink()
+    log.info("renewed the expired key storage %s as %s", path.name, renewed.name)
+    return renewed
