@@ -33,6 +33,15 @@ REGIONAL_GATEWAY = "gateway-almaty"
 REPLY_SERVICES = {"portal": "EPORTAL_CabinetDelivery", "corporation": "GK_ResultDelivery"}
 
 
+class StaffError(Exception):
+    """A staff action that cannot be done: HTTP status and why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class ProviderWorkstation:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
@@ -111,7 +120,8 @@ class ProviderWorkstation:
             reglament, channel.name, registering, system=SYSTEM,
             application_id=case.application_id, detail=f"тіркеу нөмірі {registration}",
         )
-        await self._schedule(case, 1, now)
+        if self.runtime.settings.provider_mode == "auto":
+            await self._schedule(case, 1, now)
         due = reglament.term.add_to(now)
         return {
             "registrationNumber": registration,
@@ -134,37 +144,107 @@ class ProviderWorkstation:
 
     async def _staff_step(self, timer: Timer) -> None:
         number = int(timer.payload["number"])
-        async with self.runtime.db.session() as session:
-            case = await session.get(CaseRecord, timer.payload["registration"])
-        if case is None:
-            raise LookupError(f"no case {timer.payload['registration']}")
+        case = await self._case(registration=timer.payload["registration"])
         reglament = get_reglament(case.reglament)
-        staff = reglament.staff_step(number)
-        detail = f"{staff.actor_kk}, {staff.duration.kazakh()}"
-        if number == 3:
-            prepared = "хабарлама" if case.decision == "approved" else "дәлелді бас тарту"
-            detail += f": {prepared} дайындалды"
-        if number == 4:
-            await self._sign_result(case, timer.due)
-            detail += ": ЭЦҚ-мен қол қойылды"
-        await self.runtime.tracer.record(
-            reglament, case.channel, f"action-{number}", system=SYSTEM,
-            application_id=case.application_id, at=timer.due,
-            detail=detail,
-        )
-        if number == 2:
+        await self._perform(case, number, timer.due)
+        if number == 2:  # the executor starts with the check (3-шарт)
             await self._decide(case, timer.due)
         if number < len(reglament.staff_steps):
             await self._schedule(case, number + 1, timer.due)
         else:
             await self._dispatch(case)
 
+    async def perform_manually(self, application_id: str, number: int, decision: dict[str, Any] | None) -> dict[str, Any]:
+        """A person performs staff procedure ``number`` now (manual mode)."""
+        if self.runtime.settings.provider_mode != "manual":
+            raise StaffError(409, "the provider works in auto mode: its staff steps run by themselves")
+        case = await self._case(application_id=application_id)
+        reglament = get_reglament(case.reglament)
+        expected = case.steps_done + 1
+        if number != expected or number > len(reglament.staff_steps):
+            staff = reglament.staff_step(expected) if expected <= len(reglament.staff_steps) else None
+            raise StaffError(409, f"step {number} cannot be done now: the next step is "
+                                  + (f"{expected} ({staff.actor_kk})" if staff else "none, the case is done"))
+        now = await self.runtime.now()
+        if number == 3:
+            await self._decide(case, now, override=decision)
+            case = await self._case(application_id=application_id)
+        await self._perform(case, number, now, executor=(decision or {}).get("executor"))
+        if number == len(reglament.staff_steps):
+            await self._dispatch(case)
+        return await self._case_view(application_id)
+
+    async def _perform(self, case: CaseRecord, number: int, at, executor: str | None = None) -> None:
+        """Staff procedure ``number`` of section 2, done at ``at``: its own work, and its trace."""
+        reglament = get_reglament(case.reglament)
+        staff = reglament.staff_step(number)
+        detail = f"{staff.actor_kk}, {staff.duration.kazakh()}"
+        if number == 2 and executor:
+            detail += f": жауапты орындаушы – {executor}"
+        if number == 3:
+            prepared = "хабарлама" if case.decision == "approved" else "дәлелді бас тарту"
+            detail += f": {prepared} дайындалды"
+        if number == 4:
+            await self._sign_result(case, at)
+            detail += ": ЭЦҚ-мен қол қойылды"
+        await self.runtime.tracer.record(
+            reglament, case.channel, f"action-{number}", system=SYSTEM,
+            application_id=case.application_id, at=at, detail=detail,
+        )
+        async with self.runtime.db.session() as session:
+            stored = await session.get(CaseRecord, case.registration_number)
+            assert stored is not None
+            stored.steps_done = number
+            if number == 2 and executor:
+                stored.executor = executor
+            session.add(stored)
+            await session.commit()
+
+    async def _case(self, *, registration: str | None = None, application_id: str | None = None) -> CaseRecord:
+        async with self.runtime.db.session() as session:
+            if registration is not None:
+                case = await session.get(CaseRecord, registration)
+            else:
+                case = (await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))).first()
+        if case is None:
+            raise StaffError(404, f"no case {registration or application_id}")
+        return case
+
+    async def _case_view(self, application_id: str) -> dict[str, Any]:
+        case = await self._case(application_id=application_id)
+        reglament = get_reglament(case.reglament)
+        following = case.steps_done + 1
+        staff = reglament.staff_step(following) if following <= len(reglament.staff_steps) else None
+        return {
+            "applicationId": case.application_id,
+            "registrationNumber": case.registration_number,
+            "state": case.state,
+            "stepsDone": case.steps_done,
+            "decision": case.decision,
+            "refusalGround": json.loads(case.refusal_ground) if case.refusal_ground else None,
+            "nextStep": {"number": staff.number, "actor": staff.actor, "actor_kk": staff.actor_kk,
+                         "text_kk": staff.text_kk, "duration": staff.duration.english()} if staff else None,
+        }
+
     # ---- 3-шарт: the provider's check --------------------------------------------------------
 
-    async def _decide(self, case: CaseRecord, at) -> None:
+    async def _decide(self, case: CaseRecord, at, override: dict[str, Any] | None = None) -> None:
+        """3-шарт: by the rules, or -- in manual mode -- as the executor decides."""
         reglament = get_reglament(case.reglament)
         channel = reglament.channel(case.channel)
-        ground = await self._refusal_ground(case, at)
+        choice = (override or {}).get("decision")
+        if choice == "approve":
+            ground = None
+        elif choice == "refuse":
+            ground = (override or {}).get("ground") or {}
+            if not isinstance(ground, dict) or not ground.get("kk"):
+                raise StaffError(422, "a refusal needs its ground: {\"kk\": …, \"ru\": …, \"en\": …}")
+            ground = {"code": ground.get("code", "executor"), "kk": ground["kk"],
+                      "ru": ground.get("ru", ground["kk"]), "en": ground.get("en", ground["kk"])}
+        elif choice is None:
+            ground = await self._refusal_ground(case, at)
+        else:
+            raise StaffError(422, f"decision must be approve or refuse, not {choice!r}")
         approved = ground is None
         condition = next(s for s in channel.steps if s.key == "condition-3")
         await self.runtime.tracer.record(

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="YAML files of people, powers of attorney, properties, incomes… loaded over the population.",
     )
+    provider_mode: Literal["auto", "manual"] = Field(
+        default="auto",
+        description=(
+            "auto: every provider staff step runs by itself after its duration in virtual time; "
+            "manual: a person (or a test) performs each step through the workstation's API."
+        ),
+    )
     seed_people: bool = Field(
         default=True, description="The CA issues key storages to the seeded citizens and officials."
     )
