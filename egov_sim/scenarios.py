@@ -12,7 +12,6 @@ import base64
 from datetime import date, datetime
 from typing import Any
 
-import httpx
 
 from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key
 from egov_sim.inprocess import Simulation

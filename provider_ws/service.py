@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
 from provider_ws.decision import DecisionRules
 from provider_ws.models import CaseRecord, QueueEntry

@@ -48,7 +48,7 @@ async def test_people_perform_each_step_in_order(manual):
             assert (await ws.post(f"/api/cases/{application_id}/steps/{number}")).status_code == 200
         done = await ws.post(f"/api/cases/{application_id}/steps/6")
         assert done.status_code == 409
-    async with manual.client("control") as control, manual.client("portal") as portal:
+    async with manual.client("control") as control:
         trace = (await control.get(f"/trace/{application_id}")).json()
     labels = [e["label"] for e in trace]
     assert labels[-9:] == ["6-процесс", "5-тармақ, 1)", "5-тармақ, 2)", "3-шарт", "7-процесс",

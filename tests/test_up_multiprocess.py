@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,34 +15,12 @@ import httpx
 import pytest
 
 from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
+from egov_sim.ports import free_base_port
 from simulation.settings import Settings
 from simulation.topology import START_ORDER, SYSTEMS
 from simulation.database import drop_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-
-def _free_base_port(count: int) -> int:
-    """A base port with ``count`` consecutive free ports after it."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count >= 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no run of free ports found")
 
 
 def _alive(pid: int) -> bool:
@@ -57,7 +34,7 @@ def _alive(pid: int) -> bool:
 
 
 async def test_up_serves_every_system_and_stops_cleanly(tmp_path):
-    settings = Settings(data_dir=tmp_path / "run", base_port=_free_base_port(len(SYSTEMS)))
+    settings = Settings(data_dir=tmp_path / "run", base_port=free_base_port())
     try:
         await _run_up_and_apply(settings)
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import time
 from datetime import datetime
@@ -13,6 +12,7 @@ from datetime import datetime
 import httpx
 import pytest
 
+from egov_sim.ports import free_base_port
 from egov_sim.up import Cluster
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import ASYNC_PATH
@@ -26,31 +26,9 @@ SYSTEMS_NEEDED = ["signatures", "control", "gateway", "echo"]
 CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
 
 
-def _free_base_port() -> int:
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + len(SYSTEMS) >= 65535:
-            continue
-        try:
-            taken = []
-            for port in range(base, base + len(SYSTEMS)):
-                s = socket.socket()
-                taken.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in taken:
-                s.close()
-    raise RuntimeError("no run of free ports")
-
-
 def test_a_killed_gateway_delivers_every_accepted_message_once(tmp_path):
     settings = Settings(
-        data_dir=tmp_path / "run", base_port=_free_base_port(), seed_people=False,
+        data_dir=tmp_path / "run", base_port=free_base_port(), seed_people=False,
         async_retry_base=0.1, async_retry_cap=0.5,
     )
     cluster = Cluster(settings, SYSTEMS_NEEDED)
