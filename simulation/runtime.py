@@ -8,7 +8,9 @@ assembly hand it an HTTP transport that reaches the other apps without sockets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -27,7 +29,7 @@ from signatures.client import enrol_system, fetch_chain, fetch_roots
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
-from simulation.clock import SimulationModel, TimerWorker, VirtualClock
+from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
 from simulation.database import Database
 from simulation.settings import Settings, get_settings
 from simulation.topology import SYSTEMS, sender_password
@@ -56,6 +58,7 @@ class SystemRuntime:
         self._identity: Identity | None = None
         self._roots: list[x509.Certificate] = []
         self._validator: SignatureValidator | None = None
+        self._clock_reader: _SqliteClockReader | None = None
         self.ready = False
 
     # ---- identity -----------------------------------------------------------------------
@@ -78,6 +81,14 @@ class SystemRuntime:
         return self._validator
 
     async def now(self) -> datetime:
+        """The run's virtual time, read afresh (another process may have moved it)."""
+        if self._clock_reader is not None:
+            now_us = self._clock_reader.read()
+            # still a suspension point, as the database read was: the timer workers' wake-ups
+            # and cancellation are timed around it
+            await asyncio.sleep(0)
+            if now_us is not None:
+                return from_us(now_us)
         return await self.clock.now()
 
     def url_of(self, system: str) -> str:
@@ -91,7 +102,7 @@ class SystemRuntime:
             sender_id=self.name,
             password=sender_password(self.name),
             identity=self.identity,
-            clock=self.clock,
+            clock=self,
             trusted_roots=self._roots,
         )
 
@@ -100,6 +111,8 @@ class SystemRuntime:
     async def start(self, tables: Iterable[MetaData], *, signs: bool = True) -> None:
         await self.store.create_tables([SimulationModel.metadata])
         await self.clock.ensure_started()
+        if self.store.engine.dialect.name == "sqlite" and self.store.engine.url.database:
+            self._clock_reader = _SqliteClockReader(self.store.engine.url.database)
         await self.db.create_tables([*tables, *([ReplayModel.metadata] if signs else [])])
         if signs:
             signatures_url = self.url_of("signatures")
@@ -126,10 +139,51 @@ class SystemRuntime:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._clock_reader is not None:
+            self._clock_reader.close()
+            self._clock_reader = None
         await self.timers.stop()
         await self.http.aclose()
         await self.db.dispose()
         await self.store.dispose()
+
+
+class _SqliteClockReader:
+    """Reads the virtual clock's row straight from the run's SQLite store.
+
+    The same committed row :meth:`VirtualClock.now` reads, without a session, a pooled connection
+    and a hop to aiosqlite's thread: a few microseconds instead of ~0.4 ms of CPU, and a gateway
+    reads the clock several times a message. In WAL mode a reader never waits for a writer.
+    Any error answers None and the caller takes the ordinary path.
+    """
+
+    _QUERY = (
+        f"SELECT {ClockRow.__table__.c.now_us.name} FROM {ClockRow.__tablename__} "
+        f"WHERE {ClockRow.__table__.c.id.name} = 1"
+    )
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = None
+
+    def read(self) -> int | None:
+        try:
+            if self._connection is None:
+                self._connection = sqlite3.connect(
+                    self.path, timeout=1.0, isolation_level=None, check_same_thread=False
+                )
+            # fetchall steps the statement to its end, so no read transaction stays open between
+            # reads (an open one would pin a WAL snapshot and hold up checkpoints)
+            rows = self._connection.execute(self._QUERY).fetchall()
+        except sqlite3.Error:
+            self.close()
+            return None
+        return int(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def system_app(
