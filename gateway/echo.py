@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Field, SQLModel, select
 from sqlalchemy.orm import registry
 
+from gateway_protocol.groupcommit import GroupCommit
 from gateway_protocol.provider import Incoming, provider_router
 from simulation.runtime import Runtime, system_app
 from simulation.settings import Settings
@@ -50,10 +51,12 @@ async def processed(runtime: Runtime) -> list[dict[str, Any]]:
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     def routers(runtime):
+        writer = GroupCommit(runtime.db)  # each message still waits for its row's commit
+
         async def echo(request: Incoming) -> Any:
-            async with runtime.db.session() as session:
-                session.add(Processed(sender_id=request.info.sender.senderId, message_id=request.info.messageId))
-                await session.commit()
+            await writer.insert(
+                Processed.__table__, {"sender_id": request.info.sender.senderId, "message_id": request.info.messageId}
+            )
             return {"echo": request.data}
 
         gateways = {name for name in SYSTEMS if name.startswith("gateway")}

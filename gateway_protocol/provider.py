@@ -103,7 +103,7 @@ def provider_router(
     """The sync-channel endpoint of a provider serving ``handlers`` behind ``accept_from``
     (and, for test doubles only, ``accept_direct``: also from callers that are no gateway)."""
     router = APIRouter(tags=["ШЭП sync channel"])
-    guard = ReplayGuard(DatabaseAnswerStore(context().db, context().clock))
+    guard = ReplayGuard(DatabaseAnswerStore(context().db, context()))
 
     @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
     async def receive(request: Request) -> JSONResponse:

@@ -10,15 +10,19 @@ for it. Recent answers are kept in memory; a :class:`AnswerStore` keeps them bey
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, Column, Text, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from gateway_protocol.groupcommit import GroupCommit
+from simulation.clock import to_us
 
 Answer = tuple[int, dict[str, Any]]
 Key = tuple[str, str]
@@ -85,28 +89,65 @@ class ReceivedMessage(ReplayModel, table=True):
 
 
 class DatabaseAnswerStore:
-    """Answers kept in the receiving system's own database (``shep_received_messages``)."""
+    """Answers kept in the receiving system's own database (``shep_received_messages``).
+
+    Look-ups and saves of concurrent messages share their round trips to the database: the keys
+    asked for while a look-up is under way are looked up together in the next one, and answers
+    are saved by group commit (:mod:`gateway_protocol.groupcommit`), each save still waiting for
+    its own commit.
+    """
 
     def __init__(self, database, clock) -> None:
         self.database = database
         self.clock = clock
+        self._writer = GroupCommit(database)
+        self._asked: dict[Key, list[asyncio.Future[Answer | None]]] = {}
+        self._task: asyncio.Task[None] | None = None
 
     async def load(self, key: Key) -> Answer | None:
-        async with self.database.session() as session:
-            row = await session.get(ReceivedMessage, key)
-        return None if row is None else (row.status_code, json.loads(row.answer))
+        future: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
+        self._asked.setdefault(key, []).append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._look_up())
+        return await future
+
+    async def _look_up(self) -> None:
+        table = ReceivedMessage.__table__
+        while self._asked:
+            keys = list(itertools.islice(self._asked, _LOOKUP_BATCH))
+            waiting = {key: self._asked.pop(key) for key in keys}
+            try:
+                async with self.database.engine.connect() as connection:
+                    rows = (
+                        await connection.execute(
+                            select(table.c.sender_id, table.c.message_id, table.c.status_code, table.c.answer)
+                            .where(tuple_(table.c.sender_id, table.c.message_id).in_(keys))
+                        )
+                    ).all()
+            except BaseException as exc:
+                for futures in waiting.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            found = {(r.sender_id, r.message_id): (r.status_code, r.answer) for r in rows}
+            for key, futures in waiting.items():
+                hit = found.get(key)
+                for future in futures:
+                    if not future.done():
+                        future.set_result(None if hit is None else (hit[0], json.loads(hit[1])))
 
     async def save(self, key: Key, answer: Answer) -> None:
-        from simulation.clock import to_us
+        row = {
+            "sender_id": key[0], "message_id": key[1], "received_us": to_us(await self.clock.now()),
+            "status_code": answer[0], "answer": json.dumps(answer[1], ensure_ascii=False),
+        }
+        try:
+            await self._writer.insert(ReceivedMessage.__table__, row)
+        except IntegrityError:  # stored by a concurrent twin in another process
+            pass
 
-        async with self.database.session() as session:
-            session.add(
-                ReceivedMessage(
-                    sender_id=key[0], message_id=key[1], received_us=to_us(await self.clock.now()),
-                    status_code=answer[0], answer=json.dumps(answer[1], ensure_ascii=False),
-                )
-            )
-            try:
-                await session.commit()
-            except IntegrityError:  # stored by a concurrent twin in another process
-                await session.rollback()
+
+_LOOKUP_BATCH = 400
