@@ -255,10 +255,10 @@ class GatewayService:
         try:
             await self.faults.apply(accepted.info.serviceId, target)
             try:
-                response = await self.runtime.http.post(
+                status, content = await self.runtime.post_bytes(
                     self.runtime.url_of(target) + SYNC_PATH,
-                    content=accepted.body,
-                    headers={
+                    accepted.body,
+                    {
                         "Content-Type": "application/json",
                         HOP_HEADER: self.runtime.name,
                         HOP_PASSWORD_HEADER: sender_password(self.runtime.name),
@@ -269,13 +269,13 @@ class GatewayService:
             except httpx.TransportError as exc:
                 raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"{target}: {exc}") from None
             try:
-                payload = response.json()
+                payload = json.loads(content)
             except ValueError:
-                raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}") from None
-            if response.status_code != 200:
+                raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status}") from None
+            if status != 200:
                 if isinstance(payload, dict) and "errorInfo" in payload:
-                    return Reply(response.status_code, payload)
-                raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {response.status_code}")
+                    return Reply(status, payload)
+                raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status}")
             verify_signed_response(
                 payload, trusted_roots=self.runtime.trusted_roots, at=await self.runtime.now(), source=target
             )
