@@ -52,6 +52,8 @@ def build_router(gateway: GatewayService) -> APIRouter:
     @router.post(SYNC_PATH, tags=["ШЭП sync channel"], summary="SendMessage (sync channel)")
     async def send_message(request: Request) -> JSONResponse:
         reply = await gateway.sync(await request.body(), request.headers)
+        if reply.raw is not None:  # the provider's verified answer, passed on as it came
+            return Response(reply.raw, status_code=reply.status_code, media_type="application/json")
         return JSONResponse(reply.body, status_code=reply.status_code)
 
     @router.post(ASYNC_PATH + "/sendMessage", tags=["ШЭП async channel"], summary="sendMessage: store and forward")

@@ -63,7 +63,7 @@ class AsyncDelivery:
         at = await self.runtime.now()
         service_id = "-"
         try:
-            signed, came_from = await self.gateway._authenticate(body, headers, at, "async")
+            signed, came_from, content = await self.gateway._authenticate(body, headers, at, "async")
             info = signed.request.requestInfo
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
@@ -73,10 +73,10 @@ class AsyncDelivery:
                     try:
                         accepted = self.gateway._admit(signed, body, came_from, at, "async")
                     except GatewayFault as fault:
-                        self.gateway._log_request(signed, came_from, None, at, "async", "REFUSED", fault.code)
+                        self.gateway._log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
                         return fault.http_status, fault.to_body(at)
                     await self._store(accepted)
-                    self.gateway._log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY)
+                    self.gateway._log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY, None, content)
                     return 200, _acceptance(signed, at)
 
                 (status, answer), replayed = await self.gateway.replay.answer(

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import select
 
 from gateway.models import LogRecord
@@ -36,7 +36,10 @@ HASHED_FIELDS = (
 
 
 def record_hash(record: LogRecord) -> str:
-    content = {name: getattr(record, name) for name in HASHED_FIELDS}
+    return _hash({name: getattr(record, name) for name in HASHED_FIELDS})
+
+
+def _hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
@@ -86,7 +89,7 @@ class MessageLog:
     def __init__(self, database: Database, max_batch: int = 500) -> None:
         self.database = database
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[LogRecord] = asyncio.Queue()
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._last_seq = 0
         self._last_hash = GENESIS
@@ -110,7 +113,7 @@ class MessageLog:
 
     def append(self, **fields: Any) -> None:
         """Queue a record (seq and hashes are given when it is written)."""
-        self._queue.put_nowait(LogRecord(seq=0, prev_hash="", hash="", **fields))
+        self._queue.put_nowait(fields)
 
     async def flush(self) -> None:
         """Wait until every record queued so far is in the database."""
@@ -132,17 +135,18 @@ class MessageLog:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write(self, batch: list[LogRecord]) -> None:
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        # Plain rows and one INSERT of many: no ORM objects, no unit of work, on the hot path.
         seq, previous = self._last_seq, self._last_hash
         rows = []
-        for record in batch:
+        for fields in batch:
             seq += 1
-            row = LogRecord(**{**record.model_dump(), "seq": seq, "prev_hash": previous, "hash": ""})
-            row.hash = previous = record_hash(row)
+            row = {name: fields.get(name) for name in HASHED_FIELDS}
+            row["seq"], row["prev_hash"] = seq, previous
+            row["hash"] = previous = _hash(row)
             rows.append(row)
-        async with self.database.session() as session:
-            session.add_all(rows)
-            await session.commit()
+        async with self.database.engine.begin() as connection:
+            await connection.execute(insert(LogRecord.__table__), rows)
         self._last_seq, self._last_hash = seq, previous
 
     async def query(

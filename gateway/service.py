@@ -51,6 +51,9 @@ Channel = Literal["sync", "async"]
 class Reply:
     status_code: int
     body: dict[str, Any]
+    raw: bytes | None = None
+    """The answer exactly as the next hop sent it (verified, and parsed as ``body``): passed on
+    and logged as it is, rather than serialised again."""
 
 
 @dataclass
@@ -113,45 +116,53 @@ class GatewayService:
         at = await self.runtime.now()
         service_id = "-"
         try:
-            signed, came_from = await self._authenticate(body, headers, at, "sync")
+            signed, came_from, content = await self._authenticate(body, headers, at, "sync")
             info = signed.request.requestInfo
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                              serviceId=info.serviceId, gateway=self.runtime.name):
+                delivered: list[Reply] = []
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
                         accepted = self._admit(signed, body, came_from, at, "sync")
                     except GatewayFault as fault:
                         log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
-                        self._log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code)
+                        self._log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
                         reply = Reply(fault.http_status, fault.to_body(at))
                         self._log_answer(signed, None, at, "sync", "REFUSED", reply, fault.code)
                         return reply.status_code, reply.body
-                    self._log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED")
+                    self._log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED", None, content)
                     reply = await self.forward(accepted)
                     state = "DELIVERED" if reply.status_code == 200 else "NOT_DELIVERED"
                     self._log_answer(signed, accepted.target, await self.runtime.now(), "sync", state, reply)
+                    delivered.append(reply)
                     return reply.status_code, reply.body
 
                 (status, answer), replayed = await self.replay.answer((info.sender.senderId, info.messageId), produce)
                 if replayed:
                     self.metrics.replays.inc()
-                    self._log_request(signed, came_from, None, at, "sync", "REPLAYED")
+                    self._log_request(signed, came_from, None, at, "sync", "REPLAYED", None, content)
                     log.info("a repeated messageId was answered with the first answer")
                 outcome = "REPLAYED" if replayed else _outcome(status, answer)
                 self._count(service_id, "sync", outcome, started)
-                return Reply(status, answer)
+                return delivered[0] if delivered and not replayed else Reply(status, answer)
         except GatewayFault as fault:
             self._count(service_id, "sync", fault.code, started)
             return Reply(fault.http_status, fault.to_body(at))
 
     # ---- the checks -----------------------------------------------------------------------
 
-    async def _authenticate(self, body: bytes, headers: Any, at: datetime, channel: Channel) -> tuple[SignedRequest, str]:
-        """Envelope, hop, sender, password, signature: who sent this, proven. Logs a refusal."""
+    async def _authenticate(
+        self, body: bytes, headers: Any, at: datetime, channel: Channel
+    ) -> tuple[SignedRequest, str, dict[str, Any]]:
+        """Envelope, hop, sender, password, signature: who sent this, proven. Logs a refusal.
+
+        Also gives the signed content (the request less the password), computed once for the
+        signature check and reused for the log."""
         signed: SignedRequest | None = None
         came_from: str | None = None
+        content: dict[str, Any] | None = None
         try:
             came_from = self._authenticate_hop(headers)
             signed = self._parse(body)
@@ -163,7 +174,8 @@ class GatewayService:
                 raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
             if info.sender.password != expected:
                 raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, sender)
-            verdict = await self.runtime.validator.jws(signed.signature, signed_content(signed.request), at=at)
+            content = signed_content(signed.request)
+            verdict = await self.runtime.validator.jws(signed.signature, content, at=at)
             if not verdict.valid:
                 raise GatewayFault(ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code})
             signer = (verdict.signer or {}).get("common_name")
@@ -173,11 +185,11 @@ class GatewayService:
                     f"the certificate is issued to {signer!r}, not to the sender {sender!r}",
                     data={"verdict": "SIGNER_NOT_SENDER"},
                 )
-            return signed, came_from
+            return signed, came_from, content
         except GatewayFault as fault:
             if signed is not None:
                 info = signed.request.requestInfo
-                self._log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code)
+                self._log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code, content)
                 with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                                  serviceId=info.serviceId, gateway=self.runtime.name):
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
@@ -279,7 +291,7 @@ class GatewayService:
             verify_signed_response(
                 payload, trusted_roots=self.runtime.trusted_roots, at=await self.runtime.now(), source=target
             )
-            return Reply(200, payload)
+            return Reply(200, payload, content)
         except GatewayFault as fault:
             return Reply(fault.http_status, fault.to_body(await self.runtime.now()))
 
@@ -287,14 +299,14 @@ class GatewayService:
 
     def _log_request(
         self, signed: SignedRequest, came_from: str, recipient: str | None, at: datetime,
-        channel: Channel, status: str, error_code: str | None = None,
+        channel: Channel, status: str, error_code: str | None = None, content: dict[str, Any] | None = None,
     ) -> None:
         info = signed.request.requestInfo
         self.log.append(
             kind="request", channel=channel, message_id=info.messageId, correlation_id=info.correlationId,
             service_id=info.serviceId, sender_id=info.sender.senderId, came_from=came_from,
             recipient=recipient, at_us=to_us(at), status=status, status_code=None, error_code=error_code,
-            body=masked(signed),
+            body=masked(signed, content),
         )
 
     def _log_answer(
@@ -307,7 +319,7 @@ class GatewayService:
             service_id=info.serviceId, sender_id=info.sender.senderId, came_from=self.runtime.name,
             recipient=recipient, at_us=to_us(at), status=status, status_code=reply.status_code,
             error_code=error_code or reply.body.get("errorInfo", {}).get("errorCode"),
-            body=json.dumps(reply.body, ensure_ascii=False),
+            body=_answer_text(reply),
         )
 
     def _log_raw(self, body: bytes, came_from: str, at: datetime, channel: Channel, error_code: str) -> None:
@@ -329,8 +341,26 @@ def _outcome(status: int, answer: dict[str, Any]) -> str:
     return str(answer.get("errorInfo", {}).get("errorCode", "NOT_DELIVERED"))
 
 
-def masked(signed: SignedRequest) -> str:
-    """The request as logged: everything, signature included, but the sender's password."""
-    data = signed.model_dump(mode="json", exclude_none=True)
-    data["request"]["requestInfo"]["sender"]["password"] = "***"
+def masked(signed: SignedRequest, content: dict[str, Any] | None = None) -> str:
+    """The request as logged: everything, signature included, but the sender's password.
+
+    ``content``: the request's :func:`signed_content`, when it was already made (it is the
+    request's dump less the password, so the same document comes out)."""
+    if content is None:
+        data = signed.model_dump(mode="json", exclude_none=True)
+        data["request"]["requestInfo"]["sender"]["password"] = "***"
+    else:
+        info = dict(content["requestInfo"])
+        info["sender"] = {**info["sender"], "password": "***"}
+        data = {"request": {**content, "requestInfo": info}, "signature": signed.signature}
     return json.dumps(data, ensure_ascii=False)
+
+
+def _answer_text(reply: Reply) -> str:
+    """An answer as logged: as it came from the next hop when it came from one."""
+    if reply.raw is not None:
+        try:
+            return reply.raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return json.dumps(reply.body, ensure_ascii=False)
