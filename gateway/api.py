@@ -15,6 +15,7 @@ from gateway.messagelog import evidence, verify_chain
 from gateway.service import GatewayService
 from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
 from gateway_protocol.errors import CATALOGUE, ErrorCode, GatewayFault
+from gateway_protocol.fastlane import render_json, serve_fast
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 
@@ -49,12 +50,17 @@ def build_router(gateway: GatewayService) -> APIRouter:
 
     # ---- channels -------------------------------------------------------------------------
 
+    async def sync(body: bytes, headers: Any) -> tuple[int, bytes]:
+        reply = await gateway.sync(body, headers)
+        # the provider's verified answer is passed on as it came
+        return reply.status_code, reply.raw if reply.raw is not None else render_json(reply.body)
+
     @router.post(SYNC_PATH, tags=["ШЭП sync channel"], summary="SendMessage (sync channel)")
-    async def send_message(request: Request) -> JSONResponse:
-        reply = await gateway.sync(await request.body(), request.headers)
-        if reply.raw is not None:  # the provider's verified answer, passed on as it came
-            return Response(reply.raw, status_code=reply.status_code, media_type="application/json")
-        return JSONResponse(reply.body, status_code=reply.status_code)
+    async def send_message(request: Request) -> Response:
+        status, content = await sync(await request.body(), request.headers)
+        return Response(content, status_code=status, media_type="application/json")
+
+    serve_fast(router, SYNC_PATH, sync)
 
     @router.post(ASYNC_PATH + "/sendMessage", tags=["ШЭП async channel"], summary="sendMessage: store and forward")
     async def send_async(request: Request) -> JSONResponse:

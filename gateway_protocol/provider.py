@@ -34,6 +34,7 @@ from gateway_protocol.envelope import (
     signed_content,
 )
 from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.fastlane import render_json, serve_fast
 from gateway_protocol.replay import DatabaseAnswerStore, ReplayGuard
 from signatures.identity import Identity
 from signatures.jws import sign_detached, verify_detached
@@ -105,23 +106,22 @@ def provider_router(
     router = APIRouter(tags=["ШЭП sync channel"])
     guard = ReplayGuard(DatabaseAnswerStore(context().db, context()))
 
-    @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
-    async def receive(request: Request) -> JSONResponse:
+    async def take(body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
         ctx = context()
         at = await ctx.now()
         try:
-            hop = request.headers.get(HOP_HEADER)
+            hop = headers.get(HOP_HEADER)
             if hop is None:
                 trusted = accept_direct
             else:
-                trusted = hop in accept_from and request.headers.get(HOP_PASSWORD_HEADER) == sender_password(hop)
+                trusted = hop in accept_from and headers.get(HOP_PASSWORD_HEADER) == sender_password(hop)
             if not trusted:
                 raise GatewayFault(
                     ErrorCode.HOP_NOT_TRUSTED,
                     f"{ctx.name} takes requests only from {', '.join(sorted(accept_from))}",
                 )
             try:
-                signed = SignedRequest.model_validate_json(await request.body())
+                signed = SignedRequest.model_validate_json(body)
             except ValidationError as exc:
                 raise GatewayFault(ErrorCode.ENVELOPE_INVALID, _errors(exc)) from None
             info = signed.request.requestInfo
@@ -148,10 +148,21 @@ def provider_router(
                     return fault.http_status, fault.to_body(await ctx.now())
                 return 200, sign_response(ctx.identity, info, result, await ctx.now())
 
-            (status, body), _ = await guard.answer((info.sender.senderId, info.messageId), process)
-            return JSONResponse(body, status_code=status)
+            (status, answer), _ = await guard.answer((info.sender.senderId, info.messageId), process)
+            return status, answer
         except GatewayFault as fault:
-            return JSONResponse(fault.to_body(at), status_code=fault.http_status)
+            return fault.http_status, fault.to_body(at)
+
+    @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
+    async def receive(request: Request) -> JSONResponse:
+        status, answer = await take(await request.body(), request.headers)
+        return JSONResponse(answer, status_code=status)
+
+    async def fast(body: bytes, headers: Any) -> tuple[int, bytes]:
+        status, answer = await take(body, headers)
+        return status, render_json(answer)
+
+    serve_fast(router, SYNC_PATH, fast)
 
     return router
 

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 
+from gateway_protocol import fastlane
 from gateway_protocol.client import GatewayClient
 from gateway_protocol.replay import ReplayModel
 from signatures.client import enrol_system, fetch_chain, fetch_roots
@@ -252,7 +253,7 @@ def system_app(
                 await on_stop(runtime)
             await runtime.stop()
 
-    app = FastAPI(
+    app = _SystemApp(
         title=f"{system.title_en} ({system.title_kk})",
         description=description or system.title_ru,
         lifespan=lifespan,
@@ -282,7 +283,24 @@ def system_app(
 
     for router in routers(runtime):
         app.include_router(router)
+        app.fast_routes.update(fastlane.fast_routes(router))
     return app
+
+
+class _SystemApp(FastAPI):
+    """A system's app: FastAPI, with a fast lane for the sync channel (:mod:`gateway_protocol.fastlane`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast_routes: dict[str, fastlane.FastHandler] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.fast_routes.get(scope["path"])
+            if handler is not None:
+                await fastlane.serve(handler, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def get_runtime(request: Request) -> SystemRuntime:
