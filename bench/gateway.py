@@ -377,18 +377,28 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="egov-bench-gateway-"))
-    settings = Settings(data_dir=tmp / "run", base_port=free_base_port(), seed_people=False)
     print(f"egov-sim gateway benchmark: {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {load_average()}")
     print(f"concurrency {args.concurrency}, {args.seconds:g} s per path after {args.warmup} warm-up messages; "
           f"data in {tmp}")
-    cluster = Cluster(settings, SYSTEMS_NEEDED)
     signer: Signer | None = None
     results: list[Result] = []
     failures: list[str] = []
+    cluster: Cluster | None = None
     try:
-        cluster.start()
-        cluster.wait_healthy(60)
+        for attempt in range(1, 4):  # another program may take a port between the probe and the bind
+            settings = Settings(data_dir=tmp / f"run{attempt}", base_port=free_base_port(), seed_people=False)
+            cluster = Cluster(settings, SYSTEMS_NEEDED)
+            try:
+                cluster.start()
+                cluster.wait_healthy(60)
+                break
+            except (RuntimeError, TimeoutError) as exc:
+                cluster.stop()
+                cluster = None
+                print(f"the systems did not start ({exc}); trying again on other ports")
+        if cluster is None:
+            raise SystemExit("the systems did not start in 3 attempts")
         print(f"started {', '.join(SYSTEMS_NEEDED)} in {time.perf_counter() - began:.1f} s")
         with httpx.Client(timeout=60) as http:
             now = http.get(settings.url_of("control") + "/clock").json()["now"]
@@ -406,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if signer is not None:
             signer.close()
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
