@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from simulation.clock import from_us
 from simulation.runtime import Runtime, SystemRuntime, system_app
 from simulation.settings import Settings
 
+log = logging.getLogger(__name__)
 audit = APIRouter(prefix="/api", tags=["personal data"])
 
 
@@ -45,17 +48,26 @@ async def population(runtime: Runtime) -> dict[str, Any]:
     return {"seed": meta.seed, "size": meta.size, "persons": meta.persons} if meta else {"size": 0}
 
 
-async def fill(runtime: SystemRuntime) -> None:
+async def fill(runtime: SystemRuntime, registries: Registries) -> None:
+    """Load the population and the fixtures; requests that come meanwhile wait for it."""
     settings = runtime.settings
-    await load_population(runtime.db, settings.population_seed, settings.population_size)
-    await load_fixtures(runtime.db, [DEFAULT_FIXTURES, *settings.registry_fixtures])
+    try:
+        await load_population(runtime.db, settings.population_seed, settings.population_size)
+        await load_fixtures(runtime.db, [DEFAULT_FIXTURES, *settings.registry_fixtures])
+    except Exception as exc:  # answered to every request, instead of hanging them
+        log.exception("the registries could not be loaded")
+        registries.load_error = f"{type(exc).__name__}: {exc}"
+    finally:
+        registries.loaded.set()
 
 
 def create_app(
     settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
+    holder: dict[str, Registries] = {}
+
     def routers(runtime):
-        registries = Registries(runtime)
+        registries = holder["registries"] = Registries(runtime)
         return [
             provider_router(
                 lambda: runtime,
@@ -72,11 +84,27 @@ def create_app(
             audit,
         ]
 
+    async def start_filling(runtime: SystemRuntime) -> None:
+        # A large population takes a while: the registries answer /health at once and hold
+        # look-ups until the data is in (tests and demos load a small one in a moment).
+        registries = holder["registries"]
+        registries.filling = asyncio.create_task(fill(runtime, registries), name="registries: loading")
+
+    async def stop_filling(runtime: SystemRuntime) -> None:
+        task = holder["registries"].filling
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
     return system_app(
         "registries",
         tables=[RegistriesModel.metadata],
         routers=routers,
         settings=settings,
         transport=transport,
-        on_start=fill,
+        on_start=start_filling,
+        on_stop=stop_filling,
     )

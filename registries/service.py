@@ -9,6 +9,7 @@ citizen's consent reference where the law wants one), about whom, when, with wha
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 from typing import Any
@@ -61,10 +62,23 @@ def _iin(data: Any, field: str) -> str:
 class Registries:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
+        self.loaded = asyncio.Event()
+        self.load_error: str | None = None
+        self.filling: asyncio.Task[None] | None = None
+
+    async def ready(self) -> None:
+        """Wait until the population and fixtures are loaded (at start-up, a moment)."""
+        try:
+            await asyncio.wait_for(self.loaded.wait(), timeout=600)
+        except TimeoutError:
+            raise ProviderError(ErrorCode.GATEWAY_INTERNAL, "the registries are still loading their data") from None
+        if self.load_error:
+            raise ProviderError(ErrorCode.GATEWAY_INTERNAL, f"the registries could not load their data: {self.load_error}")
 
     # ---- the guard every lookup passes -----------------------------------------------------
 
     async def _lookup(self, request: Incoming, table, field: str = "iin") -> tuple[str, dict[str, Any] | None]:
+        await self.ready()
         data = request.data if isinstance(request.data, dict) else {}
         service = request.info.serviceId
         consent = data.get("consentRef")
@@ -158,6 +172,7 @@ class Registries:
         principal = _iin(data, "principalIin")
         attorney = _iin(data, "attorneyIin")
         service = data.get("serviceId")
+        await self.ready()
         async with self.runtime.db.session() as session:
             record = await session.get(PowerOfAttorneyRecord, number)
         today = to_local(await self.runtime.now()).date()

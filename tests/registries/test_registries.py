@@ -79,6 +79,8 @@ async def generated_iins(run, count: int) -> list[str]:
     from registries.models import PersonRecord
     from sqlmodel import select
 
+    data_of(await ask(run, "GBDFL_UniversalServiceSync", {"iin": ALIYA}))  # the registries have loaded
+
     async with run.runtime("registries").db.session() as session:
         return list((await session.exec(select(PersonRecord.iin).where(PersonRecord.source == "generated").limit(count))).all())
 
