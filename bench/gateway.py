@@ -69,6 +69,7 @@ if str(_REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from egov_sim.up import Cluster  # noqa: E402
+from egov_sim.ports import free_base_port  # noqa: E402
 from gateway_protocol.client import build_signed_request, verify_signed_response  # noqa: E402
 from gateway_protocol.envelope import SUCCESS_CODE, SYNC_PATH  # noqa: E402
 from gateway_protocol.errors import GatewayFault  # noqa: E402
@@ -97,31 +98,6 @@ PATHS = [
 ]
 
 
-# --------------------------------------------------------------------------- ports
-
-
-def free_base_port() -> int:
-    """A base port with every system's port above it free on 127.0.0.1."""
-    span = max(s.port_offset for s in SYSTEMS.values()) + 1
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + span >= 65535:
-            continue
-        taken: list[socket.socket] = []
-        try:
-            for port in range(base, base + span):
-                s = socket.socket()
-                taken.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in taken:
-                s.close()
-    raise RuntimeError("no run of free ports")
 
 
 # --------------------------------------------------------------------------- signing
