@@ -75,7 +75,7 @@ from gateway_protocol.envelope import SUCCESS_CODE, SYNC_PATH  # noqa: E402
 from gateway_protocol.errors import GatewayFault  # noqa: E402
 from signatures.identity import Identity  # noqa: E402
 from simulation.settings import Settings  # noqa: E402
-from simulation.topology import SYSTEMS, sender_password  # noqa: E402
+from simulation.topology import sender_password  # noqa: E402
 
 SYSTEMS_NEEDED = ["signatures", "control", "gateway", "gateway-almaty", "echo"]
 MEASURED = ["gateway", "gateway-almaty", "echo"]
