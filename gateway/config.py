@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -87,10 +89,10 @@ class ConfigStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         if not path.exists():
+            # Every gateway of a run may get here at once: each writes its own temporary file
+            # and moves it into place atomically (the contents are the same).
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(DEFAULT_FILE.read_text(encoding="utf-8"), encoding="utf-8")
-            tmp.replace(path)
+            _write_atomically(path, DEFAULT_FILE.read_text(encoding="utf-8"))
         self._stamp: tuple[int, int] | None = None
         self._config: GatewayConfig | None = None
 
@@ -106,11 +108,15 @@ class ConfigStore:
     def save(self, config: GatewayConfig) -> GatewayConfig:
         """Check and write a new configuration; refused (ValueError) if it does not hang together."""
         checked = GatewayConfig.model_validate(config.model_dump())
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
+        _write_atomically(
+            self.path,
             yaml.safe_dump(checked.model_dump(exclude_none=True), allow_unicode=True, sort_keys=False),
-            encoding="utf-8",
         )
-        tmp.replace(self.path)
         self._config, self._stamp = None, None
         return self.config
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
