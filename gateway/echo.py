@@ -51,7 +51,7 @@ async def processed(runtime: Runtime) -> list[dict[str, Any]]:
 
 def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     def routers(runtime):
-        writer = GroupCommit(runtime.db)  # each message still waits for its row's commit
+        writer = GroupCommit.of(runtime.db)  # each message still waits for its row's commit
 
         async def echo(request: Incoming) -> Any:
             await writer.insert(

@@ -15,6 +15,7 @@ written again one transaction each, so only the conflicting row's caller sees th
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -23,9 +24,19 @@ from sqlalchemy.exc import IntegrityError
 from simulation.database import Database
 
 _Item = tuple[Table, dict[str, Any], "asyncio.Future[None]"]
+_SHARED: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
 
 
 class GroupCommit:
+    @classmethod
+    def of(cls, database: Database) -> GroupCommit:
+        """The group commit of one database, shared by everything that writes there, so the rows
+        of different kinds (a provider's answers, what its handlers record) share transactions."""
+        writer = _SHARED.get(database)
+        if writer is None:
+            writer = _SHARED[database] = cls(database)
+        return writer
+
     def __init__(self, database: Database, max_batch: int = 500) -> None:
         self.database = database
         self.max_batch = max_batch
