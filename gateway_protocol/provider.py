@@ -28,7 +28,6 @@ from gateway_protocol.envelope import (
     ResponseData,
     ResponseInfo,
     SignedRequest,
-    SignedResponse,
     Status,
     SyncResponse,
     signed_content,
@@ -87,11 +86,10 @@ def sign_response(
         ),
         responseData=ResponseData(data=data),
     )
-    signed = SignedResponse(
-        response=response,
-        signature=sign_detached(signed_content(response), identity.key, identity.chain),
-    )
-    return signed.model_dump(mode="json", exclude_none=True)
+    # A response's signed content is its whole JSON dump, so that dump, with the signature, is
+    # the signed response's dump: made once, not again through a SignedResponse model.
+    content = signed_content(response)
+    return {"response": content, "signature": sign_detached(content, identity.key, identity.chain)}
 
 
 def provider_router(
