@@ -28,9 +28,10 @@ it measures (an httpx client would take ~1.7 ms of CPU a message, more than a ga
 
 Each path: a warm-up of a fixed number of messages (caches, connection pools, the OCSP answer),
 then the messages for the timed window are signed (as many as the warm-up's rate says the window
-needs, twice over), then ``--seconds`` of load: ``--concurrency`` senders, each sending its next
-message as soon as its previous one is answered. Messages per second = messages answered in the
-window / the window's length; latencies are per message, send to full answer.
+needs, twice over), then ``--seconds`` of load: ``--concurrency`` senders (64 by default), each
+sending its next message as soon as its previous one is answered. Messages per second = messages
+answered in the window / the window's length; latencies are per message, send to full answer.
+The CPU time each system's process used in the window, divided by the messages, is printed too.
 
 Every answer is checked after its window (not inside it, so the checking costs no throughput):
 HTTP 200, a signed response whose JWS signature and certificate chain verify against the run's
@@ -52,6 +53,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -343,11 +345,13 @@ def load_average() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="timed window per path (default 8)")
-    parser.add_argument("--concurrency", type=int, default=32, help="senders in flight, every path (default 32)")
+    parser.add_argument("--concurrency", type=int, default=64, help="senders in flight, every path (default 64)")
     parser.add_argument("--warmup", type=int, default=1500, help="warm-up messages per path (default 1500)")
     parser.add_argument("--quick", action="store_true", help="3 s windows, 600 warm-up messages")
     parser.add_argument("--keep", action="store_true", help="keep the run's data dir (printed at the end)")
     args = parser.parse_args(argv)
+    # SIGTERM stops the run as Ctrl-C does, so the systems it started are stopped too
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.quick:
         args.seconds, args.warmup = 3.0, 600
 
@@ -424,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
     pairs["errors"] = str(len(errors))
     print(" ".join(f"{k}={v}" for k, v in pairs.items()))
     return 1 if errors else 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def fetch_roots(settings: Settings):
