@@ -28,6 +28,7 @@ from gateway_protocol.errors import ErrorCode, GatewayFault
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.observability import log_context
+from simulation.tasks import stop_task, wait_event
 
 if TYPE_CHECKING:
     from gateway.service import Accepted, GatewayService, Reply
@@ -63,7 +64,8 @@ class AsyncDelivery:
         at = await self.runtime.now()
         service_id = "-"
         try:
-            signed, came_from, content = await self.gateway._authenticate(body, headers, at, "async")
+            config = self.gateway.config  # one configuration for all the checks of a message
+            signed, came_from, content = await self.gateway._authenticate(body, headers, at, "async", config)
             info = signed.request.requestInfo
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
@@ -71,7 +73,7 @@ class AsyncDelivery:
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
-                        accepted = self.gateway._admit(signed, body, came_from, at, "async")
+                        accepted = self.gateway._admit(signed, body, came_from, at, "async", config)
                     except GatewayFault as fault:
                         self.gateway._log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
                         return fault.http_status, fault.to_body(at)
@@ -113,13 +115,8 @@ class AsyncDelivery:
         self._task = asyncio.create_task(self._deliver_forever(), name=f"async delivery {self.runtime.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _deliver_forever(self) -> None:
         running: set[asyncio.Task[None]] = set()
@@ -142,10 +139,7 @@ class AsyncDelivery:
                 log.exception("the async delivery loop failed; going on")
                 wait = 1.0
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, wait)
 
     async def _due(self, limit: int) -> tuple[list[AsyncMessage], float]:
         """Messages whose next attempt is due (not already being tried), and how long until the next."""

@@ -17,6 +17,7 @@ from registries.service import Registries
 from simulation.calendar import to_local
 from simulation.clock import from_us
 from simulation.runtime import Runtime, SystemRuntime, system_app
+from simulation.tasks import stop_task
 from simulation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,7 @@ def create_app(
     async def stop_filling(runtime: SystemRuntime) -> None:
         task = holder["registries"].filling
         if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await stop_task(task)
 
     return system_app(
         "registries",

@@ -26,6 +26,7 @@ from sqlmodel import Field, SQLModel, select
 
 from simulation.calendar import KZ_TZ, Duration
 from simulation.database import Database
+from simulation.tasks import stop_task, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -231,12 +232,20 @@ class VirtualClock:
             return list(result.all())
 
     async def settle(self, timeout: float = 30.0) -> None:
-        """Wait until every due timer has run."""
+        """Wait until every due timer has run.
+
+        ``timeout`` bounds a wait without progress: a crowd of due timers may take longer in
+        all, but if ``timeout`` seconds pass without any of them being claimed or finished,
+        their owners are not running them and ``ClockStalled`` says who they are."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         delay = 0.001
+        last: frozenset[tuple[int, str]] | None = None
         while unsettled := await self._unsettled():
-            if loop.time() > deadline:
+            progress = frozenset((row.id, row.state) for row in unsettled)
+            if progress != last:  # timers were claimed or finished since the last look
+                last, deadline = progress, loop.time() + timeout
+            elif loop.time() > deadline:
                 owners = sorted({row.owner for row in unsettled})
                 raise ClockStalled(
                     f"due timers were not run within {timeout:g} s by: {', '.join(owners)} "
@@ -315,10 +324,7 @@ class TimerWorker:
                     await self.run_due()
                 except Exception:
                     log.exception("timer worker of %s could not read the clock", self.owner)
-                try:
-                    await asyncio.wait_for(event.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_event(event, self.poll_interval)
                 event.clear()
         finally:
             self.clock.unsubscribe(event)
@@ -328,10 +334,5 @@ class TimerWorker:
             self._task = asyncio.create_task(self._loop(), name=f"timers:{self.owner}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None

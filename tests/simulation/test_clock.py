@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import datetime, timedelta
 
 import pytest
@@ -101,3 +103,52 @@ async def test_a_timer_nobody_runs_is_reported(clock):
     await clock.schedule("absent-system", "step", START + timedelta(minutes=1))
     with pytest.raises(ClockStalled, match="absent-system"):
         await clock.run_until_idle(timeout=0.3)
+
+
+async def test_stop_task_ends_a_loop_that_swallows_one_cancellation():
+    from simulation.tasks import stop_task
+
+    swallowed = 0
+
+    async def stubborn() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed += 1  # as wait_for may do when the event fires at the moment of cancel
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(stop_task(task, retry_every=0.01), 5)
+    assert task.cancelled() and swallowed == 1
+
+
+async def test_wait_event():
+    from simulation.tasks import wait_event
+
+    event = asyncio.Event()
+    assert await wait_event(event, 0.01) is False
+    asyncio.get_running_loop().call_later(0.01, event.set)
+    assert await wait_event(event, 5) is True
+
+
+async def test_a_crowd_of_slow_timers_is_waited_for_while_it_makes_progress(clock):
+    worker = TimerWorker(clock, "tester", poll_interval=0.01, concurrency=1)
+    done = []
+
+    async def slow(timer):
+        await asyncio.sleep(0.1)
+        done.append(timer.id)
+
+    worker.on("step", slow)
+    for _ in range(6):  # 0.6 s of work in all, each timer well within the 0.3 s without progress
+        await clock.schedule("tester", "step", START + timedelta(minutes=1))
+    worker.start()
+    try:
+        await clock.run_until_idle(timeout=0.3)
+    finally:
+        await worker.stop()
+    assert len(done) == 6
