@@ -15,7 +15,6 @@ error middleware answers it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
+
+from simulation import jsoncodec
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,9 @@ def fast_routes(router: Any) -> dict[str, FastHandler]:
 
 
 def render_json(content: Any) -> bytes:
-    """JSON bytes exactly as FastAPI's JSONResponse renders them."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode(
-        "utf-8"
-    )
+    """Compact UTF-8 JSON of an answer, through orjson (ten times the stdlib's speed): the same
+    values FastAPI's JSONResponse would give, floats in their shortest form."""
+    return jsoncodec.dumps(content)
 
 
 async def serve(handler: FastHandler, scope: Scope, receive: Receive, send: Send) -> None:

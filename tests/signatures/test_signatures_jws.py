@@ -559,3 +559,10 @@ def test_tokens_made_by_an_independent_library_verify(s):
     )
     head, _, sig = full.split(".")
     assert s.verify(f"{head}..{sig}").valid
+
+
+def test_canonical_json_deeper_than_the_fast_encoder_goes():
+    value: object = "leaf"
+    for depth in range(300):  # orjson stops at 254 levels; the content still has a canonical form
+        value = [value] if depth % 2 else {"k": value}
+    assert canonical_json(value) == rfc8785.dumps(value)
