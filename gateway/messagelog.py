@@ -19,12 +19,13 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import select
 
 from gateway.models import LogRecord
 from signatures.jws import canonical_json
 from simulation.database import Database
+from simulation.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,7 @@ class MessageLog:
     async def stop(self) -> None:
         if self._task is not None:
             await self.flush()
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await stop_task(self._task)
             self._task = None
 
     def append(self, **fields: Any) -> None:
@@ -145,8 +142,7 @@ class MessageLog:
             row["seq"], row["prev_hash"] = seq, previous
             row["hash"] = previous = _hash(row)
             rows.append(row)
-        async with self.database.engine.begin() as connection:
-            await connection.execute(insert(LogRecord.__table__), rows)
+        await self.database.insert_rows([(LogRecord.__table__, rows)])
         self._last_seq, self._last_hash = seq, previous
 
     async def query(

@@ -18,7 +18,7 @@ import asyncio
 import weakref
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 
 from simulation.database import Database
@@ -79,9 +79,7 @@ class GroupCommit:
         by_table: dict[Table, list[dict[str, Any]]] = {}
         for table, row, _ in batch:
             by_table.setdefault(table, []).append(row)
-        async with self.database.engine.begin() as connection:
-            for table, rows in by_table.items():
-                await connection.execute(insert(table), rows)
+        await self.database.insert_rows(list(by_table.items()))
         self.batches += 1
         self.rows += len(batch)
         for _, _, future in batch:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from gateway_protocol.groupcommit import GroupCommit
+from simulation import jsoncodec
 from simulation.clock import to_us
 
 Answer = tuple[int, dict[str, Any]]
@@ -108,8 +108,7 @@ class DatabaseAnswerStore:
         self._writer = GroupCommit.of(database)
         self._asked: dict[Key, list[asyncio.Future[Answer | None]]] = {}
         self._task: asyncio.Task[None] | None = None
-        engine = database.engine
-        self._sqlite_path = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._sqlite_path = database.sqlite_path
         self._reader: sqlite3.Connection | None = None
 
     async def load(self, key: Key) -> Answer | None:
@@ -150,7 +149,7 @@ class DatabaseAnswerStore:
                 hit = found.get(key)
                 for future in futures:
                     if not future.done():
-                        future.set_result(None if hit is None else (hit[0], json.loads(hit[1])))
+                        future.set_result(None if hit is None else (hit[0], jsoncodec.loads(hit[1])))
 
     def _read_sqlite(self, key: Key) -> Answer | None:
         if self._reader is None:
@@ -159,7 +158,7 @@ class DatabaseAnswerStore:
             )
         # fetchall steps the statement to its end: no read transaction stays open
         rows = self._reader.execute(_SELECT_ANSWER, key).fetchall()
-        return (rows[0][0], json.loads(rows[0][1])) if rows else None
+        return (rows[0][0], jsoncodec.loads(rows[0][1])) if rows else None
 
     def _close_reader(self) -> None:
         if self._reader is not None:
@@ -169,7 +168,7 @@ class DatabaseAnswerStore:
     async def save(self, key: Key, answer: Answer) -> None:
         row = {
             "sender_id": key[0], "message_id": key[1], "received_us": to_us(await self.clock.now()),
-            "status_code": answer[0], "answer": json.dumps(answer[1], ensure_ascii=False),
+            "status_code": answer[0], "answer": jsoncodec.dumps_text(answer[1]),
         }
         try:
             await self._writer.insert(ReceivedMessage.__table__, row)
