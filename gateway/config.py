@@ -93,13 +93,15 @@ class ConfigStore:
             # and moves it into place atomically (the contents are the same).
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_atomically(path, DEFAULT_FILE.read_text(encoding="utf-8"))
-        self._stamp: tuple[int, int] | None = None
+        self._file = str(path)
+        self._stamp: tuple[int, int, int] | None = None
         self._config: GatewayConfig | None = None
 
     @property
     def config(self) -> GatewayConfig:
-        stat = self.path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        # Looked at several times a message: one os.stat (~1 µs) says whether to read it again.
+        stat = os.stat(self._file)
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if self._config is None or stamp != self._stamp:
             self._config = GatewayConfig.model_validate(yaml.safe_load(self.path.read_text(encoding="utf-8")))
             self._stamp = stamp

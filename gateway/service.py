@@ -11,7 +11,6 @@ ones are stored and delivered by :class:`gateway.asyncchannel.AsyncDelivery`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from gateway_protocol.envelope import (
 )
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.replay import ReplayGuard
+from simulation import jsoncodec
 from simulation.clock import to_us
 from simulation.observability import log_context
 from simulation.runtime import SystemRuntime
@@ -54,6 +54,9 @@ class Reply:
     raw: bytes | None = None
     """The answer exactly as the next hop sent it (verified, and parsed as ``body``): passed on
     and logged as it is, rather than serialised again."""
+    at: datetime | None = None
+    """The virtual time the answer came (or the fault was made), when :meth:`GatewayService.forward`
+    made it."""
 
 
 @dataclass
@@ -76,6 +79,8 @@ class GatewayService:
         self.runtime = runtime
         self.store = store
         self.role = role
+        self._derived_for: GatewayConfig | None = None
+        self._derived_value: tuple[str | None, frozenset[str]] = (None, frozenset())
         if role == "regional" and self.region is None:
             raise ValueError(f"{runtime.name} serves no region in the gateway configuration")
         self.log = MessageLog(runtime.db)
@@ -92,17 +97,21 @@ class GatewayService:
 
     @property
     def region(self) -> str | None:
-        return self.config.region_of_gateway(self.runtime.name) if self.role == "regional" else None
+        return self._derived(self.config)[0]
 
-    @property
-    def peers(self) -> set[str]:
-        return ({CENTRAL} | {r.gateway for r in self.config.regions.values()}) - {self.runtime.name}
+    def _derived(self, config: GatewayConfig) -> tuple[str | None, frozenset[str]]:
+        """(this gateway's region, its peer gateways) in ``config``, worked out once per configuration."""
+        if self._derived_for is not config:
+            region = config.region_of_gateway(self.runtime.name) if self.role == "regional" else None
+            peers = frozenset({CENTRAL} | {r.gateway for r in config.regions.values()}) - {self.runtime.name}
+            self._derived_value, self._derived_for = (region, peers), config
+        return self._derived_value
 
     async def start(self) -> None:
         await self.log.start()
         await self.faults.load()
         async for record in self.log.recent_answers(self.replay.capacity):
-            self.replay.remember((record.sender_id, record.message_id), (record.status_code or 200, json.loads(record.body)))
+            self.replay.remember((record.sender_id, record.message_id), (record.status_code or 200, jsoncodec.loads(record.body)))
         await self.async_channel.start()
 
     async def stop(self) -> None:
@@ -114,9 +123,10 @@ class GatewayService:
     async def sync(self, body: bytes, headers: Any) -> Reply:
         started = time.perf_counter()
         at = await self.runtime.now()
+        config = self.config  # one configuration for all the checks of a message
         service_id = "-"
         try:
-            signed, came_from, content = await self._authenticate(body, headers, at, "sync")
+            signed, came_from, content = await self._authenticate(body, headers, at, "sync", config)
             info = signed.request.requestInfo
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
@@ -125,7 +135,7 @@ class GatewayService:
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
-                        accepted = self._admit(signed, body, came_from, at, "sync")
+                        accepted = self._admit(signed, body, came_from, at, "sync", config)
                     except GatewayFault as fault:
                         log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
                         self._log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
@@ -135,7 +145,7 @@ class GatewayService:
                     self._log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED", None, content)
                     reply = await self.forward(accepted)
                     state = "DELIVERED" if reply.status_code == 200 else "NOT_DELIVERED"
-                    self._log_answer(signed, accepted.target, await self.runtime.now(), "sync", state, reply)
+                    self._log_answer(signed, accepted.target, reply.at or await self.runtime.now(), "sync", state, reply)
                     delivered.append(reply)
                     return reply.status_code, reply.body
 
@@ -154,7 +164,7 @@ class GatewayService:
     # ---- the checks -----------------------------------------------------------------------
 
     async def _authenticate(
-        self, body: bytes, headers: Any, at: datetime, channel: Channel
+        self, body: bytes, headers: Any, at: datetime, channel: Channel, config: GatewayConfig
     ) -> tuple[SignedRequest, str, dict[str, Any]]:
         """Envelope, hop, sender, password, signature: who sent this, proven. Logs a refusal.
 
@@ -164,12 +174,12 @@ class GatewayService:
         came_from: str | None = None
         content: dict[str, Any] | None = None
         try:
-            came_from = self._authenticate_hop(headers)
+            came_from = self._authenticate_hop(headers, config)
             signed = self._parse(body)
             info = signed.request.requestInfo
             came_from = came_from or info.sender.senderId
             sender = info.sender.senderId
-            expected = self.config.password_of(sender)
+            expected = config.password_of(sender)
             if expected is None:
                 raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
             if info.sender.password != expected:
@@ -199,7 +209,10 @@ class GatewayService:
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             raise
 
-    def _admit(self, signed: SignedRequest, body: bytes, came_from: str, at: datetime, channel: Channel) -> Accepted:
+    def _admit(
+        self, signed: SignedRequest, body: bytes, came_from: str, at: datetime, channel: Channel,
+        config: GatewayConfig,
+    ) -> Accepted:
         """The checks after authentication: time, service, access right, route."""
         info = signed.request.requestInfo
         skew = timedelta(seconds=self.runtime.settings.message_date_skew)
@@ -212,17 +225,17 @@ class GatewayService:
             )
         if channel == "async" and info.messageType is None:
             raise GatewayFault(ErrorCode.MESSAGE_TYPE_MISSING, "requestInfo.messageType")
-        if info.serviceId not in self.config.services:
+        if info.serviceId not in config.services:
             raise GatewayFault(ErrorCode.UNKNOWN_SERVICE, info.serviceId)
-        if info.serviceId not in self.config.participants[info.sender.senderId].services:
+        if info.serviceId not in config.participants[info.sender.senderId].services:
             raise GatewayFault(ErrorCode.ACCESS_DENIED, f"{info.sender.senderId} -> {info.serviceId}")
-        return Accepted(signed, body, came_from, self._route(signed, came_from), at)
+        return Accepted(signed, body, came_from, self._route(signed, came_from, config), at)
 
-    def _authenticate_hop(self, headers: Any) -> str | None:
+    def _authenticate_hop(self, headers: Any, config: GatewayConfig) -> str | None:
         hop = headers.get(HOP_HEADER)
         if hop is None:
             return None
-        if hop not in self.peers or headers.get(HOP_PASSWORD_HEADER) != sender_password(hop):
+        if hop not in self._derived(config)[1] or headers.get(HOP_PASSWORD_HEADER) != sender_password(hop):
             raise GatewayFault(ErrorCode.HOP_NOT_TRUSTED, f"{hop!r} is not a peer gateway")
         return hop
 
@@ -236,13 +249,14 @@ class GatewayService:
             )
             raise GatewayFault(ErrorCode.ENVELOPE_INVALID, problems) from None
 
-    def _route(self, signed: SignedRequest, came_from: str | None) -> str:
+    def _route(self, signed: SignedRequest, came_from: str | None, config: GatewayConfig) -> str:
         info = signed.request.requestInfo
-        service = self.config.services[info.serviceId]
+        service = config.services[info.serviceId]
         if self.role == "regional":
-            region = self.config.regions[self.region]  # type: ignore[index]
+            own = self._derived(config)[0]
+            region = config.regions[own]  # type: ignore[index]
             local = region.services.get(info.serviceId)
-            if local and info.routeId in (None, self.region):
+            if local and info.routeId in (None, own):
                 return local
             if came_from == CENTRAL:  # the centre sent it here: it must be ours
                 raise GatewayFault(
@@ -252,7 +266,7 @@ class GatewayService:
             return CENTRAL
         if service.system:
             return service.system
-        region = self.config.regions.get(info.routeId or "")
+        region = config.regions.get(info.routeId or "")
         if region is None or info.serviceId not in region.services:
             raise GatewayFault(
                 ErrorCode.UNKNOWN_ROUTE, f"{info.serviceId} has no provider for routeId {info.routeId!r}"
@@ -281,19 +295,19 @@ class GatewayService:
             except httpx.TransportError as exc:
                 raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"{target}: {exc}") from None
             try:
-                payload = json.loads(content)
+                payload = jsoncodec.loads(content)
             except ValueError:
                 raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status}") from None
             if status != 200:
                 if isinstance(payload, dict) and "errorInfo" in payload:
                     return Reply(status, payload)
                 raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status}")
-            verify_signed_response(
-                payload, trusted_roots=self.runtime.trusted_roots, at=await self.runtime.now(), source=target
-            )
-            return Reply(200, payload, content)
+            answered = await self.runtime.now()
+            verify_signed_response(payload, trusted_roots=self.runtime.trusted_roots, at=answered, source=target)
+            return Reply(200, payload, content, answered)
         except GatewayFault as fault:
-            return Reply(fault.http_status, fault.to_body(await self.runtime.now()))
+            answered = await self.runtime.now()
+            return Reply(fault.http_status, fault.to_body(answered), at=answered)
 
     # ---- log and metrics ------------------------------------------------------------------
 
@@ -327,7 +341,7 @@ class GatewayService:
             kind="request", channel=channel, message_id="-", correlation_id=None, service_id="-",
             sender_id="-", came_from=came_from, recipient=None, at_us=to_us(at), status="REFUSED",
             status_code=None, error_code=error_code,
-            body=json.dumps({"raw": body[:65536].decode("utf-8", "replace")}, ensure_ascii=False),
+            body=jsoncodec.dumps_text({"raw": body[:65536].decode("utf-8", "replace")}),
         )
 
     def _count(self, service_id: str, channel: Channel, outcome: str, started: float) -> None:
@@ -353,7 +367,7 @@ def masked(signed: SignedRequest, content: dict[str, Any] | None = None) -> str:
         info = dict(content["requestInfo"])
         info["sender"] = {**info["sender"], "password": "***"}
         data = {"request": {**content, "requestInfo": info}, "signature": signed.signature}
-    return json.dumps(data, ensure_ascii=False)
+    return jsoncodec.dumps_text(data)
 
 
 def _answer_text(reply: Reply) -> str:
@@ -363,4 +377,4 @@ def _answer_text(reply: Reply) -> str:
             return reply.raw.decode("utf-8")
         except UnicodeDecodeError:
             pass
-    return json.dumps(reply.body, ensure_ascii=False)
+    return jsoncodec.dumps_text(reply.body)
