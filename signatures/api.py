@@ -127,7 +127,7 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
         return {
             "serial": format(cert.serial_number, "x"),
             "certificate_pem": cert_to_pem(cert).decode(),
-            "chain_pem": chain_to_pem((cert, ca.issuer("rsa").certificate)).decode(),
+            "chain_pem": chain_to_pem((cert, ca.issuer_of(cert).certificate)).decode(),
         }
 
     @router.post("/certificates/person", tags=["certificates"], summary="Issue a person's key storage (PKCS#12)")

@@ -56,7 +56,11 @@ __all__ = [
     "Role",
     "Profile",
     "Subject",
+    "KeyAlgorithm",
+    "CA_KEY_ALGORITHM",
     "generate_key",
+    "key_algorithm",
+    "describe_key",
     "create_root_ca",
     "create_issuing_ca",
     "issue_certificate",
@@ -247,13 +251,41 @@ def _require_digits(field: str, value: str | None) -> None:
 # --------------------------------------------------------------------------- keys
 
 
-def generate_key(algorithm: Literal["rsa", "ec"] = "rsa") -> PrivateKey:
+KeyAlgorithm = Literal["rsa", "ec"]
+
+CA_KEY_ALGORITHM: dict[str, KeyAlgorithm] = {"rsa": "rsa", "gost": "ec"}
+"""The key algorithm of each issuing CA, and of the keys it certifies. The real second CA signs
+with GOST 34.10; ECDSA P-256 stands in for it."""
+
+
+def generate_key(algorithm: KeyAlgorithm = "rsa") -> PrivateKey:
     """A new RSA-2048 (e=65537) or ECDSA P-256 private key."""
     if algorithm == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if algorithm == "ec":
         return ec.generate_private_key(ec.SECP256R1())
     raise ValueError(f"unknown key algorithm {algorithm!r}; expected 'rsa' or 'ec'")
+
+
+def key_algorithm(key: Any) -> KeyAlgorithm | None:
+    """``"rsa"`` for an RSA key, ``"ec"`` for an ECDSA P-256 key (private or public), None for
+    any other key (another curve, Ed25519, DSA…)."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return "rsa"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) and isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        return "ec"
+    return None
+
+
+def describe_key(key: Any) -> str:
+    """A short name of a key's type for messages: "RSA-2048", "EC secp384r1", "Ed25519"…"""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return f"EC {key.curve.name}"
+    return type(key).__name__.removesuffix("PublicKey").removesuffix("PrivateKey")
 
 
 # --------------------------------------------------------------------------- issuing

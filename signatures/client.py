@@ -11,13 +11,14 @@ import base64
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from signatures.certificates import generate_key
+from signatures.certificates import CA_KEY_ALGORITHM, describe_key, generate_key, key_algorithm
 from signatures.identity import Identity
 from signatures.jws import sign_detached, verify_detached
 
@@ -71,13 +72,18 @@ async def enrol_system(
     key_file: Path,
     roots: list[x509.Certificate],
     at: datetime,
+    ca: Literal["gost", "rsa"] = "gost",
     wait: float = 30.0,
 ) -> Identity:
-    """The system's identity: from its key storage if still trusted, else newly enrolled."""
+    """The system's identity: from its key storage if still trusted and of the key type of ``ca``
+    (gost: ECDSA P-256, the GOST stand-in; rsa: RSA-2048), else newly enrolled with such a key."""
+    algorithm = CA_KEY_ALGORITHM[ca]
     stored = _stored_identity(key_file, roots, at)
     if stored is not None:
-        return stored
-    key = generate_key("rsa")
+        if key_algorithm(stored.key) == algorithm:
+            return stored
+        log.info("%s holds a %s key; enrolling with the %s CA instead", key_file.name, describe_key(stored.key), ca)
+    key = generate_key(algorithm)
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, system)]))

@@ -12,11 +12,13 @@ from typing import Literal
 
 import yaml
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import ocsp
 from sqlalchemy import func, update
 from sqlmodel import select
 
 from signatures.certificates import (
+    CA_KEY_ALGORITHM,
     ISSUING_CA_NAME,
     PrivateKey,
     Role,
@@ -25,8 +27,10 @@ from signatures.certificates import (
     cert_to_pem,
     create_issuing_ca,
     create_root_ca,
+    describe_key,
     generate_key,
     issue_certificate,
+    key_algorithm,
     key_from_pem,
     key_to_pem,
 )
@@ -47,9 +51,9 @@ from simulation.topology import SYSTEMS
 PEOPLE = Path(__file__).with_name("people.yaml")
 GOST_CA_NAME = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST)"
 ISSUERS: dict[str, tuple[str, Literal["rsa", "ec"]]] = {
-    "rsa": (ISSUING_CA_NAME, "rsa"),
+    "rsa": (ISSUING_CA_NAME, CA_KEY_ALGORITHM["rsa"]),
     # The real second CA signs with GOST 34.10; here ECDSA P-256 stands in for it.
-    "gost": (GOST_CA_NAME, "ec"),
+    "gost": (GOST_CA_NAME, CA_KEY_ALGORITHM["gost"]),
 }
 KEY_FILE_PREFIX = {("rsa", "auth"): "AUTH_RSA256", ("rsa", "sign"): "RSA256",
                    ("gost", "auth"): "AUTH_GOST512", ("gost", "sign"): "GOSTKNCA"}
@@ -133,6 +137,13 @@ class CertificationAuthority:
         assert self.root is not None
         return (self.issuer(ca).certificate, self.root)
 
+    def issuer_of(self, cert: x509.Certificate) -> IssuingCA:
+        """The issuing CA that issued ``cert`` (by its issuer name)."""
+        for issuer in self.issuers.values():
+            if issuer.certificate.subject == cert.issuer:
+                return issuer
+        raise LookupError(f"{cert.issuer.rfc4514_string()} is not an issuing CA of this authority")
+
     @property
     def base_url(self) -> str:
         return self.runtime.url_of("signatures")
@@ -188,12 +199,36 @@ class CertificationAuthority:
             csr = x509.load_pem_x509_csr(csr_pem.encode())
         except ValueError:
             raise CertificateRequestError("csr_pem", "not a PEM certificate signing request") from None
-        if not csr.is_signature_valid:
+        try:
+            public_key = csr.public_key()
+            signed = csr.is_signature_valid
+        except (UnsupportedAlgorithm, ValueError):
+            raise CertificateRequestError(
+                "csr_pem", "the request's key or signature algorithm is not supported; "
+                "an information system's key is RSA or ECDSA P-256"
+            ) from None
+        if not signed:
             raise CertificateRequestError("csr_pem", "the request's own signature does not verify")
+        ca = self.system_ca(public_key)
         subject = Subject.information_system(
             system_id=system, organisation=SYSTEMS[system].title_ru, bin=system_bin(system)
         )
-        return await self._issue(csr.public_key(), subject, "sign", "rsa", days=3 * 365)
+        return await self._issue(public_key, subject, "sign", ca, days=3 * 365)
+
+    @staticmethod
+    def system_ca(public_key) -> str:
+        """The issuing CA that certifies an information system's key: the one of its algorithm
+        (an ECDSA P-256 key: the GOST stand-in, an RSA key: the RSA CA)."""
+        algorithm = key_algorithm(public_key)
+        for role, (_, ca_algorithm) in ISSUERS.items():
+            if algorithm is not None and algorithm == ca_algorithm:
+                return role
+        raise CertificateRequestError(
+            "csr_pem",
+            f"the request's key is {describe_key(public_key)}; an information system's key must be "
+            f"RSA (certified by {ISSUERS['rsa'][0]}) or ECDSA P-256 (certified by {ISSUERS['gost'][0]}, "
+            "standing in for GOST 34.10)",
+        )
 
     async def issue_person(
         self,

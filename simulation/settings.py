@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     seed_people: bool = Field(
         default=True, description="The CA issues key storages to the seeded citizens and officials."
     )
+    system_key_ca: Literal["gost", "rsa"] = Field(
+        default="gost",
+        description=(
+            "Issuing CA, and so key type, of the information systems' signing keys: gost, an "
+            "ECDSA P-256 key from the GOST CA's stand-in (as real systems sign with GOST keys, "
+            "and ~20 times cheaper to sign with); rsa, an RSA-2048 key from the RSA CA. A "
+            "system whose stored key is of the other type enrols anew at start-up."
+        ),
+    )
 
     def port_of(self, system: str) -> int:
         return self.base_port + SYSTEMS[system].port_offset
