@@ -10,5 +10,7 @@ to take part in one simulation run.
 - :mod:`simulation.clock` -- the virtual clock and the timers scheduled on it;
 - :mod:`simulation.trace` -- the record of every numbered reglament step;
 - :mod:`simulation.identifiers` -- ЖСН / БСН validation;
+- :mod:`simulation.registration` -- request data checked field by field, and gap-free per-year
+  registration numbers, for the providers that register what they receive;
 - :mod:`simulation.control` -- the HTTP app that drives the clock and serves the trace.
 """

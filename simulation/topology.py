@@ -78,6 +78,19 @@ SYSTEMS: dict[str, System] = {
             region="almaty",
         ),
         System(
+            "e_akimdik", "e_akimdik.app:create_app", 12,
+            "«Е-әкімдік» АЖ (Батыс Қазақстан облысы әкімдігі)",
+            "ИС «Е-акимат» (акимат Западно-Казахстанской области)",
+            "Е-әкімдік, the akimat's document system (West Kazakhstan region)",
+            region="wko",
+        ),
+        System(
+            "e_sobes", "e_sobes.app:create_app", 13,
+            "«Е-собес» АЖ (Алматы қ.)", "ИС «Е-Собес» (г. Алматы)",
+            "Е-собес, the social-protection information system (Almaty city)",
+            region="almaty",
+        ),
+        System(
             "echo", "gateway.echo:create_app", 8,
             "Жаңғырық (сынақ)", "Эхо (тестовый)", "Echo provider (a test double)",
         ),

@@ -1,0 +1,29 @@
+"""What testers read: the registrations "Е-әкімдік" has made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from e_akimdik.service import EAkimdik, registration_view
+from simulation.registration import add_lookups, checked_iin_query
+
+
+def registrations_router(system: EAkimdik) -> APIRouter:
+    router = APIRouter(prefix="/api/registrations", tags=["registrations"])
+
+    @router.get("", summary="Registrations in the order of their numbers")
+    async def registrations(
+        year: int | None = Query(default=None, ge=1900, le=2100, description="only this year's"),
+        applicant_iin: str | None = Query(default=None, alias="applicantIin", description="only this applicant's"),
+        reglament: str | None = Query(default=None, description="only under this reglament"),
+    ) -> list[dict[str, Any]]:
+        rows = await system.registrar.all(
+            year=year, applicant_iin=checked_iin_query(applicant_iin, "applicantIin"), reglament=reglament
+        )
+        return [registration_view(row) for row in rows]
+
+    add_lookups(router, system.registrar, registration_view,
+                by_application="The registration of one application", by_number="One registration by its number")
+    return router

@@ -1,0 +1,29 @@
+"""What testers read: the housing-aid applications "Е-собес" has received."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from e_sobes.service import ESobes, registration_view
+from simulation.registration import add_lookups, checked_iin_query
+
+
+def registrations_router(system: ESobes) -> APIRouter:
+    router = APIRouter(prefix="/api/registrations", tags=["registrations"])
+
+    @router.get("", summary="Applications received, in the order of their numbers")
+    async def registrations(
+        year: int | None = Query(default=None, ge=1900, le=2100, description="only this year's"),
+        applicant_iin: str | None = Query(default=None, alias="applicantIin", description="only this applicant's"),
+    ) -> list[dict[str, Any]]:
+        rows = await system.registrar.all(year=year, applicant_iin=checked_iin_query(applicant_iin, "applicantIin"))
+        return [registration_view(row) for row in rows]
+
+    add_lookups(
+        router, system.registrar, registration_view,
+        by_application="One application, by its id",
+        by_number="One application, by its Е-собес registration number",
+    )
+    return router
