@@ -32,6 +32,9 @@ def _serve(system: str, settings: Settings) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port_of(system), log_level="warning",
         access_log=False, lifespan="on",
+        # systems are reached directly, never through a proxy, and name themselves in their answers'
+        # signatures: no X-Forwarded-* rewriting and no Server header on every answer
+        proxy_headers=False, server_header=False,
     )
     uvicorn.Server(config).run()
 
@@ -79,19 +82,28 @@ class Cluster:
         self.systems = list(systems)
         self.processes: dict[str, _Child] = {}
 
-    def start(self) -> None:
+    def start(self, first_timeout: float = 30.0) -> None:
         for system in self.systems:  # load every app's code once, before forking
             import_module(SYSTEMS[system].app.split(":")[0])
-        for system in self.systems:
+        # The certification authority first, alone: every other system enrols with it as it
+        # starts, so starting them all at once only has them wait (and poll) while the CA,
+        # sharing the cores with them, creates its keys and the seeded people's.
+        first = [s for s in self.systems if s == "signatures"]
+        for system in first:
             self.processes[system] = _Child(system, self.settings)
+        if first:
+            self.wait_healthy(first_timeout, first)
+        for system in self.systems:
+            if system not in self.processes:
+                self.processes[system] = _Child(system, self.settings)
 
     def restart(self, system: str) -> None:
         """Start one system again (after it stopped or was killed), on the same data."""
         self.processes[system] = _Child(system, self.settings)
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
+    def wait_healthy(self, timeout: float = 30.0, systems: Sequence[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(self.systems)
+        pending = set(self.systems if systems is None else systems)
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for system in sorted(pending):

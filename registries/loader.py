@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 
 from registries.models import (
     AddressHistory,
@@ -21,6 +22,7 @@ from registries.models import (
     Tenancy,
 )
 from registries.population import Chunk, generate
+from simulation import jsoncodec
 from simulation.database import Database
 from simulation.identifiers import IdentifierError, validate_iin
 
@@ -41,7 +43,19 @@ class FixtureError(ValueError):
 
 
 def _dump(document: dict[str, Any]) -> str:
-    return json.dumps(document, ensure_ascii=False, default=str, separators=(",", ":"))
+    """A record's document as stored: compact UTF-8 JSON; a value JSON has no type for (a
+    fixture's YAML date, say) as its text."""
+    return jsoncodec.dumps_text(_plain(document))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)
 
 
 def _rows(chunk: Chunk, source: str) -> dict[type, list[dict[str, Any]]]:
@@ -59,10 +73,18 @@ def _rows(chunk: Chunk, source: str) -> dict[type, list[dict[str, Any]]]:
 
 async def _insert(database: Database, rows: dict[type, list[dict[str, Any]]]) -> None:
     """One transaction, one multi-row statement a table: the bulk path."""
-    async with database.engine.begin() as connection:
-        for table, values in rows.items():
-            if values:
-                await connection.execute(insert(table), values)
+    await database.insert_rows([(table.__table__, values) for table, values in rows.items()])
+
+
+# Persons generated and written at a time: small enough that the event loop is never held for
+# long (the registries answer /health and wait for the data meanwhile), large enough that
+# statements stay few. The population does not depend on it (whole households, one generator).
+LOAD_CHUNK = 2_000
+
+
+def _next_rows(chunks: Iterator[Chunk]) -> tuple[int, dict[type, list[dict[str, Any]]]] | None:
+    chunk = next(chunks, None)
+    return None if chunk is None else (len(chunk.persons), _rows(chunk, "generated"))
 
 
 async def load_population(database: Database, seed: int, size: int) -> float:
@@ -77,9 +99,12 @@ async def load_population(database: Database, seed: int, size: int) -> float:
         for table in (*BY_IIN.values(), PowerOfAttorneyRecord):
             await connection.execute(delete(table).where(table.source == "generated"))
     persons = 0
-    for chunk in generate(seed, size):
-        await _insert(database, _rows(chunk, "generated"))
-        persons += len(chunk.persons)
+    chunks = generate(seed, size, chunk_persons=LOAD_CHUNK)
+    # Generating is pure CPU work: done in a thread, chunk by chunk, it leaves the event loop free.
+    while (made := await asyncio.to_thread(_next_rows, chunks)) is not None:
+        count, rows = made
+        await _insert(database, rows)
+        persons += count
     async with database.session() as session:
         await session.merge(PopulationMeta(id=1, seed=seed, size=size, persons=persons))
         await session.commit()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,11 @@ import pytest
 
 from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
 from egov_sim.ports import free_base_port
+from gateway_protocol.client import build_signed_request
+from gateway_protocol.envelope import SYNC_PATH
+from signatures.identity import Identity
 from simulation.settings import Settings
-from simulation.topology import START_ORDER, SYSTEMS
+from simulation.topology import START_ORDER, SYSTEMS, sender_password
 from simulation.database import drop_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -86,6 +90,7 @@ async def _run_up_and_apply(settings: Settings) -> None:
         }
         assert {(m["kind"], m["status"]) for m in log} == {("request", "RECEIVED"), ("response", "DELIVERED")}
         assert chain["ok"] is True and chain["records"] >= 6
+        _reach_the_regional_providers(settings)
     finally:
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)
@@ -96,3 +101,29 @@ async def _run_up_and_apply(settings: Settings) -> None:
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in pids if _alive(pid)], "service processes were left behind"
+
+
+def _reach_the_regional_providers(settings: Settings) -> None:
+    """Е-әкімдік behind ЭҮАШ and Е-собес behind ЭҮӨШ answer through the gateways over real sockets."""
+    with httpx.Client(timeout=30) as http:
+        now = datetime.fromisoformat(http.get(settings.url_of("control") + "/clock").json()["now"])
+        month = f"{now:%Y-%m}"
+        requests = {
+            ("provider_ws", "EAKIMDIK_DocumentRegistration", "wko"): {
+                "applicationId": "up-1", "reglament": "wko-queue", "applicantIin": DEMO_CITIZEN.iin,
+                "documentKind": "application", "title": "Өтініш",
+            },
+            ("portal", "ESOBES_HousingAidApplication", "almaty"): {
+                "applicationId": "up-1", "applicantIin": DEMO_CITIZEN.iin, "period": {"from": month, "to": month},
+                "housing": {"area": 40.0, "costs": [{"kind": "maintenance", "month": month, "amount": 3600}]},
+            },
+        }
+        for (sender, service, route), data in requests.items():
+            identity = Identity.load(settings.data_dir.resolve() / "keys" / f"{sender}.p12")
+            signed = build_signed_request(
+                identity, sender_id=sender, password=sender_password(sender), service_id=service,
+                data=data, message_date=now, route_id=route,
+            )
+            reply = http.post(settings.url_of("gateway") + SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True))
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["response"]["responseData"]["data"]["registrationNumber"].endswith("-000001")
