@@ -349,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1500, help="warm-up messages per path (default 1500)")
     parser.add_argument("--quick", action="store_true", help="3 s windows, 600 warm-up messages")
     parser.add_argument("--keep", action="store_true", help="keep the run's data dir (printed at the end)")
+    parser.add_argument("--paths", default="abc", help="which paths to run, e.g. 'c' or 'ac' (default abc)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record a py-spy profile of each measured system during each timed window into DIR "
+                             "(py-spy must be installed)")
     args = parser.parse_args(argv)
     # SIGTERM stops the run as Ctrl-C does, so the systems it started are stopped too
     signal.signal(signal.SIGTERM, _interrupt)
@@ -387,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         roots = fetch_roots(settings)
         signer = Signer(key_file, now)
         pids = {name: cluster.processes[name].pid for name in MEASURED}
-        for path in PATHS:
+        chosen = [p for letter, p in zip("abc", PATHS) if letter in args.paths]
+        for path in chosen:
             results.append(asyncio.run(run_path(path, settings, signer, args, pids, roots, at)))
             r = results[-1]
             print(f"  {r.path.label:<22} {r.mps:8.1f} msg/s  p50 {r.p50 * 1000:6.1f} ms  p90 {r.p90 * 1000:6.1f} ms  "
@@ -457,7 +462,10 @@ async def run_path(
     await asyncio.sleep(0.2)
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     own_before = own_cpu_seconds()
+    profilers = start_profilers(args.profile, path, pids, args.seconds) if args.profile else []
     outcome = await drive(url, timed, args.concurrency, args.seconds)
+    for profiler in profilers:
+        profiler.wait()
     own = own_cpu_seconds() - own_before
     cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     count = len(outcome.answers)
@@ -475,6 +483,23 @@ async def run_path(
 
 
 _SENT: dict[str, list[str]] = {}
+
+
+def start_profilers(directory: Path, path: Path_, pids: dict[str, int], seconds: float) -> list:
+    """py-spy, one per measured system that the path goes through, for the timed window."""
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    directory.mkdir(parents=True, exist_ok=True)
+    involved = [*path.through, "echo"]
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(pids[name]), "--duration", str(max(1, int(seconds))), "--rate", "250",
+             "--format", "raw", "--output", str(directory / f"{path.key}-{name}.txt"), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for name in involved
+    ]
 
 
 def check_logs(settings: Settings, results: list[Result]) -> list[str]:
