@@ -24,6 +24,7 @@ def _serve(system: str, settings: Settings) -> None:
     import uvicorn
 
     from egov_sim.inprocess import create
+    from simulation.serving import HttpProtocol
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
@@ -35,6 +36,7 @@ def _serve(system: str, settings: Settings) -> None:
         # systems are reached directly, never through a proxy, and name themselves in their answers'
         # signatures: no X-Forwarded-* rewriting and no Server header on every answer
         proxy_headers=False, server_header=False,
+        http=HttpProtocol,  # uvicorn's httptools protocol, each answer written in one piece
     )
     uvicorn.Server(config).run()
 
