@@ -589,11 +589,14 @@ class RevocationChecker:
         self.clock_skew = clock_skew
         self._nonce = nonce
         self._cache: dict[tuple[bytes, int], RevocationStatus] = {}
+        # each cached answer as it is handed out again (source "cache"), made once per answer
+        self._replies: dict[tuple[bytes, int], RevocationStatus] = {}
         self._locks: dict[tuple[bytes, int], asyncio.Lock] = {}
 
     def clear_cache(self) -> None:
         """Forget every cached answer (revoked ones included)."""
         self._cache.clear()
+        self._replies.clear()
 
     def cached(self, cert: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus | None:
         """The last answer obtained for ``cert`` (whatever its age), or None."""
@@ -609,24 +612,38 @@ class RevocationChecker:
         """The revocation status of ``cert`` (issued by ``issuer``) at the virtual time ``at``."""
         at = _utc(at)
         key = self._key(cert, issuer)
+        # A fresh (or final) cached answer needs no lock: the common case, once per signature.
+        reply = self._from_cache(key, at)
+        if reply is not None:
+            return reply
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one request per certificate at a time; later callers use its answer
+            reply = self._from_cache(key, at)
+            if reply is not None:
+                return reply
             cached = self._cache.get(key)
-            if cached is not None and (
-                cached.status == "revoked" or at - cached.checked_at <= self.freshness
-            ):
-                why = "revocation is final" if cached.status == "revoked" else "fresh"
-                return replace(
-                    cached,
-                    source="cache",
-                    detail=f"cached OCSP answer of {cached.checked_at.isoformat()} ({why})",
-                )
             try:
                 answer = await self._ask(cert, issuer, at)
             except _ResponderFailure as failure:
                 return self._on_failure(cached, at, str(failure))
             self._cache[key] = answer
+            self._replies.pop(key, None)
             return answer
+
+    def _from_cache(self, key: tuple[bytes, int], at: datetime) -> RevocationStatus | None:
+        """The cached answer for ``key`` as a cache hit, if it may still be used at ``at``."""
+        cached = self._cache.get(key)
+        if cached is None or not (cached.status == "revoked" or at - cached.checked_at <= self.freshness):
+            return None
+        reply = self._replies.get(key)
+        if reply is None:
+            why = "revocation is final" if cached.status == "revoked" else "fresh"
+            reply = self._replies[key] = replace(
+                cached,
+                source="cache",
+                detail=f"cached OCSP answer of {cached.checked_at.isoformat()} ({why})",
+            )
+        return reply
 
     def _on_failure(
         self, cached: RevocationStatus | None, at: datetime, why: str

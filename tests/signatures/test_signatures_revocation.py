@@ -678,6 +678,8 @@ async def test_fresh_answer_is_cached(rpki, responder, http):
 async def test_refreshed_after_freshness(rpki, responder, http):
     check = checker(http, freshness=timedelta(minutes=15))
     await check.status(rpki.good, rpki.ca, at=T0)
+    hit = await check.status(rpki.good, rpki.ca, at=T0 + timedelta(minutes=1))
+    assert (hit.source, hit.checked_at) == ("cache", T0)
     later = T0 + timedelta(minutes=15, seconds=1)
     responder.now = later
     again = await check.status(rpki.good, rpki.ca, at=later)
@@ -685,7 +687,8 @@ async def test_refreshed_after_freshness(rpki, responder, http):
     assert responder.calls == 2
     # the new answer is fresh from its own thisUpdate on
     third = await check.status(rpki.good, rpki.ca, at=later + timedelta(minutes=10))
-    assert third.source == "cache"
+    assert (third.source, third.checked_at) == ("cache", later)  # the new answer's, not the old one's
+    assert later.isoformat() in third.detail
     assert responder.calls == 2
 
 
