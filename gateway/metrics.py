@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -11,15 +13,17 @@ class GatewayMetrics:
     def __init__(self, gateway: str) -> None:
         self.registry = CollectorRegistry()
         labels = {"gateway": gateway}
-        self.messages = Counter(
+        # Every message counts under its labels: the labelled children are looked up once and
+        # kept (prometheus_client's labels() takes a lock and builds a key each call).
+        self.messages = lru_cache(maxsize=4096)(Counter(
             "egov_gateway_messages", "Messages the gateway took, by service, channel and outcome",
             ["service_id", "channel", "status"], registry=self.registry,
-        ).labels  # type: ignore[assignment]
-        self.latency = Histogram(
+        ).labels)
+        self.latency = lru_cache(maxsize=4096)(Histogram(
             "egov_gateway_latency_seconds", "Time from taking a message to answering it (wall clock)",
             ["service_id", "channel"], registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        ).labels  # type: ignore[assignment]
+        ).labels)
         self.queue_depth = Gauge(
             "egov_gateway_async_queue_depth", "Async messages waiting for delivery (ON_DELIVERY)",
             registry=self.registry,
