@@ -39,6 +39,10 @@ ON_DELIVERY, DELIVERED, NOT_DELIVERED, DELIVERY_STOPPED = (
     "ON_DELIVERY", "DELIVERED", "NOT_DELIVERED", "DELIVERY_STOPPED",
 )
 FINAL = (DELIVERED, NOT_DELIVERED, DELIVERY_STOPPED)
+# Seconds the delivery loop sleeps when no message is waiting at all. Every change that can make
+# one due (a message taken, an attempt finished, a delivery stopped) wakes it at once, and a retry
+# is waited for to its time; this is only the interval of its look at the store for anything else.
+IDLE_LOOK = 10.0
 RETRYABLE = {
     ErrorCode.PROVIDER_UNAVAILABLE.value, ErrorCode.PROVIDER_TIMEOUT.value,
     ErrorCode.PROVIDER_RESPONSE_INVALID.value, ErrorCode.GATEWAY_INTERNAL.value,
@@ -161,7 +165,7 @@ class AsyncDelivery:
                 )
             ).one()
         due = [r for r in rows if (r.sender_id, r.message_id) not in self._in_flight][:limit]
-        wait = 1.0 if following is None else max(0.01, min(1.0, following - now))
+        wait = IDLE_LOOK if following is None else max(0.01, min(IDLE_LOOK, following - now))
         return due, wait
 
     async def _attempt(self, row: AsyncMessage) -> None:
@@ -255,6 +259,7 @@ class AsyncDelivery:
                 row.notice_seq = await self._next_notice()
                 session.add(row)
                 await session.commit()
+                self._wake.set()  # the queue depth changed
             return describe(row)
 
 
