@@ -2,10 +2,10 @@
 
 Run from the repository root::
 
-    python bench/gateway.py              # about 1.5 minutes on a 2-core machine
+    python bench/gateway.py              # about a minute on a 2-core machine
     python bench/gateway.py --quick      # a rough look, shorter windows
 
-The paths, one after another in the same run, at the same concurrency:
+The paths, in the same run, at the same concurrency, their timed windows interleaved:
 
 ====  ===========================================  ===========================================
 path  from the load generator                      service
@@ -26,12 +26,16 @@ HTTP/1.1 connection per concurrent sender, a request written in one go, the answ
 Content-Length. It costs a few tens of microseconds a message, so it leaves the CPU to the systems
 it measures (an httpx client would take ~1.7 ms of CPU a message, more than a gateway hop).
 
-Each path: a warm-up of a fixed number of messages (caches, connection pools, the OCSP answer),
-then the messages for the timed window are signed (as many as the warm-up's rate says the window
-needs, twice over), then ``--seconds`` of load: ``--concurrency`` senders (64 by default), each
-sending its next message as soon as its previous one is answered. Messages per second = messages
-answered in the window / the window's length; latencies are per message, send to full answer.
-The CPU time each system's process used in the window, divided by the messages, is printed too.
+Each path first gets a warm-up of a fixed number of messages (caches, connection pools, the OCSP
+answer). Then come ``--rounds`` rounds (5 by default); a round gives each path in turn, a, b, c, a
+timed window of ``--seconds`` / ``--rounds`` seconds (``--seconds`` is each path's timed total, 10
+by default). Interleaved so, a path is not measured at a better or worse moment of a shared machine
+than the others: the ratios compare like with like. Before each window its messages are signed
+(as many as the warm-up's rate says the window needs, twice over); in the window ``--concurrency``
+senders (64 by default) each send their next message as soon as the previous one is answered.
+Messages per second = messages answered in a path's windows / their summed length (each round's
+figure is printed too); latencies are per message, send to full answer. The CPU time each
+system's process used in a path's windows, divided by its messages, is printed too.
 
 Every answer is checked after its window (not inside it, so the checking costs no throughput):
 HTTP 200, a signed response whose JWS signature and certificate chain verify against the run's
@@ -330,6 +334,7 @@ class Result:
     p99: float
     cpu_ms: dict[str, float]  # CPU ms per message, per process
     errors: list[str]
+    rounds: list[float] = field(default_factory=list)  # msg/s of each timed window
 
 
 def load_average() -> str:
@@ -344,10 +349,13 @@ def load_average() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="timed window per path (default 8)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="timed seconds per path, over all its rounds (default 10)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of interleaved timed windows, a b c a b c ... (default 5)")
     parser.add_argument("--concurrency", type=int, default=64, help="senders in flight, every path (default 64)")
     parser.add_argument("--warmup", type=int, default=1500, help="warm-up messages per path (default 1500)")
-    parser.add_argument("--quick", action="store_true", help="3 s windows, 600 warm-up messages")
+    parser.add_argument("--quick", action="store_true", help="3 s per path in one round, 600 warm-up messages")
     parser.add_argument("--keep", action="store_true", help="keep the run's data dir (printed at the end)")
     parser.add_argument("--paths", default="abc", help="which paths to run, e.g. 'c' or 'ac' (default abc)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -357,14 +365,16 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM stops the run as Ctrl-C does, so the systems it started are stopped too
     signal.signal(signal.SIGTERM, _interrupt)
     if args.quick:
-        args.seconds, args.warmup = 3.0, 600
+        args.seconds, args.warmup, args.rounds = 3.0, 600, 1
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds positive")
 
     began = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="egov-bench-gateway-"))
     print(f"egov-sim gateway benchmark: {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {load_average()}")
-    print(f"concurrency {args.concurrency}, {args.seconds:g} s per path after {args.warmup} warm-up messages; "
-          f"data in {tmp}")
+    print(f"concurrency {args.concurrency}, {args.seconds:g} s per path in {args.rounds} round(s) of interleaved "
+          f"windows, after {args.warmup} warm-up messages; data in {tmp}")
     signer: Signer | None = None
     results: list[Result] = []
     failures: list[str] = []
@@ -392,8 +402,17 @@ def main(argv: list[str] | None = None) -> int:
         signer = Signer(key_file, now)
         pids = {name: cluster.processes[name].pid for name in MEASURED}
         chosen = [p for letter, p in zip("abc", PATHS) if letter in args.paths]
-        for path in chosen:
-            results.append(asyncio.run(run_path(path, settings, signer, args, pids, roots, at)))
+        runs = {path.key: PathRun(path) for path in chosen}
+        for run in runs.values():
+            asyncio.run(run.warm_up(settings, signer, args, roots, at))
+        window = args.seconds / args.rounds
+        for number in range(1, args.rounds + 1):
+            for run in runs.values():
+                asyncio.run(run.timed_window(settings, signer, args, pids, roots, at, window, number))
+            print(f"  round {number}: " + "  ".join(
+                f"{run.path.label.split()[0]} {run.rounds[-1]:.1f}" for run in runs.values()) + " msg/s")
+        for run in runs.values():
+            results.append(run.result())
             r = results[-1]
             print(f"  {r.path.label:<22} {r.mps:8.1f} msg/s  p50 {r.p50 * 1000:6.1f} ms  p90 {r.p90 * 1000:6.1f} ms  "
                   f"p99 {r.p99 * 1000:6.1f} ms  ({r.messages} messages, {len(r.errors)} errors)")
@@ -408,11 +427,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"| path | msg/s | p50 ms | p90 ms | p99 ms | messages | errors | CPU ms/msg: "
-          + " | ".join(["load gen", *MEASURED]) + " |")
+          + " | ".join(["load gen", *MEASURED]) + " | msg/s by round |")
     for r in results:
         cpu = " | ".join(f"{r.cpu_ms.get(n, 0):.2f}" for n in ["load gen", *MEASURED])
         print(f"| {r.path.label} | {r.mps:.1f} | {r.p50 * 1000:.1f} | {r.p90 * 1000:.1f} | {r.p99 * 1000:.1f} | "
-              f"{r.messages} | {len(r.errors)} | {cpu} |")
+              f"{r.messages} | {len(r.errors)} | {cpu} | {' / '.join(f'{x:.0f}' for x in r.rounds)} |")
     errors = [e for r in results for e in r.errors] + failures
     for r in results:
         for e in r.errors[:5]:
@@ -449,43 +468,69 @@ def fetch_roots(settings: Settings):
     return asyncio.run(go())
 
 
-async def run_path(
-    path: Path_, settings: Settings, signer: Signer, args, pids: dict[str, int], roots, at: datetime
-) -> Result:
-    url = settings.url_of(path.target)
-    warm = signer.sign(path, args.warmup)
-    warm_out = await drive(url, warm, args.concurrency, None)
-    warm_rate = len(warm_out.answers) / warm_out.elapsed if warm_out.elapsed else 1000.0
-    needed = int(warm_rate * args.seconds * 2) + 4 * args.concurrency
-    timed = signer.sign(path, needed)
-    bodies = dict(warm) | dict(timed)
-    await asyncio.sleep(0.2)
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    own_before = own_cpu_seconds()
-    profilers = start_profilers(args.profile, path, pids, args.seconds) if args.profile else []
-    outcome = await drive(url, timed, args.concurrency, args.seconds)
-    for profiler in profilers:
-        profiler.wait()
-    own = own_cpu_seconds() - own_before
-    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-    count = len(outcome.answers)
-    errors = check_answers(warm_out, bodies, roots, at) + check_answers(outcome, bodies, roots, at)
-    if outcome.exhausted:
-        errors.append(f"ran out of pre-signed messages ({len(timed)}) before {args.seconds:g} s")
-    latencies = sorted(outcome.latencies)
-    cpu_ms = {"load gen": own * 1000 / max(count, 1)} | {n: s * 1000 / max(count, 1) for n, s in cpu.items()}
-    path_messages = [m for m, *_ in warm_out.answers] + [m for m, *_ in outcome.answers]
-    _SENT[path.key] = path_messages
-    return Result(
-        path, count / outcome.elapsed if outcome.elapsed else 0.0, count,
-        percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99), cpu_ms, errors,
-    )
+class PathRun:
+    """One path's warm-up and timed windows, and what they add up to."""
+
+    def __init__(self, path: Path_) -> None:
+        self.path = path
+        self.rate = 1000.0  # msg/s of the warm-up, to know how many messages a window needs
+        self.messages = 0
+        self.elapsed = 0.0
+        self.latencies: list[float] = []
+        self.cpu: dict[str, float] = {name: 0.0 for name in ["load gen", *MEASURED]}
+        self.errors: list[str] = []
+        self.rounds: list[float] = []
+        _SENT[path.key] = []
+
+    async def warm_up(self, settings: Settings, signer: Signer, args, roots, at: datetime) -> None:
+        warm = signer.sign(self.path, args.warmup)
+        outcome = await drive(settings.url_of(self.path.target), warm, args.concurrency, None)
+        if outcome.elapsed:
+            self.rate = len(outcome.answers) / outcome.elapsed
+        self.errors += check_answers(outcome, dict(warm), roots, at)
+        _SENT[self.path.key] += [m for m, *_ in outcome.answers]
+
+    async def timed_window(
+        self, settings: Settings, signer: Signer, args, pids: dict[str, int], roots, at: datetime,
+        seconds: float, number: int,
+    ) -> None:
+        timed = signer.sign(self.path, int(self.rate * seconds * 2) + 4 * args.concurrency)
+        await asyncio.sleep(0.2)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        own_before = own_cpu_seconds()
+        profilers = (
+            start_profilers(args.profile, self.path, pids, seconds, f"-r{number}") if args.profile else []
+        )
+        outcome = await drive(settings.url_of(self.path.target), timed, args.concurrency, seconds)
+        for profiler in profilers:
+            profiler.wait()
+        self.cpu["load gen"] += own_cpu_seconds() - own_before
+        for name, pid in pids.items():
+            self.cpu[name] += cpu_seconds(pid) - cpu_before[name]
+        count = len(outcome.answers)
+        self.messages += count
+        self.elapsed += outcome.elapsed
+        self.latencies += outcome.latencies
+        self.rounds.append(count / outcome.elapsed if outcome.elapsed else 0.0)
+        self.errors += check_answers(outcome, dict(timed), roots, at)
+        if outcome.exhausted:
+            self.errors.append(f"ran out of pre-signed messages ({len(timed)}) before {seconds:g} s")
+        _SENT[self.path.key] += [m for m, *_ in outcome.answers]
+
+    def result(self) -> Result:
+        latencies = sorted(self.latencies)
+        per_message = {name: s * 1000 / max(self.messages, 1) for name, s in self.cpu.items()}
+        return Result(
+            self.path, self.messages / self.elapsed if self.elapsed else 0.0, self.messages,
+            percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99),
+            per_message, self.errors, self.rounds,
+        )
 
 
 _SENT: dict[str, list[str]] = {}
 
 
-def start_profilers(directory: Path, path: Path_, pids: dict[str, int], seconds: float) -> list:
+def start_profilers(directory: Path, path: Path_, pids: dict[str, int], seconds: float, suffix: str = "") -> list:
     """py-spy, one per measured system that the path goes through, for the timed window."""
     import subprocess
 
@@ -495,7 +540,7 @@ def start_profilers(directory: Path, path: Path_, pids: dict[str, int], seconds:
     return [
         subprocess.Popen(
             [spy, "record", "--pid", str(pids[name]), "--duration", str(max(1, int(seconds))), "--rate", "250",
-             "--format", "raw", "--output", str(directory / f"{path.key}-{name}.txt"), "--nonblocking"],
+             "--format", "raw", "--output", str(directory / f"{path.key}-{name}{suffix}.txt"), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for name in involved
