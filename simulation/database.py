@@ -38,8 +38,53 @@ def _async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-POOL_SIZE = 2
+# PostgreSQL connections a pooled engine keeps open between uses; bursts open up to
+# POOL_OVERFLOW more, closed after use. Every system has an engine for its own schema and one
+# for the run's shared store (clock, timers, trace); when several systems of a run live in one
+# process (the in-process runs of tests and demos) they share the store's engine, which keeps
+# STORE_POOL_SIZE. The test suite runs several runs side by side against one server (100
+# connections by default): with SQLAlchemy's default of five kept an engine and a store engine
+# for every system, its peak was 97 open connections.
+POOL_SIZE = 3
+STORE = "simulation"  # the run's shared store: virtual clock, timers, trace
+STORE_POOL_SIZE = 6
 POOL_OVERFLOW = 10
+
+# PostgreSQL engines by (URL, schema), with the number of Database objects using each.
+_ENGINES: dict[tuple[str, str], tuple[AsyncEngine, int]] = {}
+
+
+def _postgres_engine(url: str, schema: str, system: str, pool_size: int) -> AsyncEngine:
+    """The engine of ``schema``: the one another Database of this process already uses, or new."""
+    key = (url, schema)
+    found = _ENGINES.get(key)
+    if found is not None:
+        _ENGINES[key] = (found[0], found[1] + 1)
+        return found[0]
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=POOL_OVERFLOW,
+        pool_pre_ping=True,
+        # the server's pg_stat_activity names the system (and the schema) of each connection
+        connect_args={
+            "options": f"-csearch_path={schema}",
+            "application_name": f"egov-sim {system} ({schema})"[:63],
+        },
+    )
+    _ENGINES[key] = (engine, 1)
+    return engine
+
+
+async def _release(engine: AsyncEngine) -> None:
+    """One user less of ``engine``; the last one closes its connections."""
+    for key, (shared, users) in list(_ENGINES.items()):
+        if shared is engine:
+            if users > 1:
+                _ENGINES[key] = (shared, users - 1)
+                return
+            del _ENGINES[key]
+    await engine.dispose()
 
 
 class Database:
@@ -50,6 +95,7 @@ class Database:
         self.schema: str | None = None
         self.sqlite_path: str | None = None
         self._writer: _SqliteWriter | None = None
+        self._disposed = False
         if settings.database_url:
             url = _async_url(settings.database_url)
             if not url.startswith("postgresql"):
@@ -57,17 +103,8 @@ class Database:
                     "EGOV_SIM_DATABASE_URL must be a postgresql:// URL; leave it unset for SQLite"
                 )
             self.schema = schema_name(settings, system)
-            self.engine: AsyncEngine = create_async_engine(
-                url,
-                # Connections kept open between uses. Every system keeps two engines (its own
-                # schema and the run's shared store), a run has fourteen systems, and tests run
-                # several runs side by side against one server (100 connections by default):
-                # SQLAlchemy's 5 kept a connection each pooled engine (~97 open at the peak of
-                # the test suite). Bursts still get up to POOL_OVERFLOW more, closed after use.
-                pool_size=POOL_SIZE,
-                max_overflow=POOL_OVERFLOW,
-                pool_pre_ping=True,
-                connect_args={"options": f"-csearch_path={self.schema}"},
+            self.engine: AsyncEngine = _postgres_engine(
+                url, self.schema, system, STORE_POOL_SIZE if system == STORE else POOL_SIZE
             )
         else:
             data_dir = settings.data_dir.expanduser().resolve()
@@ -140,7 +177,10 @@ class Database:
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
-        await self.engine.dispose()
+        if self._disposed:
+            return
+        self._disposed = True
+        await _release(self.engine)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - driver callback

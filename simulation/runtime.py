@@ -31,7 +31,7 @@ from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
-from simulation.database import Database
+from simulation.database import STORE, Database
 from simulation.hopclient import HopClient
 from simulation.settings import Settings, get_settings
 from simulation.topology import SYSTEMS, sender_password
@@ -52,7 +52,7 @@ class SystemRuntime:
         self.name = name
         self.settings = settings
         self.db = Database(settings, name)
-        self.store = Database(settings, "simulation")
+        self.store = Database(settings, STORE)
         self.clock = VirtualClock(self.store, settings.clock_start, settings.run_id)
         self.tracer = Tracer(self.store, self.clock)
         self.http = httpx.AsyncClient(transport=transport, timeout=settings.request_timeout)
