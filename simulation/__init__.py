@@ -12,5 +12,12 @@ to take part in one simulation run.
 - :mod:`simulation.identifiers` -- ЖСН / БСН validation;
 - :mod:`simulation.registration` -- request data checked field by field, and gap-free per-year
   registration numbers, for the providers that register what they receive;
-- :mod:`simulation.control` -- the HTTP app that drives the clock and serves the trace.
+- :mod:`simulation.control` -- the HTTP app that drives the clock and serves the trace;
+- :mod:`simulation.runtime` -- what every system's app is built on (its databases, clock, PKI
+  identity, HTTP clients);
+- :mod:`simulation.serving` -- how ``egov-sim up`` serves a system (uvicorn, an answer in one write);
+- :mod:`simulation.hopclient` -- the HTTP/1.1 client of the gateways' hop to the next system;
+- :mod:`simulation.jsoncodec` -- JSON on the message path (orjson, the standard library's answers);
+- :mod:`simulation.tasks` -- waiting for and stopping background tasks for sure;
+- :mod:`simulation.observability` -- structured logs carrying the correlationId.
 """
