@@ -24,6 +24,7 @@ from sqlmodel import Field, SQLModel
 from gateway_protocol.groupcommit import GroupCommit
 from simulation import jsoncodec
 from simulation.clock import to_us
+from simulation.database import connect_sqlite
 
 Answer = tuple[int, dict[str, Any]]
 Key = tuple[str, str]
@@ -153,9 +154,7 @@ class DatabaseAnswerStore:
 
     def _read_sqlite(self, key: Key) -> Answer | None:
         if self._reader is None:
-            self._reader = sqlite3.connect(
-                self._sqlite_path, timeout=1.0, isolation_level=None, check_same_thread=False
-            )
+            self._reader = connect_sqlite(self._sqlite_path, timeout=1.0)
         # fetchall steps the statement to its end: no read transaction stays open
         rows = self._reader.execute(_SELECT_ANSWER, key).fetchall()
         return (rows[0][0], jsoncodec.loads(rows[0][1])) if rows else None

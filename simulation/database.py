@@ -191,6 +191,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - dr
     cursor.close()
 
 
+def connect_sqlite(path: str, timeout: float) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection to a system's file, beside its engine: autocommit (each
+    statement its own transaction unless BEGIN says otherwise), usable from any one thread at a
+    time, waiting up to ``timeout`` seconds for a lock. The hot paths that skip SQLAlchemy (the
+    clock reader, the answer store's look-ups, :class:`_SqliteWriter`) open theirs with it."""
+    return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+
+
 _PLAIN_TYPES = (str, int, float, bytes, type(None))
 
 
@@ -263,9 +271,7 @@ class _SqliteWriter:
         return known
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
-        )
+        connection = connect_sqlite(self.path, busy_timeout_ms / 1000)
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         return connection

@@ -31,7 +31,7 @@ from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
-from simulation.database import STORE, Database
+from simulation.database import STORE, Database, connect_sqlite
 from simulation.hopclient import HopClient
 from simulation.settings import Settings, get_settings
 from simulation.topology import SYSTEMS, sender_password
@@ -132,8 +132,8 @@ class SystemRuntime:
     async def start(self, tables: Iterable[MetaData], *, signs: bool = True) -> None:
         await self.store.create_tables([SimulationModel.metadata])
         await self.clock.ensure_started()
-        if self.store.engine.dialect.name == "sqlite" and self.store.engine.url.database:
-            self._clock_reader = _SqliteClockReader(self.store.engine.url.database)
+        if self.store.sqlite_path is not None:
+            self._clock_reader = _SqliteClockReader(self.store.sqlite_path)
         await self.db.create_tables([*tables, *([ReplayModel.metadata] if signs else [])])
         if signs:
             signatures_url = self.url_of("signatures")
@@ -194,9 +194,7 @@ class _SqliteClockReader:
     def read(self) -> int | None:
         try:
             if self._connection is None:
-                self._connection = sqlite3.connect(
-                    self.path, timeout=1.0, isolation_level=None, check_same_thread=False
-                )
+                self._connection = connect_sqlite(self.path, timeout=1.0)
             # fetchall steps the statement to its end, so no read transaction stays open between
             # reads (an open one would pin a WAL snapshot and hold up checkpoints)
             rows = self._connection.execute(self._QUERY).fetchall()
