@@ -217,12 +217,17 @@ async def test_waiting_for_a_busy_pool_times_out():
         return True
 
     async with Server(respond) as server:
-        client = HopClient(timeout=0.3, max_per_host=1)
-        results = await asyncio.gather(
-            client.post(server.url, b"a", {}), client.post(server.url, b"b", {}), return_exceptions=True
-        )
+        # Each request's deadline is taken when it starts. The one holding the only place gets the
+        # longer one: with equal deadlines its own timeout could free the place just before the
+        # waiter's ran out (on a busy machine), and the waiter would then time out reading instead.
+        client = HopClient(timeout=0.6, max_per_host=1)
+        holder = asyncio.create_task(client.post(server.url, b"a", {}))
+        await asyncio.sleep(0)  # the holder takes the place
+        client.timeout = 0.3
+        waiter = asyncio.create_task(client.post(server.url, b"b", {}))
+        results = await asyncio.gather(holder, waiter, return_exceptions=True)
         await client.close()
-    assert {type(r) for r in results} == {httpx.ReadTimeout, httpx.PoolTimeout}
+    assert [type(r) for r in results] == [httpx.ReadTimeout, httpx.PoolTimeout]
 
 
 async def test_a_failed_connection_gives_its_place_back():
