@@ -42,6 +42,24 @@ class StaffError(Exception):
         self.message = message
 
 
+def already_queued_ground(reglament, entry: QueueEntry, earlier: CaseRecord) -> dict[str, str]:
+    """Why a second application for the same list is refused: it names the registration that
+    already holds the applicant's place."""
+    queue = reglament.queue_list(entry.queue_list)
+    names = {lang: getattr(queue, lang) if queue else entry.queue_list for lang in ("kk", "ru", "en")}
+    since = to_local(from_us(entry.filed_us)).date().isoformat()
+    number, place = earlier.registration_number, entry.sequence_number
+    return {
+        "code": "already-queued",
+        "kk": f"өтініш беруші «{names['kk']}» тізімінде {since} бастап есепте тұр: "
+              f"кезектің реттік нөмірі – {place}, тіркеу нөмірі {number}",
+        "ru": f"заявитель уже состоит на учёте в списке «{names['ru']}» с {since}: "
+              f"порядковый номер очереди – {place}, регистрационный номер {number}",
+        "en": f"the applicant already stands on the list \"{names['en']}\" since {since}: "
+              f"sequence number {place}, registration number {number}",
+    }
+
+
 class ProviderWorkstation:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
@@ -242,9 +260,11 @@ class ProviderWorkstation:
             ground = {"code": ground.get("code", "executor"), "kk": ground["kk"],
                       "ru": ground.get("ru", ground["kk"]), "en": ground.get("en", ground["kk"])}
         elif choice is None:
-            ground = await self._refusal_ground(case, at)
+            ground = await self._already_queued(case) or await self._refusal_ground(case, at)
         else:
             raise StaffError(422, f"decision must be approve or refuse, not {choice!r}")
+        if choice == "approve" and (duplicate := await self._already_queued(case)):
+            raise StaffError(409, duplicate["en"])
         approved = ground is None
         condition = next(s for s in channel.steps if s.key == "condition-3")
         await self.runtime.tracer.record(
@@ -276,6 +296,26 @@ class ProviderWorkstation:
             case.application_id, case.applicant_iin, json.loads(case.request_document), case.queue_list, at
         )
         return ground.as_dict() if ground else None
+
+    async def _already_queued(self, case: CaseRecord) -> dict[str, str] | None:
+        """The refusal ground when the applicant already stands on the list the application asks
+        for (another application of theirs was placed there): a citizen is queued once a list."""
+        if not case.queue_list:
+            return None
+        async with self.runtime.db.session() as session:
+            found = (
+                await session.exec(
+                    select(QueueEntry, CaseRecord)
+                    .join(CaseRecord, CaseRecord.application_id == QueueEntry.application_id)
+                    .where(CaseRecord.applicant_iin == case.applicant_iin,
+                           QueueEntry.queue_list == case.queue_list,
+                           QueueEntry.application_id != case.application_id)
+                )
+            ).first()
+        if found is None:
+            return None
+        entry, earlier = found
+        return already_queued_ground(get_reglament(case.reglament), entry, earlier)
 
     async def _enqueue(self, case: CaseRecord) -> int:
         """Give the applicant the next sequence number of the list, race-free."""
