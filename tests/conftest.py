@@ -3,7 +3,9 @@ EGOV_SIM_DATABASE_URL is set) and every system of it started in one process."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,29 @@ from simulation.settings import Settings
 from simulation.topology import SYSTEMS
 
 RUN_SCHEMAS = (*SYSTEMS, "simulation")
+
+SEEDS = Path(os.environ.get("EGOV_SIM_SEEDS") or Path(__file__).resolve().parents[2] / "shared" / "seeds")
+"""The reglaments' seed texts: beside the repository (../shared/seeds), or where EGOV_SIM_SEEDS says."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "seeds: compares a definition with its seed text; skipped when the seeds are missing, "
+        "failed instead when EGOV_SIM_REQUIRE_SEEDS=1 (as .ci/run sets it)",
+    )
+
+
+@pytest.fixture
+def seeds() -> Path:
+    """The folder of seed texts. Missing: the test is skipped, or failed when the run requires
+    the seeds (EGOV_SIM_REQUIRE_SEEDS=1): a conformance test must not pass by not running."""
+    if not SEEDS.is_dir():
+        why = f"the reglaments' seeds are not at {SEEDS} (set EGOV_SIM_SEEDS)"
+        if os.environ.get("EGOV_SIM_REQUIRE_SEEDS") == "1":
+            pytest.fail(f"{why}, and EGOV_SIM_REQUIRE_SEEDS=1 requires them", pytrace=False)
+        pytest.skip(why)
+    return SEEDS
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from reglaments import ReglamentError, get_reglament
 from reglaments.model import DEFINITIONS, Reglament
 from simulation.trace import ReglamentViolation
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_6e2fdb06047f15cf.txt"
-seed_missing = pytest.mark.skipif(not SEED.exists(), reason="the seeds are beside the repository")
+SEED = "000_6e2fdb06047f15cf.txt"
 
 
-def _appendix_1() -> str:
-    text = SEED.read_text(encoding="utf-8")
+@pytest.fixture
+def appendix_1(seeds: Path) -> str:
+    text = (seeds / SEED).read_text(encoding="utf-8")
     start = text.index("регламенті 1. Жалпы ережелер")
     end = text.index("№ 1/47 қаулысына 2 қосымша", start)
     return text[start:end]
@@ -31,13 +31,13 @@ def _numbered(block: str) -> list[str]:
     ]
 
 
-@seed_missing
+@pytest.mark.seeds
 @pytest.mark.parametrize(("channel", "opening", "closing"), [
     ("corporation", "9. Мемлекеттік корпорация арқылы", "10. Портал арқылы"),
     ("portal", "10. Портал арқылы", "11. Мемлекеттік қызмет көрсету процесіндегі"),
 ])
-def test_every_numbered_step_of_section_4_is_defined_in_order(channel, opening, closing):
-    text = _appendix_1()
+def test_every_numbered_step_of_section_4_is_defined_in_order(appendix_1, channel, opening, closing):
+    text = appendix_1
     block = text[text.index(opening):text.index(closing)]
     seed_steps = _numbered(block)
     defined = [s.key for s in get_reglament("almaty-queue").channel(channel).steps
@@ -48,9 +48,9 @@ def test_every_numbered_step_of_section_4_is_defined_in_order(channel, opening, 
     ]
 
 
-@seed_missing
-def test_staff_durations_are_the_seed_durations():
-    text = re.sub(r"\s+", " ", _appendix_1())
+@pytest.mark.seeds
+def test_staff_durations_are_the_seed_durations(appendix_1):
+    text = re.sub(r"\s+", " ", appendix_1)
     section2 = text[text.index("5. Мемлекеттік қызмет көрсету процесінің құрамына"):text.index("6. Келесі рәсімді")]
     written = re.findall(r"– (\d+) \(\s*[^)]*\) ([а-яәіңғүұқөһ ]+?)[;.]", section2)
     reglament = get_reglament("almaty-queue")
