@@ -211,16 +211,16 @@ async def test_at_most_max_per_host_connections_and_the_others_wait_their_turn()
 
 async def test_waiting_for_a_busy_pool_times_out():
     async def respond(n, body, writer) -> bool:
-        await asyncio.sleep(1)
+        await asyncio.sleep(5)
         writer.write(answer(body))
         await writer.drain()
         return True
 
     async with Server(respond) as server:
         # Each request's deadline is taken when it starts. The one holding the only place gets the
-        # longer one: with equal deadlines its own timeout could free the place just before the
+        # much longer one: with close deadlines its own timeout could free the place just before the
         # waiter's ran out (on a busy machine), and the waiter would then time out reading instead.
-        client = HopClient(timeout=0.6, max_per_host=1)
+        client = HopClient(timeout=3, max_per_host=1)
         holder = asyncio.create_task(client.post(server.url, b"a", {}))
         await asyncio.sleep(0)  # the holder takes the place
         client.timeout = 0.3
