@@ -41,3 +41,25 @@ async def test_the_same_citizen_is_not_queued_twice_on_one_list(simulation):
     async with simulation.client("provider_ws") as ws:
         queue = (await ws.get("/api/queue/socially-vulnerable")).json()
     assert [e["applicationId"] for e in queue] == [first.application_id]
+
+
+async def test_an_executor_cannot_approve_a_second_place_on_the_list(tmp_path):
+    settings = Settings(data_dir=tmp_path / "run", population_size=100, provider_mode="manual")
+    async with Simulation(settings) as manual:
+        data_dir = settings.data_dir
+        first = await apply_on_portal(manual.client, "almaty-queue", DEMO_CITIZEN, data_dir=data_dir)
+        second = await apply_on_portal(manual.client, "almaty-queue", DEMO_CITIZEN, data_dir=data_dir)
+        async with manual.client("provider_ws") as ws:
+            for application_id in (first.application_id, second.application_id):
+                for number in (1, 2):
+                    done = await ws.post(f"/api/cases/{application_id}/steps/{number}",
+                                         json={"executor": "Ж. Сапарова"} if number == 2 else None)
+                    assert done.status_code == 200, done.text
+            approved = await ws.post(f"/api/cases/{first.application_id}/steps/3", json={"decision": "approve"})
+            assert approved.status_code == 200 and approved.json()["decision"] == "approved"
+            again = await ws.post(f"/api/cases/{second.application_id}/steps/3", json={"decision": "approve"})
+            assert again.status_code == 409
+            assert first.application["registrationNumber"] in again.json()["message"]
+            waiting = (await ws.get(f"/api/cases/{second.application_id}/next")).json()
+            assert waiting["nextStep"]["number"] == 3  # nothing was decided: the executor refuses instead
+    await drop_run(settings, (*SYSTEMS, "simulation"))
