@@ -52,6 +52,8 @@ class StaffStep(BaseModel):
     actor: Literal["chancellery", "head", "executor", "commission"]
     duration: Duration
     text_kk: str
+    name: Text
+    """A short name of the procedure in Kazakh, Russian and English, for narrations and screens."""
 
     @property
     def actor_kk(self) -> str:
@@ -70,6 +72,8 @@ class Step(BaseModel):
     key: str
     system: str | None = None
     text_kk: str | None = None
+    name: Text | None = None
+    """A short name of the step in Kazakh, Russian and English (the seed's own text is ``text_kk``)."""
     next: str | None = None
     then: str | None = None
     else_: str | None = Field(default=None, alias="else")
@@ -206,9 +210,10 @@ class Reglament(BaseModel):
                         raise ValueError(f"channel {name}: {step.key} has no staff step")
                     step.system = self.provider.system
                     step.text_kk = staff[step.number].text_kk
+                    step.name = staff[step.number].name
                     step.duration = staff[step.number].duration
-                elif step.system is None or not step.text_kk:
-                    raise ValueError(f"channel {name}: {step.key} needs `system` and `text_kk`")
+                elif step.system is None or not step.text_kk or step.name is None:
+                    raise ValueError(f"channel {name}: {step.key} needs `system`, `text_kk` and `name`")
                 for target in step.successors:
                     if target not in keys:
                         raise ValueError(f"channel {name}: {step.key} leads to unknown {target}")
