@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from portal.models import PortalSession
-from portal.schemas import Credentials, NewAccount, SignedApplication
+from portal.schemas import Credentials, FilledForm, NewAccount, SignedApplication
 from portal.service import Portal, PortalError
 from reglaments import ReglamentError, all_reglaments, get_reglament
 
@@ -59,6 +59,20 @@ def build_router(portal: Portal) -> APIRouter:
                 "detached) over the RFC 8785 canonical JSON of `document`; send it base64"
             ),
         }
+
+    @router.post(
+        "/services/{reglament_id}/document",
+        summary="Fill in the form: the request document and what to hand to NCALayer to sign it",
+        description=(
+            "What the portal page does with the filled-in form before the citizen signs: checks the "
+            "queue list and the attached documents' codes, hashes attachments given by content, and "
+            "answers `document` (to send back unchanged with the signature to `POST /api/applications`), "
+            "`dataToSign` (base64 of its RFC 8785 canonical JSON, exactly what the portal verifies) and "
+            "`ncalayer`, the request the page sends to the citizen's NCALayer. Stores nothing."
+        ),
+    )
+    async def prepare(reglament_id: str, body: FilledForm, session: CurrentSession) -> dict[str, Any]:
+        return await portal.prepare(session, reglament_id, body)
 
     @router.post("/applications", summary="Submit a signed request (3-процесс … 5-процесс)")
     async def apply(body: SignedApplication, session: CurrentSession) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from simulation.identifiers import validate_iin
 
@@ -68,3 +68,28 @@ class SignedApplication(BaseModel):
             "`document`, made with the applicant's SIGN key (NCALayer, format cms)"
         ),
     )
+
+
+class FormAttachment(BaseModel):
+    """A file attached to the form: its hash, or its content for the portal to hash."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, description="one of the form's requiredDocuments[].code")
+    name: str = Field(min_length=1, description="the file's name")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the file")
+    content: str | None = Field(default=None, description="base64 of the file; the portal hashes it")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "FormAttachment":
+        if (self.sha256 is None) == (self.content is None):
+            raise ValueError("give either sha256 (hex) or content (base64) of the file, not both or neither")
+        return self
+
+
+class FilledForm(BaseModel):
+    """The request form as the citizen fills it in on the portal page, before signing."""
+
+    model_config = ConfigDict(extra="forbid")
+    applicant: Applicant | None = Field(default=None, description="default: the logged-in citizen")
+    form: RequestForm
+    attachments: list[FormAttachment] = Field(default_factory=list)

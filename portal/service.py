@@ -19,10 +19,11 @@ from sqlmodel import select
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
 from portal.models import Account, Application, PortalSession, StatusEvent
-from portal.schemas import Credentials, NewAccount, SignedApplication
+from portal.schemas import Credentials, FilledForm, NewAccount, RequestDocument, SignedApplication
 from portal.texts import AUTH_REFUSED, SIGNATURE_REFUSED, STATUS
 from reglaments import Reglament, get_reglament
 from signatures.jws import canonical_json
+from signatures.ncalayer import BASICS, SIGN_EKU
 from signatures.verdicts import Verdict
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
@@ -160,27 +161,109 @@ class Portal:
              "en": "Log in to the portal first"},
         )
 
+    # ---- the form, prepared for the citizen's NCALayer -------------------------------------------
+
+    async def prepare(self, portal_session: PortalSession, reglament_id: str, filled: FilledForm) -> dict[str, Any]:
+        """What the portal page does before 3-процесс: checks the filled-in form, hashes the
+        attached files and hands the request document to the citizen's NCALayer to sign.
+
+        Nothing is stored or traced: the request starts when the signed document comes back
+        (``POST /api/applications``)."""
+        reglament = get_reglament(reglament_id)
+        reglament.channel(CHANNEL)
+        self._same_service(portal_session, reglament, "reglament")
+        iin = filled.applicant.iin if filled.applicant else portal_session.iin
+        self._same_citizen(portal_session, iin, "applicant.iin")
+        if reglament.queue_list(filled.form.queueList) is None:
+            codes = ", ".join(q.code for q in reglament.queue_lists)
+            raise PortalError(
+                422, "invalid_request",
+                {"kk": f"Мұндай кезек тізімі жоқ: {filled.form.queueList}",
+                 "ru": f"Такого списка очереди нет: {filled.form.queueList}",
+                 "en": f"No queue list {filled.form.queueList!r} (the form offers: {codes})"},
+                field="form.queueList",
+            )
+        wanted = {d.code for d in reglament.required_documents}
+        attachments, seen = [], set()
+        for index, attachment in enumerate(filled.attachments):
+            where = f"attachments[{index}]"
+            if attachment.code not in wanted or attachment.code in seen:
+                codes = ", ".join(d.code for d in reglament.required_documents)
+                problem = "is attached twice" if attachment.code in seen else f"is not one of the form's documents ({codes})"
+                raise PortalError(
+                    422, "invalid_request",
+                    {"kk": f"Нысанда мұндай құжат орны жоқ немесе ол қайталанады: {attachment.code}",
+                     "ru": f"В форме нет такого документа или он повторяется: {attachment.code}",
+                     "en": f"Document code {attachment.code!r} {problem}"},
+                    field=f"{where}.code",
+                )
+            seen.add(attachment.code)
+            digest = attachment.sha256
+            if attachment.content is not None:
+                try:
+                    digest = hashlib.sha256(base64.b64decode(attachment.content, validate=True)).hexdigest()
+                except (binascii.Error, ValueError):
+                    raise PortalError(
+                        422, "invalid_request",
+                        {"kk": "Файлдың мазмұны base64 емес", "ru": "Содержимое файла не в base64",
+                         "en": "The file's content is not base64"},
+                        field=f"{where}.content",
+                    ) from None
+            attachments.append({"code": attachment.code, "name": attachment.name, "sha256": digest})
+        applicant = filled.applicant.model_dump(mode="json") if filled.applicant else {"iin": iin}
+        document = RequestDocument.model_validate({
+            "reglament": reglament.id, "applicant": applicant,
+            "form": filled.form.model_dump(mode="json"), "attachments": attachments,
+        }).model_dump(mode="json", exclude_none=True)
+        data = base64.b64encode(canonical_json(document)).decode()
+        return {
+            "document": document,
+            "dataToSign": data,
+            "ncalayer": {
+                "module": BASICS,
+                "method": "sign",
+                "args": {
+                    "allowedStorages": ["PKCS12"],
+                    "format": "cms",
+                    "data": data,
+                    "signingParams": {"decode": True, "encapsulate": False},
+                    "signerParams": {"extKeyUsageOids": [SIGN_EKU]},
+                    "locale": "kk",
+                },
+            },
+            "submit": {
+                "method": "POST", "path": "/api/applications",
+                "body": {"document": "<document>", "signature": "<NCALayer's body.result[0]>"},
+            },
+        }
+
+    def _same_service(self, portal_session: PortalSession, reglament: Reglament, field: str) -> None:
+        if portal_session.reglament and portal_session.reglament != reglament.id:
+            raise PortalError(
+                422, "invalid_request",
+                {"kk": "Сессия басқа қызмет үшін ашылған", "ru": "Сессия открыта для другой услуги",
+                 "en": f"This session was opened for another service ({portal_session.reglament})"},
+                field=field,
+            )
+
+    def _same_citizen(self, portal_session: PortalSession, iin: str, field: str) -> None:
+        if iin != portal_session.iin:
+            raise PortalError(
+                422, "invalid_request",
+                {"kk": "Сұраудағы ЖСН порталға кірген азаматтың ЖСН-і емес",
+                 "ru": "ИИН в запросе не совпадает с ИИН вошедшего на портал гражданина",
+                 "en": "The ЖСН (IIN) in the request is not the logged-in citizen's"},
+                field=field,
+            )
+
     # ---- the request (3-процесс, 2-шарт, 4-процесс, 5-процесс) ----------------------------------
 
     async def apply(self, portal_session: PortalSession, body: SignedApplication) -> dict[str, Any]:
         document = body.document
         reglament = get_reglament(document.reglament)
         reglament.channel(CHANNEL)
-        if portal_session.reglament and portal_session.reglament != reglament.id:
-            raise PortalError(
-                422, "invalid_request",
-                {"kk": "Сессия басқа қызмет үшін ашылған", "ru": "Сессия открыта для другой услуги",
-                 "en": "This session was opened for another service"},
-                field="document.reglament",
-            )
-        if document.applicant.iin != portal_session.iin:
-            raise PortalError(
-                422, "invalid_request",
-                {"kk": "Сұраудағы ЖСН порталға кірген азаматтың ЖСН-і емес",
-                 "ru": "ИИН в запросе не совпадает с ИИН вошедшего на портал гражданина",
-                 "en": "The ЖСН (IIN) in the request is not the logged-in citizen's"},
-                field="document.applicant.iin",
-            )
+        self._same_service(portal_session, reglament, "document.reglament")
+        self._same_citizen(portal_session, document.applicant.iin, "document.applicant.iin")
         application_id = str(uuid.uuid4())
         now = await self.runtime.now()
         application = Application(

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from signatures.api import build_router
 from signatures.models import SignaturesModel
+from signatures.ncalayer_api import build_router as build_ncalayer_router
 from signatures.service import CertificationAuthority
 from simulation.runtime import system_app
 from simulation.settings import Settings
@@ -19,7 +20,8 @@ def create_app(
 
     def routers(runtime):
         holder["ca"] = CertificationAuthority(runtime)
-        return [build_router(holder["ca"])]
+        # /ncalayer stands for the NCALayer on a citizen's computer, not for the CA (see its module)
+        return [build_router(holder["ca"]), build_ncalayer_router(runtime)]
 
     async def on_start(runtime) -> None:
         await holder["ca"].start(seed_people=runtime.settings.seed_people)
