@@ -280,13 +280,17 @@ class Portal:
             session.add(application)
             await session.commit()
         trace = self._tracer(reglament, application_id=application_id)
-        if portal_session.reglament is None:
-            # Logged in before choosing the service: the authorisation is this request's first step.
+        # The log-in (1-процесс, 1-шарт) starts every application's trace. A session opened for
+        # this service recorded it under the session: its first application takes those steps.
+        # An application of a session opened without a service, or a session's later one, has
+        # its own copy, at the log-in's virtual time.
+        bound = 0
+        if portal_session.reglament is not None:
+            bound = await self.runtime.tracer.bind_session(portal_session.id, application_id)
+        if not bound:
             logged_in = from_us(portal_session.created_us)
             await trace("process-1", detail=f"ЖСН {portal_session.iin}", at=logged_in)
             await trace("condition-1", outcome="true", detail="ЖСН мен пароль расталды", at=logged_in)
-        else:
-            await self.runtime.tracer.bind_session(portal_session.id, application_id)
         content = document.model_dump(mode="json", exclude_none=True)
         checked = await self.runtime.validator.cms(
             decode_signature(body.signature), canonical_json(content),

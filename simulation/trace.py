@@ -150,15 +150,19 @@ class Tracer:
         rows = await self._rows(application_id, session_id, newest_first=True, limit=1)
         return _event(rows[0]) if rows else None
 
-    async def bind_session(self, session_id: str, application_id: str) -> None:
-        """Give the steps recorded under a session to the application it created."""
+    async def bind_session(self, session_id: str, application_id: str) -> int:
+        """Give the steps recorded under a session to the application it created; how many.
+
+        Only steps no application has taken yet move: the session's first application gets
+        them (0 for any later one, which then records its own start)."""
         async with self.store.session() as session:
-            await session.exec(
+            bound = await session.exec(
                 update(TraceRow)
                 .where(TraceRow.session_id == session_id, TraceRow.application_id.is_(None))
                 .values(application_id=application_id)
             )
             await session.commit()
+        return bound.rowcount or 0
 
     async def for_application(self, application_id: str) -> list[TraceEvent]:
         return [_event(r) for r in await self._rows(application_id, None)]
