@@ -81,9 +81,24 @@ async def timers(runtime: Runtime, state: str | None = None) -> list[dict[str, A
     ]
 
 
-@router.get("/trace/{application_id}", summary="Every step of one application, in order")
-async def trace(application_id: str, runtime: Runtime) -> list[dict[str, Any]]:
-    return [e.as_dict() for e in await runtime.tracer.for_application(application_id)]
+@router.get(
+    "/trace/{application_id}",
+    summary="Every step of one application, in order",
+    responses={404: {"description": "no step was recorded for this application id"}},
+)
+async def trace(application_id: str, runtime: Runtime):
+    # Every application's trace starts when it is created (its first step, or the log-in it takes
+    # over), so an id without a single step is no application of this run.
+    events = await runtime.tracer.for_application(application_id)
+    if not events:
+        return JSONResponse(
+            {"error": "not_found", "applicationId": application_id,
+             "message": f"no trace of application {application_id!r} in this run",
+             "message_kk": f"Бұл симуляцияда {application_id} өтінішінің іздері жоқ",
+             "message_ru": f"В этой симуляции нет трассы заявления {application_id}"},
+            status_code=404,
+        )
+    return [e.as_dict() for e in events]
 
 
 @router.get("/systems", summary="The systems of this run and where they listen")
