@@ -26,31 +26,59 @@ log = logging.getLogger(__name__)
 
 
 class CertificationAuthorityUnavailable(RuntimeError):
-    pass
+    """The certification authority could not be reached, or refused a request; the message is
+    one line naming the URL."""
+
+
+ANNOUNCE_AFTER = 1.0
+"""Seconds without an answer from the CA after which a caller says what it is waiting for."""
 
 
 async def _call(http: httpx.AsyncClient, method: str, url: str, *, wait: float, **kwargs) -> httpx.Response:
-    """Call the CA, waiting up to ``wait`` seconds for it to come up."""
+    """Call the CA, waiting up to ``wait`` seconds for it to come up.
+
+    While the CA does not answer, a log line says so (at the first failure, or after
+    :data:`ANNOUNCE_AFTER` seconds without an answer): a system started before the CA, or
+    pointed at the wrong URL, says at once what it waits for.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     delay = 0.05
-    while True:
-        try:
-            response = await http.request(method, url, **kwargs)
-            if response.status_code < 500:
-                response.raise_for_status()
-                return response
-            problem = f"HTTP {response.status_code}"
-        except httpx.TransportError as exc:
-            problem = str(exc) or type(exc).__name__
-        except httpx.HTTPStatusError as exc:
-            raise CertificationAuthorityUnavailable(
-                f"{url}: HTTP {exc.response.status_code}: {exc.response.text[:300]}"
-            ) from None
-        if loop.time() + delay > deadline:
-            raise CertificationAuthorityUnavailable(f"{url}: {problem}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    announced = False
+
+    def announce(problem: str) -> None:
+        nonlocal announced
+        if not announced:
+            announced = True
+            log.warning("waiting up to %g s for the certification authority at %s (%s)", wait, url, problem)
+
+    timer = loop.call_later(ANNOUNCE_AFTER, announce, "no answer yet")
+    try:
+        while True:
+            try:
+                response = await http.request(method, url, **kwargs)
+                if response.status_code < 500:
+                    response.raise_for_status()
+                    if announced:
+                        log.info("the certification authority at %s answers", url)
+                    return response
+                problem = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                problem = str(exc) or type(exc).__name__
+            except httpx.HTTPStatusError as exc:
+                raise CertificationAuthorityUnavailable(
+                    f"the certification authority at {url} refused the request: HTTP "
+                    f"{exc.response.status_code}: {' '.join(exc.response.text[:300].split())}"
+                ) from None
+            if loop.time() + delay > deadline:
+                raise CertificationAuthorityUnavailable(
+                    f"the certification authority at {url} did not answer within {wait:g} s ({problem})"
+                )
+            announce(problem)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    finally:
+        timer.cancel()
 
 
 async def fetch_chain(http: httpx.AsyncClient, base_url: str, *, wait: float = 30.0) -> list[x509.Certificate]:

@@ -1,7 +1,10 @@
-"""Structured logs: one JSON object a line, carrying the message's correlationId.
+"""Logs: one JSON object a line (or a readable line on a terminal), carrying the system's name
+and the message's correlationId and messageId.
 
 Code that handles a message opens :func:`log_context` with its identifiers; every log line
-written inside it carries them, whichever module writes it.
+written inside it carries them, whichever module writes it. A system's own process sets its
+logging up with :func:`configure_logging` (``egov-sim up`` in each child, the app factories when
+uvicorn runs one alone); a process that only hosts systems, such as a test run, keeps its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
+
+from simulation.topology import SYSTEMS
 
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("egov_sim_log_context", default={})
 
@@ -28,10 +33,18 @@ def log_context(**fields: Any) -> Iterator[None]:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the system, and the identifiers of
+    the message being handled (:func:`log_context`)."""
+
+    def __init__(self, system: str | None = None) -> None:
+        super().__init__()
+        self.system = system
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
+            **({"system": self.system} if self.system else {}),
             "logger": record.name,
             "message": record.getMessage(),
             **_context.get(),
@@ -44,16 +57,70 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def configure_json_logging(level: int | str = logging.INFO) -> None:
-    """Send the simulation's log lines to stderr as JSON (once per process)."""
+class TextFormatter(logging.Formatter):
+    """A readable line for a terminal: time, level, system, logger, message, then the message's
+    identifiers as ``key=value``."""
+
+    def __init__(self, system: str | None = None) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s " + (f"{system} " if system else "") + "%(name)s: %(message)s")
+        self.default_msec_format = "%s.%03d"
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {**_context.get(), **(getattr(record, "fields", None) or {})}
+        if fields:
+            first, _, rest = line.partition("\n")  # the identifiers go on the first line, before a traceback
+            line = first + " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]" + (f"\n{rest}" if rest else "")
+        return line
+
+
+LOG_FORMATS = ("auto", "json", "text")
+
+
+def simulation_loggers() -> list[str]:
+    """The loggers of the simulation's code: the package of every system of the topology, and
+    the libraries they share."""
+    packages = {system.app.partition(":")[0].partition(".")[0] for system in SYSTEMS.values()}
+    return sorted(packages | {"gateway_protocol", "reglaments", "egov_sim"})
+
+
+def configure_logging(
+    system: str | None,
+    log_format: str = "auto",
+    level: int | str = logging.INFO,
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Set up the logging of a system's own process (``egov-sim up``'s children, ``uvicorn``,
+    Docker), never of a process that hosts other things, such as a test run.
+
+    Every line goes to ``stream`` (stderr) through one handler: JSON (``log_format`` json, or auto
+    when the stream is not a terminal) or readable text, naming ``system``. The simulation's own
+    loggers (:func:`simulation_loggers`) write from ``level`` up, other libraries from WARNING up;
+    uvicorn's lines go the same way. Calling it again replaces the earlier setup.
+    """
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format {log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
+    stream = stream or sys.stderr
+    if log_format == "auto":
+        isatty = getattr(stream, "isatty", None)
+        log_format = "text" if isatty is not None and isatty() else "json"
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(system) if log_format == "json" else TextFormatter(system))
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    for name in ("gateway", "gateway_protocol", "simulation", "signatures", "portal", "provider_ws",
-                 "registries", "corporation_ws", "egov_sim"):
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in simulation_loggers():
         logger = logging.getLogger(name)
-        logger.handlers = [handler]
+        logger.handlers.clear()
         logger.setLevel(level)
-        logger.propagate = False
+        logger.propagate = True
+    # uvicorn's own setup (when it runs the factory) gives its loggers their own handlers: send
+    # them through this one instead, at the levels uvicorn chose.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    return handler
+

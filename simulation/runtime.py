@@ -26,13 +26,14 @@ from sqlalchemy import MetaData
 from gateway_protocol import fastlane
 from gateway_protocol.client import GatewayClient
 from gateway_protocol.replay import ReplayModel
-from signatures.client import enrol_system, fetch_chain, fetch_roots
+from signatures.client import CertificationAuthorityUnavailable, enrol_system, fetch_chain, fetch_roots
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
 from simulation.database import STORE, Database, connect_sqlite
 from simulation.hopclient import HopClient
+from simulation.observability import configure_logging
 from simulation.settings import Settings, get_settings
 from simulation.topology import SYSTEMS, sender_password
 from simulation.trace import Tracer
@@ -137,8 +138,9 @@ class SystemRuntime:
         await self.db.create_tables([*tables, *([ReplayModel.metadata] if signs else [])])
         if signs:
             signatures_url = self.url_of("signatures")
-            self._roots = await fetch_roots(self.http, signatures_url)
-            published = await fetch_chain(self.http, signatures_url)
+            wait = self.settings.ca_wait
+            self._roots = await fetch_roots(self.http, signatures_url, wait=wait)
+            published = await fetch_chain(self.http, signatures_url, wait=wait)
             self._validator = SignatureValidator(
                 trusted_roots=self._roots,
                 issuing_cas=[c for c in published if c not in self._roots],
@@ -157,6 +159,7 @@ class SystemRuntime:
                 roots=self._roots,
                 at=await self.clock.now(),
                 ca=self.settings.system_key_ca,
+                wait=wait,
             )
 
     async def stop(self) -> None:
@@ -221,14 +224,23 @@ def system_app(
     on_stop: Callable[[SystemRuntime], Awaitable[None]] | None = None,
     description: str = "",
 ) -> FastAPI:
-    """Build the FastAPI app of one simulated system around its runtime."""
-    settings = settings or get_settings()
+    """Build the FastAPI app of one simulated system around its runtime.
+
+    Without ``settings`` (uvicorn running the factory: the process is this system's own) the
+    settings come from the environment and the process's logging is set up for the system."""
+    if settings is None:
+        settings = get_settings()
+        configure_logging(name, settings.log_format, settings.log_level)
     system = SYSTEMS[name]
     runtime = SystemRuntime(name, settings, transport)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start(tables, signs=signs)
+        try:
+            await runtime.start(tables, signs=signs)
+        except CertificationAuthorityUnavailable as exc:  # one line for uvicorn, not a traceback
+            app.state.startup_failure = f"{name} could not start: {exc}"
+            raise
         if on_start is not None:
             await on_start(runtime)
         runtime.timers.start()
@@ -283,12 +295,24 @@ class _SystemApp(FastAPI):
         self.fast_routes: dict[str, fastlane.FastHandler] = {}
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, self._startup_failure_in_one_line(send))
+            return
         if scope["type"] == "http" and scope["method"] == "POST":
             handler = self.fast_routes.get(scope["path"])
             if handler is not None:
                 await fastlane.serve(handler, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    def _startup_failure_in_one_line(self, send):
+        async def send_one_line(message) -> None:
+            failure = getattr(self.state, "startup_failure", None)
+            if message["type"] == "lifespan.startup.failed" and failure:
+                message = {**message, "message": failure}
+            await send(message)
+
+        return send_one_line
 
 
 def get_runtime(request: Request) -> SystemRuntime:

@@ -108,6 +108,26 @@ class Settings(BaseSettings):
         ),
     )
 
+    ca_wait: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds a starting system waits for the certification authority (signatures) to "
+            "answer before it gives up, naming the URL it could not reach."
+        ),
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description=(
+            "How a system's own process (egov-sim up, uvicorn, Docker) writes its log lines: json, "
+            "one JSON object a line (with the system, correlationId, messageId); text, readable "
+            "lines; auto, text when stderr is a terminal, JSON otherwise."
+        ),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level of the simulation's own log lines."
+    )
+
     def port_of(self, system: str) -> int:
         return self.base_port + SYSTEMS[system].port_offset
 
