@@ -17,6 +17,7 @@ import json
 import secrets
 import uuid
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ from simulation.runtime import SystemRuntime
 
 SYSTEM = "corporation_ws"
 CHANNEL = "corporation"
-OPERATORS = Path(__file__).resolve().parents[1] / "signatures" / "people.yaml"
+STAFF = files(__package__) / "staff.yaml"
+"""The front office's organisation and its operator (this package's ``staff.yaml``)."""
 
 
 class Representative(BaseModel):
@@ -90,8 +92,9 @@ class FrontOffice:
 
     async def start(self) -> None:
         """The operator's key storages, on the workstation's NCALayer."""
-        people = yaml.safe_load(OPERATORS.read_text(encoding="utf-8"))
-        self.operator = next(p for p in people["officials"] if "Азаматтарға арналған" in p["organisation"])
+        staff = yaml.safe_load(STAFF.read_text(encoding="utf-8"))
+        self.operator = {**staff["operator"], "organisation": staff["organisation"]["name"],
+                         "bin": staff["organisation"]["bin"]}
         for usage, layer in (("auth", self.auth), ("sign", self.sign)):
             storage = person_key_storage(self.runtime.settings.data_dir, self.operator["iin"], usage)
             if storage is not None:

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TextIO
 
-import yaml
 from cryptography.hazmat.primitives import serialization
 
 from signatures.api import PersonCertificateRequest, subject_of
@@ -21,7 +20,8 @@ from signatures.certificates import Role, chain_to_pem, cert_to_pem
 from signatures.cms import sign_cms
 from signatures.identity import Identity
 from signatures.models import SignaturesModel
-from signatures.service import PEOPLE, CertificateRequestError, CertificationAuthority
+from signatures.people import seeded_people
+from signatures.service import CertificateRequestError, CertificationAuthority
 from simulation.identifiers import IdentifierError
 from simulation.runtime import SystemRuntime
 from simulation.settings import Settings
@@ -81,8 +81,8 @@ async def _authority(settings: Settings):
 
 
 def _seeded(iin: str) -> dict:
-    people = yaml.safe_load(PEOPLE.read_text(encoding="utf-8"))
-    for person in people.get("citizens", []) + people.get("officials", []):
+    people = seeded_people()
+    for person in people["citizens"] + people["officials"]:
         if person["iin"] == iin:
             return person
     return {}

@@ -7,10 +7,8 @@ import base64
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
-import yaml
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import ocsp
@@ -36,6 +34,7 @@ from signatures.certificates import (
 )
 from signatures.identity import KEY_STORAGE_PASSWORD, Identity
 from signatures.models import AuthorityRecord, IssuedCertificate
+from signatures.people import seeded_people
 from signatures.revocation import (
     CertStatusInfo,
     RevokedEntry,
@@ -48,7 +47,6 @@ from simulation.identifiers import make_bin
 from simulation.runtime import SystemRuntime
 from simulation.topology import SYSTEMS
 
-PEOPLE = Path(__file__).with_name("people.yaml")
 GOST_CA_NAME = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST)"
 ISSUERS: dict[str, tuple[str, Literal["rsa", "ec"]]] = {
     "rsa": (ISSUING_CA_NAME, CA_KEY_ALGORITHM["rsa"]),
@@ -269,7 +267,7 @@ class CertificationAuthority:
 
     async def seed_people(self) -> None:
         """Issue AUTH and SIGN key storages to the seeded citizens and officials (once per run)."""
-        people = yaml.safe_load(PEOPLE.read_text(encoding="utf-8"))
+        people = seeded_people()
         folder = self.runtime.settings.data_dir.expanduser().resolve() / "people"
         for kind in ("citizens", "officials"):
             for person in people.get(kind, []):
