@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
@@ -12,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulation.topology import SYSTEMS, sender_password
 
-DEFAULT_FILE = Path(__file__).with_name("participants.yaml")
+DEFAULT_FILE = files(__package__) / "participants.yaml"
 
 
 class Participant(BaseModel):
@@ -75,7 +77,7 @@ class GatewayConfig(BaseModel):
 
 
 @cache
-def load_config(path: Path = DEFAULT_FILE) -> GatewayConfig:
+def load_config(path: Path | Traversable = DEFAULT_FILE) -> GatewayConfig:
     return GatewayConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from simulation.clock import Timer, from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
 from simulation.runtime import SystemRuntime
 
-STAFF = yaml.safe_load(Path(__file__).with_name("staff.yaml").read_text(encoding="utf-8"))
+STAFF = yaml.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))
 SYSTEM = "provider_ws"
 REGIONAL_GATEWAY = "gateway-almaty"
 REPLY_SERVICES = {"portal": "EPORTAL_CabinetDelivery", "corporation": "GK_ResultDelivery"}

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from simulation.identifiers import IdentifierError, validate_iin
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FIXTURES = Path(__file__).with_name("fixtures.yaml")
+DEFAULT_FIXTURES = files(__package__) / "fixtures.yaml"
 BY_IIN = {
     "persons": PersonRecord,
     "addresses": AddressHistory,
@@ -113,7 +115,7 @@ async def load_population(database: Database, seed: int, size: int) -> float:
     return elapsed
 
 
-def read_fixtures(path: Path) -> Chunk:
+def read_fixtures(path: Path | Traversable) -> Chunk:
     """A fixture file as the registries' records; FixtureError names the file, entry and field."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -149,7 +151,7 @@ def read_fixtures(path: Path) -> Chunk:
     return chunk
 
 
-async def load_fixtures(database: Database, paths: list[Path]) -> int:
+async def load_fixtures(database: Database, paths: list[Path | Traversable]) -> int:
     """Load fixture files over the population (a fixture replaces a generated record)."""
     count = 0
     for path in paths:

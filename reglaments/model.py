@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from simulation.calendar import Duration
 from simulation.topology import SYSTEMS
 
-DEFINITIONS = Path(__file__).parent / "definitions"
+DEFINITIONS = files(__package__) / "definitions"
 _KEY = re.compile(r"^(process|condition|action|item)-(\d+)$")
 
 
@@ -235,20 +237,20 @@ class Reglament(BaseModel):
         return self.staff_steps[number - 1]
 
 
-def load_file(path: Path) -> Reglament:
+def load_file(path: Path | Traversable) -> Reglament:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         reglament = Reglament.model_validate(data)
     except (yaml.YAMLError, ValidationError, ValueError) as exc:
         raise ReglamentError(f"{path.name}: {exc}") from exc
-    if reglament.id != path.stem:
+    if reglament.id != path.name.removesuffix(".yaml"):
         raise ReglamentError(f"{path.name}: id {reglament.id!r} differs from the file name")
     return reglament
 
 
 @cache
 def all_reglaments() -> dict[str, Reglament]:
-    return {r.id: r for r in map(load_file, sorted(DEFINITIONS.glob("*.yaml")))}
+    return {r.id: r for r in map(load_file, sorted((p for p in DEFINITIONS.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name))}
 
 
 def get_reglament(reglament_id: str) -> Reglament:
