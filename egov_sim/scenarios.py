@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import base64
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key
 from egov_sim.inprocess import Simulation
+from egov_sim.texts import duration, phrase, text_lines, trace_lines
 from reglaments import get_reglament
 from signatures.identity import Identity
 from simulation.calendar import to_local
 from simulation.identifiers import make_iin
 from simulation.settings import Settings
+
+if TYPE_CHECKING:
+    from egov_sim.world import World
 
 OSPANOV = Citizen("800404305123", "ОСПАНОВ", "БОЛАТ", "ЕРЖАНҰЛЫ", "Bolat-2026!")
 """Owns the flat he lives in: the provider refuses him (registries/fixtures.yaml)."""
@@ -41,7 +45,9 @@ def cases_of(reglament_id: str) -> dict[str, tuple[str, ...]]:
     return {channel: CASES[channel] for channel in get_reglament(reglament_id).channels if channel in CASES}
 
 
-async def run_case(settings: Settings, reglament_id: str, channel: str, case: str) -> dict[str, Any]:
+async def run_case(settings: Settings, reglament_id: str, channel: str, case: str,
+                   world: World | None = None) -> dict[str, Any]:
+    """The report of one case; with ``world``, it says which world ran it (``egov-sim run``)."""
     try:
         reglament = get_reglament(reglament_id)
     except ValueError as exc:
@@ -58,7 +64,10 @@ async def run_case(settings: Settings, reglament_id: str, channel: str, case: st
         else:
             application_id, trace, view = await _corporation(simulation, reglament.id, case)
         messages = await _messages(simulation, application_id) if application_id else []
-    return _report(reglament, channel, case, started, trace, view, messages)
+    report = _report(reglament, channel, case, application_id, started, trace, view, messages)
+    if world is not None:
+        report["world"] = world.as_dict(started)
+    return report
 
 
 async def _portal(simulation: Simulation, reglament_id: str, case: str):
@@ -125,7 +134,8 @@ async def _messages(simulation: Simulation, application_id: str) -> list[dict[st
     return list(messages.values())
 
 
-def _report(reglament, channel: str, case: str, started: datetime, trace: list[dict[str, Any]],
+def _report(reglament, channel: str, case: str, application_id: str | None, started: datetime,
+            trace: list[dict[str, Any]],
             view: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
     trace = [{k: e[k] for k in ("kind", "number", "label", "system", "sim_time", "outcome", "detail")} for e in trace]
     result = (view or {}).get("result")
@@ -144,6 +154,7 @@ def _report(reglament, channel: str, case: str, started: datetime, trace: list[d
         "reglament": reglament.id,
         "channel": channel,
         "case": case,
+        "application_id": application_id,
         "outcome": outcome,
         "result": report_result,
         "started_at": to_local(first).isoformat(),
@@ -155,19 +166,22 @@ def _report(reglament, channel: str, case: str, started: datetime, trace: list[d
     }
 
 
-def narrate(report: dict[str, Any]) -> str:
-    lines = [f"{report['reglament']} / {report['channel']} / {report['case']}: {report['outcome']}"]
-    for event in report["trace"]:
-        mark = {"true": " [иә]", "false": " [жоқ]"}.get(event["outcome"], "")
-        when = datetime.fromisoformat(event["sim_time"]).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"  {when}  {event['label']:<15} {event['system']:<15} {event['detail']}{mark}")
-    document = (report["result"] or {}).get("document")
-    if document:
-        lines.append(f"  {document.get('text', {}).get('kk', '')}")
-        lines.append(f"  signature: {report['result']['verdict']['code']}")
-    elif report["result"].get("refusal"):
-        refusal = report["result"]["refusal"]
-        lines.append(f"  {refusal.get('kk', refusal) if isinstance(refusal, dict) else refusal}")
-    lines.append(f"  term {report['term']['limit']}: {'met' if report['term']['met'] else 'NOT met'}; "
-                 f"{len(report['messages'])} gateway messages")
+def narrate(report: dict[str, Any], lang: str = "en") -> str:
+    """The report as lines to read, in ``lang`` (kk, ru, en) around the systems' own Kazakh texts."""
+    reglament = get_reglament(report["reglament"])
+    outcome = phrase(f"outcome.{report['outcome']}", lang)
+    lines = [f"{report['reglament']} / {report['channel']} / {report['case']}: {outcome}"]
+    if report.get("application_id"):
+        lines.append("  " + phrase("application", lang, id=report["application_id"]))
+    lines.extend(trace_lines(report["trace"], reglament, report["channel"], lang))
+    result = report["result"] or {}
+    if result.get("document"):
+        lines.extend(f"  {line}" for line in text_lines(result["document"].get("text"), lang))
+        lines.append("  " + phrase("result_signature", lang, code=result["verdict"]["code"]))
+    elif result.get("refusal"):
+        refusal = result["refusal"]
+        lines.extend(f"  {line}" for line in (text_lines(refusal, lang) if isinstance(refusal, dict) else [refusal]))
+    met = phrase("met" if report["term"]["met"] else "not_met", lang)
+    lines.append("  " + phrase("run_term", lang, limit=duration(reglament.term, lang), met=met,
+                               messages=len(report["messages"])))
     return "\n".join(lines)

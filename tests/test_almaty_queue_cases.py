@@ -3,6 +3,7 @@ the outcome and the result -- and `egov-sim run` prints the same."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -51,6 +52,7 @@ async def test_case(settings_for_cases, channel, case):
     report = await run_case(settings_for_cases, "almaty-queue", channel, case)
     outcome, labels = EXPECTED[(channel, case)]
     assert report["outcome"] == outcome
+    assert (report["application_id"] is None) == (case == "bad-password")
     assert [e["label"] for e in report["trace"]] == labels
     conditions = {e["label"]: e["outcome"] for e in report["trace"] if e["kind"] == "condition"}
     assert list(conditions.values()).count("false") == (0 if outcome == "approved" else 1)
@@ -75,19 +77,23 @@ async def test_case(settings_for_cases, channel, case):
 
 
 def test_the_command_prints_the_same(tmp_path):
-    env = {**os.environ, "EGOV_SIM_POPULATION_SIZE": "200"}
-    result = subprocess.run(
-        [sys.executable, "-m", "egov_sim.cli", "run", "almaty-queue", "--channel", "corporation",
-         "--case", "no-registry-data", "--json", "--data-dir", str(tmp_path / "cli")],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert set(report) == {"reglament", "channel", "case", "outcome", "result", "started_at", "finished_at",
-                           "term", "trace", "messages"}
-    assert [e["label"] for e in report["trace"]] == EXPECTED[("corporation", "no-registry-data")][1]
-    assert set(report["trace"][0]) == {"kind", "number", "label", "system", "sim_time", "outcome", "detail"}
-    wrong = subprocess.run([sys.executable, "-m", "egov_sim.cli", "run", "almaty-queue", "--channel", "portal",
-                            "--case", "nonsense", "--data-dir", str(tmp_path / "cli")],
-                           capture_output=True, text=True, timeout=300, env=env)
-    assert wrong.returncode == 2 and "has no case 'nonsense'" in wrong.stderr and "Traceback" not in wrong.stderr
+    try:
+        env = {**os.environ, "EGOV_SIM_POPULATION_SIZE": "200"}
+        result = subprocess.run(
+            [sys.executable, "-m", "egov_sim.cli", "run", "almaty-queue", "--channel", "corporation",
+             "--case", "no-registry-data", "--json", "--data-dir", str(tmp_path / "cli")],
+            capture_output=True, text=True, timeout=300, env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert set(report) == {"reglament", "channel", "case", "application_id", "outcome", "result", "started_at",
+                               "finished_at", "term", "trace", "messages", "world"}
+        assert report["application_id"] and report["world"]["data_dir"] == str((tmp_path / "cli").resolve())
+        assert [e["label"] for e in report["trace"]] == EXPECTED[("corporation", "no-registry-data")][1]
+        assert set(report["trace"][0]) == {"kind", "number", "label", "system", "sim_time", "outcome", "detail"}
+        wrong = subprocess.run([sys.executable, "-m", "egov_sim.cli", "run", "almaty-queue", "--channel", "portal",
+                                "--case", "nonsense", "--data-dir", str(tmp_path / "cli")],
+                               capture_output=True, text=True, timeout=300, env=env)
+        assert wrong.returncode == 2 and "has no case 'nonsense'" in wrong.stderr and "Traceback" not in wrong.stderr
+    finally:  # a named world is kept: on PostgreSQL its schemas go with the test
+        asyncio.run(drop_run(Settings(data_dir=tmp_path / "cli"), (*SYSTEMS, "simulation")))

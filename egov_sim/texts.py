@@ -1,0 +1,189 @@
+"""The words of ``egov-sim demo`` and ``egov-sim run`` in Kazakh, Russian and English (``--lang``).
+
+What the systems wrote stays as they wrote it: a trace event's label ("3-процесс") and its
+detail (the system's own Kazakh text). Around it the narration speaks the chosen language: the
+system's name (``simulation.topology``), the step's short name (the reglament definition's
+``name``), durations, and the fixed phrases below. Light on purpose: the command-line parser
+imports this module's :func:`default_language` before it knows which command runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+LANGUAGES = ("kk", "ru", "en")
+
+_PHRASES: dict[str, dict[str, str]] = {
+    "yes": {"kk": "иә", "ru": "да", "en": "yes"},
+    "no": {"kk": "жоқ", "ru": "нет", "en": "no"},
+    "outcome.approved": {"kk": "мақұлданды", "ru": "одобрено", "en": "approved"},
+    "outcome.refused": {"kk": "бас тартылды", "ru": "отказано", "en": "refused"},
+    "outcome.rejected": {"kk": "қабылданбады", "ru": "отклонено", "en": "rejected"},
+    "zero_minutes": {"kk": "0 минут", "ru": "0 минут", "en": "0 minutes"},
+    "application": {"kk": "Өтініш {id}", "ru": "Заявление {id}", "en": "Application {id}"},
+    "result_signature": {
+        "kk": "Нәтиженің ЭЦҚ-сы: {code}", "ru": "ЭЦП результата: {code}", "en": "Result signature: {code}",
+    },
+    "run_term": {
+        "kk": "Мерзімі {limit}: {met}; шлюз хабарламалары: {messages}",
+        "ru": "Срок {limit}: {met}; сообщений шлюза: {messages}",
+        "en": "Term {limit}: {met}; {messages} gateway messages",
+    },
+    "met": {"kk": "сақталды", "ru": "соблюдён", "en": "met"},
+    "not_met": {"kk": "САҚТАЛМАДЫ", "ru": "НЕ соблюдён", "en": "NOT met"},
+    "demo_citizen": {
+        "kk": "Азамат {surname} {name}, ЖСН {iin}, порталда өтініш береді.",
+        "ru": "Гражданин {surname} {name}, ИИН {iin}, подаёт заявление на портале.",
+        "en": "Citizen {surname} {name}, ЖСН {iin}, applies on the portal.",
+    },
+    "demo_application": {
+        "kk": "Өтініш {id}: {status}, тіркеу нөмірі {number}",
+        "ru": "Заявление {id}: {status}, регистрационный номер {number}",
+        "en": "Application {id}: {status}, registration number {number}",
+    },
+    "demo_queue": {
+        "kk": "Кезек: {list}, реттік нөмірі {number}",
+        "ru": "Очередь: {list}, порядковый номер {number}",
+        "en": "Queue: {list}, sequence number {number}",
+    },
+    "demo_signature": {
+        "kk": "Нәтиженің ЭЦҚ-сы: {code} — {signer}, {organisation}",
+        "ru": "ЭЦП результата: {code} — {signer}, {organisation}",
+        "en": "Result signature: {code} — {signer}, {organisation}",
+    },
+    "demo_term": {
+        "kk": "Мерзімі {limit}: {elapsed} өтті, {met}",
+        "ru": "Срок {limit}: прошло {elapsed}, {met}",
+        "en": "Term {limit}: took {elapsed}, {met}",
+    },
+    "status.submitted": {"kk": "жіберілді", "ru": "отправлено", "en": "submitted"},
+    "status.accepted": {"kk": "қабылданды", "ru": "принято", "en": "accepted"},
+    "status.rejected": {"kk": "қабылданбады", "ru": "отклонено", "en": "rejected"},
+    "status.not_delivered": {"kk": "жеткізілмеді", "ru": "не доставлено", "en": "not delivered"},
+    "status.result": {"kk": "нәтиже дайын", "ru": "результат готов", "en": "result ready"},
+    "world.fresh": {
+        "kk": "Жаңа әлем уақытша каталогта, соңында жойылады (виртуалды сағат {clock})",
+        "ru": "Новый мир во временном каталоге, по окончании удаляется (виртуальные часы: {clock})",
+        "en": "Fresh world in a temporary directory, removed afterwards (virtual clock at {clock})",
+    },
+    "world.kept": {
+        "kk": "Жаңа әлем сақталады: {dir} (виртуалды сағат {clock}); жалғастыру: --data-dir {dir}",
+        "ru": "Новый мир сохранён в {dir} (виртуальные часы: {clock}); продолжить: --data-dir {dir}",
+        "en": "Fresh world kept at {dir} (virtual clock at {clock}); continue it with --data-dir {dir}",
+    },
+    "world.new": {
+        "kk": "{dir} ішінде жаңа әлем басталды, ол сақталады (виртуалды сағат {clock})",
+        "ru": "Новый мир в {dir}, он сохраняется (виртуальные часы: {clock})",
+        "en": "New world in {dir}, kept for the next run (virtual clock at {clock})",
+    },
+    "world.continued": {
+        "kk": "{dir} ішіндегі әлем жалғасады (виртуалды сағат {clock})",
+        "ru": "Продолжается мир в {dir} (виртуальные часы: {clock})",
+        "en": "Continuing the world in {dir} (virtual clock at {clock})",
+    },
+}
+
+
+def default_language(environ: Mapping[str, str] | None = None) -> str:
+    """kk or ru when the user's locale says so (LC_ALL, else LC_MESSAGES, else LANG), else en."""
+    environ = os.environ if environ is None else environ
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(variable)
+        if value:  # POSIX: the first one set decides, whatever it names
+            code = value.split(".")[0].split("@")[0].split("_")[0].lower()
+            return code if code in ("kk", "ru") else "en"
+    return "en"
+
+
+def phrase(key: str, lang: str, **values: Any) -> str:
+    return _PHRASES[key][lang].format(**values)
+
+
+def status(value: str | None, lang: str) -> str:
+    """An application's status as the narration says it (an unknown one as it is)."""
+    known = _PHRASES.get(f"status.{value}")
+    return known[lang] if known else str(value)
+
+
+def in_language(texts: Mapping[str, Any] | None, lang: str) -> str:
+    """The chosen language's text of a kk/ru/en mapping, with the Kazakh beside it when they differ."""
+    if not texts:
+        return ""
+    kazakh = str(texts.get("kk") or "")
+    chosen = str(texts.get(lang) or (texts.get("message") if lang == "en" else "") or "")
+    if lang == "kk" or not chosen:
+        return kazakh or chosen
+    return f"{chosen} ({kazakh})" if kazakh and kazakh != chosen else chosen
+
+
+def text_lines(texts: Mapping[str, Any] | None, lang: str) -> list[str]:
+    """A long kk/ru/en text (a notification, a refusal) as lines: the chosen language's, then the
+    Kazakh one, each marked with its language; only the Kazakh one when that is the choice."""
+    if not texts:
+        return []
+    kazakh = str(texts.get("kk") or "")
+    chosen = str(texts.get(lang) or (texts.get("message") if lang == "en" else "") or "")
+    if lang == "kk" or not chosen or chosen == kazakh:
+        return [kazakh or chosen]
+    return [f"{lang}: {chosen}", f"kk: {kazakh}"] if kazakh else [chosen]
+
+
+def system_name(system: str, lang: str) -> str:
+    from simulation.topology import SYSTEMS
+
+    known = SYSTEMS.get(system)
+    return getattr(known, f"title_{lang}") if known else system
+
+
+def duration(value: Any, lang: str) -> str:
+    """A :class:`simulation.calendar.Duration` in words of the language."""
+    return {"kk": value.kazakh, "ru": value.russian, "en": value.english}[lang]()
+
+
+def elapsed(delta: timedelta, lang: str) -> str:
+    """E.g. "28 calendar days 1 hour 20 minutes" (whole minutes), in words of the language."""
+    from simulation.calendar import Duration, DurationUnit
+
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [
+        duration(Duration(amount, unit), lang)
+        for amount, unit in ((days, DurationUnit.calendar_day), (hours, DurationUnit.hour),
+                             (minutes, DurationUnit.minute))
+        if amount
+    ]
+    return " ".join(parts) or phrase("zero_minutes", lang)
+
+
+def step_name(reglament: Any, channel: str, kind: str, number: int, lang: str) -> str | None:
+    """The short name of a trace event's step in the reglament definition, or None if it has none."""
+    try:
+        step = reglament.channels[channel].step(f"{kind}-{number}")
+    except KeyError:
+        return None
+    return getattr(step.name, lang) if step.name is not None else None
+
+
+def when(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+
+
+def trace_lines(trace: list[dict[str, Any]], reglament: Any, channel: str, lang: str) -> list[str]:
+    """One line per step: virtual time, the seed's label, the system, the step's name with the
+    condition's answer, and the system's own Kazakh detail."""
+    rows = []
+    for event in trace:
+        name = step_name(reglament, event.get("channel") or channel, event["kind"], event["number"], lang)
+        answer = {"true": "yes", "false": "no"}.get(event["outcome"])
+        said = " — ".join(part for part in (
+            " ".join(p for p in (name, f"[{phrase(answer, lang)}]" if answer else None) if p),
+            event["detail"],
+        ) if part)
+        rows.append((when(event["sim_time"]), event["label"], system_name(event["system"], lang), said))
+    label_width = max((len(r[1]) for r in rows), default=0)
+    system_width = max((len(r[2]) for r in rows), default=0)
+    return [f"  {r[0]}  {r[1]:<{label_width}}  {r[2]:<{system_width}}  {r[3]}" for r in rows]
