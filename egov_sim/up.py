@@ -1,15 +1,31 @@
-"""``egov-sim up``: every system as its own process on 127.0.0.1."""
+"""``egov-sim up``: every system as its own process on 127.0.0.1, supervised.
+
+A system whose process exits while ``up`` runs is started again on the same data (its database,
+its key storage), after a pause that doubles with each exit: :data:`BACKOFF_FIRST` seconds, then
+twice that, up to :data:`BACKOFF_CAP`. A system that exits more than ``max_restarts`` times
+(default :data:`MAX_RESTARTS`) within ``restart_window`` seconds (default
+:data:`RESTART_WINDOW`) is failing for good: ``up`` says so, stops the others and exits 1.
+SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every system and end ``up`` with 0.
+
+``--only SYSTEM...`` starts some systems; the others are expected where the settings say
+(``EGOV_SIM_URLS``, else ``EGOV_SIM_HOST`` and the base port), and the table says where.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import multiprocessing
 import os
 import signal
 import subprocess
+import sys
 import time
-from importlib import import_module
+from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
+from importlib import import_module
+from pathlib import Path
 from typing import TextIO
 
 import httpx
@@ -17,6 +33,56 @@ import httpx
 from simulation.settings import Settings
 from simulation.topology import START_ORDER, SYSTEMS
 
+MAX_RESTARTS = 5
+"""Restarts of one system allowed within :data:`RESTART_WINDOW`; one exit more and ``up`` gives up."""
+RESTART_WINDOW = 300.0
+"""Seconds over which a system's exits are counted (five minutes: a system that cannot reach the
+certification authority exits after ``ca_wait``, 30 s by default, so five such exits fit in it)."""
+BACKOFF_FIRST = 1.0
+"""Seconds before a system that exited is started again, doubled for each further exit within
+the window."""
+BACKOFF_CAP = 30.0
+"""The longest pause before a restart."""
+STILL_WAITING_EVERY = 30.0
+"""Seconds between the lines naming the systems still starting."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``egov-sim up``."""
+    parser.add_argument("--data-dir", help="where the run keeps its state (default ./.egov-sim)")
+    parser.add_argument("--base-port", type=int, help="port of the first system (default 8700)")
+    parser.add_argument(
+        "--only", nargs="+", metavar="SYSTEM",
+        help="start only these systems; the others are expected at the URLs of EGOV_SIM_URLS "
+             f"(else host and base port). Systems: {', '.join(SYSTEMS)}",
+    )
+    parser.add_argument(
+        "--max-restarts", type=int, default=MAX_RESTARTS, metavar="N",
+        help=f"restarts of one system allowed within --restart-window before up gives up (default {MAX_RESTARTS})",
+    )
+    parser.add_argument(
+        "--restart-window", type=float, default=RESTART_WINDOW, metavar="SECONDS",
+        help=f"the window over which a system's exits are counted (default {RESTART_WINDOW:g})",
+    )
+
+
+class UnknownSystem(ValueError):
+    pass
+
+
+def chosen_systems(only: Sequence[str] | None) -> list[str]:
+    """The systems to start: every system of a run, or those named (in start order)."""
+    if not only:
+        return list(START_ORDER)
+    unknown = [name for name in only if name not in SYSTEMS]
+    if unknown:
+        raise UnknownSystem(
+            f"unknown system{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the systems are: {', '.join(SYSTEMS)}"
+        )
+    wanted = set(only)
+    order = [*START_ORDER, *(name for name in SYSTEMS if name not in START_ORDER)]
+    return [name for name in order if name in wanted]
 
 
 def _serve(system: str, settings: Settings) -> None:
@@ -24,14 +90,18 @@ def _serve(system: str, settings: Settings) -> None:
     import uvicorn
 
     from egov_sim.inprocess import create
+    from simulation.observability import configure_logging
     from simulation.serving import HttpProtocol
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+    _leave_with_parent()
+    configure_logging(system, settings.log_format, settings.log_level)
     asyncio.events._set_running_loop(None)  # forked from a process whose loop was running
     app = create(system, settings, transport=None)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port_of(system), log_level="warning",
+        log_config=None,  # the logging set up above, not uvicorn's own
         access_log=False, lifespan="on",
         # systems are reached directly, never through a proxy, and name themselves in their answers'
         # signatures: no X-Forwarded-* rewriting and no Server header on every answer
@@ -39,6 +109,23 @@ def _serve(system: str, settings: Settings) -> None:
         http=HttpProtocol,  # uvicorn's httptools protocol, each answer written in one piece
     )
     uvicorn.Server(config).run()
+
+
+def _leave_with_parent() -> None:
+    """A system's process keeps to itself (a Ctrl-C at the terminal reaches ``up``, which stops
+    the systems in order) but does not outlive ``up`` (Linux: SIGTERM when ``up`` dies)."""
+    parent = os.getppid()
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    if sys.platform == "linux":
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # up died before the request above took effect
+        os._exit(0)
 
 
 class _Child:
@@ -84,24 +171,30 @@ class Cluster:
         self.systems = list(systems)
         self.processes: dict[str, _Child] = {}
 
-    def start(self, first_timeout: float = 30.0) -> None:
-        for system in self.systems:  # load every app's code once, before forking
+    def preload(self) -> None:
+        """Load every app's code once, before forking."""
+        for system in self.systems:
             import_module(SYSTEMS[system].app.split(":")[0])
+
+    def launch(self, system: str) -> None:
+        """Start one system's process (again, after it stopped or was killed: on the same data)."""
+        self.processes[system] = _Child(system, self.settings)
+
+    restart = launch
+
+    def start(self, first_timeout: float = 30.0) -> None:
+        self.preload()
         # The certification authority first, alone: every other system enrols with it as it
         # starts, so starting them all at once only has them wait (and poll) while the CA,
         # sharing the cores with them, creates its keys and the seeded people's.
         first = [s for s in self.systems if s == "signatures"]
         for system in first:
-            self.processes[system] = _Child(system, self.settings)
+            self.launch(system)
         if first:
             self.wait_healthy(first_timeout, first)
         for system in self.systems:
             if system not in self.processes:
-                self.processes[system] = _Child(system, self.settings)
-
-    def restart(self, system: str) -> None:
-        """Start one system again (after it stopped or was killed), on the same data."""
-        self.processes[system] = _Child(system, self.settings)
+                self.launch(system)
 
     def wait_healthy(self, timeout: float = 30.0, systems: Sequence[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -112,11 +205,8 @@ class Cluster:
                     process = self.processes[system]
                     if process.poll() is not None:
                         raise RuntimeError(f"{system} exited with code {process.returncode} while starting")
-                    try:
-                        if client.get(self.settings.url_of(system) + "/health").status_code == 200:
-                            pending.discard(system)
-                    except httpx.TransportError:
-                        pass
+                    if _healthy(client, self.settings.url_of(system)):
+                        pending.discard(system)
                 if pending:
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"not healthy after {timeout:g} s: {', '.join(sorted(pending))}")
@@ -135,12 +225,16 @@ class Cluster:
                 process.kill()
                 process.wait()
 
-    def table(self) -> str:
+    def table(self, elsewhere: Sequence[str] = ()) -> str:
+        """The systems started here (with their process ids), then those expected elsewhere."""
         rows = [("system", "port", "url", "pid", "what it stands for")]
-        for system in self.systems:
+        for system in [*self.systems, *elsewhere]:
             spec = SYSTEMS[system]
-            rows.append((system, str(self.settings.port_of(system)), self.settings.url_of(system),
-                         str(self.processes[system].pid), f"{spec.title_kk} / {spec.title_en}"))
+            url = self.settings.url_of(system)
+            child = self.processes.get(system) if system in self.systems else None
+            rows.append((system, str(httpx.URL(url).port or ""), url,
+                         str(child.pid) if child is not None else "elsewhere",
+                         f"{spec.title_kk} / {spec.title_en}"))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         return "\n".join(
             "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row))
@@ -148,40 +242,192 @@ class Cluster:
         )
 
 
-def run_up(settings: Settings, out: TextIO) -> int:
-    cluster = Cluster(settings)
-    stopping = False
-
-    def on_signal(signum, _frame) -> None:
-        nonlocal stopping
-        if not stopping:  # the first signal stops the run; repeats only wait for it
-            stopping = True
-            raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+def _healthy(client: httpx.Client, url: str) -> bool:
     try:
-        cluster.start()
-        cluster.wait_healthy()
-        out.write(cluster.table() + "\n")
-        out.write(f"All {len(cluster.systems)} systems are up; data in "
-                  f"{settings.data_dir.expanduser().resolve()}. Ctrl-C stops them.\n")
-        out.flush()
-        while True:
-            for system, process in cluster.processes.items():
-                if process.poll() is not None:
-                    out.write(f"{system} exited with code {process.returncode}; stopping the others\n")
-                    return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        out.write("Stopping…\n")
+        return client.get(url + "/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+class Supervisor:
+    """Starts a cluster's systems (the certification authority first), restarts those that exit,
+    and gives up on one that keeps exiting."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        out: TextIO,
+        *,
+        elsewhere: Sequence[str] = (),
+        max_restarts: int = MAX_RESTARTS,
+        restart_window: float = RESTART_WINDOW,
+    ) -> None:
+        self.cluster = cluster
+        self.out = out
+        self.elsewhere = list(elsewhere)
+        self.max_restarts = max_restarts
+        self.restart_window = restart_window
+        self.stopping = False
+        """Set (by a signal handler, so a plain flag, not a lock-based event) to end :meth:`run`."""
+        self.gave_up: str | None = None
+
+    def say(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def run(self) -> int:
+        """Supervise until :attr:`stopping` is set (0) or a system keeps failing (1)."""
+        cluster, settings = self.cluster, self.cluster.settings
+        cluster.preload()
+        not_started = list(cluster.systems)
+        starting: set[str] = set()  # started, not yet healthy since
+        restart_at: dict[str, float] = {}
+        exits: dict[str, deque[float]] = {system: deque() for system in cluster.systems}
+        announced = False
+        began = last_notice = time.monotonic()
+        with httpx.Client(timeout=2.0) as client:
+            while not self.stopping:
+                now = time.monotonic()
+                # the certification authority first: the others enrol with it as they start
+                ca_pending = "signatures" in cluster.systems and bool(
+                    {"signatures"} & (set(not_started) | starting | set(restart_at))
+                )
+                for system in list(not_started):
+                    if system == "signatures" or not ca_pending:
+                        cluster.launch(system)
+                        not_started.remove(system)
+                        starting.add(system)
+                for system, due in list(restart_at.items()):
+                    if due <= now:
+                        del restart_at[system]
+                        cluster.launch(system)
+                        starting.add(system)
+                        self.say(f"{_clock()} restarted {system} (pid {cluster.processes[system].pid})")
+                for system, process in cluster.processes.items():
+                    if system in restart_at or process.poll() is None:
+                        continue
+                    starting.discard(system)
+                    recent = exits[system]
+                    recent.append(now)
+                    while recent[0] < now - self.restart_window:
+                        recent.popleft()
+                    how = _describe_exit(process.returncode)
+                    if len(recent) > self.max_restarts:
+                        self.gave_up = (
+                            f"{system} exited {len(recent)} times within {self.restart_window:g} s (the last "
+                            f"time with {how}); giving up after {self.max_restarts} restart(s): stopping the others"
+                        )
+                        self.say(f"{_clock()} {self.gave_up}")
+                        return 1
+                    delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (len(recent) - 1))
+                    restart_at[system] = now + delay
+                    self.say(
+                        f"{_clock()} {system} exited with {how}; restarting it in {delay:g} s, at "
+                        f"{_clock(delay)} (restart {len(recent)} of {self.max_restarts} allowed within "
+                        f"{self.restart_window:g} s)"
+                    )
+                for system in sorted(starting):
+                    if cluster.processes[system].poll() is None and _healthy(client, settings.url_of(system)):
+                        starting.discard(system)
+                        if announced:
+                            self.say(f"{_clock()} {system} is up again (pid {cluster.processes[system].pid})")
+                if not announced and not (not_started or starting or restart_at):
+                    announced = True
+                    self._announce(client)
+                elif not announced and time.monotonic() - last_notice >= STILL_WAITING_EVERY:
+                    last_notice = time.monotonic()
+                    waiting = sorted({*not_started, *starting, *restart_at})
+                    self.say(f"{_clock()} still starting after {last_notice - began:.0f} s: {', '.join(waiting)}")
+                time.sleep(0.2)
         return 0
-    except (RuntimeError, TimeoutError) as exc:
-        out.write(f"egov-sim up failed: {exc}\n")
-        return 1
+
+    def _announce(self, client: httpx.Client) -> None:
+        cluster, settings = self.cluster, self.cluster.settings
+        self.say(cluster.table(self.elsewhere))
+        data = settings.data_dir.expanduser().resolve()
+        if not self.elsewhere:
+            self.say(f"All {len(cluster.systems)} systems are up; data in {data}. Ctrl-C stops them.")
+            return
+        self.say(f"All {len(cluster.systems)} systems started here are up; data in {data}. Ctrl-C stops them.")
+        source = "EGOV_SIM_URLS" if any(s in settings.urls for s in self.elsewhere) else "host and base port"
+        silent = [s for s in self.elsewhere if not _healthy(client, settings.url_of(s))]
+        if not silent:
+            answer = "every one answers"
+        elif len(silent) == len(self.elsewhere):
+            answer = "none answers now"
+        else:
+            answer = f"not answering now: {', '.join(silent)}"
+        self.say(f"Not started here (--only): {', '.join(self.elsewhere)}, expected at the URLs above "
+                 f"({source}); {answer}")
+
+
+def _clock(later: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() + later).strftime("%H:%M:%S")
+
+
+def run_up(
+    settings: Settings,
+    out: TextIO,
+    *,
+    only: Sequence[str] | None = None,
+    max_restarts: int = MAX_RESTARTS,
+    restart_window: float = RESTART_WINDOW,
+) -> int:
+    """``egov-sim up``: 0 when stopped by a signal, 1 when a system kept failing, 2 for a bad option."""
+    try:
+        systems = chosen_systems(only)
+    except UnknownSystem as exc:
+        print(f"egov-sim up --only: {exc}", file=sys.stderr)
+        return 2
+    if max_restarts < 0 or restart_window <= 0:
+        print("egov-sim up: --max-restarts must be 0 or more and --restart-window above 0", file=sys.stderr)
+        return 2
+    elsewhere = [name for name in START_ORDER if name not in systems]
+    supervisor = Supervisor(
+        Cluster(settings, systems), out, elsewhere=elsewhere,
+        max_restarts=max_restarts, restart_window=restart_window,
+    )
+
+    def on_signal(_signum, _frame) -> None:
+        supervisor.stopping = True
+
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in stop_signals}
+    try:
+        code = supervisor.run()
+        if code == 0:
+            supervisor.say("Stopping…")
+        return code
     finally:
-        stopping = True
-        cluster.stop()
+        supervisor.stopping = True
+        supervisor.cluster.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
-        out.write("All systems stopped.\n")
-        out.flush()
+        supervisor.say("All systems stopped.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m egov_sim.up``: the same as ``egov-sim up``."""
+    parser = argparse.ArgumentParser(prog="egov-sim up", description="every system as its own process on 127.0.0.1")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.data_dir:
+        overrides["data_dir"] = Path(args.data_dir)
+    if args.base_port:
+        overrides["base_port"] = args.base_port
+    return run_up(Settings(**overrides), sys.stdout, only=args.only,
+                  max_restarts=args.max_restarts, restart_window=args.restart_window)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,17 +3,14 @@ over real HTTP; SIGTERM leaves no process behind."""
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
+from up_process import CEILING, UpProcess, alive
 
 from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
 from egov_sim.ports import free_base_port
@@ -27,16 +24,6 @@ from simulation.database import drop_run
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by its parent) is not a running service.
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
-
-
 async def test_up_serves_every_system_and_stops_cleanly(tmp_path):
     settings = Settings(data_dir=tmp_path / "run", base_port=free_base_port())
     try:
@@ -46,29 +33,13 @@ async def test_up_serves_every_system_and_stops_cleanly(tmp_path):
 
 
 async def _run_up_and_apply(settings: Settings) -> None:
-    base = settings.base_port
-    env = dict(os.environ)
-    env.pop("EGOV_SIM_URLS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "egov_sim.cli", "up", "--base-port", str(base),
-         "--data-dir", str(settings.data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-    )
-    output: list[str] = []
+    up = UpProcess("--base-port", str(settings.base_port), "--data-dir", str(settings.data_dir))
     try:
-        started = time.monotonic()
-        while True:
-            line = process.stdout.readline()  # type: ignore[union-attr]
-            assert line, "egov-sim up ended early:\n" + "".join(output)
-            output.append(line)
-            if line.startswith("All ") and "systems are up" in line:
-                break
-        with httpx.Client(timeout=5) as client:
+        up.wait_until_up()  # printed once every system answered its /health
+        with httpx.Client(timeout=30) as client:
             for system in START_ORDER:
                 assert client.get(settings.url_of(system) + "/health").status_code == 200, system
-        assert time.monotonic() - started < 10, "every /health should answer 200 within 10 s"
-        table = "".join(output)
-        pids = {int(p) for p in re.findall(r"http://127\.0\.0\.1:\d+\s+(\d+)", table)}
+        pids = set(up.pids().values())
         assert len(pids) == len(START_ORDER)
 
         outcome = await apply_on_portal(
@@ -81,7 +52,7 @@ async def _run_up_and_apply(settings: Settings) -> None:
         assert [e["label"] for e in outcome.trace if e["kind"] != "action"] == [
             "1-процесс", "1-шарт", "3-процесс", "2-шарт", "5-процесс", "6-процесс", "3-шарт", "8-процесс"
         ]
-        with httpx.Client(base_url=settings.url_of("gateway"), timeout=5) as gateway:
+        with httpx.Client(base_url=settings.url_of("gateway"), timeout=30) as gateway:
             log = gateway.get("/v1/messages", params={"correlationId": outcome.application_id, "kind": "all"}).json()
             chain = gateway.get("/v1/messages/verify").json()
         assert {m["serviceId"] for m in log} == {
@@ -92,15 +63,14 @@ async def _run_up_and_apply(settings: Settings) -> None:
         assert chain["ok"] is True and chain["records"] >= 6
         _reach_the_regional_providers(settings)
     finally:
-        process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=30)
-        output.append(rest)
-    assert process.returncode == 0, "".join(output)
-    assert "All systems stopped." in "".join(output)
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        code = up.stop(signal.SIGTERM)
+    assert code == 0, up.output()
+    assert "All systems stopped." in up.output()
+    # up waits for its children before it ends; none may be left running (a ceiling, not a limit)
+    deadline = time.monotonic() + CEILING
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in pids if _alive(pid)], "service processes were left behind"
+    assert not [pid for pid in pids if alive(pid)], "service processes were left behind"
 
 
 def _reach_the_regional_providers(settings: Settings) -> None:
