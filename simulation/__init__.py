@@ -15,6 +15,7 @@ to take part in one simulation run.
 - :mod:`simulation.control` -- the HTTP app that drives the clock and serves the trace;
 - :mod:`simulation.runtime` -- what every system's app is built on (its databases, clock, PKI
   identity, HTTP clients);
+- :mod:`simulation.apidocs` -- each system's Swagger UI and ReDoc pages, their files served locally;
 - :mod:`simulation.serving` -- how ``egov-sim up`` serves a system (uvicorn, an answer in one write);
 - :mod:`simulation.hopclient` -- the HTTP/1.1 client of the gateways' hop to the next system;
 - :mod:`simulation.jsoncodec` -- JSON on the message path (orjson, the standard library's answers);

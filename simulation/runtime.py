@@ -30,6 +30,7 @@ from signatures.client import CertificationAuthorityUnavailable, enrol_system, f
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
+from simulation.apidocs import serve_api_docs
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
 from simulation.database import STORE, Database, connect_sqlite
 from simulation.hopclient import HopClient
@@ -257,7 +258,10 @@ def system_app(
         title=f"{system.title_en} ({system.title_kk})",
         description=description or system.title_ru,
         lifespan=lifespan,
+        docs_url=None,  # served by simulation.apidocs, without a CDN
+        redoc_url=None,
     )
+    serve_api_docs(app)
     app.state.runtime = runtime
 
     @app.get("/health", tags=["operations"], summary="Liveness and readiness")
