@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlmodel import select
-
-from gateway.messagelog import evidence, verify_chain
-from gateway.models import GatewayModel, LogRecord
-from simulation.database import Database
-from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+
+if TYPE_CHECKING:
+    from simulation.settings import Settings
 
 GATEWAYS = [name for name in SYSTEMS if name.startswith("gateway")]
 
@@ -31,6 +28,13 @@ def add_parser(commands) -> None:
 
 
 async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    # imported here, not at the top: `egov-sim gateway --help` needs none of them
+    from sqlmodel import select
+
+    from gateway.messagelog import evidence, verify_chain
+    from gateway.models import GatewayModel, LogRecord
+    from simulation.database import Database
+
     database = Database(settings, args.gateway)
     try:
         await database.create_tables([GatewayModel.metadata])

@@ -11,20 +11,14 @@ import argparse
 import json
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from cryptography.hazmat.primitives import serialization
+from signatures.certificates import Role
 
-from signatures.api import PersonCertificateRequest, subject_of
-from signatures.certificates import Role, chain_to_pem, cert_to_pem
-from signatures.cms import sign_cms
-from signatures.identity import Identity
-from signatures.models import SignaturesModel
-from signatures.people import seeded_people
-from signatures.service import CertificateRequestError, CertificationAuthority
-from simulation.identifiers import IdentifierError
-from simulation.runtime import SystemRuntime
-from simulation.settings import Settings
+# The rest is imported by the functions that use it: `egov-sim pki --help` needs none of it.
+if TYPE_CHECKING:
+    from signatures.service import CertificationAuthority
+    from simulation.settings import Settings
 
 
 def add_parser(commands) -> None:
@@ -70,6 +64,10 @@ def add_parser(commands) -> None:
 
 @asynccontextmanager
 async def _authority(settings: Settings):
+    from signatures.models import SignaturesModel
+    from signatures.service import CertificationAuthority
+    from simulation.runtime import SystemRuntime
+
     runtime = SystemRuntime("signatures", settings)
     try:
         await runtime.start([SignaturesModel.metadata], signs=False)
@@ -81,6 +79,8 @@ async def _authority(settings: Settings):
 
 
 def _seeded(iin: str) -> dict:
+    from signatures.people import seeded_people
+
     people = seeded_people()
     for person in people["citizens"] + people["officials"]:
         if person["iin"] == iin:
@@ -89,6 +89,9 @@ def _seeded(iin: str) -> dict:
 
 
 async def run_pki(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from signatures.service import CertificateRequestError
+    from simulation.identifiers import IdentifierError
+
     try:
         async with _authority(settings) as authority:
             return await _COMMANDS[args.pki_command](authority, args, out)
@@ -101,6 +104,8 @@ async def run_pki(args: argparse.Namespace, settings: Settings, out: TextIO, err
 
 
 async def _issue(authority: CertificationAuthority, args, out: TextIO) -> int:
+    from signatures.api import PersonCertificateRequest, subject_of
+
     known = _seeded(args.iin)
     request = PersonCertificateRequest(
         iin=args.iin,
@@ -134,6 +139,9 @@ async def _revoke(authority: CertificationAuthority, args, out: TextIO) -> int:
 
 
 async def _sign(authority: CertificationAuthority, args, out: TextIO) -> int:
+    from signatures.cms import sign_cms
+    from signatures.identity import Identity
+
     identity = Identity.from_pkcs12(Path(args.key).read_bytes(), args.password.encode())
     content = Path(args.file).read_bytes()
     signature = sign_cms(
@@ -175,6 +183,10 @@ async def _verify(authority: CertificationAuthority, args, out: TextIO) -> int:
 
 
 async def _ca(authority: CertificationAuthority, args, out: TextIO) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from signatures.certificates import chain_to_pem, cert_to_pem
+
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     assert authority.root is not None
