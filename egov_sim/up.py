@@ -25,13 +25,14 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from importlib import import_module
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
-from simulation.settings import Settings
 from simulation.topology import START_ORDER, SYSTEMS
+
+if TYPE_CHECKING:
+    from simulation.settings import Settings
 
 MAX_RESTARTS = 5
 """Restarts of one system allowed within :data:`RESTART_WINDOW`; one exit more and ``up`` gives up."""
@@ -49,8 +50,15 @@ STILL_WAITING_EVERY = 30.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``egov-sim up``."""
-    parser.add_argument("--data-dir", help="where the run keeps its state (default ./.egov-sim)")
-    parser.add_argument("--base-port", type=int, help="port of the first system (default 8700)")
+    parser.description = (
+        "Every system as its own process on 127.0.0.1, the certification authority first. A system "
+        f"that exits is started again on the same data after {BACKOFF_FIRST:g} s, then twice as long "
+        f"each time (at most {BACKOFF_CAP:g} s); one that exits more than --max-restarts times within "
+        "--restart-window seconds makes up stop the others and exit 1. Ctrl-C, SIGTERM or SIGHUP stop "
+        "every system (exit 0)."
+    )
+    parser.add_argument("--data-dir", metavar="DIR", help="where the run keeps its state (default ./.egov-sim)")
+    parser.add_argument("--base-port", type=int, metavar="PORT", help="port of the first system (default 8700)")
     parser.add_argument(
         "--only", nargs="+", metavar="SYSTEM",
         help="start only these systems; the others are expected at the URLs of EGOV_SIM_URLS "
@@ -414,20 +422,3 @@ def run_up(
             signal.signal(s, handler)
         supervisor.say("All systems stopped.")
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m egov_sim.up``: the same as ``egov-sim up``."""
-    parser = argparse.ArgumentParser(prog="egov-sim up", description="every system as its own process on 127.0.0.1")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    overrides: dict[str, object] = {}
-    if args.data_dir:
-        overrides["data_dir"] = Path(args.data_dir)
-    if args.base_port:
-        overrides["base_port"] = args.base_port
-    return run_up(Settings(**overrides), sys.stdout, only=args.only,
-                  max_restarts=args.max_restarts, restart_window=args.restart_window)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
