@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -93,7 +94,7 @@ def chosen_systems(only: Sequence[str] | None) -> list[str]:
     return [name for name in order if name in wanted]
 
 
-def _serve(system: str, settings: Settings) -> None:
+def _serve(system: str, settings: Settings, parent: int | None = None) -> None:
     """A child process: one system's app under uvicorn, until SIGTERM or SIGINT."""
     import uvicorn
 
@@ -103,7 +104,7 @@ def _serve(system: str, settings: Settings) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
-    _leave_with_parent()
+    _keep_to_itself(parent)
     configure_logging(system, settings.log_format, settings.log_level)
     asyncio.events._set_running_loop(None)  # forked from a process whose loop was running
     app = create(system, settings, transport=None)
@@ -119,28 +120,30 @@ def _serve(system: str, settings: Settings) -> None:
     uvicorn.Server(config).run()
 
 
-def _leave_with_parent() -> None:
+def _keep_to_itself(parent: int | None) -> None:
     """A system's process keeps to itself (a Ctrl-C at the terminal reaches ``up``, which stops
-    the systems in order) but does not outlive ``up`` (Linux: SIGTERM when ``up`` dies)."""
-    parent = os.getppid()
+    the systems in order) but does not outlive ``parent``, the process of ``up`` (Linux: SIGTERM
+    when it dies; the kernel tells when the forking *thread* ends, so only a process forked by
+    the main thread is given a parent to die with)."""
     try:
         os.setpgid(0, 0)
     except OSError:
         pass
-    if sys.platform == "linux":
+    if parent is not None and sys.platform == "linux":
         import ctypes
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # up died before the request above took effect
-        os._exit(0)
+        if os.getppid() != parent:  # up died before the request above took effect
+            os._exit(0)
 
 
 class _Child:
     """One system's process (forked after the code is loaded, so each starts in a moment)."""
 
     def __init__(self, system: str, settings: Settings) -> None:
-        self.process = _FORK.Process(target=_serve, args=(system, settings), name=f"egov-sim {system}")
+        parent = os.getpid() if threading.current_thread() is threading.main_thread() else None
+        self.process = _FORK.Process(target=_serve, args=(system, settings, parent), name=f"egov-sim {system}")
         self.process.start()
 
     @property
