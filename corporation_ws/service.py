@@ -177,6 +177,7 @@ class FrontOffice:
     async def apply(self, session: OperatorSession, request: FrontRequest) -> dict[str, Any]:
         reglament = get_reglament(request.reglament)
         reglament.channel(CHANNEL)
+        self._check_entries(request, reglament)
         async with self.runtime.db.session() as db:
             ticket = await db.get(Ticket, request.ticket)
             if ticket is None or ticket.used_by:
@@ -251,6 +252,28 @@ class FrontOffice:
         receipt = {"type": "acceptance-receipt", **ACCEPTED, "registrationNumber": registered["registrationNumber"],
                    "resultDue": registered["resultDue"], "ticket": request.ticket}
         return await self._finish(application.id, "in_progress", receipt, registration=registered["registrationNumber"])
+
+    @staticmethod
+    def _check_entries(request: FrontRequest, reglament: Reglament) -> None:
+        """What the workstation's form offers: the reglament's document codes and queue lists."""
+        codes = [d.code for d in reglament.required_documents]
+        for index, code in enumerate(request.presented_documents):
+            if code not in codes:
+                raise FrontOfficeError(
+                    422, "invalid_request",
+                    {"kk": f"Мұндай құжат түрі жоқ: {code}", "ru": f"Такого вида документа нет: {code}",
+                     "en": f"No document {code!r} in the form (there are: {', '.join(codes)})"},
+                    field=f"presented_documents[{index}]",
+                )
+        queue_list = request.form.get("queueList")
+        if queue_list is not None and reglament.queue_list(str(queue_list)) is None:
+            lists = ", ".join(q.code for q in reglament.queue_lists)
+            raise FrontOfficeError(
+                422, "invalid_request",
+                {"kk": f"Мұндай кезек тізімі жоқ: {queue_list}", "ru": f"Такого списка очереди нет: {queue_list}",
+                 "en": f"No queue list {queue_list!r} (there are: {lists})"},
+                field="form.queueList",
+            )
 
     async def _registry_problem(self, application_id: str, request: FrontRequest, reglament: Reglament) -> str | None:
         gateway = self.runtime.gateway()
