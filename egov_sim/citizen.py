@@ -8,7 +8,6 @@ control to let virtual time run and to read the trace.
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,20 +71,20 @@ async def obtain_signing_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identit
     return Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
 
 
-def request_document(form: dict[str, Any], citizen: Citizen) -> dict[str, Any]:
-    """Fill in the form: the applicant, the queue list, a copy of every required document."""
-    attachments = []
-    for doc in form["requiredDocuments"]:
-        content = f"{doc['code']} of {citizen.iin}".encode()
-        attachments.append(
-            {"code": doc["code"], "name": f"{doc['code']}.pdf",
-             "sha256": hashlib.sha256(content).hexdigest()}
-        )
+def scan(code: str, citizen: Citizen) -> bytes:
+    """The citizen's copy of a required document (a stand-in for the scanned file)."""
+    return f"{code} of {citizen.iin}".encode()
+
+
+def filled_form(form: dict[str, Any], citizen: Citizen) -> dict[str, Any]:
+    """What the citizen enters on the portal page: the queue list and the files themselves."""
     return {
-        "reglament": form["reglament"],
-        "applicant": {"iin": citizen.iin},
         "form": {"queueList": citizen.queue_list},
-        "attachments": attachments,
+        "attachments": [
+            {"code": doc["code"], "name": f"{doc['code']}.pdf",
+             "content": base64.b64encode(scan(doc["code"], citizen)).decode()}
+            for doc in form["requiredDocuments"]
+        ],
     }
 
 
@@ -152,7 +151,13 @@ async def apply_on_portal(
         auth = {"Authorization": f"Bearer {session['session']}"}
         form = _expect(await portal.get(f"/api/services/{reglament}/form"), 200)
         assert isinstance(form, dict)
-        document = request_document(form, citizen)
+        # The page hands the filled-in form to the portal and gets back the document to sign.
+        prepared = _expect(
+            await portal.post(f"/api/services/{reglament}/document", json=filled_form(form, citizen), headers=auth),
+            200,
+        )
+        assert isinstance(prepared, dict)
+        document = prepared["document"]
         signature = await sign_with_ncalayer(control, key, document)
         application = _expect(
             await portal.post(

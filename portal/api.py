@@ -54,6 +54,10 @@ def build_router(portal: Portal) -> APIRouter:
                 "form": {"queueList": "<one of queueLists[].code>"},
                 "attachments": [{"code": "<requiredDocuments[].code>", "name": "<file>", "sha256": "<hex>"}],
             },
+            "fillIn": (
+                f"POST /api/services/{reglament.id}/document with the form and the attachments: it "
+                "answers the document, dataToSign and the request for NCALayer (docs/http.md)"
+            ),
             "signWith": (
                 "the applicant's SIGN key through NCALayer (kz.gov.pki.knca.basics sign, format cms, "
                 "detached) over the RFC 8785 canonical JSON of `document`; send it base64"
