@@ -9,6 +9,8 @@ from datetime import date
 
 from egov_sim.citizen import DEMO_CITIZEN, Citizen, obtain_signing_key
 from signatures.jws import canonical_json
+from signatures.ncalayer import person_key_storage
+from simulation.calendar import Duration
 from simulation.identifiers import make_iin
 
 FORM = {
@@ -127,3 +129,23 @@ async def test_ncalayer_signs_with_the_chosen_key_storage_and_its_password(simul
         refused = await portal.post("/api/applications", headers=auth, json={
             "document": prepared["document"], "signature": body["body"]["result"][0]})
         assert refused.status_code == 200 and refused.json()["status"] == "rejected"
+
+
+async def test_ncalayer_renews_an_expired_seeded_key_storage_before_signing(simulation, settings):
+    """Virtual time past the seeded certificate's end: the person renews it, then signs."""
+    before = person_key_storage(settings.data_dir, DEMO_CITIZEN.iin)
+    await simulation.runtime("control").clock.advance(Duration.parse("400 calendar days"))
+    async with simulation.client("portal") as portal, simulation.client("signatures") as ncalayer:
+        auth = await _logged_in(portal)
+        prepared = (await portal.post("/api/services/almaty-queue/document", headers=auth, json=FORM)).json()
+        wrong = await ncalayer.post("/ncalayer", json={
+            **prepared["ncalayer"], "dialog": {"iin": DEMO_CITIZEN.iin, "password": "guess"}})
+        assert wrong.status_code == 403
+        assert person_key_storage(settings.data_dir, DEMO_CITIZEN.iin) == before  # no renewal without the password
+        signed = await ncalayer.post("/ncalayer", json={
+            **prepared["ncalayer"], "dialog": {"iin": DEMO_CITIZEN.iin, "password": "Qwerty12"}})
+        assert signed.status_code == 200, signed.text
+        assert person_key_storage(settings.data_dir, DEMO_CITIZEN.iin) != before
+        filed = await portal.post("/api/applications", headers=auth, json={
+            "document": prepared["document"], "signature": signed.json()["body"]["result"][0]})
+    assert filed.status_code == 200 and filed.json()["status"] == "in_progress", filed.text
