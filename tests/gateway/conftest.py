@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,15 +17,27 @@ from simulation.settings import Settings
 from simulation.topology import sender_password
 
 
+UNTIL_CLEARED = 10**6
+"""async_max_attempts for a test whose message must still be ON_DELIVERY when it acts on it: at
+most 0.2 s between attempts, the attempts last days, not the 0.35 s four of them take."""
+
+
+def echo_settings(tmp_path, **overrides: Any) -> Settings:
+    fields: dict[str, Any] = {
+        "data_dir": tmp_path / "echo-run", "seed_people": False,
+        "async_retry_base": 0.05, "async_retry_cap": 0.2, "async_max_attempts": 4,
+    }
+    return Settings(**{**fields, **overrides})
+
+
 @pytest.fixture
-async def echo_run(tmp_path) -> AsyncIterator[Simulation]:
+async def echo_run(tmp_path, request) -> AsyncIterator[Simulation]:
+    """A run with the echo provider; settings changed by ``indirect`` parametrisation, e.g.
+    ``@pytest.mark.parametrize("echo_run", [{"async_max_attempts": UNTIL_CLEARED}], indirect=True)``."""
     from simulation.database import drop_run
     from simulation.topology import SYSTEMS
 
-    settings = Settings(
-        data_dir=tmp_path / "echo-run", seed_people=False,
-        async_retry_base=0.05, async_retry_cap=0.2, async_max_attempts=4,
-    )
+    settings = echo_settings(tmp_path, **getattr(request, "param", {}))
     async with Simulation(settings, extra=("echo",)) as simulation:
         yield simulation
     await drop_run(settings, (*SYSTEMS, "simulation"))
@@ -52,3 +65,41 @@ async def post(simulation: Simulation, message: dict, *, channel: str = "sync", 
 async def processed(simulation: Simulation) -> dict[str, int]:
     async with simulation.client("echo") as client:
         return {row["messageId"]: row["times"] for row in (await client.get("/api/processed")).json()}
+
+
+CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
+
+
+async def status_of(run, message_ids: list[str]) -> list[dict]:
+    async with run.client("gateway") as gateway:
+        reply = await gateway.post(ASYNC_PATH + "/getMessageStatus", json={**CREDENTIALS, "messageIds": message_ids})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["messages"]
+
+
+CEILING = 120.0
+"""Seconds a test waits for what it needs before calling it a hang (never a timing assertion)."""
+
+
+async def wait_until(run, message_id: str, condition: Callable[[dict], bool], what: str) -> dict:
+    """Poll the message's status until ``condition`` holds; fail only after :data:`CEILING`."""
+    deadline = asyncio.get_running_loop().time() + CEILING
+    while True:
+        [status] = await status_of(run, [message_id])
+        if condition(status):
+            return status
+        assert asyncio.get_running_loop().time() < deadline, f"still not {what} after {CEILING:g} s: {status}"
+        await asyncio.sleep(0.05)
+
+
+async def wait_for(run, message_id: str, state: str) -> dict:
+    return await wait_until(run, message_id, lambda status: status["state"] == state, state)
+
+
+async def send_async(run, **overrides) -> str:
+    message = await signed_message(run, message_type=overrides.pop("message_type", "REQUEST"), **overrides)
+    reply = await post(run, message, channel="async")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["deliveryState"] == "ON_DELIVERY" and body["status"]["code"] == "SCSS001"
+    return body["messageId"]

@@ -4,38 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import post, processed, signed_message
+import pytest
+from conftest import (
+    CREDENTIALS, UNTIL_CLEARED, post, processed, send_async, signed_message, status_of, wait_for, wait_until,
+)
 
 from gateway_protocol.envelope import ASYNC_PATH
-from simulation.topology import sender_password
-
-CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
-
-
-async def status_of(run, message_ids: list[str]) -> list[dict]:
-    async with run.client("gateway") as gateway:
-        reply = await gateway.post(ASYNC_PATH + "/getMessageStatus", json={**CREDENTIALS, "messageIds": message_ids})
-        assert reply.status_code == 200, reply.text
-        return reply.json()["messages"]
-
-
-async def wait_for(run, message_id: str, state: str, timeout: float = 10.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        [status] = await status_of(run, [message_id])
-        if status["state"] == state:
-            return status
-        assert asyncio.get_running_loop().time() < deadline, status
-        await asyncio.sleep(0.05)
-
-
-async def send_async(run, **overrides) -> str:
-    message = await signed_message(run, message_type=overrides.pop("message_type", "REQUEST"), **overrides)
-    reply = await post(run, message, channel="async")
-    assert reply.status_code == 200, reply.text
-    body = reply.json()
-    assert body["deliveryState"] == "ON_DELIVERY" and body["status"]["code"] == "SCSS001"
-    return body["messageId"]
 
 
 async def test_accepted_then_delivered_with_a_notice(echo_run):
@@ -52,14 +26,17 @@ async def test_accepted_then_delivered_with_a_notice(echo_run):
     assert [(r["kind"], r["status"]) for r in log] == [("request", "ON_DELIVERY"), ("response", "DELIVERED")]
 
 
+@pytest.mark.parametrize("echo_run", [{"async_max_attempts": UNTIL_CLEARED}], indirect=True)
 async def test_retries_while_the_target_is_down(echo_run):
     async with echo_run.client("gateway") as gateway:
         await gateway.put("/admin/faults/ECHO_Central", json={"mode": "unreachable"})
         message_id = await send_async(echo_run)
-        await asyncio.sleep(0.3)
-        [pending] = await status_of(echo_run, [message_id])
-        assert pending["state"] == "ON_DELIVERY" and pending["attempts"] >= 1
+        pending = await wait_until(
+            echo_run, message_id, lambda status: status["attempts"] >= 1 and status["lastError"], "tried once"
+        )
+        assert pending["state"] == "ON_DELIVERY"
         assert pending["lastError"].startswith("Server.ProviderUnavailable")
+        assert message_id not in await processed(echo_run)
         await gateway.delete("/admin/faults/ECHO_Central")
     delivered = await wait_for(echo_run, message_id, "DELIVERED")
     assert delivered["attempts"] >= 2
@@ -77,6 +54,7 @@ async def test_not_delivered_when_attempts_run_out_or_the_target_refuses(echo_ru
         assert status["attempts"] == 1 and status["lastError"].startswith("Provider.RequestInvalid")
 
 
+@pytest.mark.parametrize("echo_run", [{"async_max_attempts": UNTIL_CLEARED}], indirect=True)
 async def test_an_operator_stops_delivery(echo_run):
     async with echo_run.client("gateway") as gateway:
         await gateway.put("/admin/faults/ECHO_Central", json={"mode": "unreachable"})

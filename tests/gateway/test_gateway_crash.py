@@ -24,6 +24,12 @@ from simulation.topology import SYSTEMS, sender_password
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forks and signals")
 SYSTEMS_NEEDED = ["signatures", "control", "gateway", "echo"]
 CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
+CEILING = 120.0
+"""Seconds to wait for what the test needs before calling it a hang (never a timing assertion)."""
+DELIVERY_MS = 3000
+"""How long the slow fault holds each delivery. The test kills the gateway as soon as it sees a
+first message arrive, which is after the last one was accepted: that one (and those that wait for
+a free delivery slot) is still on its way unless the test stalls this long between the two."""
 
 
 def test_a_killed_gateway_delivers_every_accepted_message_once(tmp_path):
@@ -32,13 +38,13 @@ def test_a_killed_gateway_delivers_every_accepted_message_once(tmp_path):
         async_retry_base=0.1, async_retry_cap=0.5,
     )
     cluster = Cluster(settings, SYSTEMS_NEEDED)
-    cluster.start()
+    cluster.start(first_timeout=CEILING)
     try:
-        cluster.wait_healthy()
+        cluster.wait_healthy(CEILING)
         gateway, control, echo = (settings.url_of(s) for s in ("gateway", "control", "echo"))
         identity = Identity.load(settings.data_dir.resolve() / "keys" / "echo.p12")
-        with httpx.Client(timeout=30) as http:
-            assert http.put(f"{gateway}/admin/faults/ECHO_Central", json={"mode": "slow", "delay_ms": 1000}).status_code == 200
+        with httpx.Client(timeout=CEILING) as http:
+            assert http.put(f"{gateway}/admin/faults/ECHO_Central", json={"mode": "slow", "delay_ms": DELIVERY_MS}).status_code == 200
             now = datetime.fromisoformat(http.get(f"{control}/clock").json()["now"])
             accepted = []
             for n in range(60):
@@ -50,19 +56,19 @@ def test_a_killed_gateway_delivers_every_accepted_message_once(tmp_path):
                 assert reply.status_code == 200, reply.text
                 accepted.append(reply.json()["messageId"])
             # Kill it once some messages have been delivered and the rest are on their way.
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + CEILING
             while not (before := {row["messageId"] for row in http.get(f"{echo}/api/processed").json()}):
                 assert time.monotonic() < deadline, "nothing was delivered"
                 time.sleep(0.02)
 
             killed = cluster.processes["gateway"]
             os.kill(killed.pid, signal.SIGKILL)
-            killed.wait(10)
+            killed.wait(CEILING)
             cluster.restart("gateway")
-            cluster.wait_healthy()
+            cluster.wait_healthy(CEILING)
             http.delete(f"{gateway}/admin/faults")
 
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + CEILING
             while True:
                 states = http.post(f"{gateway}{ASYNC_PATH}/getMessageStatus", json={**CREDENTIALS, "messageIds": accepted}).json()["messages"]
                 if all(s["state"] == "DELIVERED" for s in states):
