@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         status = _dispatch(args)
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with stdout closed (`>&-`); print() then writes nothing
+            sys.stdout.flush()
     except BrokenPipeError:
         # The reader left (`| head`): say nothing more, and keep the interpreter's last flush of
         # the dead pipe from printing a traceback at exit (the Python docs' recipe, signal module).
