@@ -37,26 +37,31 @@ ANNOUNCE_AFTER = 1.0
 async def _call(http: httpx.AsyncClient, method: str, url: str, *, wait: float, **kwargs) -> httpx.Response:
     """Call the CA, waiting up to ``wait`` seconds for it to come up.
 
-    While the CA does not answer, a log line says so (at the first failure, or after
-    :data:`ANNOUNCE_AFTER` seconds without an answer): a system started before the CA, or
-    pointed at the wrong URL, says at once what it waits for.
+    While the CA does not answer, a log line says so: a warning at the first failure (a system
+    started before the CA, or pointed at the wrong URL, says at once what it waits for), an info
+    line when an answer takes longer than :data:`ANNOUNCE_AFTER` seconds (a busy CA is no fault).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     delay = 0.05
     announced = False
 
-    def announce(problem: str) -> None:
+    def announce(problem: str, level: int = logging.WARNING) -> None:
         nonlocal announced
         if not announced:
             announced = True
-            log.warning("waiting up to %g s for the certification authority at %s (%s)", wait, url, problem)
+            log.log(level, "waiting up to %g s for the certification authority at %s (%s)", wait, url, problem)
 
-    timer = loop.call_later(ANNOUNCE_AFTER, announce, "no answer yet")
+    timer = loop.call_later(ANNOUNCE_AFTER, announce, f"no answer after {ANNOUNCE_AFTER:g} s", logging.INFO)
     try:
         while True:
             try:
-                response = await http.request(method, url, **kwargs)
+                limits = http.timeout  # connecting takes no longer than the wait has left
+                connect = max(0.1, deadline - loop.time())
+                if limits.connect is not None:
+                    connect = min(connect, limits.connect)
+                timeout = httpx.Timeout(connect=connect, read=limits.read, write=limits.write, pool=limits.pool)
+                response = await http.request(method, url, timeout=timeout, **kwargs)
                 if response.status_code < 500:
                     response.raise_for_status()
                     if announced:
@@ -66,9 +71,10 @@ async def _call(http: httpx.AsyncClient, method: str, url: str, *, wait: float, 
             except httpx.TransportError as exc:
                 problem = str(exc) or type(exc).__name__
             except httpx.HTTPStatusError as exc:
+                said = " ".join(exc.response.text[:300].split())
                 raise CertificationAuthorityUnavailable(
                     f"the certification authority at {url} refused the request: HTTP "
-                    f"{exc.response.status_code}: {' '.join(exc.response.text[:300].split())}"
+                    f"{exc.response.status_code}" + (f": {said}" if said else "")
                 ) from None
             if loop.time() + delay > deadline:
                 raise CertificationAuthorityUnavailable(
