@@ -189,6 +189,15 @@ def test_run_starts_a_fresh_world_each_time_and_removes_it(tmp_path):
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_the_demo_command_plays_in_a_fresh_world_too(tmp_path):
+    result = egov_sim(_env(tmp_path, LANG="kk_KZ.UTF-8"), "demo")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "Жаңа әлем уақытша каталогта, соңында жойылады (виртуалды сағат 2026-03-16 09:00)" in lines
+    assert any("Кезек: әлеуметтік жағынан осал топтар, реттік нөмірі 1" in line for line in lines)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_keep_keeps_the_fresh_world_and_says_where(tmp_path):
     result = egov_sim(_env(tmp_path), "run", "almaty-queue", "--channel", "corporation", "--case", "approved",
                       "--keep")
