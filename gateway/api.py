@@ -1,40 +1,88 @@
-"""The gateway's HTTP endpoints: the two channels, the message log, administration, metrics."""
+"""The gateway's HTTP endpoints: the two channels, the message log, administration, metrics.
+
+Every number and every string they take has bounds, checked before anything reaches the
+database: a query of the async channel that breaks one is answered ``Client.QueryInvalid``
+naming the field; the other endpoints answer 422 ``invalid_request`` with the fields.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.config import Participant, Service
+from gateway.config import ConfigRefused, GatewayConfig, Participant, Problem, Service
 from gateway.faults import FaultRequest
 from gateway.messagelog import evidence, verify_chain
 from gateway.service import GatewayService
-from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
+from gateway_protocol.envelope import ASYNC_PATH, IDENTIFIER_MAX, PRINTABLE, SYNC_PATH, Identifier, Password
 from gateway_protocol.errors import CATALOGUE, ErrorCode, GatewayFault
 from gateway_protocol.fastlane import render_json, serve_fast
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 
+Q = TypeVar("Q", bound=BaseModel)
+MAX_NOTICE = 2**31 - 1
+"""The largest delivery notice number (the notices' column is a 32-bit integer in PostgreSQL)."""
+MAX_STATUS_IDS = 1000
+MAX_LOG_ROWS = 10_000
+
 
 class SenderCredentials(BaseModel):
-    senderId: str
-    password: str
+    model_config = ConfigDict(extra="forbid")
+    senderId: Identifier
+    password: Password
 
 
 class StatusQuery(SenderCredentials):
-    messageIds: list[str] = Field(min_length=1, max_length=1000)
+    messageIds: list[Identifier] = Field(min_length=1, max_length=MAX_STATUS_IDS)
 
 
 class NoticeQuery(SenderCredentials):
-    after: int = Field(default=0, ge=0, description="the last notice already seen")
+    after: int = Field(default=0, ge=0, le=MAX_NOTICE, strict=True, description="the last notice already seen")
 
 
 def _fault(fault: GatewayFault, at: datetime) -> JSONResponse:
     return JSONResponse(fault.to_body(at), status_code=fault.http_status)
+
+
+def _parse_query(model: type[Q], body: bytes) -> Q:
+    """A query of the async channel, or ``Client.QueryInvalid`` naming each bad field."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]} for e in exc.errors()
+        ]
+        detail = "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
+        raise GatewayFault(ErrorCode.QUERY_INVALID, detail, data={"fields": fields}) from None
+
+
+def _documented(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of an endpoint that reads its body itself."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def _refused(problems: list[Problem], status_code: int = 422) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": "invalid_request" if status_code == 422 else "not_found",
+            "message": "The configuration change is refused: " + "; ".join(str(p) for p in problems),
+            "message_kk": "Конфигурацияның өзгерісі қабылданбады",
+            "message_ru": "Изменение конфигурации отклонено",
+            "fields": [p.as_dict() for p in problems],
+        },
+        status_code=status_code,
+    )
+
+
+def _name() -> Any:
+    """A path segment naming a participant, a service or a message."""
+    return Path(max_length=IDENTIFIER_MAX, pattern=PRINTABLE)
 
 
 def build_router(gateway: GatewayService) -> APIRouter:
@@ -67,18 +115,22 @@ def build_router(gateway: GatewayService) -> APIRouter:
         reply = await gateway.async_channel.send(await request.body(), request.headers)
         return JSONResponse(reply.body, status_code=reply.status_code)
 
-    @router.post(ASYNC_PATH + "/getMessageStatus", tags=["ШЭП async channel"], summary="Delivery states of messages")
-    async def message_status(query: StatusQuery):
+    @router.post(ASYNC_PATH + "/getMessageStatus", tags=["ШЭП async channel"], summary="Delivery states of messages",
+                 openapi_extra=_documented(StatusQuery))
+    async def message_status(request: Request):
         try:
+            query = _parse_query(StatusQuery, await request.body())
             check_sender(query)
         except GatewayFault as fault:
             return _fault(fault, await runtime.now())
         return {"messages": await gateway.async_channel.status(query.senderId, query.messageIds)}
 
     @router.post(ASYNC_PATH + "/getDeliveryNotifications", tags=["ШЭП async channel"],
-                 summary="Delivery notifications: messages that reached a final state")
-    async def notices(query: NoticeQuery):
+                 summary="Delivery notifications: messages that reached a final state",
+                 openapi_extra=_documented(NoticeQuery))
+    async def notices(request: Request):
         try:
+            query = _parse_query(NoticeQuery, await request.body())
             check_sender(query)
         except GatewayFault as fault:
             return _fault(fault, await runtime.now())
@@ -88,20 +140,20 @@ def build_router(gateway: GatewayService) -> APIRouter:
 
     @router.get("/v1/messages", tags=["message log"], summary="Logged messages: by correlationId, messageId, serviceId, time")
     async def messages(
-        correlation_id: str | None = Query(default=None, alias="correlationId"),
-        message_id: str | None = Query(default=None, alias="messageId"),
-        service_id: str | None = Query(default=None, alias="serviceId"),
-        since: datetime | None = Query(default=None, description="virtual time, ISO 8601 with offset"),
-        until: datetime | None = Query(default=None),
-        kind: str | None = Query(default="request", description="request, response, or all"),
-        limit: int = Query(default=100, ge=1, le=10_000),
+        correlation_id: str | None = Query(default=None, alias="correlationId", max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
+        message_id: str | None = Query(default=None, alias="messageId", max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
+        service_id: str | None = Query(default=None, alias="serviceId", max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
+        since: AwareDatetime | None = Query(default=None, description="virtual time, ISO 8601 with offset"),
+        until: AwareDatetime | None = Query(default=None, description="virtual time, ISO 8601 with offset"),
+        kind: Literal["request", "response", "all"] = Query(default="request"),
+        limit: int = Query(default=100, ge=1, le=MAX_LOG_ROWS),
     ) -> list[dict[str, Any]]:
         rows = await gateway.log.query(
             correlation_id=correlation_id, message_id=message_id, service_id=service_id,
-            since_us=to_us(since) if since and since.tzinfo else None,
-            until_us=to_us(until) if until and until.tzinfo else None, limit=limit if kind == "all" else limit * 2,
+            since_us=to_us(since) if since else None,
+            until_us=to_us(until) if until else None, limit=limit if kind == "all" else limit * 2,
         )
-        rows = [r for r in rows if kind in (None, "all", r.kind)][:limit]
+        rows = [r for r in rows if kind in ("all", r.kind)][:limit]
         return [
             {
                 "seq": r.seq, "kind": r.kind, "channel": r.channel,
@@ -119,7 +171,9 @@ def build_router(gateway: GatewayService) -> APIRouter:
         return (await verify_chain(runtime.db)).as_dict()
 
     @router.get("/v1/messages/evidence", tags=["message log"], summary="All logged messages of one correlationId")
-    async def export(correlation_id: str = Query(alias="correlationId")) -> dict[str, Any]:
+    async def export(
+        correlation_id: str = Query(alias="correlationId", min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
+    ) -> dict[str, Any]:
         rows = await gateway.log.query(correlation_id=correlation_id, limit=100_000)
         return evidence(rows, runtime.name)
 
@@ -132,29 +186,33 @@ def build_router(gateway: GatewayService) -> APIRouter:
             participant.pop("password", None)
         return data
 
-    def _save(change) -> JSONResponse | dict[str, Any]:
+    def _save(change: Callable[[GatewayConfig], None]) -> JSONResponse | dict[str, Any]:
+        updated = gateway.config.model_copy(deep=True)
+        change(updated)
         try:
-            updated = gateway.config.model_copy(deep=True)
-            change(updated)
             gateway.store.save(updated)
-        except (ValueError, KeyError) as exc:
-            return JSONResponse({"error": "invalid_request", "message": str(exc)}, status_code=422)
+        except ConfigRefused as refused:
+            return _refused(refused.problems)
         return {"saved": True}
 
     @router.put("/admin/participants/{sender_id}", tags=["administration"], summary="Register or change a participant")
-    async def put_participant(sender_id: str, participant: Participant):
+    async def put_participant(participant: Participant, sender_id: str = _name()):
         return _save(lambda c: c.participants.__setitem__(sender_id, participant))
 
     @router.delete("/admin/participants/{sender_id}", tags=["administration"], summary="Remove a participant")
-    async def delete_participant(sender_id: str):
+    async def delete_participant(sender_id: str = _name()):
+        if sender_id not in gateway.config.participants:
+            return _refused([Problem("sender_id", f"no participant {sender_id!r}")], 404)
         return _save(lambda c: c.participants.pop(sender_id))
 
     @router.put("/admin/services/{service_id}", tags=["administration"], summary="Register or change a service")
-    async def put_service(service_id: str, service: Service):
+    async def put_service(service: Service, service_id: str = _name()):
         return _save(lambda c: c.services.__setitem__(service_id, service))
 
     @router.delete("/admin/services/{service_id}", tags=["administration"], summary="Remove a service")
-    async def delete_service(service_id: str):
+    async def delete_service(service_id: str = _name()):
+        if service_id not in gateway.config.services:
+            return _refused([Problem("service_id", f"no service {service_id!r}")], 404)
         return _save(lambda c: c.services.pop(service_id))
 
     @router.get("/admin/faults", tags=["fault switches"], summary="Faults in force")
@@ -162,7 +220,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
         return {k: v.model_dump() for k, v in gateway.faults.all().items()}
 
     @router.put("/admin/faults/{service_id}", tags=["fault switches"], summary="Make a service's target unreachable, slow or failing")
-    async def set_fault(service_id: str, fault: FaultRequest):
+    async def set_fault(fault: FaultRequest, service_id: str = _name()):
         if service_id not in gateway.config.services:
             return JSONResponse(
                 {"error": "invalid_request", "fields": [{"field": "service_id", "problem": f"unknown service {service_id!r}"}]},
@@ -171,7 +229,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
         return (await gateway.faults.set(service_id, fault)).model_dump()
 
     @router.delete("/admin/faults/{service_id}", tags=["fault switches"], summary="Clear one service's fault")
-    async def clear_fault(service_id: str):
+    async def clear_fault(service_id: str = _name()):
         return {"cleared": await gateway.faults.clear(service_id)}
 
     @router.delete("/admin/faults", tags=["fault switches"], summary="Clear every fault")
@@ -179,7 +237,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
         return {"cleared": await gateway.faults.clear()}
 
     @router.post("/admin/async/{sender_id}/{message_id}/stop", tags=["ШЭП async channel"], summary="Stop delivering a message")
-    async def stop(sender_id: str, message_id: str):
+    async def stop(sender_id: str = _name(), message_id: str = _name()):
         described = await gateway.async_channel.stop_delivery(sender_id, message_id)
         if described is None:
             return _fault(GatewayFault(ErrorCode.UNKNOWN_MESSAGE, message_id), await runtime.now())

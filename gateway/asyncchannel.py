@@ -3,8 +3,9 @@
 ``sendMessage`` checks a message as the sync channel does, stores it (committed before the sender
 hears "accepted") and answers at once with its messageId and correlationId. A delivery task then
 hands it to its next hop, again and again with growing pauses while the hop is unreachable or
-failing, until it is DELIVERED, or NOT_DELIVERED (the hop refused it, or the attempts ran out),
-or an operator stops it (DELIVERY_STOPPED). Messages still ON_DELIVERY when the gateway stops --
+failing, until it is DELIVERED, or NOT_DELIVERED (the hop refused it, the gateway has no way to
+the target -- ``Server.TargetUnknown`` --, or the attempts ran out), or an operator stops it
+(DELIVERY_STOPPED); a final state is never tried again, after a restart neither. Messages still ON_DELIVERY when the gateway stops --
 or is killed -- are taken up again when it starts. The hop's own replay guard makes a delivery
 repeated after a crash count once.
 
@@ -17,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, update
@@ -175,39 +177,57 @@ class AsyncDelivery:
             current = await session.get(AsyncMessage, (row.sender_id, row.message_id))
         if current is None or current.state != ON_DELIVERY:  # stopped since it was picked
             return
-        signed = SignedRequest.model_validate_json(row.body)
-        accepted = Accepted(signed, row.body.encode("utf-8"), row.sender_id, row.recipient, await self.runtime.now())
         with log_context(correlationId=row.correlation_id or row.message_id, messageId=row.message_id,
                          serviceId=row.service_id, gateway=self.runtime.name):
-            reply = await self.gateway.forward(accepted)
-            attempts = row.attempts + 1
-            code = reply.body.get("errorInfo", {}).get("errorCode") if reply.status_code != 200 else None
-            settings = self.runtime.settings
-            if reply.status_code == 200:
-                state, next_attempt = DELIVERED, row.next_attempt
-            elif code in RETRYABLE and attempts < settings.async_max_attempts:
-                pause = min(settings.async_retry_cap, settings.async_retry_base * 2 ** (attempts - 1))
-                state, next_attempt = ON_DELIVERY, time.time() + pause
-            else:
-                state, next_attempt = NOT_DELIVERED, row.next_attempt
-            values: dict[str, Any] = {"attempts": attempts, "next_attempt": next_attempt, "state": state}
-            if code:
-                values["last_error"] = f"{code}: {reply.body.get('errorInfo', {}).get('errorMessage', '')}"
-            if state in FINAL:
-                values["finished_us"] = to_us(await self.runtime.now())
-                values["response"] = json.dumps(reply.body, ensure_ascii=False)
-                values["notice_seq"] = await self._next_notice()
-            async with self.runtime.db.session() as session:
-                result = await session.exec(
-                    update(AsyncMessage)
-                    .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
-                           AsyncMessage.state == ON_DELIVERY)
-                    .values(**values)
-                )
-                await session.commit()
-            if result.rowcount and state in FINAL:  # not stopped meanwhile
+            try:
+                signed = SignedRequest.model_validate_json(row.body)
+            except ValueError as exc:  # not one this gateway stored: nothing to deliver, ever
+                await self._finish(row, None, _fault_reply(GatewayFault(
+                    ErrorCode.GATEWAY_INTERNAL, f"the stored message cannot be read: {exc}"
+                ), await self.runtime.now()), retry=False)
+                return
+            accepted = Accepted(signed, row.body.encode("utf-8"), row.sender_id, row.recipient, await self.runtime.now())
+            try:
+                reply = await self.gateway.forward(accepted)
+            except Exception as exc:  # a failure of the gateway's own: tried again, as far as attempts go
+                log.exception("delivering async message %s failed", row.message_id)
+                reply = _fault_reply(GatewayFault(ErrorCode.GATEWAY_INTERNAL, repr(exc)), await self.runtime.now())
+            await self._finish(row, signed, reply, retry=True)
+
+    async def _finish(self, row: AsyncMessage, signed: SignedRequest | None, reply: Reply, *, retry: bool) -> None:
+        """Record an attempt's outcome: DELIVERED, on to the next attempt, or NOT_DELIVERED with
+        its reason (the target refused it, the gateway has no way to it, attempts ran out)."""
+        attempts = row.attempts + 1
+        code = reply.body.get("errorInfo", {}).get("errorCode") if reply.status_code != 200 else None
+        settings = self.runtime.settings
+        if reply.status_code == 200:
+            state, next_attempt = DELIVERED, row.next_attempt
+        elif retry and code in RETRYABLE and attempts < settings.async_max_attempts:
+            pause = min(settings.async_retry_cap, settings.async_retry_base * 2 ** (attempts - 1))
+            state, next_attempt = ON_DELIVERY, time.time() + pause
+        else:
+            state, next_attempt = NOT_DELIVERED, row.next_attempt
+        values: dict[str, Any] = {"attempts": attempts, "next_attempt": next_attempt, "state": state}
+        if reply.status_code != 200:
+            info = reply.body.get("errorInfo", {})
+            values["last_error"] = f"{code or 'HTTP ' + str(reply.status_code)}: {info.get('errorMessage', '')}"
+        if state in FINAL:
+            values["finished_us"] = to_us(await self.runtime.now())
+            values["response"] = json.dumps(reply.body, ensure_ascii=False)
+            values["notice_seq"] = await self._next_notice()
+        async with self.runtime.db.session() as session:
+            result = await session.exec(
+                update(AsyncMessage)
+                .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
+                       AsyncMessage.state == ON_DELIVERY)
+                .values(**values)
+            )
+            await session.commit()
+        if result.rowcount and state in FINAL:  # not stopped meanwhile
+            if signed is not None:
                 self.gateway._log_answer(signed, row.recipient, await self.runtime.now(), "async", state, reply)
-                log.info("async message %s: %s after %d attempt(s)", row.message_id, state, attempts)
+            log.info("async message %s: %s after %d attempt(s)%s", row.message_id, state, attempts,
+                     f" ({values['last_error']})" if state == NOT_DELIVERED else "")
 
     async def _next_notice(self) -> int:
         """The next delivery notice's number (this gateway is the only writer of its store)."""
@@ -277,6 +297,12 @@ def describe(row: AsyncMessage) -> dict[str, Any]:
         "lastError": row.last_error,
         "response": json.loads(row.response) if row.response else None,
     }
+
+
+def _fault_reply(fault: GatewayFault, at: datetime) -> Reply:
+    from gateway.service import Reply
+
+    return Reply(fault.http_status, fault.to_body(at), at=at)
 
 
 def _acceptance(signed: SignedRequest, at) -> dict[str, Any]:

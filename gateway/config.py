@@ -1,7 +1,17 @@
-"""The gateway's participants, services and regions (``participants.yaml``)."""
+"""The gateway's participants, services and regions (``participants.yaml``).
+
+Two kinds of rule hold for a configuration. Its *integrity* -- every participant is a known
+system, every right and every regional entry names a registered service -- makes it a
+configuration at all: a file that breaks it is not taken (a gateway goes on with the last one it
+could read). Its *reachability* -- every service has a target the gateway can deliver to: a
+system that takes gateway messages, or a region whose gateway and provider exist -- is what the
+admin API insists on for every change. A hand-edited file that breaks it is taken with a warning,
+and a message to the unreachable service ends with ``Server.TargetUnknown``.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from functools import cache
@@ -10,22 +20,30 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation.topology import SYSTEMS, sender_password
+from gateway_protocol.envelope import Identifier, Password
+from simulation.topology import REGIONAL_GATEWAYS, SYSTEMS, sender_password
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FILE = files(__package__) / "participants.yaml"
+MAX_SERVICES = 1000
+"""The most services one participant may have the right to, or one region may list."""
+NOT_TARGETS = frozenset({"gateway", "control", "signatures", *REGIONAL_GATEWAYS.values()})
+"""Systems that take no messages from a gateway: the gateways themselves (a service's target is
+the provider behind them), the simulation's control and the certification authority."""
 
 
 class Participant(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    services: list[str]
-    password: str | None = None
+    services: list[Identifier] = Field(max_length=MAX_SERVICES)
+    password: Password | None = None
 
 
 class Service(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    system: str | None = None
+    system: Identifier | None = None
     regional: bool = False
 
     @model_validator(mode="after")
@@ -37,31 +55,93 @@ class Service(BaseModel):
 
 class Region(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    gateway: str
-    services: dict[str, str] = Field(default_factory=dict)
+    gateway: Identifier
+    services: dict[Identifier, Identifier] = Field(default_factory=dict, max_length=MAX_SERVICES)
+
+
+class Problem(ValueError):
+    """A rule a configuration breaks, and the field that breaks it (a dotted path in the file)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "problem": self.problem}
+
+
+class ConfigRefused(ValueError):
+    """A configuration change refused, with every problem it has."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
 
 
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    participants: dict[str, Participant]
-    services: dict[str, Service]
-    regions: dict[str, Region]
+    participants: dict[Identifier, Participant]
+    services: dict[Identifier, Service]
+    regions: dict[Identifier, Region]
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:
+        problems = self.integrity_problems()
+        if problems:
+            raise ValueError("; ".join(str(p) for p in problems))
+        return self
+
+    def integrity_problems(self) -> list[Problem]:
+        """What makes this no configuration at all: unknown participants, rights to or regional
+        entries for services that are not registered."""
+        problems = []
         for name, participant in self.participants.items():
             if name not in SYSTEMS:
-                raise ValueError(f"participant {name!r} is not a known system")
+                problems.append(Problem(f"participants.{name}", f"{name!r} is not a known system"))
             for service in participant.services:
                 if service not in self.services:
-                    raise ValueError(f"participant {name!r} names unknown service {service!r}")
+                    problems.append(Problem(
+                        f"participants.{name}.services",
+                        f"{name!r} has the right to {service!r}, which is not a registered service",
+                    ))
         for route, region in self.regions.items():
-            if region.gateway not in SYSTEMS:
-                raise ValueError(f"region {route!r}: unknown gateway {region.gateway!r}")
-            for service, system in region.services.items():
-                if system not in SYSTEMS or service not in self.services:
-                    raise ValueError(f"region {route!r}: bad service entry {service!r}")
-        return self
+            for service in region.services:
+                if service not in self.services:
+                    problems.append(Problem(
+                        f"regions.{route}.services.{service}", f"{service!r} is not a registered service"
+                    ))
+        return problems
+
+    def reachability_problems(self) -> list[Problem]:
+        """Services a message could not be delivered to: a target that is no system taking
+        gateway messages, a regional service no region provides, a region whose gateway or
+        provider does not exist."""
+        problems = []
+        for service_id, service in self.services.items():
+            if service.system is not None:
+                if problem := _target_problem(service.system):
+                    problems.append(Problem(f"services.{service_id}.system", problem))
+            elif not any(service_id in region.services for region in self.regions.values()):
+                problems.append(Problem(
+                    f"services.{service_id}.regional",
+                    f"no region provides {service_id!r}: add it to a region's services first",
+                ))
+        for route, region in self.regions.items():
+            if region.gateway not in REGIONAL_GATEWAYS.values():
+                known = ", ".join(sorted(REGIONAL_GATEWAYS.values()))
+                problems.append(Problem(
+                    f"regions.{route}.gateway", f"{region.gateway!r} is not a regional gateway (known: {known})"
+                ))
+            for service_id, system in region.services.items():
+                if problem := _target_problem(system):
+                    problems.append(Problem(f"regions.{route}.services.{service_id}", problem))
+                if service_id in self.services and not self.services[service_id].regional:
+                    problems.append(Problem(
+                        f"regions.{route}.services.{service_id}",
+                        f"{service_id!r} is provided in region {route!r} but is not `regional: true`",
+                    ))
+        return problems
 
     def password_of(self, sender_id: str) -> str | None:
         participant = self.participants.get(sender_id)
@@ -76,6 +156,29 @@ class GatewayConfig(BaseModel):
         return None
 
 
+def _target_problem(system: str) -> str | None:
+    if system not in SYSTEMS:
+        return f"{system!r} is not a known system"
+    if system in NOT_TARGETS:
+        return f"{system!r} takes no messages from a gateway"
+    return None
+
+
+def check_change(current: GatewayConfig, changed: GatewayConfig) -> GatewayConfig:
+    """``changed`` checked as a change of ``current``: its integrity, and no service it leaves
+    unreachable that was not so already (a hand-edited file's old problems do not block an
+    unrelated change). Raises :class:`ConfigRefused` naming every problem."""
+    try:
+        checked = GatewayConfig.model_validate(changed.model_dump())
+    except ValidationError:
+        raise ConfigRefused(changed.integrity_problems()) from None
+    before = {str(p) for p in current.reachability_problems()}
+    new = [p for p in checked.reachability_problems() if str(p) not in before]
+    if new:
+        raise ConfigRefused(new)
+    return checked
+
+
 @cache
 def load_config(path: Path | Traversable = DEFAULT_FILE) -> GatewayConfig:
     return GatewayConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -85,7 +188,9 @@ class ConfigStore:
     """The participant file of a run: ``<data dir>/gateway/participants.yaml``.
 
     Created from the packaged default on first use, read again whenever the file changes (every
-    gateway of the run shares it), and rewritten by the admin API.
+    gateway of the run shares it), and rewritten by the admin API. A file changed by hand so that
+    it is no configuration (bad YAML, an unknown field, a right to an unregistered service) is
+    not taken: the gateway logs why and goes on with the last configuration it read.
     """
 
     def __init__(self, path: Path) -> None:
@@ -105,18 +210,28 @@ class ConfigStore:
         stat = os.stat(self._file)
         stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if self._config is None or stamp != self._stamp:
-            self._config = GatewayConfig.model_validate(yaml.safe_load(self.path.read_text(encoding="utf-8")))
             self._stamp = stamp
+            try:
+                config = GatewayConfig.model_validate(yaml.safe_load(self.path.read_text(encoding="utf-8")))
+            except (yaml.YAMLError, ValidationError, OSError) as exc:
+                if self._config is None:
+                    raise ValueError(f"{self.path} is not a gateway configuration: {exc}") from None
+                log.error("%s is not a gateway configuration; going on with the last one read: %s", self.path, exc)
+                return self._config
+            for problem in config.reachability_problems():
+                log.warning("%s: %s (messages to it end with Server.TargetUnknown)", self.path, problem)
+            self._config = config
         return self._config
 
     def save(self, config: GatewayConfig) -> GatewayConfig:
-        """Check and write a new configuration; refused (ValueError) if it does not hang together."""
-        checked = GatewayConfig.model_validate(config.model_dump())
+        """Check a change and write it; refused (:class:`ConfigRefused`) if it does not hang
+        together or leaves a service without a reachable target."""
+        checked = check_change(self.config, config)
         _write_atomically(
             self.path,
             yaml.safe_dump(checked.model_dump(exclude_none=True), allow_unicode=True, sort_keys=False),
         )
-        self._config, self._stamp = None, None
+        self._config, self._stamp = checked, None  # read back at once; kept should the read fail
         return self.config
 
 

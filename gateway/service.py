@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 CENTRAL = "gateway"
 Channel = Literal["sync", "async"]
+MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
+"""The largest message a gateway takes (it keeps every message it takes in its log)."""
 
 
 @dataclass
@@ -81,6 +83,7 @@ class GatewayService:
         self.role = role
         self._derived_for: GatewayConfig | None = None
         self._derived_value: tuple[str | None, frozenset[str]] = (None, frozenset())
+        store.config  # read now: a file that is no configuration stops the start, naming why
         if role == "regional" and self.region is None:
             raise ValueError(f"{runtime.name} serves no region in the gateway configuration")
         self.log = MessageLog(runtime.db)
@@ -241,6 +244,10 @@ class GatewayService:
 
     @staticmethod
     def _parse(body: bytes) -> SignedRequest:
+        if len(body) > MAX_ENVELOPE_BYTES:
+            raise GatewayFault(
+                ErrorCode.ENVELOPE_INVALID, f"body: {len(body)} bytes, more than the {MAX_ENVELOPE_BYTES} a message may have"
+            )
         try:
             return SignedRequest.model_validate_json(body)
         except ValidationError as exc:
@@ -254,7 +261,11 @@ class GatewayService:
         service = config.services[info.serviceId]
         if self.role == "regional":
             own = self._derived(config)[0]
-            region = config.regions[own]  # type: ignore[index]
+            region = config.regions.get(own or "")
+            if region is None:  # the participant file no longer names this gateway's region
+                raise GatewayFault(
+                    ErrorCode.TARGET_UNKNOWN, f"{self.runtime.name} serves no region in the gateway configuration"
+                )
             local = region.services.get(info.serviceId)
             if local and info.routeId in (None, own):
                 return local
@@ -279,10 +290,11 @@ class GatewayService:
         """Hand an accepted message to its next hop; its answer, or the fault why not."""
         target = accepted.target
         try:
+            url = self._url_of(target)
             await self.faults.apply(accepted.info.serviceId, target)
             try:
                 status, content = await self.runtime.post_bytes(
-                    self.runtime.url_of(target) + SYNC_PATH,
+                    url + SYNC_PATH,
                     accepted.body,
                     {
                         "Content-Type": "application/json",
@@ -308,6 +320,16 @@ class GatewayService:
         except GatewayFault as fault:
             answered = await self.runtime.now()
             return Reply(fault.http_status, fault.to_body(answered), at=answered)
+
+    def _url_of(self, target: str) -> str:
+        """Where the next hop listens, or ``Server.TargetUnknown`` when the gateway knows no way
+        to it (a service's target edited by hand into the participant file, say)."""
+        if target == self.runtime.name:
+            raise GatewayFault(ErrorCode.TARGET_UNKNOWN, f"{target!r} is this gateway itself")
+        try:
+            return self.runtime.url_of(target)
+        except KeyError:
+            raise GatewayFault(ErrorCode.TARGET_UNKNOWN, f"{target!r} is not a known system") from None
 
     # ---- log and metrics ------------------------------------------------------------------
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 SUCCESS_CODE = "SCSS001"
 SUCCESS_MESSAGE = "Message has been processed successfully"
@@ -23,13 +23,24 @@ HOP_PASSWORD_HEADER = "X-Egov-Gateway-Password"
 """A gateway that forwards a message names itself (and proves it) in these headers."""
 
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters: an identifier goes into the gateways' tables and log lines as it is (a
+NUL cannot be stored in a PostgreSQL text column)."""
+IDENTIFIER_MAX = 100
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE)]
+"""A senderId, messageId or serviceId: 1-100 printable characters."""
+Reference = Annotated[str, StringConstraints(max_length=IDENTIFIER_MAX, pattern=PRINTABLE)]
+"""A correlationId, routeId or sessionId: up to 100 printable characters (when given at all)."""
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Sender(_Model):
-    senderId: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=200)
+    senderId: Identifier
+    password: Password
 
 
 class Property(_Model):
@@ -38,14 +49,14 @@ class Property(_Model):
 
 
 class RequestInfo(_Model):
-    messageId: str = Field(min_length=1, max_length=100)
-    correlationId: str | None = Field(default=None, max_length=100)
-    serviceId: str = Field(min_length=1, max_length=100)
+    messageId: Identifier
+    correlationId: Reference | None = None
+    serviceId: Identifier
     messageDate: datetime
-    routeId: str | None = Field(default=None, max_length=100)
+    routeId: Reference | None = None
     sender: Sender
     properties: list[Property] = Field(default_factory=list)
-    sessionId: str | None = Field(default=None, max_length=100)
+    sessionId: Reference | None = None
     messageType: MessageType | None = Field(
         default=None, description="async channel only: REQUEST, NOTIFICATION, UPDATE or RESPONSE"
     )

@@ -43,9 +43,11 @@ class ErrorCode(StrEnum):
     MESSAGE_DATE_OUT_OF_RANGE = "Client.MessageDateOutOfRange"
     MESSAGE_TYPE_MISSING = "Client.MessageTypeMissing"
     UNKNOWN_MESSAGE = "Client.UnknownMessage"
+    QUERY_INVALID = "Client.QueryInvalid"
     PROVIDER_UNAVAILABLE = "Server.ProviderUnavailable"
     PROVIDER_TIMEOUT = "Server.ProviderTimeout"
     PROVIDER_RESPONSE_INVALID = "Server.ProviderResponseInvalid"
+    TARGET_UNKNOWN = "Server.TargetUnknown"
     GATEWAY_INTERNAL = "Server.InternalError"
     PROVIDER_REQUEST_INVALID = "Provider.RequestInvalid"
     PROVIDER_NOT_FOUND = "Provider.NotFound"
@@ -121,6 +123,12 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Такого сообщения на шлюзе нет",
         "The gateway holds no such message",
     ),
+    ErrorCode.QUERY_INVALID: ErrorSpec(
+        400, Side.caller,
+        "Сұраудың өрістері дұрыс емес",
+        "Поля запроса некорректны",
+        "The query's fields are not valid",
+    ),
     ErrorCode.PROVIDER_UNAVAILABLE: ErrorSpec(
         502, Side.gateway,
         "Қызмет берушінің жүйесі қолжетімсіз",
@@ -138,6 +146,12 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Қызмет берушінің жауабы дұрыс емес немесе қолтаңбасы расталмады",
         "Ответ поставщика некорректен или его подпись не подтверждена",
         "The provider's response is not valid or its signature did not verify",
+    ),
+    ErrorCode.TARGET_UNKNOWN: ErrorSpec(
+        502, Side.gateway,
+        "Сервистің мақсатты жүйесіне шлюзде жол жоқ",
+        "У шлюза нет пути к целевой системе сервиса",
+        "The gateway has no way to the service's target system",
     ),
     ErrorCode.GATEWAY_INTERNAL: ErrorSpec(
         500, Side.gateway,
