@@ -215,6 +215,20 @@ def test_dockerfile_base_image_and_install() -> None:
     assert any(re.search(r"\bpip install \.(\s|$)", run) for run in runs)
 
 
+def test_dockerfile_build_starts_every_system_from_the_installed_package() -> None:
+    """After `pip install .` the build runs the demo (every system, reading its data), as root
+    before the unprivileged user, in a world it removes: a file the wheel lacks fails the build."""
+    instructions = dockerfile_instructions()
+    install = next(i for i, (keyword, args) in enumerate(instructions)
+                   if keyword == "RUN" and re.search(r"\bpip install \.(\s|$)", args))
+    user = next(i for i, (keyword, _) in enumerate(instructions) if keyword == "USER")
+    demo = [i for i, (keyword, args) in enumerate(instructions) if keyword == "RUN" and "egov-sim demo" in args]
+    assert demo and install < demo[0] < user
+    run = instructions[demo[0]][1]
+    data_dir = re.search(r"egov-sim demo --data-dir (\S+)", run)
+    assert data_dir and f"rm -rf {data_dir.group(1)}" in run
+
+
 def test_dockerfile_user_data_dir_and_default_command() -> None:
     instructions = dockerfile_instructions()
     users = [args for keyword, args in instructions if keyword == "USER"]
