@@ -24,7 +24,7 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     return True
 
 
-async def stop_task(task: asyncio.Task | None, *, retry_every: float = 0.1) -> None:
+async def stop_task(task: asyncio.Task | None, *, retry_every: float = 1.0) -> None:
     """Cancel ``task`` and wait until it has ended (cancelling again if it carried on)."""
     if task is None:
         return
