@@ -256,24 +256,12 @@ class FrontOffice:
     @staticmethod
     def _check_entries(request: FrontRequest, reglament: Reglament) -> None:
         """What the workstation's form offers: the reglament's document codes and queue lists."""
-        codes = [d.code for d in reglament.required_documents]
         for index, code in enumerate(request.presented_documents):
-            if code not in codes:
-                raise FrontOfficeError(
-                    422, "invalid_request",
-                    {"kk": f"Мұндай құжат түрі жоқ: {code}", "ru": f"Такого вида документа нет: {code}",
-                     "en": f"No document {code!r} in the form (there are: {', '.join(codes)})"},
-                    field=f"presented_documents[{index}]",
-                )
+            if problem := reglament.unknown_document(code):
+                raise FrontOfficeError(422, "invalid_request", problem, field=f"presented_documents[{index}]")
         queue_list = request.form.get("queueList")
-        if queue_list is not None and reglament.queue_list(str(queue_list)) is None:
-            lists = ", ".join(q.code for q in reglament.queue_lists)
-            raise FrontOfficeError(
-                422, "invalid_request",
-                {"kk": f"Мұндай кезек тізімі жоқ: {queue_list}", "ru": f"Такого списка очереди нет: {queue_list}",
-                 "en": f"No queue list {queue_list!r} (there are: {lists})"},
-                field="form.queueList",
-            )
+        if queue_list is not None and (problem := reglament.unknown_queue_list(str(queue_list))):
+            raise FrontOfficeError(422, "invalid_request", problem, field="form.queueList")
 
     async def _registry_problem(self, application_id: str, request: FrontRequest, reglament: Reglament) -> str | None:
         gateway = self.runtime.gateway()

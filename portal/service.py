@@ -174,27 +174,19 @@ class Portal:
         self._same_service(portal_session, reglament, "reglament")
         iin = filled.applicant.iin if filled.applicant else portal_session.iin
         self._same_citizen(portal_session, iin, "applicant.iin")
-        if reglament.queue_list(filled.form.queueList) is None:
-            codes = ", ".join(q.code for q in reglament.queue_lists)
-            raise PortalError(
-                422, "invalid_request",
-                {"kk": f"Мұндай кезек тізімі жоқ: {filled.form.queueList}",
-                 "ru": f"Такого списка очереди нет: {filled.form.queueList}",
-                 "en": f"No queue list {filled.form.queueList!r} (the form offers: {codes})"},
-                field="form.queueList",
-            )
-        wanted = {d.code for d in reglament.required_documents}
+        if problem := reglament.unknown_queue_list(filled.form.queueList):
+            raise PortalError(422, "invalid_request", problem, field="form.queueList")
         attachments, seen = [], set()
         for index, attachment in enumerate(filled.attachments):
             where = f"attachments[{index}]"
-            if attachment.code not in wanted or attachment.code in seen:
-                codes = ", ".join(d.code for d in reglament.required_documents)
-                problem = "is attached twice" if attachment.code in seen else f"is not one of the form's documents ({codes})"
+            if problem := reglament.unknown_document(attachment.code):
+                raise PortalError(422, "invalid_request", problem, field=f"{where}.code")
+            if attachment.code in seen:
                 raise PortalError(
                     422, "invalid_request",
-                    {"kk": f"Нысанда мұндай құжат орны жоқ немесе ол қайталанады: {attachment.code}",
-                     "ru": f"В форме нет такого документа или он повторяется: {attachment.code}",
-                     "en": f"Document code {attachment.code!r} {problem}"},
+                    {"kk": f"Бұл құжат екі рет тіркелді: {attachment.code}",
+                     "ru": f"Этот документ приложен дважды: {attachment.code}",
+                     "en": f"Document {attachment.code!r} is attached twice"},
                     field=f"{where}.code",
                 )
             seen.add(attachment.code)

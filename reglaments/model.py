@@ -233,6 +233,23 @@ class Reglament(BaseModel):
     def queue_list(self, code: str) -> QueueList | None:
         return next((q for q in self.queue_lists if q.code == code), None)
 
+    def unknown_queue_list(self, code: str) -> dict[str, str] | None:
+        """Why ``code`` is none of this reglament's queue lists (kk, ru, en), or None if it is one:
+        what a front office or the portal answers about the form's field."""
+        if self.queue_list(code) is not None:
+            return None
+        codes = ", ".join(q.code for q in self.queue_lists)
+        return {"kk": f"Мұндай кезек тізімі жоқ: {code}", "ru": f"Такого списка очереди нет: {code}",
+                "en": f"No queue list {code!r} (there are: {codes})"}
+
+    def unknown_document(self, code: str) -> dict[str, str] | None:
+        """Why ``code`` is none of the documents this reglament asks for (kk, ru, en), or None."""
+        codes = [d.code for d in self.required_documents]
+        if code in codes:
+            return None
+        return {"kk": f"Мұндай құжат түрі жоқ: {code}", "ru": f"Такого вида документа нет: {code}",
+                "en": f"No document {code!r} in the form (there are: {', '.join(codes)})"}
+
     def staff_step(self, number: int) -> StaffStep:
         return self.staff_steps[number - 1]
 
