@@ -41,6 +41,7 @@ from egov_sim.ports import free_base_port
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import START_ORDER, SYSTEMS
+from up_process import alive
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout and signals")
 
@@ -319,19 +320,7 @@ def test_up_runs_from_the_wheel_and_stops_on_sigterm(installed: Installed, world
         check_opened(installed, log, "egov-sim up", complete=False)  # a missing file named, whatever failed
     assert process.returncode == 0, "".join(output)
     deadline = time.monotonic() + CEILING
-    while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+    while (running := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive, f"systems left running after up stopped: {alive}"
+    assert not running, f"systems left running after up stopped: {running}"
     check_opened(installed, log, "egov-sim up")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")  # a zombie is not a running system
-    try:
-        return "\nState:\tZ" not in status.read_text()
-    except FileNotFoundError:
-        return False
