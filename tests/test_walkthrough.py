@@ -13,17 +13,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from egov_sim.ports import free_base_port
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS
-from up_process import UpProcess
+from simulation.topology import START_ORDER, SYSTEMS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "http.md"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -47,6 +49,24 @@ def test_the_page_has_the_blocks_this_test_runs():
     assert any("/ncalayer" in b for b in blocks)
 
 
+def _wait_healthy(settings: Settings, process: subprocess.Popen, ceiling: float = 180.0) -> None:
+    """Every system's /health answers 200 (the ceiling only guards against a hang)."""
+    pending = set(START_ORDER)
+    deadline = time.monotonic() + ceiling
+    with httpx.Client(timeout=5) as client:
+        while pending:
+            assert process.poll() is None, f"egov-sim up exited with {process.returncode}"
+            for system in sorted(pending):
+                try:
+                    if client.get(settings.url_of(system) + "/health").status_code == 200:
+                        pending.discard(system)
+                except httpx.TransportError:
+                    pass
+            if pending:
+                assert time.monotonic() < deadline, f"not healthy: {', '.join(sorted(pending))}"
+                time.sleep(0.2)
+
+
 async def test_the_walkthrough_runs_as_written(tmp_path):
     settings = Settings(data_dir=tmp_path / "run", base_port=free_base_port())
     env = {k: v for k, v in os.environ.items() if k != "EGOV_SIM_URLS"}
@@ -55,16 +75,25 @@ async def test_the_walkthrough_runs_as_written(tmp_path):
     for variable, system in (("CONTROL", "control"), ("SIGNATURES", "signatures"),
                              ("PORTAL", "portal"), ("WORKSTATION", "corporation_ws")):
         env[variable] = settings.url_of(system)
-    up = UpProcess("--base-port", str(settings.base_port), "--data-dir", str(settings.data_dir), env=env)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "egov_sim.cli", "up", "--base-port", str(settings.base_port),
+         "--data-dir", str(settings.data_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
     try:
-        up.wait_until_up()
+        _wait_healthy(settings, up)
         script = "set -euo pipefail\n" + "\n".join(bash_blocks(DOC.read_text(encoding="utf-8")))
         work = tmp_path / "shell"
         work.mkdir()
         done = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True,
                               timeout=600)
     finally:
-        up.stop()
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            up.wait()
         await drop_run(settings, (*SYSTEMS, "simulation"))
     output = done.stdout
     assert done.returncode == 0, f"stdout:\n{output}\nstderr:\n{done.stderr}"
