@@ -11,7 +11,7 @@ from corporation_ws.models import CorporationModel, OperatorSession
 from corporation_ws.service import FrontOffice, FrontOfficeError, FrontRequest
 from gateway_protocol.provider import provider_router
 from reglaments import ReglamentError
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings
 
 

@@ -38,7 +38,7 @@ from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.identifiers import validate_iin
-from simulation.runtime import SystemRuntime
+from runtime import SystemRuntime
 
 SYSTEM = "corporation_ws"
 CHANNEL = "corporation"

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from e_akimdik.service import EAkimdik, registration_view
-from simulation.registration import add_lookups, checked_iin_query
+from runtime.registration import add_lookups, checked_iin_query
 
 
 def registrations_router(system: EAkimdik) -> APIRouter:

@@ -9,7 +9,7 @@ from e_akimdik.api import registrations_router
 from e_akimdik.models import EAkimdikModel
 from e_akimdik.service import SERVICE_ID, EAkimdik
 from gateway_protocol.provider import provider_router
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings
 
 REGIONAL_GATEWAY = "gateway-wko"

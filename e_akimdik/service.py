@@ -31,8 +31,8 @@ from pydantic_core import PydanticCustomError
 
 from e_akimdik.models import DocumentRegistration, YearCounter
 from gateway_protocol.provider import Incoming
-from simulation.registration import Iin, Registered, Registrar, parse_data
-from simulation.runtime import SystemRuntime
+from runtime.registration import Iin, Registered, Registrar, parse_data
+from runtime import SystemRuntime
 
 SERVICE_ID = "EAKIMDIK_DocumentRegistration"
 PREFIX = "EAK"

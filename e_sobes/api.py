@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from e_sobes.service import ESobes, registration_view
-from simulation.registration import add_lookups, checked_iin_query
+from runtime.registration import add_lookups, checked_iin_query
 
 
 def registrations_router(system: ESobes) -> APIRouter:

@@ -9,7 +9,7 @@ from e_sobes.api import registrations_router
 from e_sobes.models import ESobesModel
 from e_sobes.service import SERVICE_ID, ESobes
 from gateway_protocol.provider import provider_router
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings
 
 REGIONAL_GATEWAY = "gateway-almaty"

@@ -44,8 +44,8 @@ from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
 from signatures.jws import canonical_json
 from simulation.calendar import to_local
-from simulation.registration import Iin, Registered, Registrar, parse_data, refusal
-from simulation.runtime import SystemRuntime
+from runtime.registration import Iin, Registered, Registrar, parse_data, refusal
+from runtime import SystemRuntime
 
 SERVICE_ID = "ESOBES_HousingAidApplication"
 PREFIX = "ESB"

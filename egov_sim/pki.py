@@ -66,7 +66,7 @@ def add_parser(commands) -> None:
 async def _authority(settings: Settings):
     from signatures.models import SignaturesModel
     from signatures.service import CertificationAuthority
-    from simulation.runtime import SystemRuntime
+    from runtime import SystemRuntime
 
     runtime = SystemRuntime("signatures", settings)
     try:

@@ -11,7 +11,7 @@ from gateway.api import build_router
 from gateway.config import ConfigStore
 from gateway.models import GatewayModel
 from gateway.service import GatewayService
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings, get_settings
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import registry
 
 from gateway_protocol.groupcommit import GroupCommit
 from gateway_protocol.provider import Incoming, provider_router
-from simulation.runtime import Runtime, system_app
+from runtime import Runtime, system_app
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
 

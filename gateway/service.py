@@ -38,7 +38,7 @@ from gateway_protocol.replay import ReplayGuard
 from simulation import jsoncodec
 from simulation.clock import to_us
 from simulation.observability import log_context
-from simulation.runtime import SystemRuntime
+from runtime import SystemRuntime
 from simulation.topology import sender_password
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Every message through a gateway is one HTTP request at each hop, and FastAPI's w
 (its middleware stack, routing, the endpoint's dependencies and response class) costs ~0.1 ms
 of CPU a request on top of uvicorn: a tenth of what a gateway spends on a message. A router
 that serves the sync channel marks its endpoint with :func:`serve_fast`; the system's app
-(:func:`simulation.runtime.system_app`) then hands ``POST`` requests to exactly that path to the
+(:func:`runtime.system_app`) then hands ``POST`` requests to exactly that path to the
 handler before FastAPI sees them. The FastAPI route stays, for the API's documentation and for
 anything else that reaches it; both call the same code, so the answers are the same.
 

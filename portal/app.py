@@ -9,7 +9,7 @@ from gateway_protocol.provider import provider_router
 from portal.api import build_router, install_error_handlers
 from portal.models import PortalModel
 from portal.service import Portal
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings
 
 

@@ -28,7 +28,7 @@ from signatures.verdicts import Verdict
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
-from simulation.runtime import SystemRuntime
+from runtime import SystemRuntime
 
 SYSTEM = "portal"
 CHANNEL = "portal"

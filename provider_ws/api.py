@@ -12,7 +12,7 @@ from sqlmodel import select
 from provider_ws.models import CaseRecord, QueueEntry
 from simulation.calendar import to_local
 from simulation.clock import from_us
-from simulation.runtime import Runtime
+from runtime import Runtime
 
 router = APIRouter(prefix="/api", tags=["workstation"])
 

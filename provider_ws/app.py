@@ -13,7 +13,7 @@ from gateway_protocol.provider import provider_router
 from provider_ws.api import router as workstation_router
 from provider_ws.models import ProviderModel
 from provider_ws.service import REGIONAL_GATEWAY, ProviderWorkstation, StaffError
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings
 
 

@@ -26,7 +26,7 @@ from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
 from simulation.clock import Timer, from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
-from simulation.runtime import SystemRuntime
+from runtime import SystemRuntime
 
 STAFF = yaml.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))
 SYSTEM = "provider_ws"

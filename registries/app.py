@@ -16,7 +16,7 @@ from registries.models import AccessRecord, PopulationMeta, RegistriesModel
 from registries.service import Registries
 from simulation.calendar import to_local
 from simulation.clock import from_us
-from simulation.runtime import Runtime, SystemRuntime, system_app
+from runtime import Runtime, SystemRuntime, system_app
 from simulation.tasks import stop_task
 from simulation.settings import Settings
 

@@ -28,7 +28,7 @@ from registries.models import (
 from simulation.calendar import to_local
 from simulation.clock import to_us
 from simulation.identifiers import IdentifierError, validate_iin
-from simulation.runtime import SystemRuntime
+from runtime import SystemRuntime
 
 RESULT_OK = {"code": "00000", "message": "Сообщение успешно обработано"}
 

@@ -9,7 +9,7 @@ from signatures.api import build_router
 from signatures.models import SignaturesModel
 from signatures.ncalayer_api import build_router as build_ncalayer_router
 from signatures.service import CertificationAuthority
-from simulation.runtime import system_app
+from runtime import system_app
 from simulation.settings import Settings
 
 

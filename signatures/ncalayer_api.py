@@ -67,7 +67,7 @@ def _refusal(field: str, message: str, status: int = 422) -> JSONResponse:
 
 
 def build_router(runtime) -> APIRouter:
-    """``runtime``: the serving system's :class:`simulation.runtime.SystemRuntime`."""
+    """``runtime``: the serving system's :class:`runtime.SystemRuntime`."""
     router = APIRouter(prefix="/ncalayer", tags=["NCALayer (the citizen's computer)"])
 
     async def seeded_storage(iin: str, usage: str, password: str) -> Path | JSONResponse:

@@ -44,7 +44,7 @@ from signatures.revocation import (
 )
 from simulation.clock import from_us, to_us
 from simulation.identifiers import make_bin
-from simulation.runtime import SystemRuntime
+from runtime import SystemRuntime
 from simulation.topology import SYSTEMS
 
 GOST_CA_NAME = "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (GOST)"

@@ -26,7 +26,7 @@ SYSTEMS: dict[str, System] = {
     s.name: s
     for s in (
         System(
-            "control", "simulation.control:create_app", 0,
+            "control", "control.app:create_app", 0,
             "Симуляцияны басқару", "Управление симуляцией", "Simulation control",
         ),
         System(

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from gateway_protocol.provider import ProviderError
 from simulation.database import Database, drop_run
-from simulation.registration import Iin, Registrar, field_path, parse_data
+from runtime.registration import Iin, Registrar, field_path, parse_data
 from simulation.settings import Settings
 
 AT = datetime.fromisoformat("2026-12-31T23:59:00+05:00")

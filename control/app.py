@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from simulation.calendar import Duration, to_local
 from simulation.clock import ClockError, ClockStalled, from_us
-from simulation.runtime import Runtime, system_app
+from runtime import Runtime, system_app
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
 

@@ -1,0 +1,1 @@
+"""The simulation's control system: drives the virtual clock and serves the trace (:mod:`control.app`)."""
