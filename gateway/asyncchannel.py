@@ -19,11 +19,12 @@ import json
 import logging
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import select
 
+from gateway.messages import Accepted, Checkpoint, Reply
 from gateway.models import AsyncMessage
 from gateway_protocol.envelope import SUCCESS_CODE, SUCCESS_MESSAGE, SignedRequest
 from gateway_protocol.errors import ErrorCode, GatewayFault
@@ -31,9 +32,6 @@ from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.observability import log_context
 from simulation.tasks import stop_task, wait_event
-
-if TYPE_CHECKING:
-    from gateway.service import Accepted, GatewayService, Reply
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +50,7 @@ RETRYABLE = {
 
 
 class AsyncDelivery:
-    def __init__(self, gateway: GatewayService, concurrency: int = 32) -> None:
+    def __init__(self, gateway: Checkpoint, concurrency: int = 32) -> None:
         self.gateway = gateway
         self.runtime = gateway.runtime
         self.concurrency = concurrency
@@ -64,14 +62,12 @@ class AsyncDelivery:
     # ---- taking a message -----------------------------------------------------------------
 
     async def send(self, body: bytes, headers: Any) -> Reply:
-        from gateway.service import Reply
-
         started = time.perf_counter()
         at = await self.runtime.now()
         service_id = "-"
         try:
             config = self.gateway.config  # one configuration for all the checks of a message
-            signed, came_from, content = await self.gateway._authenticate(body, headers, at, "async", config)
+            signed, came_from, content = await self.gateway.authenticate(body, headers, at, "async", config)
             info = signed.request.requestInfo
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
@@ -79,12 +75,12 @@ class AsyncDelivery:
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
-                        accepted = self.gateway._admit(signed, body, came_from, at, "async", config)
+                        accepted = self.gateway.admit(signed, body, came_from, at, "async", config)
                     except GatewayFault as fault:
-                        self.gateway._log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
+                        self.gateway.log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
                         return fault.http_status, fault.to_body(at)
                     await self._store(accepted)
-                    self.gateway._log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY, None, content)
+                    self.gateway.log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY, None, content)
                     return 200, _acceptance(signed, at)
 
                 (status, answer), replayed = await self.gateway.replay.answer(
@@ -92,11 +88,11 @@ class AsyncDelivery:
                 )
                 if replayed:
                     self.gateway.metrics.replays.inc()
-                self.gateway._count(service_id, "async", "REPLAYED" if replayed else ("ACCEPTED" if status == 200 else
+                self.gateway.count(service_id, "async", "REPLAYED" if replayed else ("ACCEPTED" if status == 200 else
                                     str(answer.get("errorInfo", {}).get("errorCode"))), started)
                 return Reply(status, answer)
         except GatewayFault as fault:
-            self.gateway._count(service_id, "async", fault.code, started)
+            self.gateway.count(service_id, "async", fault.code, started)
             return Reply(fault.http_status, fault.to_body(at))
 
     async def _store(self, accepted: Accepted) -> None:
@@ -171,8 +167,6 @@ class AsyncDelivery:
         return due, wait
 
     async def _attempt(self, row: AsyncMessage) -> None:
-        from gateway.service import Accepted
-
         async with self.runtime.db.session() as session:
             current = await session.get(AsyncMessage, (row.sender_id, row.message_id))
         if current is None or current.state != ON_DELIVERY:  # stopped since it was picked
@@ -225,7 +219,7 @@ class AsyncDelivery:
             await session.commit()
         if result.rowcount and state in FINAL:  # not stopped meanwhile
             if signed is not None:
-                self.gateway._log_answer(signed, row.recipient, await self.runtime.now(), "async", state, reply)
+                self.gateway.log_answer(signed, row.recipient, await self.runtime.now(), "async", state, reply)
             log.info("async message %s: %s after %d attempt(s)%s", row.message_id, state, attempts,
                      f" ({values['last_error']})" if state == NOT_DELIVERED else "")
 
@@ -300,8 +294,6 @@ def describe(row: AsyncMessage) -> dict[str, Any]:
 
 
 def _fault_reply(fault: GatewayFault, at: datetime) -> Reply:
-    from gateway.service import Reply
-
     return Reply(fault.http_status, fault.to_body(at), at=at)
 
 

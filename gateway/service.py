@@ -6,30 +6,31 @@ its signature and certificate (chain, validity, key usage, revocation -- the PKI
 that the certificate is the sender's; then a repeated messageId gets the first answer; the
 messageDate is within the allowed skew of the run's virtual time; the service exists and the
 sender has the right to it; the route exists. Sync messages are then delivered at once; async
-ones are stored and delivered by :class:`gateway.asyncchannel.AsyncDelivery`.
+ones are stored and delivered by :class:`gateway.asyncchannel.AsyncDelivery`, which uses this
+service through its public checkpoint (:class:`gateway.messages.Checkpoint`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
 
+from gateway.asyncchannel import AsyncDelivery
 from gateway.config import ConfigStore, GatewayConfig
 from gateway.faults import FaultSwitches
 from gateway.messagelog import MessageLog
+from gateway.messages import Accepted, Channel, Reply
 from gateway.metrics import GatewayMetrics
 from gateway_protocol.client import verify_signed_response
 from gateway_protocol.envelope import (
     HOP_HEADER,
     HOP_PASSWORD_HEADER,
     SYNC_PATH,
-    RequestInfo,
     SignedRequest,
     signed_content,
 )
@@ -44,36 +45,8 @@ from simulation.topology import sender_password
 log = logging.getLogger(__name__)
 
 CENTRAL = "gateway"
-Channel = Literal["sync", "async"]
 MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
 """The largest message a gateway takes (it keeps every message it takes in its log)."""
-
-
-@dataclass
-class Reply:
-    status_code: int
-    body: dict[str, Any]
-    raw: bytes | None = None
-    """The answer exactly as the next hop sent it (verified, and parsed as ``body``): passed on
-    and logged as it is, rather than serialised again."""
-    at: datetime | None = None
-    """The virtual time the answer came (or the fault was made), when :meth:`GatewayService.forward`
-    made it."""
-
-
-@dataclass
-class Accepted:
-    """A message that passed the checks, and where it goes."""
-
-    signed: SignedRequest
-    body: bytes
-    came_from: str
-    target: str
-    at: datetime
-
-    @property
-    def info(self) -> RequestInfo:
-        return self.signed.request.requestInfo
 
 
 class GatewayService:
@@ -90,8 +63,6 @@ class GatewayService:
         self.faults = FaultSwitches(runtime.db)
         self.metrics = GatewayMetrics(runtime.name)
         self.replay = ReplayGuard()
-        from gateway.asyncchannel import AsyncDelivery
-
         self.async_channel = AsyncDelivery(self)
 
     @property
@@ -129,7 +100,7 @@ class GatewayService:
         config = self.config  # one configuration for all the checks of a message
         service_id = "-"
         try:
-            signed, came_from, content = await self._authenticate(body, headers, at, "sync", config)
+            signed, came_from, content = await self.authenticate(body, headers, at, "sync", config)
             info = signed.request.requestInfo
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
@@ -138,35 +109,35 @@ class GatewayService:
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
-                        accepted = self._admit(signed, body, came_from, at, "sync", config)
+                        accepted = self.admit(signed, body, came_from, at, "sync", config)
                     except GatewayFault as fault:
                         log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
-                        self._log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
+                        self.log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
                         reply = Reply(fault.http_status, fault.to_body(at))
-                        self._log_answer(signed, None, at, "sync", "REFUSED", reply, fault.code)
+                        self.log_answer(signed, None, at, "sync", "REFUSED", reply, fault.code)
                         return reply.status_code, reply.body
-                    self._log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED", None, content)
+                    self.log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED", None, content)
                     reply = await self.forward(accepted)
                     state = "DELIVERED" if reply.status_code == 200 else "NOT_DELIVERED"
-                    self._log_answer(signed, accepted.target, reply.at or await self.runtime.now(), "sync", state, reply)
+                    self.log_answer(signed, accepted.target, reply.at or await self.runtime.now(), "sync", state, reply)
                     delivered.append(reply)
                     return reply.status_code, reply.body
 
                 (status, answer), replayed = await self.replay.answer((info.sender.senderId, info.messageId), produce)
                 if replayed:
                     self.metrics.replays.inc()
-                    self._log_request(signed, came_from, None, at, "sync", "REPLAYED", None, content)
+                    self.log_request(signed, came_from, None, at, "sync", "REPLAYED", None, content)
                     log.info("a repeated messageId was answered with the first answer")
                 outcome = "REPLAYED" if replayed else _outcome(status, answer)
-                self._count(service_id, "sync", outcome, started)
+                self.count(service_id, "sync", outcome, started)
                 return delivered[0] if delivered and not replayed else Reply(status, answer)
         except GatewayFault as fault:
-            self._count(service_id, "sync", fault.code, started)
+            self.count(service_id, "sync", fault.code, started)
             return Reply(fault.http_status, fault.to_body(at))
 
     # ---- the checks -----------------------------------------------------------------------
 
-    async def _authenticate(
+    async def authenticate(
         self, body: bytes, headers: Any, at: datetime, channel: Channel, config: GatewayConfig
     ) -> tuple[SignedRequest, str, dict[str, Any]]:
         """Envelope, hop, sender, password, signature: who sent this, proven. Logs a refusal.
@@ -202,7 +173,7 @@ class GatewayService:
         except GatewayFault as fault:
             if signed is not None:
                 info = signed.request.requestInfo
-                self._log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code, content)
+                self.log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code, content)
                 with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                                  serviceId=info.serviceId, gateway=self.runtime.name):
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
@@ -212,7 +183,7 @@ class GatewayService:
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             raise
 
-    def _admit(
+    def admit(
         self, signed: SignedRequest, body: bytes, came_from: str, at: datetime, channel: Channel,
         config: GatewayConfig,
     ) -> Accepted:
@@ -333,7 +304,7 @@ class GatewayService:
 
     # ---- log and metrics ------------------------------------------------------------------
 
-    def _log_request(
+    def log_request(
         self, signed: SignedRequest, came_from: str, recipient: str | None, at: datetime,
         channel: Channel, status: str, error_code: str | None = None, content: dict[str, Any] | None = None,
     ) -> None:
@@ -345,7 +316,7 @@ class GatewayService:
             body=masked(signed, content),
         )
 
-    def _log_answer(
+    def log_answer(
         self, signed: SignedRequest, recipient: str | None, at: datetime, channel: Channel,
         status: str, reply: Reply, error_code: str | None = None,
     ) -> None:
@@ -366,7 +337,7 @@ class GatewayService:
             body=jsoncodec.dumps_text({"raw": body[:65536].decode("utf-8", "replace")}),
         )
 
-    def _count(self, service_id: str, channel: Channel, outcome: str, started: float) -> None:
+    def count(self, service_id: str, channel: Channel, outcome: str, started: float) -> None:
         self.metrics.messages(service_id, channel, outcome).inc()
         self.metrics.latency(service_id, channel).observe(time.perf_counter() - started)
 

@@ -148,7 +148,7 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
 
     @router.get("/certificates/{serial}", tags=["certificates"], summary="A certificate (PEM)")
     async def certificate(serial: str):
-        record = await ca._record(serial)
+        record = await ca.record(serial)
         if record is None:
             return _not_found(serial)
         return Response(record.certificate_pem, media_type=PEM)
@@ -172,7 +172,7 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
             return _not_found(serial)
         except CertificateRequestError as exc:
             return refusal(exc.field, exc.message)
-        record = await ca._record(format(cert.serial_number, "x"))
+        record = await ca.record(format(cert.serial_number, "x"))
         assert record is not None
         return issued(ca, cert, storage, password, record.ca)
 

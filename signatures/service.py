@@ -247,7 +247,7 @@ class CertificationAuthority:
 
     async def reissue(self, serial_hex: str, password: bytes = KEY_STORAGE_PASSWORD) -> tuple[x509.Certificate, bytes]:
         """A new key and certificate for the same person and usage; the old one is superseded."""
-        record = await self._record(serial_hex)
+        record = await self.record(serial_hex)
         if record is None:
             raise LookupError(serial_hex)
         if record.profile == "system":
@@ -295,7 +295,8 @@ class CertificationAuthority:
 
     # ---- revocation -------------------------------------------------------------------------
 
-    async def _record(self, serial_hex: str) -> IssuedCertificate | None:
+    async def record(self, serial_hex: str) -> IssuedCertificate | None:
+        """The certificate this CA issued under the serial (hex, any case, leading zeros or not)."""
         async with self.runtime.db.session() as session:
             return await session.get(IssuedCertificate, serial_hex.lower().lstrip("0") or "0")
 
@@ -321,7 +322,7 @@ class CertificationAuthority:
             return record
 
     async def status(self, serial_hex: str) -> dict:
-        record = await self._record(serial_hex)
+        record = await self.record(serial_hex)
         if record is None:
             return {"serial": serial_hex.lower(), "status": "unknown"}
         return {
