@@ -1,113 +1,17 @@
 """Simulation control: the HTTP face of the run's virtual clock and trace.
 
 Not a real system: testers and trainers use it to read and move virtual time, see what is
-scheduled, and read the trace of an application.
+scheduled, and read the trace of an application (the routes: :mod:`control.api`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import FastAPI
 
-from simulation.calendar import Duration, to_local
-from simulation.clock import ClockError, ClockStalled, from_us
-from runtime import Runtime, system_app
+from control.api import router
+from runtime import system_app
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS
-
-router = APIRouter(tags=["simulation"])
-
-
-class Advance(BaseModel):
-    by: str = Field(examples=["20 minutes", "1 hour", "27 calendar days", "3 working days"])
-
-
-def _clock_error(exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": "clock", "message": str(exc)}, status_code=409)
-
-
-@router.get("/clock", summary="Virtual time now")
-async def now(runtime: Runtime) -> dict[str, Any]:
-    moment = await runtime.clock.now()
-    next_due = await runtime.clock.next_due()
-    return {
-        "now": to_local(moment).isoformat(),
-        "next": to_local(next_due).isoformat() if next_due else None,
-    }
-
-
-@router.post("/clock/advance", summary="Move virtual time forward by a duration")
-async def advance(body: Advance, runtime: Runtime):
-    try:
-        duration = Duration.parse(body.by)
-    except ValueError as exc:
-        return JSONResponse(
-            {"error": "invalid_request", "fields": [{"field": "by", "problem": str(exc)}]}, 422
-        )
-    moment = await runtime.clock.advance(duration)
-    return {"now": to_local(moment).isoformat()}
-
-
-@router.post("/clock/next", summary="Move virtual time to the next scheduled timer")
-async def next_event(runtime: Runtime):
-    try:
-        await runtime.clock.settle()
-        moment = await runtime.clock.advance_to_next()
-        await runtime.clock.settle()
-    except (ClockError, ClockStalled) as exc:
-        return _clock_error(exc)
-    return {"now": to_local(moment or await runtime.clock.now()).isoformat(), "moved": moment is not None}
-
-
-@router.post("/clock/run", summary="Run timer after timer until nothing is pending")
-async def run_until_idle(runtime: Runtime):
-    try:
-        moment = await runtime.clock.run_until_idle()
-    except (ClockError, ClockStalled) as exc:
-        return _clock_error(exc)
-    return {"now": to_local(moment).isoformat()}
-
-
-@router.get("/timers", summary="Timers of the run")
-async def timers(runtime: Runtime, state: str | None = None) -> list[dict[str, Any]]:
-    return [
-        {"id": t.id, "owner": t.owner, "kind": t.kind, "due": to_local(from_us(t.due_us)).isoformat(),
-         "state": t.state, "applicationId": t.application_id, "error": t.error}
-        for t in await runtime.clock.timers(state)
-    ]
-
-
-@router.get(
-    "/trace/{application_id}",
-    summary="Every step of one application, in order",
-    responses={404: {"description": "no step was recorded for this application id"}},
-)
-async def trace(application_id: str, runtime: Runtime):
-    # Every application's trace starts when it is created (its first step, or the log-in it takes
-    # over), so an id without a single step is no application of this run.
-    events = await runtime.tracer.for_application(application_id)
-    if not events:
-        return JSONResponse(
-            {"error": "not_found", "applicationId": application_id,
-             "message": f"no trace of application {application_id!r} in this run",
-             "message_kk": f"Бұл симуляцияда {application_id} өтінішінің іздері жоқ",
-             "message_ru": f"В этой симуляции нет трассы заявления {application_id}"},
-            status_code=404,
-        )
-    return [e.as_dict() for e in events]
-
-
-@router.get("/systems", summary="The systems of this run and where they listen")
-async def systems(runtime: Runtime) -> list[dict[str, Any]]:
-    return [
-        {"name": s.name, "title": {"kk": s.title_kk, "ru": s.title_ru, "en": s.title_en},
-         "url": runtime.url_of(s.name)}
-        for s in SYSTEMS.values()
-    ]
 
 
 def create_app(
