@@ -33,11 +33,14 @@ from signatures.validation import SignatureValidator
 from simulation.apidocs import serve_api_docs
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
 from simulation.database import STORE, Database, connect_sqlite
+from simulation.definition import Step, check_operations
+from simulation.engine import Engine, Operations
 from simulation.hopclient import HopClient
 from simulation.observability import configure_logging
 from simulation.settings import Settings, get_settings
 from simulation.topology import SYSTEMS, sender_password
 from simulation.trace import Tracer
+from reglaments import all_reglaments, get_reglament
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,21 @@ class SystemRuntime:
         if self._hops is None:
             self._hops = HopClient(timeout=self.settings.request_timeout)
         return await self._hops.post(url, content, headers)
+
+    def engine(self, operations: Operations, target: Any, *,
+               works_by_hand: Callable[[Step], bool] = lambda step: False) -> Engine:
+        """This system's reglament engine: it walks every definition's steps of this system with
+        ``operations`` (the package's ``operations.py``) working on ``target`` (its service).
+
+        Every definition is checked here against the operations: a step that asks this system
+        for an operation it does not offer, or with parameters it does not take, stops the
+        system's start with the file, the step and the rule."""
+        for reglament in all_reglaments().values():
+            check_operations(reglament, operations)
+        return Engine(
+            self.name, operations, target, tracer=self.tracer, clock=self.clock, timers=self.timers,
+            store=self.store, reglaments=get_reglament, works_by_hand=works_by_hand,
+        )
 
     def gateway(self, via: str = "gateway") -> GatewayClient:
         """A client that sends this system's signed requests through the gateway ``via``."""

@@ -112,3 +112,15 @@ REGIONAL_GATEWAYS: dict[str, str] = {
 def sender_password(system: str) -> str:
     """Default gateway password of a system (a development secret, as in the participant file)."""
     return f"{system}-shep-2026"
+
+
+def regional_gateway(region: str) -> str:
+    """The regional gateway (ЭҮӨШ) of ``region``, e.g. ``gateway-almaty`` for ``almaty``."""
+    for system in SYSTEMS.values():
+        if system.region == region and system.name.startswith("gateway-"):
+            return system.name
+    raise KeyError(f"no regional gateway for region {region!r}")
+
+
+REGIONAL_GATEWAYS = frozenset(s.name for s in SYSTEMS.values() if s.name.startswith("gateway-"))
+"""Every regional gateway: a provider behind any of them takes requests it relays."""

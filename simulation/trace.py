@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Text, or_, update
 from sqlmodel import Field, select
 
-from reglaments import Reglament, Step
 from simulation.calendar import to_local
 from simulation.clock import SimulationModel, VirtualClock, from_us, to_us
 from simulation.database import Database
+from simulation.definition import Reglament, Step
 
 
 class TraceRow(SimulationModel, table=True):

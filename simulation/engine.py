@@ -1,0 +1,472 @@
+"""The reglament engine: one interpreter walks every definition, whichever system runs it.
+
+Each system that takes part in reglaments has an :class:`Engine`, built around the system's
+:class:`Operations` (its package's ``operations.py``) and the object they work on (its service).
+The engine walks a channel of a definition (:mod:`simulation.definition`) from step to step:
+
+- a step of this system: the engine calls its operation(s) with a :class:`StepCall`, records the
+  step in the trace (:mod:`simulation.trace`) at the virtual time it happened, and follows
+  ``next`` -- or ``then``/``else`` on a condition's :class:`Verdict`;
+- a step of another system: the walk stops here. The operation before it has sent that system
+  its message through the gateway (a request, a result); the other system's engine takes the walk
+  up from the same position, which lives in the run's store (:class:`CursorRow`);
+- a step with a duration (a staff procedure, a seed step "within 2 minutes"): the engine sets a
+  timer on the virtual clock for when the step is done, counted in the working hours of the
+  system's office (:mod:`simulation.workhours`), and goes on when it fires -- or, where the
+  system's people work by hand, when they say they did it (:meth:`Engine.resume` with
+  ``event="staff"``);
+- a step done ``during`` a staff procedure (the executor's check) happens when that procedure's
+  time runs out, just before the procedure's own record;
+- an operation that needs what has not happened yet (the citizen's signed request, the citizen
+  coming for the result) answers :class:`Wait`; :meth:`Engine.resume` goes on when it happens.
+
+System code names no step: it offers operations and starts or resumes walks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Text
+from sqlmodel import Field
+
+from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
+from simulation.database import Database
+from simulation.definition import Channel, Reglament, Step, StepKind
+
+log = logging.getLogger(__name__)
+TIMER_KIND = "reglament-step"
+
+
+# ---- operations ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StepCall:
+    """What an operation is told when the engine calls it."""
+
+    reglament: Reglament
+    channel: Channel
+    step: Step
+    params: dict[str, Any]
+    at: datetime
+    """The virtual time the step happens."""
+    application_id: str | None
+    session_id: str | None
+    inputs: dict[str, Any]
+    """What the event that started or resumed the walk brought (a form, a signed document...);
+    operations of one walk may leave things here for the steps after them."""
+    memory: dict[str, Any]
+    """Notes kept with the application's position across steps, walks and systems (JSON)."""
+    verdict: bool | None
+    """The verdict of the last condition."""
+
+
+@dataclass
+class Done:
+    """The step is done. ``detail`` goes to the trace; ``after`` runs once the step is recorded
+    and the position moved on (typically the message that hands the walk to another system)."""
+
+    detail: str = ""
+    at: datetime | None = None
+    remember: dict[str, Any] = field(default_factory=dict)
+    after: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass
+class Verdict(Done):
+    """A condition's answer: ``holds`` picks ``then``, else ``else``."""
+
+    holds: bool = True
+
+
+@dataclass
+class Wait:
+    """The step cannot be done yet: it waits for ``event`` (:meth:`Engine.resume`)."""
+
+    event: str
+    detail: str = ""
+
+
+Result = Done | Verdict | Wait
+OperationFunction = Callable[[Any, StepCall], Awaitable[Result]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    function: OperationFunction
+    summary: str
+    params: dict[str, str]
+    """Parameter name -> what it means."""
+    required: tuple[str, ...]
+    verdict: bool
+    """Answers a condition's verdict."""
+
+
+class Operations:
+    """The catalogue of one system's operations; a package's ``operations.py`` fills it in."""
+
+    def __init__(self, system: str, summary: str = "") -> None:
+        self.system = system
+        self.summary = summary
+        self._operations: dict[str, Operation] = {}
+
+    def operation(
+        self, name: str, *, summary: str, params: dict[str, str] | None = None,
+        required: tuple[str, ...] = (), verdict: bool = False,
+    ) -> Callable[[OperationFunction], OperationFunction]:
+        def register(function: OperationFunction) -> OperationFunction:
+            if name in self._operations:
+                raise ValueError(f"{self.system}: operation {name!r} registered twice")
+            self._operations[name] = Operation(name, function, summary, dict(params or {}), required, verdict)
+            return function
+
+        return register
+
+    def __iter__(self):
+        return iter(self._operations.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._operations
+
+    def get(self, name: str) -> Operation:
+        return self._operations[name]
+
+    def problem(self, name: str, params: dict[str, Any]) -> str | None:
+        """Why ``name`` with ``params`` is not an operation this system offers, or None."""
+        operation = self._operations.get(name)
+        if operation is None:
+            return (f"{self.system} has no operation {name!r} "
+                    f"(it has: {', '.join(sorted(self._operations)) or 'none'})")
+        unknown = sorted(set(params) - set(operation.params))
+        if unknown:
+            return (f"operation {name!r} of {self.system} takes no parameter {unknown[0]!r} "
+                    f"(it takes: {', '.join(operation.params) or 'none'})")
+        missing = [p for p in operation.required if p not in params]
+        if missing:
+            return f"operation {name!r} of {self.system} needs parameter {missing[0]!r}"
+        return None
+
+
+# ---- the position of each application ------------------------------------------------------------
+
+
+class CursorRow(SimulationModel, table=True):
+    """Where one application (or a portal session before it has one) stands in its reglament."""
+
+    __tablename__ = "reglament_position"
+    subject: str = Field(primary_key=True)
+    application_id: str | None = Field(default=None, index=True)
+    session_id: str | None = Field(default=None, index=True)
+    reglament: str
+    channel: str
+    step_key: str
+    system: str
+    state: str
+    """``walking``, ``waiting`` (for ``event``), ``timed`` (a timer runs), ``handed-over`` (the
+    step is another system's), ``done``."""
+    event: str | None = None
+    elapsed_key: str | None = None
+    """A timed step whose time has run out (its work is next)."""
+    verdict: bool | None = None
+    outcome: str | None = None
+    memory: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    updated_us: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+@dataclass(frozen=True)
+class Position:
+    application_id: str | None
+    session_id: str | None
+    reglament: str
+    channel: str
+    step_key: str
+    system: str
+    state: str
+    event: str | None
+    outcome: str | None
+    memory: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+
+def _position(row: CursorRow) -> Position:
+    return Position(row.application_id, row.session_id, row.reglament, row.channel, row.step_key, row.system,
+                    row.state, row.event, row.outcome, json.loads(row.memory))
+
+
+def _subject(application_id: str | None, session_id: str | None) -> str:
+    if application_id:
+        return application_id
+    if session_id:
+        return f"session:{session_id}"
+    raise ValueError("a walk needs an application or a session")
+
+
+class EngineError(RuntimeError):
+    """A walk asked for something its position does not allow (the wrong system, a step not due)."""
+
+
+class Engine:
+    def __init__(
+        self,
+        system: str,
+        operations: Operations,
+        target: Any,
+        *,
+        tracer: Any,
+        clock: VirtualClock,
+        timers: TimerWorker,
+        store: Database,
+        reglaments: Callable[[str], Reglament],
+        works_by_hand: Callable[[Step], bool] = lambda step: False,
+    ) -> None:
+        if operations.system != system:
+            raise ValueError(f"operations of {operations.system} given to the engine of {system}")
+        self.system = system
+        self.operations = operations
+        self.target = target
+        self.tracer = tracer
+        self.clock = clock
+        self.store = store
+        self.reglaments = reglaments
+        self.works_by_hand = works_by_hand
+        timers.on(TIMER_KIND, self._on_timer)
+
+    # ---- public -------------------------------------------------------------------------------
+
+    async def start(
+        self, reglament: Reglament, channel: str, *, application_id: str | None = None,
+        session_id: str | None = None, inputs: dict[str, Any] | None = None,
+        memory: dict[str, Any] | None = None, at: datetime | None = None,
+    ) -> Position:
+        """Begin a walk of ``channel`` at its first step (which must be this system's)."""
+        chosen = reglament.channel(channel)
+        row = CursorRow(
+            subject=_subject(application_id, session_id), application_id=application_id, session_id=session_id,
+            reglament=reglament.id, channel=chosen.name, step_key=chosen.first.key, system=chosen.first.system or "",
+            state="walking", memory=json.dumps(memory or {}, ensure_ascii=False),
+        )
+        if row.system != self.system:
+            raise EngineError(f"{reglament.id}/{channel} starts at {chosen.first.label}, a step of {row.system}")
+        async with self.store.session() as session:
+            session.add(row)
+            await session.commit()
+        return await self._walk(row.subject, at=at, inputs=inputs or {}, event=None)
+
+    async def resume(
+        self, *, application_id: str | None = None, session_id: str | None = None, event: str | None = None,
+        inputs: dict[str, Any] | None = None, at: datetime | None = None,
+    ) -> Position:
+        """Go on with a walk that waits here: for ``event``, or handed over to this system."""
+        subject = _subject(application_id, session_id)
+        row = await self._row(subject)
+        if row is None:
+            raise EngineError(f"no walk for {subject}")
+        if row.state == "done":
+            return _position(row)
+        if row.system != self.system:
+            raise EngineError(f"{subject} stands at {row.step_key}, a step of {row.system}, not of {self.system}")
+        if row.state == "waiting" and event != row.event:
+            raise EngineError(f"{subject} waits for {row.event!r} at {row.step_key}, not for {event!r}")
+        if row.state == "timed" and event != "staff":
+            raise EngineError(f"{subject} waits for the time of {row.step_key} to run out")
+        return await self._walk(subject, at=at, inputs=inputs or {}, event=event)
+
+    async def take_up(
+        self, reglament: Reglament, channel: str, *, application_id: str, event: str | None = None,
+        inputs: dict[str, Any] | None = None, at: datetime | None = None,
+    ) -> Position:
+        """Take up an application that reached this system by a message (a request, a result):
+        go on from where its walk was handed over to this system. When no walk is known (the
+        sender is a tester's own system, or a mock), start one at the first step of this system
+        that follows another system's step in the channel -- where a message enters it."""
+        row = await self._row(_subject(application_id, None))
+        if row is not None:
+            return await self.resume(application_id=application_id, event=event, inputs=inputs, at=at)
+        chosen = reglament.channel(channel)
+        entry = entry_step(chosen, self.system)
+        if entry is None:
+            raise EngineError(f"{reglament.id}/{channel}: no step of {self.system} takes a message")
+        row = CursorRow(
+            subject=application_id, application_id=application_id, reglament=reglament.id, channel=chosen.name,
+            step_key=entry.key, system=self.system, state="walking",
+        )
+        async with self.store.session() as session:
+            session.add(row)
+            await session.commit()
+        return await self._walk(application_id, at=at, inputs=inputs or {}, event=event)
+
+    async def bind(self, session_id: str, application_id: str) -> bool:
+        """Give a session's walk (and its trace) to the application it created; False when the
+        session's walk already went to an earlier application, or there is none."""
+        async with self.store.session() as session:
+            row = await session.get(CursorRow, _subject(None, session_id))
+            if row is None or row.application_id is not None:
+                return False
+            moved = CursorRow(**{**row.model_dump(), "subject": application_id, "application_id": application_id})
+            await session.delete(row)
+            session.add(moved)
+            await session.commit()
+        await self.tracer.bind_session(session_id, application_id)
+        return True
+
+    async def position(self, *, application_id: str | None = None, session_id: str | None = None) -> Position | None:
+        row = await self._row(_subject(application_id, session_id))
+        return _position(row) if row else None
+
+    # ---- the walk -------------------------------------------------------------------------------
+
+    async def _row(self, subject: str) -> CursorRow | None:
+        async with self.store.session() as session:
+            return await session.get(CursorRow, subject)
+
+    async def _save(self, row: CursorRow) -> None:
+        row.updated_us = to_us(await self.clock.now())
+        async with self.store.session() as session:
+            await session.merge(row)
+            await session.commit()
+
+    async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None) -> Position:
+        row = await self._row(subject)
+        assert row is not None
+        reglament = self.reglaments(row.reglament)
+        channel = reglament.channel(row.channel)
+        memory = json.loads(row.memory)
+        moment = at or await self.clock.now()
+        while True:
+            step = channel.step(row.step_key)
+            row.system = step.system or ""
+            if step.system != self.system:
+                row.state, row.event = "handed-over", None
+                await self._save(row)
+                return _position(row)
+            timed_key = step.during or (step.key if step.duration else None)
+            if timed_key and row.elapsed_key != timed_key:
+                timed = channel.step(timed_key)
+                if self.works_by_hand(timed):
+                    if event != "staff":
+                        row.state, row.event = "waiting", "staff"
+                        await self._save(row)
+                        return _position(row)
+                    row.elapsed_key, event = timed_key, None  # a person did it now
+                else:
+                    due = reglament.schedule_of(timed.system or self.system).add(timed.duration, moment)
+                    await self._schedule(row, timed_key, due)
+                    return _position(row)
+            elif step.office_hours and row.elapsed_key != step.key:
+                opening = reglament.schedule_of(self.system).next_opening(moment)
+                if opening > moment:
+                    await self._schedule(row, step.key, opening)
+                    return _position(row)
+            calls = step.calls
+            call = StepCall(reglament, channel, step, {}, moment, row.application_id, row.session_id,
+                            inputs, memory, row.verdict)
+            details: list[str] = []
+            done: Done = Done()
+            afters = []
+            for name, params in calls:
+                call.params = params
+                result = await self.operations.get(name).function(self.target, call)
+                if isinstance(result, Wait):
+                    row.state, row.event = "waiting", result.event
+                    row.memory = json.dumps(memory, ensure_ascii=False)
+                    await self._save(row)
+                    return _position(row)
+                done = result if isinstance(result, Verdict) or not isinstance(done, Verdict) else done
+                memory.update(result.remember)
+                if result.detail:
+                    details.append(result.detail)
+                if result.after is not None:
+                    afters.append(result.after)
+            holds = done.holds if isinstance(done, Verdict) else None
+            if step.kind is StepKind.condition and holds is None:
+                raise EngineError(f"{reglament.id}/{channel.name}: {step.label}: operation gave no verdict")
+            recorded_at = done.at or moment
+            outcome = "done" if step.kind is not StepKind.condition else ("true" if holds else "false")
+            detail = "; ".join(details)
+            if step.actor is not None and step.duration is not None:  # a staff procedure: who, how long
+                who = f"{reglament.actors[step.actor].kk}, {step.duration.kazakh()}"
+                detail = f"{who}: {detail}" if detail else who
+            await self.tracer.record(
+                reglament, channel.name, step.key, system=self.system, outcome=outcome, detail=detail,
+                application_id=row.application_id, session_id=None if row.application_id else row.session_id,
+                at=recorded_at,
+            )
+            if row.elapsed_key == step.key:
+                row.elapsed_key = None
+            if step.kind is StepKind.condition:
+                row.verdict = holds
+            row.memory = json.dumps(memory, ensure_ascii=False)
+            if step.outcome:
+                row.state, row.outcome, row.event = "done", step.outcome, None
+                await self._save(row)
+                for after in afters:
+                    await after()
+                return _position(row)
+            row.step_key = (step.then if holds else step.else_) if step.kind is StepKind.condition else step.next  # type: ignore[assignment]
+            following = channel.step(row.step_key)
+            row.system = following.system or ""
+            row.state = "walking" if following.system == self.system else "handed-over"
+            row.event = None
+            await self._save(row)
+            for after in afters:
+                await after()
+            if afters:  # the message may have moved the walk on elsewhere
+                fresh = await self._row(subject)
+                assert fresh is not None
+                if (fresh.step_key, fresh.state) != (row.step_key, row.state):
+                    return _position(fresh)
+            if following.system != self.system:
+                return _position(row)
+            moment, event = recorded_at, None
+
+    async def _schedule(self, row: CursorRow, key: str, due: datetime) -> None:
+        row.state, row.event = "timed", None
+        await self._save(row)
+        await self.clock.schedule(self.system, TIMER_KIND, due, {"subject": row.subject, "key": key},
+                                  application_id=row.application_id)
+
+    async def _on_timer(self, timer: Timer) -> None:
+        subject, key = str(timer.payload["subject"]), str(timer.payload["key"])
+        row = await self._row(subject)
+        if row is None or row.state != "timed":
+            log.info("reglament timer for %s (%s) finds nothing waiting", subject, key)
+            return
+        row.elapsed_key = key
+        row.state = "walking"
+        await self._save(row)
+        await self._walk(subject, at=timer.due, inputs={}, event=None)
+
+
+def entry_step(channel: Channel, system: str) -> Step | None:
+    """The first step of ``system`` that follows a step of another system (where a message from
+    that system enters it)."""
+    for step in channel.steps:
+        for following in step.successors:
+            target = channel.step(following)
+            if step.system != system and target.system == system:
+                return target
+    return None
+
+
+def describe(position: Position | None) -> dict[str, Any] | None:
+    """A position as the APIs show it."""
+    if position is None:
+        return None
+    return {"step": position.step_key, "system": position.system, "state": position.state,
+            "waitingFor": position.event, "outcome": position.outcome}
+
+
+__all__ = [
+    "Done", "Engine", "EngineError", "Operation", "Operations", "Position", "StepCall", "Verdict", "Wait",
+    "describe", "from_us",
+]
