@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FILE = files(__package__) / "participants.yaml"
 MAX_SERVICES = 1000
 """The most services one participant may have the right to, or one region may list."""
-NOT_TARGETS = frozenset({"gateway", "control", "signatures", *REGIONAL_GATEWAYS.values()})
+NOT_TARGETS = frozenset({"gateway", "control", "signatures", *REGIONAL_GATEWAYS})
 """Systems that take no messages from a gateway: the gateways themselves (a service's target is
 the provider behind them), the simulation's control and the certification authority."""
 
@@ -128,8 +128,8 @@ class GatewayConfig(BaseModel):
                     f"no region provides {service_id!r}: add it to a region's services first",
                 ))
         for route, region in self.regions.items():
-            if region.gateway not in REGIONAL_GATEWAYS.values():
-                known = ", ".join(sorted(REGIONAL_GATEWAYS.values()))
+            if region.gateway not in REGIONAL_GATEWAYS:
+                known = ", ".join(sorted(REGIONAL_GATEWAYS))
                 problems.append(Problem(
                     f"regions.{route}.gateway", f"{region.gateway!r} is not a regional gateway (known: {known})"
                 ))
