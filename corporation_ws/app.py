@@ -1,45 +1,15 @@
-"""The State Corporation operator workstation app (ЫАЖ АЖО)."""
+"""The State Corporation operator workstation app (ЫАЖ АЖО); its routes: :mod:`corporation_ws.api`."""
 
-
-from typing import Annotated, Any
+from __future__ import annotations
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from corporation_ws.models import CorporationModel, OperatorSession
-from corporation_ws.service import FrontOffice, FrontOfficeError, FrontRequest
-from gateway_protocol.provider import provider_router
-from reglaments import ReglamentError
+from corporation_ws.api import add_error_handlers, build_routers
+from corporation_ws.models import CorporationModel
+from corporation_ws.service import FrontOffice
 from runtime import system_app
 from simulation.settings import Settings
-
-
-def build_router(office: FrontOffice) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["operator workstation"])
-
-    async def operator(authorization: Annotated[str | None, Header()] = None) -> OperatorSession:
-        return await office.session_of(authorization.removeprefix("Bearer ").strip() if authorization else None)
-
-    Operator = Annotated[OperatorSession, Depends(operator)]
-
-    @router.post("/operator/sessions", summary="The operator logs in with the AUTH key (1-процесс)")
-    async def login() -> dict[str, Any]:
-        return await office.login()
-
-    @router.post("/tickets", summary="An electronic queue ticket for a service")
-    async def ticket(reglament: str) -> dict[str, Any]:
-        return await office.ticket(reglament)
-
-    @router.post("/applications", summary="Take an application at the front office (1-шарт … 7-процесс)")
-    async def apply(body: FrontRequest, session: Operator) -> dict[str, Any]:
-        return await office.apply(session, body)
-
-    @router.get("/applications/{application_id}", summary="An application, its receipts and its result")
-    async def view(application_id: str, session: Operator) -> dict[str, Any]:
-        return await office.view(application_id)
-
-    return router
 
 
 def create_app(
@@ -49,23 +19,12 @@ def create_app(
 
     def routers(runtime):
         office = holder["office"] = FrontOffice(runtime)
-        return [
-            provider_router(lambda: runtime, {"GK_ResultDelivery": office.take_result}, accept_from={"gateway"}),
-            build_router(office),
-        ]
+        return build_routers(runtime, office)
 
     async def on_start(runtime) -> None:
         await holder["office"].start()
 
     app = system_app("corporation_ws", tables=[CorporationModel.metadata], routers=routers, settings=settings,
                      transport=transport, on_start=on_start)
-
-    @app.exception_handler(FrontOfficeError)
-    async def front_office_error(_: Request, exc: FrontOfficeError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @app.exception_handler(ReglamentError)
-    async def reglament_error(_: Request, exc: ReglamentError) -> JSONResponse:
-        return JSONResponse({"error": "unknown_service", "message": str(exc)}, status_code=404)
-
+    add_error_handlers(app)
     return app
