@@ -61,6 +61,16 @@ def is_working_day(d: date) -> bool:
     return _kz_calendar(d.year, d.year).is_working_day(d)
 
 
+def is_public_holiday(d: date) -> bool:
+    """True when ``d`` is a public holiday or a day off by decree (a weekend alone does not count).
+
+    A datetime counts by its local date. Observed days ("Nauryz (observed)") and days off moved from
+    a weekend by government decree are included.
+    """
+    d = _as_date(d)
+    return d in _kz_calendar(d.year, d.year)
+
+
 def add_working_days(d: date, n: int) -> date:
     """The ``n``-th working day after ``d`` (before it when ``n`` is negative).
 
@@ -80,6 +90,10 @@ class DurationUnit(StrEnum):
     hour = "hour"
     calendar_day = "calendar_day"
     working_day = "working_day"
+    times_per_working_day = "times_per_working_day"
+    """Not a span but a rhythm: the step happens at the next of N moments of a working day (a
+    collecting department that sends documents on three times a working day). Its deadline depends
+    on an office's working hours, so only :meth:`simulation.workhours.Schedule.add` computes it."""
 
 
 _ENGLISH = {
@@ -87,6 +101,7 @@ _ENGLISH = {
     DurationUnit.hour: ("hour", "hours"),
     DurationUnit.calendar_day: ("calendar day", "calendar days"),
     DurationUnit.working_day: ("working day", "working days"),
+    DurationUnit.times_per_working_day: ("time a working day", "times a working day"),
 }
 
 # Kazakh nouns stay singular after a numeral.
@@ -95,6 +110,7 @@ _KAZAKH = {
     DurationUnit.hour: "сағат",
     DurationUnit.calendar_day: "күнтізбелік күн",
     DurationUnit.working_day: "жұмыс күні",
+    DurationUnit.times_per_working_day: "рет",
 }
 
 # Russian forms after a numeral: (1, 21, 31…), (2–4, 22–24…), (0, 5–20, 25–30…).
@@ -103,6 +119,7 @@ _RUSSIAN = {
     DurationUnit.hour: ("час", "часа", "часов"),
     DurationUnit.calendar_day: ("календарный день", "календарных дня", "календарных дней"),
     DurationUnit.working_day: ("рабочий день", "рабочих дня", "рабочих дней"),
+    DurationUnit.times_per_working_day: ("раз", "раза", "раз"),
 }
 
 _PARSE_UNITS = {
@@ -112,7 +129,14 @@ _PARSE_UNITS = {
     "working day": DurationUnit.working_day,
 }
 _PATTERN = re.compile(r"([0-9]+)\s+(minute|hour|calendar\s+day|working\s+day)s?", re.IGNORECASE)
-_ACCEPTED = "'N minute(s)', 'N hour(s)', 'N calendar day(s)', 'N working day(s)' with N ≥ 1"
+# "3 times a working day", "once per working day", "twice a working day".
+_TIMES_PATTERN = re.compile(
+    r"(?:([0-9]+)\s+times?|(once)|(twice))\s+(?:a|per)\s+working\s+day", re.IGNORECASE
+)
+_ACCEPTED = (
+    "'N minute(s)', 'N hour(s)', 'N calendar day(s)', 'N working day(s)' or"
+    " 'N times a working day' with N ≥ 1"
+)
 
 
 def _russian_plural(n: int, one: str, few: str, many: str) -> str:
@@ -139,25 +163,41 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        """Parse "20 minutes", "1 hour", "27 calendar days", "3 working days" and the like."""
-        match = _PATTERN.fullmatch(text.strip()) if isinstance(text, str) else None
+        """Parse "20 minutes", "1 hour", "27 calendar days", "3 working days" and the like.
+
+        Also "N times a working day" (or "once" / "per") for a step that happens at set moments.
+        """
+        stripped = text.strip() if isinstance(text, str) else None
+        times = _TIMES_PATTERN.fullmatch(stripped) if stripped is not None else None
+        if times is not None:
+            amount = int(times.group(1)) if times.group(1) else 1 if times.group(2) else 2
+            if amount >= 1:
+                return cls(amount, DurationUnit.times_per_working_day)
+        match = _PATTERN.fullmatch(stripped) if stripped is not None else None
         if match is None or int(match.group(1)) < 1:
             raise ValueError(f"cannot parse duration {text!r}: expected {_ACCEPTED}")
         unit = _PARSE_UNITS[" ".join(match.group(2).lower().split())]
         return cls(int(match.group(1)), unit)
 
     def english(self) -> str:
-        """E.g. "1 hour", "27 calendar days"."""
+        """E.g. "1 hour", "27 calendar days", "3 times a working day", "once a working day"."""
         singular, plural = _ENGLISH[self.unit]
+        if self.unit is DurationUnit.times_per_working_day and self.amount == 1:
+            return "once a working day"
         return f"{self.amount} {singular if self.amount == 1 else plural}"
 
     def kazakh(self) -> str:
-        """As the reglaments write it, e.g. "20 минут", "3 жұмыс күні"."""
+        """As the reglaments write it, e.g. "20 минут", "3 жұмыс күні", "1 жұмыс күнінде 3 рет"."""
+        if self.unit is DurationUnit.times_per_working_day:
+            return f"1 жұмыс күнінде {self.amount} {_KAZAKH[self.unit]}"
         return f"{self.amount} {_KAZAKH[self.unit]}"
 
     def russian(self) -> str:
-        """E.g. "2 часа", "1 календарный день", "5 рабочих дней"."""
-        return f"{self.amount} {_russian_plural(self.amount, *_RUSSIAN[self.unit])}"
+        """E.g. "2 часа", "1 календарный день", "5 рабочих дней", "3 раза в рабочий день"."""
+        text = f"{self.amount} {_russian_plural(self.amount, *_RUSSIAN[self.unit])}"
+        if self.unit is DurationUnit.times_per_working_day:
+            return f"{text} в рабочий день"
+        return text
 
     def __str__(self) -> str:
         return self.english()
@@ -167,8 +207,15 @@ class Duration:
 
         Minutes and hours are elapsed time; calendar days keep the time of day; working days give
         the same Kazakhstan local time of day on the N-th working day after the local start date.
+        "N times a working day" has no deadline without an office's working hours and raises
+        ValueError here: use :meth:`simulation.workhours.Schedule.add`.
         """
         _require_aware(start)
+        if self.unit is DurationUnit.times_per_working_day:
+            raise ValueError(
+                f"{self.english()!r} happens at moments of an office's working day, so it has no"
+                " deadline without working hours: use simulation.workhours.Schedule.add"
+            )
         if self.unit in (DurationUnit.minute, DurationUnit.hour):
             minutes = self.amount * (60 if self.unit is DurationUnit.hour else 1)
             step = timedelta(minutes=minutes)
