@@ -6,17 +6,22 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import Literal
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from signatures.certificates import Role, Subject, cert_to_pem, chain_to_pem, subject_info
 from signatures.identity import KEY_STORAGE_PASSWORD
+from signatures.schemas import (
+    PersonCertificateRequest,
+    ReissueRequest,
+    RevocationRequest,
+    SystemCertificateRequest,
+)
 from signatures.service import CertificateRequestError, CertificationAuthority, b64
+from signatures.texts import INVALID_REQUEST, NO_CERTIFICATE
 from simulation.identifiers import IdentifierError, validate_bin, validate_iin
 
 PEM = "application/x-pem-file"
@@ -24,43 +29,13 @@ CRL = "application/pkix-crl"
 OCSP_RESPONSE = "application/ocsp-response"
 
 
-class SystemCertificateRequest(BaseModel):
-    system: str
-    csr_pem: str
-
-
-class PersonCertificateRequest(BaseModel):
-    iin: str
-    surname: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    patronymic: str | None = None
-    organisation: str | None = None
-    bin: str | None = None
-    roles: list[Role] = Field(default_factory=list)
-    usage: Literal["sign", "auth"] = "sign"
-    ca: Literal["rsa", "gost"] = Field(default="rsa", description="gost: the ECDSA P-256 stand-in CA")
-    validity: Literal["valid", "expired", "not-yet-valid"] = Field(
-        default="valid", description="expired / not-yet-valid certificates are for tests"
-    )
-    password: str | None = Field(default=None, description="Key storage password (default Qwerty12)")
-
-
-class RevocationRequest(BaseModel):
-    reason: str = Field(default="unspecified", examples=["keyCompromise", "superseded"])
-    at: datetime | None = Field(default=None, description="when it took effect (default: now)")
-
-
-class ReissueRequest(BaseModel):
-    password: str | None = None
-
-
 def refusal(field: str, message: str, message_kk: str = "", message_ru: str = "", status: int = 422) -> JSONResponse:
     return JSONResponse(
         {
             "error": "invalid_request",
             "message": message,
-            "message_kk": message_kk or "Сұрау дұрыс емес",
-            "message_ru": message_ru or "Запрос некорректен",
+            "message_kk": message_kk or INVALID_REQUEST["kk"],
+            "message_ru": message_ru or INVALID_REQUEST["ru"],
             "fields": [{"field": field, "problem": message}],
         },
         status_code=status,
@@ -70,7 +45,7 @@ def refusal(field: str, message: str, message_kk: str = "", message_ru: str = ""
 def _not_found(serial: str) -> JSONResponse:
     return JSONResponse(
         {"error": "not_found", "message": f"no certificate with serial {serial}",
-         "message_kk": "Мұндай сертификат жоқ", "message_ru": "Такого сертификата нет"},
+         "message_kk": NO_CERTIFICATE["kk"], "message_ru": NO_CERTIFICATE["ru"]},
         status_code=404,
     )
 

@@ -22,46 +22,25 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from signatures.client import renewed_key_storage
 from signatures.identity import Identity
 from signatures.ncalayer import NCALayer, person_key_storage
+from signatures.schemas import NCALayerCall
+from signatures.texts import INVALID_REQUEST
 from simulation.identifiers import IdentifierError, validate_iin
 
 # NCALayer's refusals as HTTP statuses, so that `curl --fail` notices them.
 _STATUS = {"WRONG_PASSWORD": 403, "MODULE_NOT_FOUND": 404, "USER_CANCELED": 409}
 
 
-class Dialog(BaseModel):
-    """What the person does in NCALayer's window."""
-
-    model_config = ConfigDict(extra="forbid")
-    iin: str | None = Field(
-        default=None, description="choose my seeded key storage in this run (<data dir>/people/<ЖСН>/)"
-    )
-    usage: Literal["sign", "auth"] = Field(default="sign", description="which of my seeded storages (with iin)")
-    pkcs12: str | None = Field(default=None, description="or: base64 of a key storage file (PKCS#12) I bring")
-    password: str = Field(min_length=1, description="the key storage's password (seeded ones: Qwerty12)")
-    cancel: bool = Field(default=False, description="press cancel instead of signing")
-
-
-class NCALayerCall(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    module: str = Field(examples=["kz.gov.pki.knca.basics"])
-    method: str = Field(examples=["sign"])
-    args: dict[str, Any] = Field(default_factory=dict)
-    dialog: Dialog | None = Field(default=None, description="needed by sign: the key storage and its password")
-
-
 def _refusal(field: str, message: str, status: int = 422) -> JSONResponse:
     return JSONResponse(
-        {"error": "invalid_request", "message": message, "message_kk": "Сұрау дұрыс емес",
-         "message_ru": "Запрос некорректен", "fields": [{"field": field, "problem": message}]},
+        {"error": "invalid_request", "message": message, "message_kk": INVALID_REQUEST["kk"],
+         "message_ru": INVALID_REQUEST["ru"], "fields": [{"field": field, "problem": message}]},
         status_code=status,
     )
 
