@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
-from portal.models import Account, Application, PortalSession, StatusEvent
+from portal.models import Account, Application, CabinetNotice, PortalSession, StatusEvent
 from portal.schemas import Credentials, FilledForm, NewAccount, RequestDocument, SignedApplication
 from portal.texts import AUTH_REFUSED, SIGNATURE_REFUSED, STATUS
 from reglaments import Reglament, get_reglament
@@ -31,7 +31,6 @@ from simulation.identifiers import IdentifierError, validate_iin
 from runtime import SystemRuntime
 
 SYSTEM = "portal"
-CHANNEL = "portal"
 _ITERATIONS = 100_000
 
 
@@ -95,8 +94,22 @@ class LoginResult:
 class Portal:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
+        self.engine = runtime.engine(OPERATIONS, self)
 
-    # ---- registration and log-in (1-процесс, 1-шарт, 2-процесс) --------------------------------
+    @staticmethod
+    def channel_of(reglament: Reglament) -> str:
+        """The reglament's channel that starts on the portal (its name is the definition's)."""
+        name = reglament.channel_starting_at(SYSTEM)
+        if name is None:
+            raise PortalError(
+                422, "invalid_request",
+                {"kk": "Бұл қызмет порталда көрсетілмейді", "ru": "Эта услуга не оказывается на портале",
+                 "en": f"{reglament.id} has no channel on the portal"},
+                field="reglament",
+            )
+        return name
+
+    # ---- registration and log-in ------------------------------------------------------------
 
     async def register_account(self, body: NewAccount) -> dict[str, Any]:
         async with self.runtime.db.session() as session:
@@ -118,36 +131,47 @@ class Portal:
                 ) from None
         return {"iin": body.iin, "registered": True}
 
-    async def login(self, body: Credentials) -> LoginResult:
-        reglament = get_reglament(body.reglament) if body.reglament else None
-        if reglament is not None:
-            reglament.channel(CHANNEL)
-        session_id = str(uuid.uuid4())
-        trace = self._tracer(reglament, session_id=session_id)
-        await trace("process-1", detail=f"ЖСН {body.iin}")
-        account = None
-        problem = "ЖСН форматы дұрыс емес"
+    async def authenticate(self, iin: str, password: str) -> tuple[Account | None, str | None]:
+        """The account of ``iin`` if ``password`` is its password; else None and why (Kazakh)."""
         try:
-            iin = validate_iin(body.iin, "iin")
-            async with self.runtime.db.session() as session:
-                account = await session.get(Account, iin)
-            problem = "ЖСН порталда тіркелмеген" if account is None else "пароль дұрыс емес"
+            valid = validate_iin(iin, "iin")
         except IdentifierError as exc:
-            problem = exc.message_kk
-        if account is None or not check_password(body.password, account.password_hash):
-            await trace("condition-1", outcome="false", detail=problem)
-            await trace("process-2", detail=AUTH_REFUSED["kk"])
-            raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
-        await trace("condition-1", outcome="true", detail="ЖСН мен пароль расталды")
+            return None, exc.message_kk
+        async with self.runtime.db.session() as session:
+            account = await session.get(Account, valid)
+        if account is None:
+            return None, "ЖСН порталда тіркелмеген"
+        if not check_password(password, account.password_hash):
+            return None, "пароль дұрыс емес"
+        return account, None
+
+    async def login(self, body: Credentials) -> LoginResult:
+        """The citizen logs in. A session opened for a service starts that service's walk: the
+        log-in steps are its first ones, and the walk then waits for the signed request."""
+        reglament = get_reglament(body.reglament) if body.reglament else None
+        session_id = str(uuid.uuid4())
+        if reglament is not None:
+            position = await self.engine.start(
+                reglament, self.channel_of(reglament), session_id=session_id,
+                inputs={"iin": body.iin, "password": body.password},
+            )
+            if position.done:
+                raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
+            account_iin = body.iin
+        else:
+            account, _ = await self.authenticate(body.iin, body.password)
+            if account is None:
+                raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
+            account_iin = account.iin
         async with self.runtime.db.session() as session:
             session.add(
                 PortalSession(
-                    id=session_id, iin=account.iin, created_us=to_us(await self.runtime.now()),
+                    id=session_id, iin=account_iin, created_us=to_us(await self.runtime.now()),
                     reglament=reglament.id if reglament else None,
                 )
             )
             await session.commit()
-        return LoginResult(session_id, account.iin)
+        return LoginResult(session_id, account_iin)
 
     async def session_of(self, token: str | None) -> PortalSession:
         if token:
@@ -170,7 +194,7 @@ class Portal:
         Nothing is stored or traced: the request starts when the signed document comes back
         (``POST /api/applications``)."""
         reglament = get_reglament(reglament_id)
-        reglament.channel(CHANNEL)
+        self.channel_of(reglament)
         self._same_service(portal_session, reglament, "reglament")
         iin = filled.applicant.iin if filled.applicant else portal_session.iin
         self._same_citizen(portal_session, iin, "applicant.iin")
@@ -248,12 +272,12 @@ class Portal:
                 field=field,
             )
 
-    # ---- the request (3-процесс, 2-шарт, 4-процесс, 5-процесс) ----------------------------------
+    # ---- the signed request, and what the provider sends back ----------------------------------
 
     async def apply(self, portal_session: PortalSession, body: SignedApplication) -> dict[str, Any]:
         document = body.document
         reglament = get_reglament(document.reglament)
-        reglament.channel(CHANNEL)
+        channel = self.channel_of(reglament)
         self._same_service(portal_session, reglament, "document.reglament")
         self._same_citizen(portal_session, document.applicant.iin, "document.applicant.iin")
         application_id = str(uuid.uuid4())
@@ -271,58 +295,37 @@ class Portal:
         async with self.runtime.db.session() as session:
             session.add(application)
             await session.commit()
-        trace = self._tracer(reglament, application_id=application_id)
-        # The log-in (1-процесс, 1-шарт) starts every application's trace. A session opened for
-        # this service recorded it under the session: its first application takes those steps.
-        # An application of a session opened without a service, or a session's later one, has
-        # its own copy, at the log-in's virtual time.
-        bound = 0
-        if portal_session.reglament is not None:
-            bound = await self.runtime.tracer.bind_session(portal_session.id, application_id)
-        if not bound:
-            logged_in = from_us(portal_session.created_us)
-            await trace("process-1", detail=f"ЖСН {portal_session.iin}", at=logged_in)
-            await trace("condition-1", outcome="true", detail="ЖСН мен пароль расталды", at=logged_in)
-        content = document.model_dump(mode="json", exclude_none=True)
-        checked = await self.runtime.validator.cms(
-            decode_signature(body.signature), canonical_json(content),
-            at=now, usage="sign", iin=document.applicant.iin,
+        signed = {"document": document.model_dump(mode="json", exclude_none=True), "signature": body.signature}
+        # A session opened for this service walked its log-in already: its first application takes
+        # that walk up. A session opened without a service, or a session's later application,
+        # walks its own log-in, stamped at the log-in's virtual time.
+        if portal_session.reglament is not None and await self.engine.bind(portal_session.id, application_id):
+            await self.engine.resume(application_id=application_id, event=SIGNED_REQUEST, inputs=signed)
+        else:
+            await self.engine.start(reglament, channel, application_id=application_id, inputs={
+                **signed, "authenticated": True, "iin": portal_session.iin,
+                "logged_in_at": from_us(portal_session.created_us),
+            })
+        return await self.application_view(application_id, portal_session.iin)
+
+    async def verify_request(self, document: dict[str, Any], signature: str, at: datetime):
+        """The citizen's CMS signature over the request, checked (validity, revocation, ЖСН)."""
+        return await self.runtime.validator.cms(
+            decode_signature(signature), canonical_json(document),
+            at=at, usage="sign", iin=str(document.get("applicant", {}).get("iin", "")),
         )
-        serial = (checked.verdict.signer or {}).get("serial_hex", "?")
-        await trace(
-            "process-3",
-            detail=f"{len(document.attachments)} құжат тіркелді, ЭЦҚ тіркеу куәлігі {serial}",
+
+    verdict_reason = staticmethod(verdict_reason)
+
+    async def send_request(self, reglament: Reglament, channel: str, application_id: str, signed: dict[str, Any]) -> None:
+        """Send the signed request through ЭҮШ to the provider; keep the registration it answers."""
+        reply = await self.runtime.gateway().send(
+            reglament.gateway.service_id,
+            {"applicationId": application_id, "reglament": reglament.id, "channel": channel,
+             "document": signed["document"], "signature": signed["signature"]},
+            route_id=reglament.gateway.route_id,
+            correlation_id=application_id,
         )
-        if not checked.valid:
-            reason = verdict_reason(checked.verdict)
-            await trace("condition-2", outcome="false", detail=f"{checked.verdict.code}: {reason['kk']}")
-            await trace("process-4", detail=reason["kk"])
-            refusal = {k: f"{SIGNATURE_REFUSED[k]}: {reason[k]}" for k in ("kk", "ru", "en")}
-            refusal["code"] = str(checked.verdict.code)
-            await self._set_status(application_id, "rejected", refusal["kk"], refusal=refusal)
-            return await self.application_view(application_id, portal_session.iin)
-        await trace("condition-2", outcome="true", detail="ЭЦҚ жарамды, ЖСН сәйкес")
-        await trace("process-5", detail=f"ЭҮШ арқылы {reglament.gateway.service_id} → ЭҮӨШ АЖО")
-        await self._set_status(application_id, "accepted", "")
-        try:
-            reply = await self.runtime.gateway().send(
-                reglament.gateway.service_id,
-                {
-                    "applicationId": application_id,
-                    "reglament": reglament.id,
-                    "channel": CHANNEL,
-                    "document": content,
-                    "signature": body.signature,
-                },
-                route_id=reglament.gateway.route_id,
-                correlation_id=application_id,
-            )
-        except GatewayFault as fault:
-            await self._set_status(application_id, "not_delivered", f"{fault.code}: {fault.detail}")
-            raise PortalError(
-                502, "not_delivered", STATUS["not_delivered"],
-                application=application_id, gateway_error=fault.code, detail=fault.detail,
-            ) from None
         registered = reply.responseData.data
         async with self.runtime.db.session() as session:
             stored = await session.get(Application, application_id)
@@ -331,12 +334,14 @@ class Portal:
             stored.due_us = to_us(datetime.fromisoformat(registered["resultDue"]))
             session.add(stored)
             await session.commit()
-        await self._set_status(
-            application_id, "in_progress", f"тіркеу нөмірі {registered['registrationNumber']}"
-        )
-        return await self.application_view(application_id, portal_session.iin)
+        await self.set_status(application_id, "in_progress", f"тіркеу нөмірі {registered['registrationNumber']}")
 
-    # ---- the result (8-процесс) --------------------------------------------------------------
+    @staticmethod
+    def not_delivered(application_id: str, fault: GatewayFault) -> PortalError:
+        return PortalError(
+            502, "not_delivered", STATUS["not_delivered"],
+            application=application_id, gateway_error=fault.code, detail=fault.detail,
+        )
 
     async def deliver_result(self, request: Incoming) -> dict[str, Any]:
         data = request.data if isinstance(request.data, dict) else {}
@@ -353,9 +358,10 @@ class Portal:
             session.add(application)
             await session.commit()
         reglament = get_reglament(application.reglament)
-        await self._set_status(application_id, "result", document.get("text", {}).get("kk", ""))
-        detail = document.get("text", {}).get("kk", "")
-        await self._tracer(reglament, application_id=application_id)("process-8", detail=detail)
+        text = document.get("text", {})
+        await self.set_status(application_id, "result", text.get("kk", "") if isinstance(text, dict) else "")
+        await self.engine.take_up(reglament, self.channel_of(reglament), application_id=application_id,
+                                  inputs={"document": document})
         return {"applicationId": application_id, "delivered": True}
 
     # ---- the cabinet --------------------------------------------------------------------------
@@ -406,6 +412,7 @@ class Portal:
                 "signature": application.result_signature,
                 "verdict": checked.verdict.to_dict(),
             }
+        view["notices"] = await self.notices_of(application_id)
         return view
 
     async def applications_of(self, iin: str) -> list[dict[str, Any]]:
@@ -419,7 +426,7 @@ class Portal:
 
     # ---- helpers --------------------------------------------------------------------------------
 
-    async def _set_status(
+    async def set_status(
         self, application_id: str, status: str, note: str, refusal: dict[str, str] | None = None
     ) -> None:
         async with self.runtime.db.session() as session:
@@ -436,15 +443,3 @@ class Portal:
                 )
             )
             await session.commit()
-
-    def _tracer(self, reglament: Reglament | None, **owner: str):
-        async def trace(
-            step: str, *, outcome: str = "done", detail: str = "", at: datetime | None = None
-        ) -> None:
-            if reglament is not None:
-                await self.runtime.tracer.record(
-                    reglament, CHANNEL, step, system=SYSTEM, outcome=outcome, detail=detail,
-                    at=at, **owner,
-                )
-
-        return trace

@@ -438,6 +438,10 @@ class Reglament(BaseModel):
         return {"kk": f"Мұндай құжат түрі жоқ: {code}", "ru": f"Такого вида документа нет: {code}",
                 "en": f"No document {code!r} in the form (there are: {', '.join(codes)})"}
 
+    def channel_starting_at(self, system: str) -> str | None:
+        """The name of the channel whose first step is ``system``'s (where it takes applicants in)."""
+        return next((c.name for c in self.channels.values() if c.first.system == system), None)
+
     def steps_of(self, system: str) -> list[tuple[Channel, Step]]:
         return [(c, s) for c in self.channels.values() for s in c.steps if s.system == system]
 
