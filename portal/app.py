@@ -22,7 +22,7 @@ def create_app(
             build_router(portal),
             provider_router(
                 lambda: runtime,
-                {"EPORTAL_CabinetDelivery": portal.deliver_result},
+                {"EPORTAL_CabinetDelivery": portal.deliver_result, "EPORTAL_CabinetNotification": portal.take_notice},
                 accept_from={"gateway"},
             ),
         ]

@@ -56,3 +56,16 @@ class StatusEvent(PortalModel, table=True):
     status: str
     at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class CabinetNotice(PortalModel, table=True):
+    """A signed decision outside the reglament's numbered steps, delivered to an application's
+    cabinet (EPORTAL_CabinetNotification), e.g. the decision to provide housing."""
+
+    __tablename__ = "portal_notices"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    kind: str
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+    received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
