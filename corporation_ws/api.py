@@ -42,7 +42,7 @@ def build_router(office: FrontOffice) -> APIRouter:
 
 def build_routers(runtime: SystemRuntime, office: FrontOffice) -> list[APIRouter]:
     return [
-        provider_router(lambda: runtime, {"GK_ResultDelivery": office.take_result}, accept_from={"gateway"}),
+        provider_router(lambda: runtime, {"GK_ResultDelivery": office.take_result, "GK_NotificationDelivery": office.take_notice}, accept_from={"gateway"}),
         build_router(office),
     ]
 

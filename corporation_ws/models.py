@@ -50,3 +50,16 @@ class FrontApplication(CorporationModel, table=True):
     result_document: str | None = Field(default=None, sa_column=Column(Text))
     result_signature: str | None = Field(default=None, sa_column=Column(Text))
     handed_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class FrontNotice(CorporationModel, table=True):
+    """A signed decision outside the reglament's numbered steps, for the applicant of a front-office
+    application (GK_NotificationDelivery), e.g. the decision to provide housing."""
+
+    __tablename__ = "corporation_notices"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    kind: str
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+    received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
