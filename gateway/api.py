@@ -13,37 +13,21 @@ from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from gateway.config import ConfigRefused, GatewayConfig, Participant, Problem, Service
-from gateway.faults import FaultRequest
 from gateway.messagelog import evidence, verify_chain
+from gateway.schemas import FaultRequest, NoticeQuery, SenderCredentials, StatusQuery
 from gateway.service import GatewayService
-from gateway_protocol.envelope import ASYNC_PATH, IDENTIFIER_MAX, PRINTABLE, SYNC_PATH, Identifier, Password
+from gateway.texts import CONFIG_REFUSED
+from gateway_protocol.envelope import ASYNC_PATH, IDENTIFIER_MAX, PRINTABLE, SYNC_PATH
 from gateway_protocol.errors import CATALOGUE, ErrorCode, GatewayFault
 from gateway_protocol.fastlane import render_json, serve_fast
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 
 Q = TypeVar("Q", bound=BaseModel)
-MAX_NOTICE = 2**31 - 1
-"""The largest delivery notice number (the notices' column is a 32-bit integer in PostgreSQL)."""
-MAX_STATUS_IDS = 1000
 MAX_LOG_ROWS = 10_000
-
-
-class SenderCredentials(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    senderId: Identifier
-    password: Password
-
-
-class StatusQuery(SenderCredentials):
-    messageIds: list[Identifier] = Field(min_length=1, max_length=MAX_STATUS_IDS)
-
-
-class NoticeQuery(SenderCredentials):
-    after: int = Field(default=0, ge=0, le=MAX_NOTICE, strict=True, description="the last notice already seen")
 
 
 def _fault(fault: GatewayFault, at: datetime) -> JSONResponse:
@@ -72,8 +56,8 @@ def _refused(problems: list[Problem], status_code: int = 422) -> JSONResponse:
         {
             "error": "invalid_request" if status_code == 422 else "not_found",
             "message": "The configuration change is refused: " + "; ".join(str(p) for p in problems),
-            "message_kk": "Конфигурацияның өзгерісі қабылданбады",
-            "message_ru": "Изменение конфигурации отклонено",
+            "message_kk": CONFIG_REFUSED["kk"],
+            "message_ru": CONFIG_REFUSED["ru"],
             "fields": [p.as_dict() for p in problems],
         },
         status_code=status_code,

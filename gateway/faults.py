@@ -4,35 +4,13 @@ error, to see how the systems before it cope. Kept in the gateway's database unt
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
 from sqlmodel import select
 
 from gateway.models import FaultSwitch
+from gateway.schemas import FaultRequest
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from simulation.database import Database
-
-Mode = Literal["unreachable", "slow", "error"]
-
-
-class FaultRequest(BaseModel):
-    mode: Mode
-    delay_ms: int = Field(default=0, ge=0, le=600_000, description="slow: added before delivery")
-    error_code: str | None = Field(default=None, description="error: the fault code to answer")
-
-    @model_validator(mode="after")
-    def _complete(self) -> FaultRequest:
-        if self.mode == "slow" and self.delay_ms <= 0:
-            raise ValueError("a slow fault needs delay_ms > 0")
-        if self.mode == "error":
-            code = self.error_code or ErrorCode.PROVIDER_UNAVAILABLE.value
-            try:
-                ErrorCode(code)
-            except ValueError:
-                raise ValueError(f"error_code {code!r} is not in the error catalogue") from None
-            self.error_code = code
-        return self
 
 
 class FaultSwitches:

@@ -12,7 +12,7 @@ from conftest import (
 from sqlalchemy import update
 
 from egov_sim.inprocess import Simulation
-from gateway.api import MAX_NOTICE
+from gateway.schemas import MAX_NOTICE
 from gateway.models import AsyncMessage
 from gateway.service import MAX_ENVELOPE_BYTES
 from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
