@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
+from provider_ws.allocation import AllocationError, HousingAllocation
 from provider_ws.models import CaseRecord, QueueEntry
 from simulation.calendar import to_local
 from simulation.clock import from_us
@@ -66,3 +67,65 @@ async def queue(queue_list: str, runtime: Runtime) -> list[dict[str, Any]]:
          "filedAt": to_local(from_us(e.filed_us)).isoformat()}
         for e in rows
     ]
+
+
+# ---- the decision to provide housing (provider_ws.allocation) --------------------------------
+
+
+def allocation_router(head: Any) -> APIRouter:
+    """The housing department's dwellings, offers and queue places.
+
+    ``head``: the provider workstation (its NCALayer holds the head's SIGN key) or a
+    ``sign(document) -> signature`` coroutine function; see :func:`provider_ws.allocation.head_signer`.
+    Build it in the app's ``routers(runtime)``, where the workstation is made.
+    """
+    desk: dict[str, HousingAllocation] = {}
+    allocation_routes = APIRouter(prefix="/api", tags=["workstation: housing allocation"])
+
+    def allocation_desk(runtime) -> HousingAllocation:
+        if "desk" not in desk:
+            desk["desk"] = HousingAllocation(runtime, head)
+        return desk["desk"]
+
+    if getattr(head, "runtime", None) is not None:  # the workstation: its timers know the answer deadline now
+        allocation_desk(head.runtime)
+
+    async def answer(work) -> Any:
+        try:
+            return await work
+        except AllocationError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+
+    @allocation_routes.post("/dwellings", status_code=201,
+                            summary="Register a dwelling for a queue list; it is offered at once to the first applicant waiting")
+    async def register_dwelling(runtime: Runtime, body: dict[str, Any] = Body(
+            examples=[{"address": "Алматы қ., Абай даңғылы 10, 5-пәтер", "rooms": 2, "areaM2": 54.3,
+                       "fund": "state", "queueList": "socially-vulnerable", "reglament": "almaty-queue"}])):
+        return await answer(allocation_desk(runtime).register_dwelling(body))
+
+    @allocation_routes.get("/dwellings", summary="Registered dwellings (state: available, offered, allocated)")
+    async def dwellings(runtime: Runtime, state: str | None = None):
+        return await answer(allocation_desk(runtime).dwellings(state))
+
+    @allocation_routes.post("/allocations/run", summary="Offer every available dwelling to the next applicant of its list")
+    async def allocate_all(runtime: Runtime):
+        return await answer(allocation_desk(runtime).allocate_all())
+
+    @allocation_routes.get("/allocations", summary="Offers made (state: offered, accepted, declined, expired)")
+    async def allocations(runtime: Runtime, state: str | None = None):
+        return await answer(allocation_desk(runtime).allocations(state))
+
+    @allocation_routes.post("/allocations/{allocation_id}/accept", summary="The applicant accepts the offered dwelling")
+    async def accept(allocation_id: int, runtime: Runtime):
+        return await answer(allocation_desk(runtime).accept(allocation_id))
+
+    @allocation_routes.post("/allocations/{allocation_id}/decline",
+                            summary="The applicant declines: keeps the place; the dwelling goes to the next in line")
+    async def decline(allocation_id: int, runtime: Runtime):
+        return await answer(allocation_desk(runtime).decline(allocation_id))
+
+    @allocation_routes.get("/queues/{queue_list}", summary="A queue list with each applicant's status and current place")
+    async def queue_places(queue_list: str, runtime: Runtime):
+        return await answer(allocation_desk(runtime).queue(queue_list))
+
+    return allocation_routes

@@ -44,3 +44,53 @@ class QueueEntry(ProviderModel, table=True):
     sequence_number: int
     application_id: str = Field(unique=True)
     filed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# ---- the decision to provide housing (provider_ws.allocation) --------------------------------
+
+
+class Dwelling(ProviderModel, table=True):
+    """A dwelling the housing department has to give: of the state housing fund, or rented by the
+    local executive body in the private fund (Law "On housing relations", art. 74)."""
+
+    __tablename__ = "provider_dwellings"
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    rooms: int
+    area_m2: float
+    fund: str = Field(description='"state" or "rented-private"')
+    queue_list: str = Field(index=True, description="the list whose applicants it is for")
+    reglament: str = Field(description="the housing-queue reglament whose lists it serves")
+    registered_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    state: str = Field(default="available", description="available, offered or allocated")
+
+
+class Allocation(ProviderModel, table=True):
+    """One offer of one dwelling to one applicant of its list: the signed decision and the answer."""
+
+    __tablename__ = "provider_allocations"
+    __table_args__ = (UniqueConstraint("dwelling_id", "application_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dwelling_id: int = Field(index=True)
+    application_id: str = Field(index=True)
+    queue_list: str
+    sequence_number: int
+    place: int = Field(description="the applicant's place among those waiting when offered")
+    state: str = Field(default="offered", description="offered, accepted, declined or expired")
+    offered_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    answer_by_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    answered_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+    delivered_to: str = Field(description="serviceId the decision was sent to")
+
+
+class QueueOutcome(ProviderModel, table=True):
+    """How an applicant left a queue list: housed (an offer accepted) or removed from the register.
+    An entry of provider_queue without an outcome is still waiting."""
+
+    __tablename__ = "provider_queue_outcomes"
+    application_id: str = Field(primary_key=True)
+    outcome: str = Field(description="housed or removed")
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    allocation_id: int | None = None

@@ -1,0 +1,468 @@
+"""The decision to provide housing: dwellings given to the applicants of the queue lists in order.
+
+The housing department registers the dwellings it has to give (of the state housing fund, or
+rented by the local executive body in the private fund), each for one queue list of a
+housing-queue reglament. A dwelling is offered to the first applicant still waiting on that list
+(Law "On housing relations" No. 94 of 16 April 1997, art. 74, item 1: in the order of the lists,
+counted from the filing of the complete application), one offer per dwelling at a time. The offer
+is a decision signed by the head with the SIGN key of the provider's results and sent through the
+regional gateway to where the application came from: the citizen's personal cabinet on the portal
+(``EPORTAL_CabinetNotification``) or the State Corporation's front office
+(``GK_NotificationDelivery``).
+
+The applicant answers within :data:`ANSWER_TERM`. Accepted: the applicant is housed and leaves
+the list, everyone behind moves up. Declined, or no answer in time: the dwelling goes to the next
+applicant waiting on the list, and the one who declined keeps their sequence number and place:
+declining an offer is none of the grounds for removal from the register (art. 73, item 1, as far
+as the texts available to the simulator show): this is the simulator's own rule, and the decision
+says it (``ifDeclined``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+
+import yaml
+from sqlmodel import select
+
+from gateway_protocol.errors import GatewayFault
+from provider_ws.models import Allocation, CaseRecord, Dwelling, QueueEntry, QueueOutcome
+from reglaments import ReglamentError, all_reglaments, get_reglament
+from runtime import SystemRuntime
+from signatures.client import renewed_key_storage
+from signatures.jws import canonical_json
+from signatures.ncalayer import BASICS, SIGN_EKU
+from simulation.calendar import Duration, to_local
+from simulation.clock import Timer, from_us, to_us
+
+SYSTEM = "provider_ws"
+REGIONAL_GATEWAY = "gateway-almaty"
+NOTICE_SERVICES = {"portal": "EPORTAL_CabinetNotification", "corporation": "GK_NotificationDelivery"}
+"""Where a decision outside the reglament's numbered steps goes, by the application's channel."""
+ANSWER_TERM = Duration.parse("5 working days")
+"""How long the applicant has to answer an offer; no answer counts as a decline."""
+TIMER_KIND = "housing-offer-answer"
+_ORGANISATION = yaml.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))["organisation"]
+
+FUNDS = {
+    "state": {"kk": "мемлекеттік тұрғын үй қоры", "ru": "государственный жилищный фонд",
+              "en": "the state housing fund"},
+    "rented-private": {"kk": "жергілікті атқарушы орган жеке тұрғын үй қорынан жалдаған тұрғын үй",
+                       "ru": "жилище, арендованное местным исполнительным органом в частном жилищном фонде",
+                       "en": "a dwelling rented by the local executive body in the private housing fund"},
+}
+LEGAL_GROUND = {
+    "law": "Law of the Republic of Kazakhstan No. 94 of 16 April 1997 \"On housing relations\"",
+    "article": "74", "item": "1",
+    "kk": "«Тұрғын үй қатынастары туралы» 1997 жылғы 16 сәуірдегі № 94 Қазақстан Республикасы Заңының "
+          "74-бабының 1-тармағы: тұрғын үй толық құжаттармен өтініш берілген кезден бастап тізімдегі "
+          "кезек тәртібімен беріледі",
+    "ru": "пункт 1 статьи 74 Закона Республики Казахстан от 16 апреля 1997 года № 94 «О жилищных "
+          "отношениях»: жилище предоставляется по очерёдности списка, считая с подачи заявления со всеми "
+          "документами",
+    "en": "Law of the Republic of Kazakhstan No. 94 of 16 April 1997 \"On housing relations\", article 74, "
+          "item 1: housing is given in the order of the list, counted from the filing of the complete application",
+}
+DECLINE_RULE = {
+    "code": "decline-keeps-place",
+    "kk": "ұсыныстан бас тартқан немесе мерзімінде жауап бермеген өтініш беруші есептен шығарылмайды, "
+          "кезектегі реттік нөмірі сақталады; тұрғын үй тізімдегі келесі өтініш берушіге ұсынылады",
+    "ru": "заявитель, отказавшийся от предложения или не ответивший в срок, с учёта не снимается и "
+          "сохраняет порядковый номер; жилище предлагается следующему заявителю списка",
+    "en": "an applicant who declines the offer, or does not answer in time, stays on the register with "
+          "their sequence number; the dwelling is offered to the next applicant of the list",
+}
+
+Signer = Callable[[dict[str, Any]], Awaitable[str]]
+"""The head signs a document: canonical JSON in, base64 detached CMS out."""
+
+
+class AllocationError(Exception):
+    """A request the housing department refuses: HTTP status, the field, the rule, and why (kk, ru, en)."""
+
+    def __init__(self, status: int, code: str, message: dict[str, str], field: str | None = None) -> None:
+        super().__init__(message["en"])
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+    def body(self) -> dict[str, Any]:
+        body = {"error": self.code, "message": self.message["en"], "message_kk": self.message["kk"],
+                "message_ru": self.message["ru"]}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+def head_signer(head: Any) -> Signer:
+    """The head's signing, from what the workstation hands over.
+
+    A ``sign(document)`` coroutine function is used as it is (the workstation's own ``sign``
+    method, if it has one, likewise). Otherwise ``head`` is the provider workstation: its NCALayer
+    already holds the head's SIGN key storage (chosen at start), and the head renews an expired
+    storage first, as for the provider's results.
+    """
+    sign = getattr(head, "sign", None)
+    if callable(sign):
+        return sign
+    if callable(head) and not hasattr(head, "ncalayer"):
+        return head
+    ncalayer = head.ncalayer
+    runtime: SystemRuntime = head.runtime
+
+    async def sign_on_ncalayer(document: dict[str, Any]) -> str:
+        storage = getattr(head, "_head_storage", None)
+        if storage is not None:
+            renewed = await renewed_key_storage(runtime.http, runtime.url_of("signatures"), storage, await runtime.now())
+            if renewed != storage:
+                head._head_storage = renewed
+                ncalayer.choose(renewed)
+        answer = await ncalayer.handle({
+            "module": BASICS,
+            "method": "sign",
+            "args": {
+                "format": "cms",
+                "data": base64.b64encode(canonical_json(document)).decode(),
+                "signingParams": {"decode": True, "encapsulate": False},
+                "signerParams": {"extKeyUsageOids": [SIGN_EKU], "bin": _ORGANISATION["bin"]},
+                "locale": "kk",
+            },
+        })
+        if not answer.get("status"):
+            raise RuntimeError(f"the head could not sign: {answer.get('code')}: {answer.get('message')}")
+        return answer["body"]["result"][0]
+
+    return sign_on_ncalayer
+
+
+def _iso(us: int | None) -> str | None:
+    return to_local(from_us(us)).isoformat() if us is not None else None
+
+
+def dwelling_view(dwelling: Dwelling) -> dict[str, Any]:
+    return {"id": dwelling.id, "address": dwelling.address, "rooms": dwelling.rooms, "areaM2": dwelling.area_m2,
+            "fund": dwelling.fund, "fundName": FUNDS[dwelling.fund], "queueList": dwelling.queue_list,
+            "reglament": dwelling.reglament, "registeredAt": _iso(dwelling.registered_us), "state": dwelling.state}
+
+
+def allocation_view(allocation: Allocation) -> dict[str, Any]:
+    return {"id": allocation.id, "dwellingId": allocation.dwelling_id, "applicationId": allocation.application_id,
+            "queueList": allocation.queue_list, "sequenceNumber": allocation.sequence_number,
+            "place": allocation.place, "state": allocation.state, "offeredAt": _iso(allocation.offered_us),
+            "answerBy": _iso(allocation.answer_by_us), "answeredAt": _iso(allocation.answered_us),
+            "deliveredTo": allocation.delivered_to, "document": json.loads(allocation.document),
+            "signature": allocation.signature}
+
+
+class HousingAllocation:
+    """The housing department's allocation desk: built once per app, on the workstation's runtime."""
+
+    def __init__(self, runtime: SystemRuntime, head: Any) -> None:
+        self.runtime = runtime
+        self.sign = head_signer(head)
+        self._lock = asyncio.Lock()
+        """One allocation at a time: two dwellings never pick the same applicant."""
+        runtime.timers.on(TIMER_KIND, self._answer_due)
+
+    # ---- dwellings ---------------------------------------------------------------------------
+
+    async def register_dwelling(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Register a dwelling and offer it at once to the first applicant waiting on its list."""
+        dwelling = self._checked_dwelling(body)
+        dwelling.registered_us = to_us(await self.runtime.now())
+        async with self.runtime.db.session() as session:
+            session.add(dwelling)
+            await session.commit()
+            await session.refresh(dwelling)
+        offer = await self.allocate(dwelling.id)  # type: ignore[arg-type]
+        return {"dwelling": dwelling_view(await self._dwelling(dwelling.id)), "offer": offer}  # type: ignore[arg-type]
+
+    def _checked_dwelling(self, body: dict[str, Any]) -> Dwelling:
+        def refuse(field: str, en: str, kk: str, ru: str) -> AllocationError:
+            return AllocationError(422, "invalid_dwelling", {"kk": kk, "ru": ru, "en": en}, field=field)
+
+        address = body.get("address")
+        if not isinstance(address, str) or not address.strip():
+            raise refuse("address", "the dwelling's address is required", "тұрғын үйдің мекенжайы көрсетілмеген",
+                         "не указан адрес жилища")
+        rooms = body.get("rooms")
+        if isinstance(rooms, bool) or not isinstance(rooms, int) or rooms < 1:
+            raise refuse("rooms", "rooms must be a whole number of at least 1 (the law gives at least a "
+                         "one-room flat)", "бөлме саны кемінде 1 бүтін сан болуы керек",
+                         "число комнат должно быть целым, не меньше 1")
+        area = body.get("areaM2")
+        if isinstance(area, bool) or not isinstance(area, (int, float)) or area <= 0:
+            raise refuse("areaM2", "areaM2 must be a positive number of square metres",
+                         "алаңы (м²) оң сан болуы керек", "площадь (м²) должна быть положительным числом")
+        fund = body.get("fund")
+        if fund not in FUNDS:
+            raise refuse("fund", f"fund must be one of {', '.join(FUNDS)}, not {fund!r}",
+                         f"қор мыналардың бірі болуы керек: {', '.join(FUNDS)}",
+                         f"фонд должен быть одним из: {', '.join(FUNDS)}")
+        try:
+            reglament = get_reglament(str(body.get("reglament")))
+        except ReglamentError as exc:
+            raise refuse("reglament", str(exc), f"мұндай регламент жоқ: {body.get('reglament')}",
+                         f"такого регламента нет: {body.get('reglament')}") from None
+        if not reglament.queue_lists:
+            raise refuse("reglament", f"reglament {reglament.id!r} keeps no queue lists: it gives no housing",
+                         f"«{reglament.id}» регламентінде кезек тізімдері жоқ",
+                         f"в регламенте «{reglament.id}» нет списков очереди")
+        queue_list = str(body.get("queueList"))
+        if problem := reglament.unknown_queue_list(queue_list):
+            raise AllocationError(422, "invalid_dwelling", problem, field="queueList")
+        return Dwelling(address=address.strip(), rooms=rooms, area_m2=float(area), fund=fund,
+                        queue_list=queue_list, reglament=reglament.id, registered_us=0)
+
+    async def dwellings(self, state: str | None = None) -> list[dict[str, Any]]:
+        async with self.runtime.db.session() as session:
+            query = select(Dwelling).order_by(Dwelling.id)
+            if state is not None:
+                query = query.where(Dwelling.state == state)
+            return [dwelling_view(d) for d in (await session.exec(query)).all()]
+
+    async def _dwelling(self, dwelling_id: int) -> Dwelling:
+        async with self.runtime.db.session() as session:
+            dwelling = await session.get(Dwelling, dwelling_id)
+        if dwelling is None:
+            raise AllocationError(404, "not_found", {"kk": f"№ {dwelling_id} тұрғын үй тіркелмеген",
+                                                     "ru": f"жилище № {dwelling_id} не зарегистрировано",
+                                                     "en": f"no dwelling {dwelling_id}"})
+        return dwelling
+
+    # ---- the queue ---------------------------------------------------------------------------
+
+    async def queue(self, queue_list: str) -> list[dict[str, Any]]:
+        """A list in order, with each applicant's status and the place of those still waiting."""
+        known = {q.code for r in all_reglaments().values() for q in r.queue_lists}
+        if queue_list not in known:
+            raise AllocationError(404, "unknown_queue_list", {
+                "kk": f"Мұндай кезек тізімі жоқ: {queue_list}", "ru": f"Такого списка очереди нет: {queue_list}",
+                "en": f"No queue list {queue_list!r} (there are: {', '.join(sorted(known))})"})
+        async with self.runtime.db.session() as session:
+            rows = (await session.exec(
+                select(QueueEntry, QueueOutcome)
+                .join(QueueOutcome, QueueOutcome.application_id == QueueEntry.application_id, isouter=True)
+                .where(QueueEntry.queue_list == queue_list).order_by(QueueEntry.sequence_number)
+            )).all()
+            offered = set((await session.exec(
+                select(Allocation.application_id).where(Allocation.queue_list == queue_list,
+                                                        Allocation.state == "offered")
+            )).all())
+        listing, place = [], 0
+        for entry, outcome in rows:
+            if outcome is None:
+                place += 1
+            listing.append({
+                "sequenceNumber": entry.sequence_number, "applicationId": entry.application_id,
+                "filedAt": _iso(entry.filed_us),
+                "status": outcome.outcome if outcome else ("offered" if entry.application_id in offered else "waiting"),
+                "place": None if outcome else place,
+            })
+        return listing
+
+    async def _next_in_line(self, dwelling: Dwelling) -> tuple[QueueEntry, CaseRecord, int] | None:
+        """The first applicant of the dwelling's list still waiting, holding no open offer and not
+        having declined this dwelling; with their place among all those waiting."""
+        async with self.runtime.db.session() as session:
+            rows = (await session.exec(
+                select(QueueEntry, CaseRecord)
+                .join(CaseRecord, CaseRecord.application_id == QueueEntry.application_id)
+                .join(QueueOutcome, QueueOutcome.application_id == QueueEntry.application_id, isouter=True)
+                .where(QueueEntry.queue_list == dwelling.queue_list, CaseRecord.reglament == dwelling.reglament,
+                       QueueOutcome.application_id.is_(None))  # type: ignore[union-attr]
+                .order_by(QueueEntry.sequence_number)
+            )).all()
+            busy = set((await session.exec(
+                select(Allocation.application_id).where(
+                    (Allocation.state == "offered") | (Allocation.dwelling_id == dwelling.id))
+            )).all())
+        for place, (entry, case) in enumerate(rows, start=1):
+            if entry.application_id not in busy:
+                return entry, case, place
+        return None
+
+    # ---- offers ------------------------------------------------------------------------------
+
+    async def allocate_all(self) -> list[dict[str, Any]]:
+        """Offer every available dwelling, oldest first, to whoever is next on its list."""
+        async with self.runtime.db.session() as session:
+            ids = (await session.exec(
+                select(Dwelling.id).where(Dwelling.state == "available").order_by(Dwelling.id))).all()
+        offers = [await self.allocate(i) for i in ids]  # type: ignore[arg-type]
+        return [o for o in offers if o is not None]
+
+    async def allocate(self, dwelling_id: int) -> dict[str, Any] | None:
+        """Offer an available dwelling to the next applicant of its list: the signed decision,
+        delivered; None when nobody on the list is waiting for it."""
+        async with self._lock:
+            dwelling = await self._dwelling(dwelling_id)
+            if dwelling.state != "available":
+                return None
+            found = await self._next_in_line(dwelling)
+            if found is None:
+                return None
+            entry, case, place = found
+            now = await self.runtime.now()
+            due = ANSWER_TERM.add_to(now)
+            async with self.runtime.db.session() as session:
+                allocation = Allocation(
+                    dwelling_id=dwelling_id, application_id=entry.application_id, queue_list=entry.queue_list,
+                    sequence_number=entry.sequence_number, place=place, offered_us=to_us(now),
+                    answer_by_us=to_us(due), document="{}", signature="",
+                    delivered_to=NOTICE_SERVICES[case.channel],
+                )
+                session.add(allocation)
+                await session.commit()
+                await session.refresh(allocation)
+            document = self._decision(allocation, dwelling, case, now, due)
+            try:
+                signature = await self.sign(document)
+                await self.runtime.gateway(REGIONAL_GATEWAY).send(
+                    allocation.delivered_to,
+                    {"applicationId": case.application_id, "reglament": case.reglament, "channel": case.channel,
+                     "registrationNumber": case.registration_number, "kind": document["type"],
+                     "document": document, "signature": signature},
+                    correlation_id=case.application_id,
+                )
+            except (GatewayFault, RuntimeError) as exc:
+                async with self.runtime.db.session() as session:
+                    stale = await session.get(Allocation, allocation.id)
+                    await session.delete(stale)
+                    await session.commit()
+                raise AllocationError(502, "not_delivered", {
+                    "kk": "Тұрғын үй беру туралы шешім өтініш берушіге жеткізілмеді",
+                    "ru": "Решение о предоставлении жилища не доставлено заявителю",
+                    "en": f"The decision could not be signed or delivered to {allocation.delivered_to}: {exc}"},
+                ) from None
+            async with self.runtime.db.session() as session:
+                stored = await session.get(Allocation, allocation.id)
+                held = await session.get(Dwelling, dwelling_id)
+                assert stored is not None and held is not None
+                stored.document = json.dumps(document, ensure_ascii=False)
+                stored.signature = signature
+                held.state = "offered"
+                session.add_all([stored, held])
+                await session.commit()
+                await session.refresh(stored)
+            await self.runtime.clock.schedule(SYSTEM, TIMER_KIND, due, {"allocation": allocation.id},
+                                              application_id=case.application_id)
+            return allocation_view(stored)
+
+    def _decision(self, allocation: Allocation, dwelling: Dwelling, case: CaseRecord,
+                  now: datetime, due: datetime) -> dict[str, Any]:
+        reglament = get_reglament(case.reglament)
+        queue = reglament.queue_list(allocation.queue_list)
+        assert queue is not None
+        fund = FUNDS[dwelling.fund]
+        answer_by = to_local(due).date().isoformat()
+        number, place = allocation.sequence_number, allocation.place
+        return {
+            "type": "housing-decision",
+            "decisionNumber": f"ALM-ТҮ-{allocation.id}",
+            "allocationId": allocation.id,
+            "reglament": reglament.id,
+            "applicationId": case.application_id,
+            "registrationNumber": case.registration_number,
+            "applicant": {"iin": case.applicant_iin},
+            "provider": {"name": reglament.provider.name.kk, "bin": _ORGANISATION["bin"]},
+            "date": to_local(now).isoformat(),
+            "dwelling": {"id": dwelling.id, "address": dwelling.address, "rooms": dwelling.rooms,
+                         "areaM2": dwelling.area_m2, "fund": dwelling.fund, "fundName": fund},
+            "queue": {"list": queue.code, "listName": {"kk": queue.kk, "ru": queue.ru, "en": queue.en},
+                      "sequenceNumber": number, "place": place},
+            "legalGround": LEGAL_GROUND,
+            "answerBy": to_local(due).isoformat(),
+            "ifDeclined": DECLINE_RULE,
+            "text": {
+                "kk": f"ЖСН {case.applicant_iin} өтініш берушіге «{queue.kk}» тізімі бойынша (реттік нөмірі – "
+                      f"{number}) тұрғын үй беру туралы шешім: {dwelling.address}, {dwelling.rooms} бөлме, "
+                      f"{dwelling.area_m2:g} м², {fund['kk']}. Негіздеме: {LEGAL_GROUND['kk']}. "
+                      f"Келісіміңізді немесе бас тартуыңызды {answer_by} дейін хабарлаңыз.",
+                "ru": f"Решение о предоставлении жилища заявителю ИИН {case.applicant_iin} по списку «{queue.ru}» "
+                      f"(порядковый номер – {number}): {dwelling.address}, комнат: {dwelling.rooms}, "
+                      f"{dwelling.area_m2:g} м², {fund['ru']}. Основание: {LEGAL_GROUND['ru']}. "
+                      f"Сообщите о согласии или отказе до {answer_by}.",
+                "en": f"Decision to provide housing to applicant IIN {case.applicant_iin} of the list "
+                      f"\"{queue.en}\" (sequence number {number}): {dwelling.address}, {dwelling.rooms} room(s), "
+                      f"{dwelling.area_m2:g} m², {fund['en']}. Ground: {LEGAL_GROUND['en']}. "
+                      f"Answer (accept or decline) by {answer_by}.",
+            },
+        }
+
+    # ---- the applicant's answer --------------------------------------------------------------
+
+    async def accept(self, allocation_id: int) -> dict[str, Any]:
+        """The applicant accepts: housed, off the list; the dwelling is theirs."""
+        async with self._lock:
+            allocation = await self._open(allocation_id)
+            now_us = to_us(await self.runtime.now())
+            async with self.runtime.db.session() as session:
+                stored = await session.get(Allocation, allocation.id)
+                dwelling = await session.get(Dwelling, allocation.dwelling_id)
+                assert stored is not None and dwelling is not None
+                stored.state, stored.answered_us = "accepted", now_us
+                dwelling.state = "allocated"
+                session.add_all([stored, dwelling, QueueOutcome(
+                    application_id=stored.application_id, outcome="housed", at_us=now_us, allocation_id=stored.id)])
+                await session.commit()
+                await session.refresh(stored)
+            return {"allocation": allocation_view(stored), "next": None}
+
+    async def decline(self, allocation_id: int) -> dict[str, Any]:
+        """The applicant declines: keeps their place; the dwelling goes to the next in line."""
+        return await self._release(allocation_id, "declined")
+
+    async def _answer_due(self, timer: Timer) -> None:
+        """No answer by the deadline counts as a decline."""
+        async with self.runtime.db.session() as session:
+            allocation = await session.get(Allocation, int(timer.payload["allocation"]))
+        if allocation is not None and allocation.state == "offered":
+            await self._release(allocation.id, "expired", deadline=True)  # type: ignore[arg-type]
+
+    async def _release(self, allocation_id: int, state: str, deadline: bool = False) -> dict[str, Any]:
+        async with self._lock:
+            allocation = await self._open(allocation_id, deadline=deadline)
+            async with self.runtime.db.session() as session:
+                stored = await session.get(Allocation, allocation.id)
+                dwelling = await session.get(Dwelling, allocation.dwelling_id)
+                assert stored is not None and dwelling is not None
+                stored.state, stored.answered_us = state, to_us(await self.runtime.now())
+                dwelling.state = "available"
+                session.add_all([stored, dwelling])
+                await session.commit()
+                await session.refresh(stored)
+        following = await self.allocate(stored.dwelling_id)
+        return {"allocation": allocation_view(stored), "next": following}
+
+    async def _open(self, allocation_id: int, deadline: bool = False) -> Allocation:
+        async with self.runtime.db.session() as session:
+            allocation = await session.get(Allocation, allocation_id)
+        if allocation is None:
+            raise AllocationError(404, "not_found", {"kk": f"№ {allocation_id} ұсыныс жоқ",
+                                                     "ru": f"предложения № {allocation_id} нет",
+                                                     "en": f"no allocation {allocation_id}"})
+        if allocation.state != "offered":
+            raise AllocationError(409, "already_answered", {
+                "kk": f"Ұсынысқа жауап берілген: {allocation.state}",
+                "ru": f"На предложение уже ответили: {allocation.state}",
+                "en": f"The offer is no longer open: it was {allocation.state}"})
+        if not deadline and to_us(await self.runtime.now()) > allocation.answer_by_us:
+            answer_by = _iso(allocation.answer_by_us)
+            raise AllocationError(409, "answer_too_late", {
+                "kk": f"Жауап беру мерзімі өтіп кетті ({answer_by}): ұсыныс бас тартылған болып саналады",
+                "ru": f"Срок ответа истёк ({answer_by}): предложение считается отклонённым",
+                "en": f"The answer is too late: it was due by {answer_by} ({ANSWER_TERM.english()} from the "
+                      "offer); no answer counts as a decline"})
+        return allocation
+
+    async def allocations(self, state: str | None = None) -> list[dict[str, Any]]:
+        async with self.runtime.db.session() as session:
+            query = select(Allocation).order_by(Allocation.id)
+            if state is not None:
+                query = query.where(Allocation.state == state)
+            return [allocation_view(a) for a in (await session.exec(query)).all()]
