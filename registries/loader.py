@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from registries.models import (
     AddressHistory,
+    AddressOccupant,
     IncomeRecord,
     PersonRecord,
     PopulationMeta,
@@ -60,11 +61,23 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _current(history: dict[str, Any]) -> dict[str, Any] | None:
+    """A person's current registration (the last one without an end date), if it has an arCode."""
+    current = next((a for a in reversed(history.get("addresses") or []) if isinstance(a, dict) and not a.get("endDate")), None)
+    return current if current is not None and current.get("arCode") else None
+
+
 def _rows(chunk: Chunk, source: str) -> dict[type, list[dict[str, Any]]]:
     rows: dict[type, list[dict[str, Any]]] = {
         table: [{"iin": d["iin"], "document": _dump(d), "source": source} for d in getattr(chunk, name)]
         for name, table in BY_IIN.items()
     }
+    rows[AddressOccupant] = [
+        {"iin": d["iin"], "ar_code": str(current["arCode"]), "begin_date": str(current.get("beginDate") or ""),
+         "source": source}
+        for d in chunk.addresses
+        if (current := _current(d)) is not None
+    ]
     rows[PowerOfAttorneyRecord] = [
         {"number": p["number"], "principal_iin": p["principalIin"], "attorney_iin": p["attorneyIin"],
          "document": _dump(p), "source": source}
@@ -94,11 +107,11 @@ async def load_population(database: Database, seed: int, size: int) -> float:
     Returns the seconds it took (0 when nothing had to be done)."""
     async with database.session() as session:
         meta = await session.get(PopulationMeta, 1)
-    if meta is not None and (meta.seed, meta.size) == (seed, size):
+    if meta is not None and (meta.seed, meta.size) == (seed, size) and await _indexed(database, meta.persons):
         return 0.0
     started = time.perf_counter()
     async with database.engine.begin() as connection:
-        for table in (*BY_IIN.values(), PowerOfAttorneyRecord):
+        for table in (*BY_IIN.values(), AddressOccupant, PowerOfAttorneyRecord):
             await connection.execute(delete(table).where(table.source == "generated"))
     persons = 0
     chunks = generate(seed, size, chunk_persons=LOAD_CHUNK)
@@ -113,6 +126,16 @@ async def load_population(database: Database, seed: int, size: int) -> float:
     elapsed = time.perf_counter() - started
     log.info("loaded a population of %d persons (seed %d) in %.1f s", persons, seed, elapsed)
     return elapsed
+
+
+async def _indexed(database: Database, persons: int) -> bool:
+    """Whether the address index is filled (a population loaded before the index existed is not)."""
+    if persons == 0:
+        return True
+    async with database.session() as session:
+        found = (await session.exec(
+            select(AddressOccupant.iin).where(AddressOccupant.source == "generated").limit(1))).first()
+    return found is not None
 
 
 def read_fixtures(path: Path | Traversable) -> Chunk:

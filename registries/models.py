@@ -30,6 +30,17 @@ class AddressHistory(_ByIin, table=True):
     __tablename__ = "address_history"
 
 
+class AddressOccupant(RegistriesModel, table=True):
+    """The address registry's index of who is registered where now: one row a person, found by the
+    address's registration code (arCode), so that the registry can tell who lives at an address."""
+
+    __tablename__ = "address_occupants"
+    iin: str = Field(primary_key=True, max_length=12)
+    ar_code: str = Field(index=True)
+    begin_date: str
+    source: str = Field(default="generated", description="generated or fixture")
+
+
 class RealEstateRights(_ByIin, table=True):
     """The real-estate rights registry: dwellings a person owns or owned."""
 

@@ -33,6 +33,11 @@ RATES = {
     "low_income": 0.15,             # of households
     "unemployed": 0.04,             # of working-age adults: registered as unemployed
     "communal_tenant": 0.05,        # of households: lives in a communal fund dwelling
+    # Drawn from each household's own generator (``_extras``), so adding them left the rest as it was:
+    "unsafe": 0.03,                 # of owned dwellings: declared unsafe (emergency) by a commission
+    "disabled_child": 0.02,         # of children: a disabled child
+    "disability": 0.03,             # of adults: disability group 1, 2 or 3
+    "tenancy_released": 0.01,       # of households: gave up a communal fund dwelling in the last five years
 }
 
 MALE = ["Ерлан", "Дәурен", "Асқар", "Нұрлан", "Серік", "Бауыржан", "Ержан", "Қайрат", "Марат", "Руслан",
@@ -103,6 +108,40 @@ DWELLING = {"apartment": {"code": "1", "nameKz": "Пәтер", "nameRu": "Ква
 FUNDS = {"communal": {"code": "1", "nameKz": "Коммуналдық тұрғын үй қоры", "nameRu": "Коммунальный жилищный фонд"},
          "enterprise": {"code": "2", "nameKz": "Мемлекеттік кәсіпорынның тұрғын үй қоры", "nameRu": "Жилищный фонд госпредприятия"},
          "institution": {"code": "3", "nameKz": "Мемлекеттік мекеменің тұрғын үй қоры", "nameRu": "Жилищный фонд госучреждения"}}
+ALIENATION = {
+    "sale": {"code": "01", "nameKz": "Сатып алу-сату", "nameRu": "Купля-продажа"},
+    "exchange": {"code": "02", "nameKz": "Айырбас", "nameRu": "Мена"},
+    "gift": {"code": "03", "nameKz": "Сыйға тарту", "nameRu": "Дарение"},
+    "division": {"code": "04", "nameKz": "Тұрғын үйді бөлу (үлесті бөліп шығару)", "nameRu": "Раздел жилища (выдел доли)"},
+    "mortgage-buyout": {"code": "05", "nameKz": "Ипотекалық тұрғын үй қарызы бойынша жергілікті атқарушы органның сатып алуы",
+                        "nameRu": "Выкуп местным исполнительным органом по ипотечному жилищному займу"},
+    "demolition": {"code": "06", "nameKz": "Бұзылуы (жойылуы)", "nameRu": "Снос (уничтожение)"},
+}
+"""How a right ended (``alienationReason``)."""
+CAUSE = {
+    "wear": {"code": "01", "nameKz": "Табиғи тозу", "nameRu": "Естественный износ"},
+    "disaster": {"code": "02", "nameKz": "Төтенше жағдай", "nameRu": "Чрезвычайная ситуация"},
+    "owner-fault": {"code": "03", "nameKz": "Меншік иесінің кінәсі", "nameRu": "По вине собственника"},
+}
+"""Why a dwelling was declared unsafe or was demolished (``cause``)."""
+STATUS = {
+    "disabled-child": {"code": "01", "nameKz": "Мүгедек бала", "nameRu": "Ребёнок-инвалид"},
+    "disability-1": {"code": "02", "nameKz": "1-топтағы мүгедек", "nameRu": "Инвалид 1 группы"},
+    "disability-2": {"code": "03", "nameKz": "2-топтағы мүгедек", "nameRu": "Инвалид 2 группы"},
+    "disability-3": {"code": "04", "nameKz": "3-топтағы мүгедек", "nameRu": "Инвалид 3 группы"},
+    "orphan": {"code": "05", "nameKz": "Жетім бала", "nameRu": "Ребёнок-сирота"},
+    "no-parental-care": {"code": "06", "nameKz": "Ата-анасының қамқорлығынсыз қалған бала",
+                         "nameRu": "Ребёнок, оставшийся без попечения родителей"},
+    "war-participant": {"code": "07", "nameKz": "Ұлы Отан соғысының қатысушысы", "nameRu": "Участник Великой Отечественной войны"},
+    "war-disabled": {"code": "08", "nameKz": "Ұлы Отан соғысының мүгедегі", "nameRu": "Инвалид Великой Отечественной войны"},
+}
+"""Social statuses the incomes-and-status service returns (``statuses[].type``)."""
+TERMINATION = {
+    "released": {"code": "01", "nameKz": "Жалдаушының өз еркімен босатуы", "nameRu": "Добровольное освобождение нанимателем"},
+    "privatized": {"code": "02", "nameKz": "Жекешелендіру", "nameRu": "Приватизация"},
+    "evicted": {"code": "03", "nameKz": "Сот шешімімен шығару", "nameRu": "Выселение по решению суда"},
+}
+"""Why a tenancy of the communal fund ended (``formerTenancies[].terminationReason``)."""
 NOTARIES = ["Б. Қасымова", "Н. Әбдірахманов", "Г. Сейітова", "А. Жұмабаев", "С. Омарова"]
 PROXY_SERVICES = ["HousingQueueRegistration", "HousingCertificate", "HousingPrivatization", "HousingAid"]
 
@@ -137,6 +176,7 @@ def _surname(rng: random.Random, gender: int, root: str) -> str:
 
 class _Generator:
     def __init__(self, seed: int, reference: date) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.reference = reference
         self.used: set[str] = set()
@@ -251,7 +291,62 @@ class _Generator:
         self._incomes(chunk, members)
         self._tenancy(chunk, head, address)
         self._powers(chunk, members)
+        self._extras(chunk, members, parents, address)
         return len(members)
+
+    def _extras(self, chunk: Chunk, members: list[dict], parents: list[dict], address: dict) -> None:
+        """What the household's records say besides the basics -- how dwellings were alienated,
+        unsafe dwellings, disabilities, tenancies given up -- drawn from the household's own
+        generator, so the main one (and with it everything above) is as it was without them."""
+        rng = random.Random(f"{self.seed}/{self.households}")
+        head = members[0]
+        rights = next((p["rights"] for p in reversed(chunk.properties) if p["iin"] == head["iin"]), [])
+        for right in rights:
+            if right["alienationDate"]:
+                reason = rng.choices(list(ALIENATION), weights=[70, 8, 10, 4, 4, 4])[0]
+                right["alienationReason"] = ALIENATION[reason]
+                if reason == "demolition":
+                    right["cause"] = CAUSE[rng.choices(list(CAUSE), weights=[60, 30, 10])[0]]
+            elif rng.random() < RATES["unsafe"]:
+                declared = self.reference - timedelta(days=rng.randint(60, 3000))
+                right["emergencyAct"] = {
+                    "number": f"{rng.randint(10, 999)}-А", "date": declared.isoformat(),
+                    "cause": CAUSE[rng.choices(list(CAUSE), weights=[80, 15, 5])[0]],
+                }
+        iins = {person["iin"] for person in members}
+        incomes = {record["iin"]: record for record in chunk.incomes[-len(members):] if record["iin"] in iins}
+        for person in members:
+            if person["lifeStatus"] is DEAD:
+                continue
+            adult = person in parents
+            chance = RATES["disability"] if adult else RATES["disabled_child"]
+            if rng.random() >= chance:
+                continue
+            kind = rng.choice(["disability-1", "disability-2", "disability-3"]) if adult else "disabled-child"
+            since = max(date.fromisoformat(person["birthDate"]), self.reference - timedelta(days=rng.randint(100, 4000)))
+            status = {"type": STATUS[kind], "beginDate": since.isoformat(), "endDate": None}
+            record = incomes.get(person["iin"])
+            if record is None:
+                record = {"iin": person["iin"], "months": [], "unemployed": {"registered": False, "since": None}}
+                chunk.incomes.append(record)
+                incomes[person["iin"]] = record
+            record.setdefault("statuses", []).append(status)
+        if rng.random() < RATES["tenancy_released"]:
+            ended = self.reference - timedelta(days=rng.randint(60, 1800))
+            former = {
+                "fund": FUNDS["communal"],
+                "address": {"region": address["region"], "city": address["city"],
+                            "street": rng.choice(REGIONS[address["routeId"]]["streets"]),
+                            "building": str(rng.randint(1, 250)), "flat": str(rng.randint(1, 180))},
+                "since": (ended - timedelta(days=rng.randint(400, 6000))).isoformat(),
+                "endDate": ended.isoformat(),
+                "terminationReason": TERMINATION[rng.choices(list(TERMINATION), weights=[60, 30, 10])[0]],
+            }
+            existing = next((t for t in chunk.tenancies if t["iin"] == head["iin"]), None)
+            if existing is None:
+                chunk.tenancies.append({"iin": head["iin"], "tenancy": None, "formerTenancies": [former]})
+            else:
+                existing["formerTenancies"] = [former]
 
     def _addresses(self, chunk: Chunk, members: list[dict], current: dict) -> None:
         for person in members:

@@ -16,9 +16,12 @@ from typing import Any
 
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
+from sqlmodel import select
+
 from registries.models import (
     AccessRecord,
     AddressHistory,
+    AddressOccupant,
     IncomeRecord,
     PersonRecord,
     PowerOfAttorneyRecord,
@@ -130,37 +133,58 @@ class Registries:
         return {"result": RESULT_OK, "person": person}
 
     async def addresses(self, request: Incoming) -> dict[str, Any]:
-        """The address registry: registration history, and how long at the current address."""
+        """The address registry: registration history, how long at the current address, and who
+        is registered at the current address now (``registeredPersons``: ЖСН and since when,
+        the person asked about included) -- what an address certificate lists."""
         iin, history = await self._lookup(request, AddressHistory)
         if history is None:
             raise self._not_found(request.info.serviceId, iin)
         today = to_local(await self.runtime.now()).date()
         current = next((a for a in reversed(history["addresses"]) if not a.get("endDate")), None)
         days = (today - date.fromisoformat(current["beginDate"])).days if current else None
+        registered: list[dict[str, Any]] = []
+        if current and current.get("arCode"):
+            async with self.runtime.db.session() as session:
+                rows = (await session.exec(
+                    select(AddressOccupant).where(AddressOccupant.ar_code == str(current["arCode"]))
+                    .order_by(AddressOccupant.begin_date, AddressOccupant.iin)  # type: ignore[arg-type]
+                )).all()
+            registered = [{"iin": row.iin, "beginDate": row.begin_date or None} for row in rows]
         return {"result": RESULT_OK, "iin": iin, "addresses": history["addresses"],
-                "currentAddress": current, "daysAtCurrentAddress": days}
+                "currentAddress": current, "daysAtCurrentAddress": days, "registeredPersons": registered}
 
     async def real_estate(self, request: Incoming) -> dict[str, Any]:
-        """Dwellings owned in Kazakhstan, with acquisitions and alienations (sales)."""
+        """Dwellings owned in Kazakhstan, with acquisitions and alienations. An alienated right
+        says how (``alienationReason``: sale, exchange, gift, division of the dwelling, buy-out by
+        the local executive body of a mortgaged dwelling, demolition; a demolition also says whose
+        fault, ``cause``); a dwelling declared unsafe carries the commission's act
+        (``emergencyAct``: number, date, cause)."""
         iin, rights = await self._lookup(request, RealEstateRights)
         rights_list = (rights or {}).get("rights", [])
         return {"result": RESULT_OK, "iin": iin, "rights": rights_list,
                 "owns": any(not r.get("alienationDate") for r in rights_list)}
 
     async def incomes(self, request: Incoming) -> dict[str, Any]:
-        """Monthly incomes over the last twelve months by source, and unemployed registration."""
+        """Monthly incomes over the last twelve months by source, unemployed registration, and
+        the social statuses on record (``statuses``: disabled child, disability group, orphan,
+        child without parental care, Great Patriotic War participant or disabled veteran, with
+        their dates)."""
         iin, record = await self._lookup(request, IncomeRecord)
         if record is None:
             return {"result": RESULT_OK, "iin": iin, "months": [], "unemployed": {"registered": False, "since": None},
-                    "averageMonthly": 0.0}
-        total = sum(item["amount"] for month in record["months"] for item in month["items"])
-        return {"result": RESULT_OK, "iin": iin, "months": record["months"], "unemployed": record["unemployed"],
-                "averageMonthly": round(total / max(1, len(record["months"])), 2)}
+                    "averageMonthly": 0.0, "statuses": []}
+        months = record.get("months") or []
+        total = sum(item["amount"] for month in months for item in month["items"])
+        return {"result": RESULT_OK, "iin": iin, "months": months,
+                "unemployed": record.get("unemployed") or {"registered": False, "since": None},
+                "averageMonthly": round(total / max(1, len(months)), 2), "statuses": record.get("statuses") or []}
 
     async def tenancy(self, request: Incoming) -> dict[str, Any]:
-        """The communal housing fund: the dwelling held in permanent use, if any."""
+        """The communal housing fund: the dwelling held in permanent use, if any, and tenancies
+        that ended (``formerTenancies``, each with its ``endDate`` and ``terminationReason``)."""
         iin, record = await self._lookup(request, Tenancy)
-        return {"result": RESULT_OK, "iin": iin, "tenancy": (record or {}).get("tenancy")}
+        return {"result": RESULT_OK, "iin": iin, "tenancy": (record or {}).get("tenancy"),
+                "formerTenancies": (record or {}).get("formerTenancies") or []}
 
     async def power_of_attorney(self, request: Incoming) -> dict[str, Any]:
         """БНАЖ: is this power of attorney valid for this service today? valid, expired, revoked,

@@ -63,7 +63,17 @@ def test_a_realistic_share_of_edge_cases():
     assert 0.25 < share(owners, households) < 0.45 and 0.01 < share(sales, households) < 0.06
     unemployed = sum(i["unemployed"]["registered"] for i in population["incomes"])
     assert 0.015 < share(unemployed, len(population["incomes"])) < 0.07
-    assert 0.02 < share(len(population["tenancies"]), households) < 0.09
+    tenants = [t for t in population["tenancies"] if t["tenancy"]]
+    assert 0.02 < share(len(tenants), households) < 0.09
+    released = [t for t in population["tenancies"] if t.get("formerTenancies")]
+    assert 0.002 < share(len(released), households) < 0.03
+    rights = [r for p in population["properties"] for r in p["rights"]]
+    assert all(r.get("alienationReason") for r in rights if r["alienationDate"])
+    assert {r["alienationReason"]["code"] for r in rights if r["alienationDate"]} >= {"01", "03"}
+    unsafe = [r for r in rights if r.get("emergencyAct")]
+    assert unsafe and all(not r["alienationDate"] and r["emergencyAct"]["cause"]["code"] for r in unsafe)
+    statuses = Counter(s["type"]["code"] for i in population["incomes"] for s in i.get("statuses", []))
+    assert statuses["01"] > 0 and statuses["02"] + statuses["03"] + statuses["04"] > 0
     kinds = Counter(
         "revoked" if p["revoked"] else "out_of_scope" if p["scope"] == ["HousingCertificate"]
         else "expired" if date.fromisoformat(p["validTo"]) < REFERENCE_DATE else "valid"
@@ -72,5 +82,5 @@ def test_a_realistic_share_of_edge_cases():
     assert set(kinds) == {"valid", "expired", "revoked", "out_of_scope"}
     regions = Counter(p["regAddress"]["routeId"] for p in persons)
     assert set(regions) == {"almaty", "pavlodar", "karaganda", "wko"}
-    low = [i for i in population["incomes"] if any(item["source"]["code"] == "03" for item in i["months"][0]["items"])]
+    low = [i for i in population["incomes"] if i["months"] and any(item["source"]["code"] == "03" for item in i["months"][0]["items"])]
     assert low, "somebody lives on benefits"

@@ -55,7 +55,9 @@ async def run(tmp_path):
     fixture = tmp_path / "people.yaml"
     fixture.write_text(FIXTURES, encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "run", population_size=400, registry_fixtures=[fixture], seed_people=False)
-    async with Simulation(settings) as simulation:
+    simulation = Simulation(settings)
+    simulation.systems = ("signatures", "gateway", "registries", "provider_ws", "corporation_ws")  # who asks, who answers
+    async with simulation:
         yield simulation
     await drop_run(settings, (*SYSTEMS, "simulation"))
 
@@ -103,6 +105,23 @@ async def test_every_registry_answers_with_its_fields(run):
     assert fixture["owns"] is False and fixture["rights"][0]["alienationDate"] == "2024-02-10"
     tenancy = data_of(await ask(run, "KZHF_CommunalTenancy", {"iin": "780120300886"}))["tenancy"]
     assert tenancy["residualValue"] == 4100000
+
+
+async def test_what_the_housing_rules_read_is_in_the_answers(run):
+    """The fields the provider's housing-need rules read, on the fixture families."""
+    son, mother = "800915399125", "550404499134"
+    here = data_of(await ask(run, "AR_AddressRegistrationHistory", {"iin": son}))
+    assert {p["iin"] for p in here["registeredPersons"]} == {son, mother}
+    assert here["currentAddress"]["arCode"] == "0201500700000110"
+    child = data_of(await ask(run, "GCVP_IncomesAndStatus", {"iin": "150901699056", "consentRef": "c"}))
+    assert [s["type"]["code"] for s in child["statuses"]] == ["01"] and child["averageMonthly"] == 0.0
+    assert data_of(await ask(run, "GCVP_IncomesAndStatus", {"iin": ALIYA, "consentRef": "c"}))["statuses"] == []
+    left = data_of(await ask(run, "KZHF_CommunalTenancy", {"iin": "830313399221"}))
+    assert left["tenancy"] is None and left["formerTenancies"][0]["terminationReason"]["code"] == "01"
+    bought_out = data_of(await ask(run, "GBDRN_RealEstateRights", {"iin": "860606399210", "consentRef": "c"}))
+    assert bought_out["owns"] is False and bought_out["rights"][0]["alienationReason"]["code"] == "05"
+    unsafe = data_of(await ask(run, "GBDRN_RealEstateRights", {"iin": "700312399011", "consentRef": "c"}))
+    assert unsafe["owns"] is True and unsafe["rights"][0]["emergencyAct"]["cause"]["code"] == "01"
 
 
 @pytest.mark.parametrize(("number", "principal", "service", "status"), [
