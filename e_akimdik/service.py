@@ -5,7 +5,7 @@ The request data (field names as the answer gives them back):
 - ``applicationId`` -- the application whose documents are registered (1-64 letters, digits,
   ``.``, ``_``, ``:``, ``-``; the portal's and the State Corporation's ids are UUIDs);
 - ``reglament`` -- the reglament it is served under: one whose documents the akimat registers in
-  "Е-әкімдік" (:data:`REGLAMENTS`);
+  "Е-әкімдік" (:func:`served_reglaments`);
 - ``applicantIin`` -- the applicant's ЖСН, check digit and all;
 - ``documentKind`` -- what is registered, as the reglament's item 4 names the ground of the
   procedure: ``application`` (the application on the form of the Standard's appendix 1, filed at
@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from e_akimdik.models import DocumentRegistration, YearCounter
 from gateway_protocol.provider import Incoming
+from reglaments import all_reglaments
 from runtime.registration import Iin, Registered, Registrar, parse_data
 from runtime import SystemRuntime
 
@@ -39,24 +40,16 @@ PREFIX = "EAK"
 SYSTEM_NAME = {"kk": "«Е-әкімдік» ақпараттық жүйесі", "ru": "информационная система «Е-акимат»",
                "en": "the Е-әкімдік information system"}
 
-REGLAMENTS: dict[str, dict[str, str]] = {
-    # shared/seeds/003…: section 2, item 5, procedure 4 -- "құжаттарды қарайды, "Е-әкімдік"
-    # ақпараттық жүйесіне тіркейді".
-    "wko-queue": {
-        "nameKz": "Мемлекеттік тұрғын үй қорынан берілетін тұрғын үйге немесе жеке тұрғын үй қорынан "
-                  "жергілікті атқарушы орган жалдаған тұрғын үйге мұқтаж азаматтарды есепке алу және "
-                  "кезекке қою, сондай-ақ жергілікті атқарушы органдардың тұрғын үй беру туралы шешім "
-                  "қабылдауы (Батыс Қазақстан облысы)",
-        "nameRu": "Постановка на учёт и очередь граждан, нуждающихся в жилище из государственного "
-                  "жилищного фонда или жилище, арендованном местным исполнительным органом в частном "
-                  "жилищном фонде, а также принятие решения о предоставлении жилища "
-                  "(Западно-Казахстанская область)",
-        "nameEn": "Registration and queueing of citizens in need of housing from the state fund or "
-                  "housing rented by the local executive body, and the decision to provide housing "
-                  "(West Kazakhstan region)",
-    },
-}
-"""The reglaments whose documents the akimat registers in "Е-әкімдік", by reglament id."""
+def served_reglaments() -> dict[str, dict[str, str]]:
+    """The reglaments whose documents the akimat registers in "Е-әкімдік", by id, with their
+    names: those whose definition has a step that sends this service (a staff procedure that
+    registers the documents here, as seed 003's procedure 4 does)."""
+    return {
+        reglament.id: {"nameKz": reglament.title.kk, "nameRu": reglament.title.ru, "nameEn": reglament.title.en}
+        for reglament in all_reglaments().values()
+        if any(params.get("service_id") == SERVICE_ID
+               for channel in reglament.channels.values() for step in channel.steps for _, params in step.calls)
+    }
 
 DOCUMENT_KINDS: dict[str, dict[str, str]] = {
     # shared/seeds/003…, section 2, item 4: the ground of the procedure on each channel.
@@ -75,11 +68,12 @@ DOCUMENT_KINDS: dict[str, dict[str, str]] = {
 
 
 def _served_reglament(value: str) -> str:
-    if value not in REGLAMENTS:
+    served = served_reglaments()
+    if value not in served:
         raise PydanticCustomError(
             "reglament_not_registered_here",
             "'{value}' is not a reglament whose documents are registered in Е-әкімдік; these are: {known}",
-            {"value": value, "known": ", ".join(sorted(REGLAMENTS))},
+            {"value": value, "known": ", ".join(sorted(served)) or "none"},
         )
     return value
 
@@ -108,7 +102,7 @@ def registration_view(row: dict[str, Any]) -> dict[str, Any]:
         "registrationNumber": registered.number,
         "registeredAt": registered.at.isoformat(),
         "applicationId": row["application_id"],
-        "reglament": coded(row["reglament"], REGLAMENTS[row["reglament"]]),
+        "reglament": coded(row["reglament"], served_reglaments().get(row["reglament"], {})),
         "applicantIin": row["applicant_iin"],
         "documentKind": coded(row["document_kind"], DOCUMENT_KINDS[row["document_kind"]]),
         "title": row["title"],

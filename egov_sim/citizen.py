@@ -76,14 +76,15 @@ def scan(code: str, citizen: Citizen) -> bytes:
     return f"{code} of {citizen.iin}".encode()
 
 
-def filled_form(form: dict[str, Any], citizen: Citizen) -> dict[str, Any]:
-    """What the citizen enters on the portal page: the queue list and the files themselves."""
+def filled_form(form: dict[str, Any], citizen: Citizen, omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What the citizen enters on the portal page: the queue list and the files themselves (all
+    the form asks for but ``omit``)."""
     return {
         "form": {"queueList": citizen.queue_list},
         "attachments": [
             {"code": doc["code"], "name": f"{doc['code']}.pdf",
              "content": base64.b64encode(scan(doc["code"], citizen)).decode()}
-            for doc in form["requiredDocuments"]
+            for doc in form["requiredDocuments"] if doc["code"] not in omit
         ],
     }
 
@@ -123,6 +124,7 @@ async def apply_on_portal(
     data_dir: Path | None = None,
     signing_key: Identity | Path | None = None,
     run_clock: bool = True,
+    omit: tuple[str, ...] = (),
 ) -> PortalOutcome:
     """Register (if need be), log in, fill in, sign and submit; let time run; read the cabinet.
 
@@ -153,7 +155,7 @@ async def apply_on_portal(
         assert isinstance(form, dict)
         # The page hands the filled-in form to the portal and gets back the document to sign.
         prepared = _expect(
-            await portal.post(f"/api/services/{reglament}/document", json=filled_form(form, citizen), headers=auth),
+            await portal.post(f"/api/services/{reglament}/document", json=filled_form(form, citizen, omit), headers=auth),
             200,
         )
         assert isinstance(prepared, dict)

@@ -9,7 +9,8 @@ virtual start and finish; the term and whether it was met; the trace; and the ga
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 
@@ -18,7 +19,8 @@ from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, phrase, text_lines, trace_lines
 from reglaments import get_reglament
 from signatures.identity import Identity
-from simulation.calendar import to_local
+from simulation.calendar import is_working_day, to_local
+from simulation.definition import Case
 from simulation.identifiers import make_iin
 from simulation.settings import Settings
 
@@ -31,10 +33,8 @@ OMAROV = Citizen("851102304571", "ОМАРОВ", "ДӘУРЕН", "АСҚАРҰЛ
 UNKNOWN_IIN = make_iin(date(1900, 1, 1), 1, 1)
 """A well-formed ЖСН of nobody the registries know."""
 
-CASES: dict[str, tuple[str, ...]] = {
-    "portal": ("approved", "refused", "bad-password", "revoked-certificate", "expired-certificate", "iin-mismatch"),
-    "corporation": ("approved", "refused", "incomplete-package", "no-registry-data"),
-}
+CITIZENS = {"demo": DEMO_CITIZEN, "owner": OSPANOV, "other": OMAROV}
+"""The citizens a case names (``applicant``, ``signer``); any other value is a ЖСН."""
 
 
 class CaseError(ValueError):
@@ -42,7 +42,18 @@ class CaseError(ValueError):
 
 
 def cases_of(reglament_id: str) -> dict[str, tuple[str, ...]]:
-    return {channel: CASES[channel] for channel in get_reglament(reglament_id).channels if channel in CASES}
+    """The cases of each channel, as the reglament's definition lists them."""
+    return {channel: tuple(cases) for channel, cases in get_reglament(reglament_id).cases.items()}
+
+
+def _citizen(name: str, queue_list: str | None) -> Citizen:
+    if name == "unknown":
+        base = Citizen(UNKNOWN_IIN, "БЕЛГІСІЗ", "АДАМ", None, "Unknown-2026!")
+    elif name in CITIZENS:
+        base = CITIZENS[name]
+    else:
+        base = Citizen(name, "ӨТІНІШ", "БЕРУШІ", None, f"Iin-{name}!")
+    return replace(base, queue_list=queue_list) if queue_list else base
 
 
 async def run_case(settings: Settings, reglament_id: str, channel: str, case: str,
@@ -54,15 +65,20 @@ async def run_case(settings: Settings, reglament_id: str, channel: str, case: st
         raise CaseError(str(exc)) from None
     available = cases_of(reglament.id)
     if channel not in available:
-        raise CaseError(f"reglament {reglament.id} has no channel {channel!r} (it has: {', '.join(available)})")
+        raise CaseError(f"reglament {reglament.id} has no channel {channel!r} with cases "
+                        f"(it has: {', '.join(available) or 'none'})")
     if case not in available[channel]:
         raise CaseError(f"channel {channel} has no case {case!r} (it has: {', '.join(available[channel])})")
+    spec = reglament.cases[channel][case]
+    first = reglament.channel(channel).first.system
     async with Simulation(settings) as simulation:
         started = await simulation.runtime("control").clock.now()
-        if channel == "portal":
-            application_id, trace, view = await _portal(simulation, reglament.id, case)
+        if first == "portal":
+            application_id, trace, view = await _portal(simulation, reglament, channel, spec)
+        elif first == "corporation_ws":
+            application_id, trace, view = await _corporation(simulation, reglament, spec)
         else:
-            application_id, trace, view = await _corporation(simulation, reglament.id, case)
+            raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal and the front office")
         messages = await _messages(simulation, application_id) if application_id else []
     report = _report(reglament, channel, case, application_id, started, trace, view, messages)
     if world is not None:
@@ -70,47 +86,44 @@ async def run_case(settings: Settings, reglament_id: str, channel: str, case: st
     return report
 
 
-async def _portal(simulation: Simulation, reglament_id: str, case: str):
+async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
     data_dir = simulation.settings.data_dir
-    if case == "bad-password":
+    citizen = _citizen(case.applicant, case.queue_list)
+    if case.password == "wrong":
         async with simulation.client("portal") as portal:
-            await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
+            await portal.post("/api/accounts", json={"iin": citizen.iin, "password": citizen.password})
             refused = (await portal.post("/api/sessions", json={
-                "iin": DEMO_CITIZEN.iin, "password": "not-the-password", "reglament": reglament_id})).json()
+                "iin": citizen.iin, "password": "not-the-password", "reglament": reglament.id})).json()
         trace = await simulation.runtime("control").tracer.for_session(refused["session"])
         refusal = {"kk": refused["message_kk"], "ru": refused["message_ru"], "en": refused["message"]}
         return None, [e.as_dict() for e in trace], {"refusal": refusal}
-    citizen, key = DEMO_CITIZEN, None
-    if case == "refused":
-        citizen = OSPANOV
-    elif case in ("revoked-certificate", "expired-certificate"):
+    key = None
+    if case.certificate != "valid":
         async with simulation.client("signatures") as ca:
             body = (await ca.post("/v1/certificates/person", json={
                 "iin": citizen.iin, "surname": citizen.surname, "name": citizen.name, "patronymic": citizen.patronymic,
-                "validity": "expired" if case == "expired-certificate" else "valid"})).json()
+                "validity": "expired" if case.certificate == "expired" else "valid"})).json()
             key = Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
-            if case == "revoked-certificate":
+            if case.certificate == "revoked":
                 await ca.post(f"/v1/certificates/{body['serial']}/revoke", json={"reason": "keyCompromise"})
-    elif case == "iin-mismatch":
+    elif case.signer is not None:
         async with simulation.client("signatures") as ca:
-            key = await obtain_signing_key(ca, OMAROV)
-    outcome = await apply_on_portal(simulation.client, reglament_id, citizen, data_dir=data_dir, signing_key=key)
+            key = await obtain_signing_key(ca, _citizen(case.signer, None))
+    outcome = await apply_on_portal(simulation.client, reglament.id, citizen, data_dir=data_dir, signing_key=key,
+                                    omit=tuple(case.omit_documents))
     return outcome.application_id, outcome.trace, outcome.application
 
 
-async def _corporation(simulation: Simulation, reglament_id: str, case: str):
-    reglament = get_reglament(reglament_id)
-    documents = [d.code for d in reglament.required_documents]
-    applicant = {"refused": OSPANOV.iin, "no-registry-data": UNKNOWN_IIN}.get(case, DEMO_CITIZEN.iin)
-    if case == "incomplete-package":
-        documents = documents[:-1]
+async def _corporation(simulation: Simulation, reglament, case: Case):
+    applicant = _citizen(case.applicant, case.queue_list)
+    documents = [d.code for d in reglament.documents_for(applicant.queue_list) if d.code not in case.omit_documents]
     async with simulation.client("corporation_ws") as ws, simulation.client("control") as control:
         session = (await ws.post("/api/operator/sessions")).json()["session"]
         auth = {"Authorization": f"Bearer {session}"}
-        ticket = (await ws.post("/api/tickets", params={"reglament": reglament_id})).json()["ticket"]
+        ticket = (await ws.post("/api/tickets", params={"reglament": reglament.id})).json()["ticket"]
         taken = await ws.post("/api/applications", headers=auth, json={
-            "reglament": reglament_id, "ticket": ticket, "applicant_iin": applicant,
-            "presented_documents": documents, "form": {"queueList": "socially-vulnerable"}})
+            "reglament": reglament.id, "ticket": ticket, "applicant_iin": applicant.iin,
+            "presented_documents": documents, "form": {"queueList": applicant.queue_list, **case.form}})
         taken.raise_for_status()
         application_id = taken.json()["id"]
         (await control.post("/clock/run")).raise_for_status()
@@ -134,6 +147,18 @@ async def _messages(simulation: Simulation, application_id: str) -> list[dict[st
     return list(messages.values())
 
 
+def term_due(term, start: datetime) -> datetime:
+    """When a term that starts at ``start`` ends: ``term`` later -- and when that day is a day off,
+    at the end of the next working day (the general rule for terms that end on a day off)."""
+    due = to_local(term.add_to(start))
+    day = due.date()
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    if day != due.date():
+        due = datetime.combine(day, time(23, 59, 59), tzinfo=due.tzinfo)
+    return due
+
+
 def _report(reglament, channel: str, case: str, application_id: str | None, started: datetime,
             trace: list[dict[str, Any]],
             view: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -149,7 +174,7 @@ def _report(reglament, channel: str, case: str, application_id: str | None, star
         report_result = {"refusal": (view or {}).get("refusal") or (receipts[-1] if receipts else None)}
     finished = datetime.fromisoformat(trace[-1]["sim_time"]) if trace else started
     first = datetime.fromisoformat(trace[0]["sim_time"]) if trace else started
-    limit = reglament.term.add_to(first)
+    limit = term_due(reglament.term, first)
     return {
         "reglament": reglament.id,
         "channel": channel,

@@ -25,7 +25,7 @@ def build_router(portal: Portal) -> APIRouter:
     async def register(body: NewAccount) -> dict[str, Any]:
         return await portal.register_account(body)
 
-    @router.post("/sessions", summary="Log in (1-процесс, 1-шарт)")
+    @router.post("/sessions", summary="Log in (the log-in steps of the session's reglament)")
     async def login(body: Credentials) -> dict[str, Any]:
         result = await portal.login(body)
         return {"session": result.session_id, "iin": result.iin, "token_type": "Bearer"}
@@ -78,7 +78,7 @@ def build_router(portal: Portal) -> APIRouter:
     async def prepare(reglament_id: str, body: FilledForm, session: CurrentSession) -> dict[str, Any]:
         return await portal.prepare(session, reglament_id, body)
 
-    @router.post("/applications", summary="Submit a signed request (3-процесс … 5-процесс)")
+    @router.post("/applications", summary="Submit a signed request (the request steps up to sending it to the provider)")
     async def apply(body: SignedApplication, session: CurrentSession) -> dict[str, Any]:
         return await portal.apply(session, body)
 

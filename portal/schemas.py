@@ -49,7 +49,7 @@ class RequestForm(BaseModel):
 
 
 class RequestDocument(BaseModel):
-    """The request the citizen fills in and signs with an ЭЦҚ (3-процесс)."""
+    """The request the citizen fills in and signs with an ЭЦҚ (the reglament's request step)."""
 
     model_config = ConfigDict(extra="forbid")
     reglament: str

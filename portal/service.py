@@ -188,7 +188,7 @@ class Portal:
     # ---- the form, prepared for the citizen's NCALayer -------------------------------------------
 
     async def prepare(self, portal_session: PortalSession, reglament_id: str, filled: FilledForm) -> dict[str, Any]:
-        """What the portal page does before 3-процесс: checks the filled-in form, hashes the
+        """What the portal page does before the request step: checks the filled-in form, hashes the
         attached files and hands the request document to the citizen's NCALayer to sign.
 
         Nothing is stored or traced: the request starts when the signed document comes back

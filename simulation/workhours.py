@@ -21,7 +21,9 @@ How :meth:`Schedule.add` counts each unit:
 - working days: work starts at the next opening; the result is the same local time of day on the
   N-th working day of Kazakhstan's calendar after that (weekends and holidays skipped), moved to the
   next opening if the office is closed then.
-- calendar days: start + N days; if the office is closed at that moment, its next opening.
+- calendar days: "within N calendar days": start + N days; if the office is closed at that
+  moment, its last open moment before it (the closing of the last working day) when that is
+  after the start, else its next opening.
 - "N times a working day": the next pickup moment at or after the start (see
   :meth:`Schedule.pickup_moments`).
 
@@ -355,6 +357,20 @@ class Schedule:
                 return t if start <= local else start.astimezone(t.tzinfo)
         raise AssertionError("unreachable: _periods_from never ends without raising")
 
+    def last_open_until(self, t: datetime) -> datetime | None:
+        """``t`` itself when the office is open then, else the end of the last open span before
+        it (its closing time), in the tz of ``t``; None when closed for the whole search window."""
+        local = to_local(t)
+        day = local.date()
+        for _ in range(_SEARCH_DAYS):
+            for start, end in reversed(self.open_periods(day)):
+                if start <= local < end:
+                    return t
+                if end <= local:
+                    return end.astimezone(t.tzinfo)
+            day -= timedelta(days=1)
+        return None
+
     def pickup_moments(self, day: date, times: int) -> list[datetime]:
         """The ``times`` moments of local date ``day`` at which an "N times a working day" step
         happens: the ends of ``times`` equal shares of the day's open time, breaks not counted,
@@ -403,7 +419,12 @@ class Schedule:
         if self.is_always:
             return duration.add_to(start)
         if unit is DurationUnit.calendar_day:
-            return self.next_opening(duration.add_to(start))
+            # "within N calendar days": done by the limit -- when the office is closed then, at its
+            # last open moment before it (the closing of the last working day), if that is still
+            # after the start; else at the next opening.
+            limit = duration.add_to(start)
+            latest = self.last_open_until(limit)
+            return latest if latest is not None and latest > start else self.next_opening(limit)
         if unit is DurationUnit.working_day:
             begun = to_local(self.next_opening(start))
             day = add_working_days(begun.date(), duration.amount)

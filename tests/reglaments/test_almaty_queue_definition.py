@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from reglaments import ReglamentError, get_reglament
-from reglaments.model import DEFINITIONS, Reglament
+from reglaments import DEFINITIONS
+from simulation.definition import Reglament
 from simulation.trace import ReglamentViolation
 
 SEED = "000_6e2fdb06047f15cf.txt"

@@ -309,18 +309,20 @@ def test_working_days():
 
 def test_calendar_days():
     assert BODY.add(d("2 calendar days"), kz(2026, 1, 12, 10, 0)) == kz(2026, 1, 14, 10, 0)
-    # Friday + 1 calendar day is Saturday, closed: the next opening, Monday 09:00.
-    assert BODY.add(d("1 calendar day"), kz(2026, 1, 9, 10, 0)) == kz(2026, 1, 12, 9, 0)
+    # "Within" the days: Friday + 1 calendar day is Saturday, closed: done by Friday's closing.
+    assert BODY.add(d("1 calendar day"), kz(2026, 1, 9, 10, 0)) == kz(2026, 1, 9, 18, 0)
     assert FRONT.add(d("1 calendar day"), kz(2026, 1, 9, 10, 0)) == kz(2026, 1, 10, 10, 0)
-    # Landing in the lunch break: 14:00.
-    assert BODY.add(d("7 calendar days"), kz(2026, 1, 5, 13, 30)) == kz(2026, 1, 12, 14, 0)
+    # Landing in the lunch break: by its start, 13:00.
+    assert BODY.add(d("7 calendar days"), kz(2026, 1, 5, 13, 30)) == kz(2026, 1, 12, 13, 0)
+    # Started at the closing moment, the limit closed, nothing open in between: the next opening.
+    assert BODY.add(d("1 calendar day"), kz(2026, 1, 9, 18, 0)) == kz(2026, 1, 12, 9, 0)
 
 
 def test_add_keeps_the_start_tzinfo():
     start = datetime(2026, 1, 9, 12, 50, tzinfo=timezone.utc)  # 17:50 in Kazakhstan
     for text, local in (("20 minutes", kz(2026, 1, 12, 9, 10)),
                         ("1 working day", kz(2026, 1, 12, 17, 50)),
-                        ("2 calendar days", kz(2026, 1, 12, 9, 0)),
+                        ("2 calendar days", kz(2026, 1, 9, 18, 0)),
                         ("3 times a working day", kz(2026, 1, 9, 18, 0))):
         end = BODY.add(d(text), start)
         assert end == local
