@@ -21,7 +21,7 @@ def build_router(office: FrontOffice) -> APIRouter:
 
     Operator = Annotated[OperatorSession, Depends(operator)]
 
-    @router.post("/operator/sessions", summary="The operator logs in with the AUTH key (1-процесс)")
+    @router.post("/operator/sessions", summary="The operator logs in with the AUTH key")
     async def login() -> dict[str, Any]:
         return await office.login()
 
@@ -29,7 +29,7 @@ def build_router(office: FrontOffice) -> APIRouter:
     async def ticket(reglament: str) -> dict[str, Any]:
         return await office.ticket(reglament)
 
-    @router.post("/applications", summary="Take an application at the front office (1-шарт … 7-процесс)")
+    @router.post("/applications", summary="Take an application at the front office and walk its steps")
     async def apply(body: FrontRequest, session: Operator) -> dict[str, Any]:
         return await office.apply(session, body)
 

@@ -12,7 +12,7 @@ class CorporationModel(SQLModel, registry=registry()):
 
 
 class OperatorSession(CorporationModel, table=True):
-    """An operator logged in at the workstation with the AUTH key (1-процесс)."""
+    """An operator logged in at the workstation with the AUTH key."""
 
     __tablename__ = "corporation_sessions"
     id: str = Field(primary_key=True)
@@ -41,6 +41,9 @@ class FrontApplication(CorporationModel, table=True):
     session_id: str
     applicant_iin: str = Field(index=True, max_length=12)
     representative_iin: str | None = None
+    entry: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    """What the operator entered (:class:`corporation_ws.schemas.FrontRequest`, JSON): the steps
+    read it whenever they happen, in the same request or when a timer brings them."""
     status: str
     created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     registration_number: str | None = None

@@ -1,12 +1,14 @@
-"""The State Corporation channel (section 4, item 9) at the operator's workstation.
+"""The State Corporation front office at the operator's workstation (ЫАЖ АЖО).
 
-1-процесс the operator logs in with the AUTH key (through the workstation's NCALayer); the
-applicant takes an electronic queue ticket; 1-шарт the package against the Standard's item 9,
-else 2-процесс a refusal receipt (Standard, appendix 3); 3-процесс the request form with the
-applicant's and the representative's data; 4-процесс queries to ЖТ МДҚ and БНАЖ through ЭҮШ;
-2-шарт the data exists and the power of attorney is valid, else 5-процесс "the data cannot be
-obtained"; 6-процесс scanning and the operator's ЭЦҚ; 7-процесс sending through ЭҮШ to ЭҮӨШ;
-then the provider (8-процесс, 3-шарт, 9-процесс) and 10-процесс the result handed to the applicant.
+The operator logs in with the AUTH key (through the workstation's NCALayer), the applicant takes
+an electronic queue ticket, and the operator enters what the applicant brought. From there the
+reglament engine walks the channel of the reglament that starts at the front office, with the
+operations of :mod:`corporation_ws.operations`: the package checked against the Standard, the
+request form, the queries to ЖТ МДҚ and БНАЖ, the scanning and the operator's ЭЦҚ, the request
+sent through ЭҮШ to the provider -- in whatever order the definition gives them. When the
+provider's result comes back (``GK_ResultDelivery``) the engine takes the walk up again and the
+result is handed to the applicant. This module keeps the workstation's records and answers the
+operator; it names no step.
 """
 
 from __future__ import annotations
@@ -16,60 +18,62 @@ import hashlib
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from corporation_ws.models import FrontApplication, FrontNotice, OperatorSession, Ticket
-from corporation_ws.texts import ACCEPTED, HANDED, INCOMPLETE, NO_DATA
+from corporation_ws.operations import DELIVERY_FAULT, OPERATIONS
+from corporation_ws.schemas import FrontRequest, Representative
+from corporation_ws.texts import ACCEPTED, HANDED
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
-from reglaments import Reglament, get_reglament
+from reglaments import Channel, Reglament, ReglamentError, get_reglament
 from signatures.client import obtain_person_identity, renewed_key_storage
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
-from simulation.identifiers import validate_iin
+from simulation.definition import Document
+from simulation.engine import Engine, EngineError
 from runtime import SystemRuntime
 
 SYSTEM = "corporation_ws"
-CHANNEL = "corporation"
 STAFF = files(__package__) / "staff.yaml"
 """The front office's organisation and its operator (this package's ``staff.yaml``)."""
 
 
-class Representative(BaseModel):
-    iin: str
-    power_of_attorney: str = Field(min_length=1, description="the notarised power of attorney's number")
+def front_channel(reglament: Reglament, requested: str | None = None) -> Channel:
+    """The channel of ``reglament`` taken at the front office: ``requested`` when given, else the
+    first channel whose first step is the front office's. ReglamentError when there is none."""
+    if requested is not None:
+        channel = reglament.channel(requested)
+        if channel.first.system != SYSTEM:
+            raise ReglamentError(f"channel {channel.name!r} of {reglament.id} starts at {channel.first.label}, "
+                                 f"a step of {channel.first.system}, not at the State Corporation's front office")
+        return channel
+    for channel in reglament.channels.values():
+        if channel.first.system == SYSTEM:
+            return channel
+    raise ReglamentError(f"reglament {reglament.id!r} has no channel that starts at the State Corporation's "
+                         f"front office (its channels: {', '.join(reglament.channels)})")
 
-    @field_validator("iin")
-    @classmethod
-    def _iin(cls, value: str) -> str:
-        return validate_iin(value, "representative.iin")
 
+@dataclass
+class Taken:
+    """An application as taken at the front office: its record, what the operator entered, and
+    the operator who took it."""
 
-class FrontRequest(BaseModel):
-    """What the operator enters for one applicant at the front office."""
-
-    reglament: str
-    ticket: str
-    applicant_iin: str
-    representative: Representative | None = None
-    presented_documents: list[str] = Field(description="codes of the documents the applicant brought")
-    form: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"queueList\": \"socially-vulnerable\"}")
-
-    @field_validator("applicant_iin")
-    @classmethod
-    def _iin(cls, value: str) -> str:
-        return validate_iin(value, "applicant_iin")
+    application: FrontApplication
+    request: FrontRequest
+    operator: OperatorSession
 
 
 class FrontOfficeError(Exception):
@@ -89,9 +93,11 @@ class FrontOffice:
         self.sign = NCALayer(runtime.now)
         self.operator: dict[str, Any] = {}
         self._storages: dict[str, Path] = {}
+        self._engine: Engine | None = None
 
     async def start(self) -> None:
-        """The operator's key storages, on the workstation's NCALayer."""
+        """The operator's key storages, on the workstation's NCALayer; the front office's engine."""
+        self._engine = self.runtime.engine(OPERATIONS, self)
         staff = yaml.safe_load(STAFF.read_text(encoding="utf-8"))
         self.operator = {**staff["operator"], "organisation": staff["organisation"]["name"],
                          "bin": staff["organisation"]["bin"]}
@@ -109,7 +115,13 @@ class FrontOffice:
                 )
             layer.choose(storage)
 
-    # ---- 1-процесс: the operator logs in ----------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the front office has not started")
+        return self._engine
+
+    # ---- the operator logs in ----------------------------------------------------------------
 
     async def _renew(self, usage: str, layer: NCALayer) -> None:
         """The operator renews an expired key storage before using it."""
@@ -158,7 +170,7 @@ class FrontOffice:
                                                       "en": "The operator is not logged in"})
 
     async def ticket(self, reglament_id: str) -> dict[str, Any]:
-        get_reglament(reglament_id).channel(CHANNEL)
+        front_channel(get_reglament(reglament_id))
         for _ in range(100):  # tickets taken at the same moment: the later one takes the next number
             async with self.runtime.db.session() as db:
                 count = (await db.exec(select(func.count()).select_from(Ticket))).one()
@@ -172,11 +184,19 @@ class FrontOffice:
                     await db.rollback()
         return {"ticket": ticket.number, "issuedAt": to_local(from_us(ticket.issued_us)).isoformat()}
 
-    # ---- the application, 1-шарт to 7-процесс -----------------------------------------------
+    # ---- an application: taken here, then walked by the engine ------------------------------
 
     async def apply(self, session: OperatorSession, request: FrontRequest) -> dict[str, Any]:
         reglament = get_reglament(request.reglament)
-        reglament.channel(CHANNEL)
+        try:
+            channel = front_channel(reglament, request.channel)
+        except ReglamentError as exc:
+            if request.channel is None:
+                raise
+            raise FrontOfficeError(422, "invalid_request", {
+                "kk": f"Бұл арна Мемлекеттік корпорацияда басталмайды: {request.channel}",
+                "ru": f"Этот канал не начинается в Госкорпорации: {request.channel}",
+                "en": str(exc)}, field="channel") from None
         self._check_entries(request, reglament)
         async with self.runtime.db.session() as db:
             ticket = await db.get(Ticket, request.ticket)
@@ -189,69 +209,21 @@ class FrontOffice:
                 id=str(uuid.uuid4()), reglament=reglament.id, ticket=ticket.number, session_id=session.id,
                 applicant_iin=request.applicant_iin,
                 representative_iin=request.representative.iin if request.representative else None,
-                status="in_front_office", created_us=to_us(await self.runtime.now()),
+                entry=request.model_dump_json(), status="in_front_office", created_us=to_us(await self.runtime.now()),
             )
             ticket.used_by = application.id
             db.add_all([application, ticket])
             await db.commit()
-        trace = self._tracer(reglament, application.id)
-        await trace("process-1", detail=f"оператор {session.name}", at=from_us(session.created_us))
-        missing = [d for d in reglament.required_documents if d.code not in set(request.presented_documents)]
-        if missing:
-            await trace("condition-1", outcome="false", detail="жетіспейді: " + ", ".join(d.kk for d in missing))
-            receipt = {"type": "refusal-receipt", "form": "Стандарттың 3-қосымшасы", **INCOMPLETE,
-                       "missing": [d.model_dump() for d in missing]}
-            await trace("process-2", detail=INCOMPLETE["kk"])
-            return await self._finish(application.id, "rejected", receipt)
-        await trace("condition-1", outcome="true", detail="құжаттар топтамасы толық")
-        representative = request.representative
-        await trace("process-3", detail="өкіл " + representative.iin if representative else "өтініш беруші өзі")
-        await trace("process-4", detail="ЖТ МДҚ" + (", БНАЖ" if representative else "") + " сұрауы ЭҮШ арқылы")
-        problem = await self._registry_problem(application.id, request, reglament)
-        if problem:
-            await trace("condition-2", outcome="false", detail=problem)
-            await trace("process-5", detail=NO_DATA["kk"])
-            return await self._finish(application.id, "rejected", {"type": "no-data-notice", **NO_DATA, "detail": problem})
-        await trace("condition-2", outcome="true", detail="деректер бар" + (", сенімхат жарамды" if representative else ""))
-        document = {
-            "reglament": reglament.id,
-            "applicant": {"iin": request.applicant_iin},
-            "representative": {"iin": representative.iin, "powerOfAttorney": representative.power_of_attorney}
-            if representative else None,
-            "form": request.form,
-            "attachments": [
-                {"code": code, "name": f"{code}.pdf", "sha256": hashlib.sha256(f"scan {code} {application.id}".encode()).hexdigest()}
-                for code in request.presented_documents
-            ],
-            "frontOffice": {"ticket": request.ticket, "operator": session.iin},
-        }
-        document = {k: v for k, v in document.items() if v is not None}
-        signature = await self._operator_signs(document)
-        await trace("process-6", detail=f"{len(document['attachments'])} құжат сканерленді, оператордың ЭЦҚ-сы қойылды")
-        async with self.runtime.db.session() as db:
-            stored = await db.get(FrontApplication, application.id)
-            assert stored is not None
-            stored.request_document, stored.request_signature = json.dumps(document, ensure_ascii=False), signature
-            db.add(stored)
-            await db.commit()
-        await trace("process-7", detail=f"ЭҮШ арқылы {reglament.gateway.service_id} → ЭҮӨШ АЖО")
-        try:
-            reply = await self.runtime.gateway().send(
-                reglament.gateway.service_id,
-                {"applicationId": application.id, "reglament": reglament.id, "channel": CHANNEL,
-                 "document": document, "signature": signature},
-                route_id=reglament.gateway.route_id, correlation_id=application.id,
-            )
-        except GatewayFault as fault:
-            await self._finish(application.id, "not_delivered", None)
+            await db.refresh(application)
+        inputs: dict[str, Any] = {"taken": Taken(application, request, session)}
+        await self.engine.start(reglament, channel.name, application_id=application.id, inputs=inputs)
+        view = await self.view(application.id)
+        if view["status"] == "not_delivered":
             raise FrontOfficeError(502, "not_delivered", {"kk": "Сұрауды қызмет берушіге жеткізу мүмкін болмады",
                                                           "ru": "Запрос не удалось доставить услугодателю",
                                                           "en": "The request could not be delivered to the provider"},
-                                   application=application.id, gateway_error=fault.code) from None
-        registered = reply.responseData.data
-        receipt = {"type": "acceptance-receipt", **ACCEPTED, "registrationNumber": registered["registrationNumber"],
-                   "resultDue": registered["resultDue"], "ticket": request.ticket}
-        return await self._finish(application.id, "in_progress", receipt, registration=registered["registrationNumber"])
+                                   application=application.id, gateway_error=inputs.get(DELIVERY_FAULT))
+        return view
 
     @staticmethod
     def _check_entries(request: FrontRequest, reglament: Reglament) -> None:
@@ -263,7 +235,105 @@ class FrontOffice:
         if queue_list is not None and (problem := reglament.unknown_queue_list(str(queue_list))):
             raise FrontOfficeError(422, "invalid_request", problem, field="form.queueList")
 
-    async def _registry_problem(self, application_id: str, request: FrontRequest, reglament: Reglament) -> str | None:
+    # ---- what the operations work with ------------------------------------------------------
+
+    async def taken(self, application_id: str) -> Taken:
+        """An application as taken here, read from the workstation's records."""
+        async with self.runtime.db.session() as db:
+            application = await db.get(FrontApplication, application_id)
+            if application is None:
+                raise LookupError(f"no front-office application {application_id}")
+            operator = await db.get(OperatorSession, application.session_id)
+        if operator is None:
+            raise LookupError(f"application {application_id}: no operator session {application.session_id}")
+        return Taken(application, FrontRequest.model_validate_json(application.entry), operator)
+
+    @staticmethod
+    def missing_documents(reglament: Reglament, request: FrontRequest) -> list[Document]:
+        """The documents the Standard asks for on the request's queue list that were not presented."""
+        presented = set(request.presented_documents)
+        return [d for d in reglament.documents_for(request.form.get("queueList")) if d.code not in presented]
+
+    async def note(self, application_id: str, at: datetime | None, *, status: str | None = None,
+                   receipt: dict[str, Any] | None = None, registration: str | None = None,
+                   handed: bool = False) -> None:
+        """Write down what happened to an application at ``at`` (now if None): its status, a
+        receipt for the applicant, the provider's registration number, the result handed over."""
+        at = at or await self.runtime.now()
+        async with self.runtime.db.session() as db:
+            application = await db.get(FrontApplication, application_id)
+            if application is None:
+                raise LookupError(f"no front-office application {application_id}")
+            if status:
+                application.status = status
+            if registration:
+                application.registration_number = registration
+            if handed:
+                application.handed_us = to_us(at)
+            if receipt:
+                receipt["at"] = to_local(at).isoformat()
+                application.receipts = json.dumps([*json.loads(application.receipts), receipt], ensure_ascii=False)
+            db.add(application)
+            await db.commit()
+
+    def _request_document(self, taken: Taken, reglament: Reglament, *, scanned: bool) -> dict[str, Any]:
+        request, application = taken.request, taken.application
+        representative: Representative | None = request.representative
+        document: dict[str, Any] = {
+            "reglament": reglament.id,
+            "applicant": {"iin": request.applicant_iin},
+            "representative": {"iin": representative.iin, "powerOfAttorney": representative.power_of_attorney}
+            if representative else None,
+            "form": request.form,
+            "attachments": [
+                {"code": code, "name": f"{code}.pdf",
+                 "sha256": hashlib.sha256(f"scan {code} {application.id}".encode()).hexdigest()}
+                for code in request.presented_documents
+            ] if scanned else None,
+            "frontOffice": {"ticket": application.ticket, "operator": taken.operator.iin},
+        }
+        return {k: v for k, v in document.items() if v is not None}
+
+    async def _store_request(self, taken: Taken, document: dict[str, Any], signature: str | None) -> None:
+        async with self.runtime.db.session() as db:
+            application = await db.get(FrontApplication, taken.application.id)
+            assert application is not None
+            application.request_document = json.dumps(document, ensure_ascii=False)
+            application.request_signature = signature
+            db.add(application)
+            await db.commit()
+        taken.application.request_document, taken.application.request_signature = application.request_document, signature
+
+    async def fill_in(self, taken: Taken, reglament: Reglament) -> dict[str, Any]:
+        """The request form with the applicant's (and the representative's) data, not yet scanned
+        nor signed; a request already signed stays as it is."""
+        current = await self.taken(taken.application.id)
+        if current.application.request_signature:
+            return json.loads(current.application.request_document or "{}")
+        document = self._request_document(taken, reglament, scanned=False)
+        await self._store_request(taken, document, None)
+        return document
+
+    async def scan_and_sign(self, taken: Taken, reglament: Reglament) -> tuple[dict[str, Any], str]:
+        """The presented documents scanned and attached to the form, signed with the operator's ЭЦҚ."""
+        document = self._request_document(taken, reglament, scanned=True)
+        signature = await self._operator_signs(document)
+        await self._store_request(taken, document, signature)
+        return document, signature
+
+    async def signed_request(self, taken: Taken, reglament: Reglament) -> tuple[dict[str, Any], str, bool]:
+        """The signed request as it stands; scanned and signed now when nothing was signed yet
+        (the third value says so)."""
+        current = await self.taken(taken.application.id)
+        if current.application.request_document and current.application.request_signature:
+            return json.loads(current.application.request_document), current.application.request_signature, False
+        document, signature = await self.scan_and_sign(taken, reglament)
+        return document, signature, True
+
+    async def registry_problem(self, taken: Taken, reglament: Reglament) -> str | None:
+        """Why ЖТ МДҚ or БНАЖ does not confirm the applicant (and the representative's power of
+        attorney), in Kazakh for the trace; None when they do."""
+        request, application_id = taken.request, taken.application.id
         gateway = self.runtime.gateway()
         people = [request.applicant_iin] + ([request.representative.iin] if request.representative else [])
         for iin in people:
@@ -272,12 +342,15 @@ class FrontOffice:
             except GatewayFault as fault:
                 if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
                     return f"ЖТ МДҚ-да {iin} ЖСН-і бойынша деректер жоқ"
-                raise
+                return f"ЖТ МДҚ жауап бермеді ({fault.code})"
         if request.representative:
-            reply = await gateway.send("ENIS_PowerOfAttorneyCheck", {
-                "number": request.representative.power_of_attorney, "principalIin": request.applicant_iin,
-                "attorneyIin": request.representative.iin, "serviceId": reglament.gateway.service_id,
-            }, correlation_id=application_id)
+            try:
+                reply = await gateway.send("ENIS_PowerOfAttorneyCheck", {
+                    "number": request.representative.power_of_attorney, "principalIin": request.applicant_iin,
+                    "attorneyIin": request.representative.iin, "serviceId": reglament.gateway.service_id,
+                }, correlation_id=application_id)
+            except GatewayFault as fault:
+                return f"БНАЖ жауап бермеді ({fault.code})"
             status = reply.responseData.data["status"]
             if status != "valid":
                 return f"БНАЖ: сенімхат {request.representative.power_of_attorney} — {status}"
@@ -293,7 +366,26 @@ class FrontOffice:
             raise RuntimeError(f"the operator could not sign: {answer.get('code')}")
         return answer["body"]["result"][0]
 
-    # ---- 10-процесс: the result reaches the front office and the applicant -----------------
+    async def send_request(self, reglament: Reglament, channel: str, application_id: str,
+                           document: dict[str, Any], signature: str) -> None:
+        """The signed request through ЭҮШ to the provider; its registration number and due date
+        go on the acceptance receipt. GatewayFault when it is not delivered."""
+        reply = await self.runtime.gateway().send(
+            reglament.gateway.service_id,
+            {"applicationId": application_id, "reglament": reglament.id, "channel": channel,
+             "document": document, "signature": signature},
+            route_id=reglament.gateway.route_id, correlation_id=application_id,
+        )
+        registered = reply.responseData.data
+        receipt = {"type": "acceptance-receipt", **ACCEPTED, "registrationNumber": registered["registrationNumber"],
+                   "resultDue": registered["resultDue"], "ticket": document.get("frontOffice", {}).get("ticket")}
+        async with self.runtime.db.session() as db:
+            application = await db.get(FrontApplication, application_id)
+            handed_already = application is not None and application.status == "result"
+        await self.note(application_id, None, status=None if handed_already else "in_progress", receipt=receipt,
+                        registration=registered["registrationNumber"])
+
+    # ---- the result reaches the front office and the applicant ------------------------------
 
     async def take_result(self, request: Incoming) -> dict[str, Any]:
         data = request.data if isinstance(request.data, dict) else {}
@@ -302,46 +394,48 @@ class FrontOffice:
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
         async with self.runtime.db.session() as db:
             application = await db.get(FrontApplication, application_id)
-            if application is None:
-                raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no front-office application {application_id}")
+        if application is None:
+            raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no front-office application {application_id}")
+        reglament = get_reglament(application.reglament)
+        try:
+            channel = reglament.channel(str(data["channel"])) if data.get("channel") else front_channel(reglament)
+        except ReglamentError as exc:
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, str(exc)) from None
+        position = await self.engine.position(application_id=application_id)
+        if position is not None and (position.done or position.system != SYSTEM):
+            where = "is finished" if position.done else f"stands at a step of {position.system}"
+            raise ProviderError(ErrorCode.PROVIDER_REFUSED,
+                                f"application {application_id} takes no result now: its walk {where}")
+        async with self.runtime.db.session() as db:
+            application = await db.get(FrontApplication, application_id)
+            assert application is not None
             application.result_document = json.dumps(data["document"], ensure_ascii=False)
             application.result_signature = data["signature"]
             db.add(application)
             await db.commit()
-        reglament = get_reglament(application.reglament)
-        await self.hand_over(application_id, reglament)
+        try:
+            await self.engine.take_up(reglament, channel.name, application_id=application_id,
+                                      inputs={"result": data})
+        except EngineError as exc:
+            raise ProviderError(ErrorCode.PROVIDER_REFUSED, str(exc)) from None
         return {"applicationId": application_id, "received": True}
 
-    async def hand_over(self, application_id: str, reglament: Reglament) -> None:
+    async def hand_over(self, application_id: str, at: datetime) -> str:
+        """The provider's result handed to the applicant at ``at``: the receipt, and the result's
+        Kazakh text for the trace. A definition may give the employee's handing out and the
+        applicant's receiving as two steps: the result is handed over once, at the first."""
         async with self.runtime.db.session() as db:
             application = await db.get(FrontApplication, application_id)
-            assert application is not None and application.result_document
-            document = json.loads(application.result_document)
-            application.handed_us = to_us(await self.runtime.now())
-            application.status = "result"
-            receipts = json.loads(application.receipts)
-            receipts.append({"type": "result-handed", **HANDED, "at": to_local(from_us(application.handed_us)).isoformat()})
-            application.receipts = json.dumps(receipts, ensure_ascii=False)
-            db.add(application)
-            await db.commit()
-        await self._tracer(reglament, application_id)("process-10", detail=document.get("text", {}).get("kk", ""))
+        if application is None or not application.result_document:
+            raise LookupError(f"application {application_id}: no result from the provider to hand over")
+        document = json.loads(application.result_document)
+        if application.handed_us is None:
+            await self.note(application_id, at, status="result", receipt={"type": "result-handed", **HANDED},
+                            handed=True)
+        text = document.get("text")
+        return text.get("kk", "") if isinstance(text, dict) else ""
 
     # ---- helpers ---------------------------------------------------------------------------
-
-    async def _finish(self, application_id: str, status: str, receipt: dict[str, Any] | None,
-                      registration: str | None = None) -> dict[str, Any]:
-        async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
-            assert application is not None
-            application.status = status
-            if registration:
-                application.registration_number = registration
-            if receipt:
-                receipt["at"] = to_local(await self.runtime.now()).isoformat()
-                application.receipts = json.dumps([*json.loads(application.receipts), receipt], ensure_ascii=False)
-            db.add(application)
-            await db.commit()
-        return await self.view(application_id)
 
     async def view(self, application_id: str) -> dict[str, Any]:
         async with self.runtime.db.session() as db:
@@ -366,13 +460,6 @@ class FrontOffice:
             "receipts": json.loads(application.receipts), "result": result,
             "notices": await self.notices_of(application_id),
         }
-
-    def _tracer(self, reglament: Reglament, application_id: str):
-        async def trace(step: str, *, outcome: str = "done", detail: str = "", at: datetime | None = None) -> None:
-            await self.runtime.tracer.record(reglament, CHANNEL, step, system=SYSTEM, outcome=outcome,
-                                             detail=detail, application_id=application_id, at=at)
-
-        return trace
 
     # ---- notices outside the reglament's steps (GK_NotificationDelivery) ------------------
 

@@ -1,0 +1,168 @@
+"""What the State Corporation front office does in a reglament's steps: the operations a
+definition's ``corporation_ws`` steps name.
+
+Each works on the :class:`~corporation_ws.service.FrontOffice` and is called by the reglament
+engine (:mod:`simulation.engine`) when a walk reaches a step of the front office; docs/reglaments.md
+lists them. No operation assumes which others came before it: every one reads the application as
+the operator entered it from the workstation's database (a step may come in a later walk, when a
+timer brings it), and the request is scanned and signed by whichever step needs it first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gateway_protocol.errors import GatewayFault
+from simulation.engine import Done, Operations, StepCall, Verdict
+
+from corporation_ws.texts import INCOMPLETE, NO_DATA
+
+if TYPE_CHECKING:
+    from corporation_ws.service import FrontOffice, Taken
+
+OPERATIONS = Operations(
+    "corporation_ws",
+    "the State Corporation front office (ЫАЖ АЖО): the operator takes the documents, queries the registries, "
+    "signs and sends the request, hands the result over",
+)
+
+REGISTRY_PROBLEM = "registryProblem"
+"""Where the registries' answer waits for the condition that reads it: in the walk's inputs, and in
+the position's memory when a timer separates the two."""
+DELIVERY_FAULT = "deliveryFault"
+"""The gateway's error code when the request could not be delivered (in the walk's inputs)."""
+
+
+async def _taken(office: FrontOffice, call: StepCall) -> Taken:
+    """The application as taken at the front office, kept in the walk's inputs once read."""
+    taken = call.inputs.get("taken")
+    if taken is None or taken.application.id != call.application_id:
+        taken = call.inputs["taken"] = await office.taken(str(call.application_id))
+    return taken
+
+
+@OPERATIONS.operation("operator-takes-applicant",
+                      summary="The operator, logged in at the workstation, starts this application "
+                              "(stamped when the application is started, not at the log-in)")
+async def operator_takes_applicant(office: FrontOffice, call: StepCall) -> Done:
+    taken = await _taken(office, call)
+    return Done(detail=f"оператор {taken.operator.name}")
+
+
+@OPERATIONS.operation("accept-documents",
+                      summary="The State Corporation employee accepts the applicant's documents (a staff procedure)")
+async def accept_documents(office: FrontOffice, call: StepCall) -> Done:
+    taken = await _taken(office, call)
+    names = [d.kk for d in call.reglament.required_documents if d.code in set(taken.request.presented_documents)]
+    return Done(detail=f"талон {taken.application.ticket}; қабылданды: " + (", ".join(names) or "құжат жоқ"))
+
+
+@OPERATIONS.operation("check-package", verdict=True,
+                      summary="Verdict: the presented documents are those the Standard asks for on the queue list")
+async def check_package(office: FrontOffice, call: StepCall) -> Verdict:
+    missing = office.missing_documents(call.reglament, (await _taken(office, call)).request)
+    if missing:
+        return Verdict(holds=False, detail="жетіспейді: " + ", ".join(d.kk for d in missing))
+    return Verdict(holds=True, detail="құжаттар топтамасы толық")
+
+
+@OPERATIONS.operation("refuse-package",
+                      summary="The receipt refusing an incomplete package (the Standard's appendix 3)")
+async def refuse_package(office: FrontOffice, call: StepCall) -> Done:
+    missing = office.missing_documents(call.reglament, (await _taken(office, call)).request)
+    receipt = {"type": "refusal-receipt", "form": "Стандарттың 3-қосымшасы", **INCOMPLETE,
+               "missing": [d.model_dump() for d in missing]}
+    await office.note(str(call.application_id), call.at, status="rejected", receipt=receipt)
+    return Done(detail=INCOMPLETE["kk"])
+
+
+@OPERATIONS.operation("fill-request-form",
+                      summary="The request form with the applicant's and the representative's data")
+async def fill_request_form(office: FrontOffice, call: StepCall) -> Done:
+    taken = await _taken(office, call)
+    await office.fill_in(taken, call.reglament)
+    representative = taken.request.representative
+    return Done(detail=f"өкіл {representative.iin}" if representative else "өтініш беруші өзі")
+
+
+@OPERATIONS.operation("query-registries",
+                      summary="Queries through ЭҮШ: the applicant (and the representative) in ЖТ МДҚ, "
+                              "the power of attorney in БНАЖ")
+async def query_registries(office: FrontOffice, call: StepCall) -> Done:
+    taken = await _taken(office, call)
+    problem = await office.registry_problem(taken, call.reglament)
+    call.inputs[REGISTRY_PROBLEM] = problem
+    representative = taken.request.representative
+    return Done(detail="ЖТ МДҚ" + (", БНАЖ" if representative else "") + " сұрауы ЭҮШ арқылы",
+                remember={REGISTRY_PROBLEM: problem})
+
+
+@OPERATIONS.operation("registries-answered", verdict=True,
+                      summary="Verdict: ЖТ МДҚ holds the applicant's data and БНАЖ the valid power of attorney")
+async def registries_answered(office: FrontOffice, call: StepCall) -> Verdict:
+    problem = _registry_problem(call)
+    if problem:
+        return Verdict(holds=False, detail=problem)
+    representative = (await _taken(office, call)).request.representative
+    return Verdict(holds=True, detail="деректер бар" + (", сенімхат жарамды" if representative else ""))
+
+
+def _registry_problem(call: StepCall) -> str | None:
+    if REGISTRY_PROBLEM in call.inputs:
+        return call.inputs[REGISTRY_PROBLEM]
+    if REGISTRY_PROBLEM in call.memory:
+        return call.memory[REGISTRY_PROBLEM]
+    raise LookupError(f"{call.reglament.id}/{call.channel.name}: {call.step.label} reads the registries' answer, "
+                      "but no step queried them before it")
+
+
+@OPERATIONS.operation("report-no-data", summary="The message that the data cannot be obtained from the registries")
+async def report_no_data(office: FrontOffice, call: StepCall) -> Done:
+    notice: dict[str, Any] = {"type": "no-data-notice", **NO_DATA, "detail": _registry_problem(call)}
+    await office.note(str(call.application_id), call.at, status="rejected", receipt=notice)
+    return Done(detail=NO_DATA["kk"])
+
+
+@OPERATIONS.operation("scan-and-sign",
+                      summary="The presented documents scanned and attached, the request signed with the operator's ЭЦҚ")
+async def scan_and_sign(office: FrontOffice, call: StepCall) -> Done:
+    document, _ = await office.scan_and_sign(await _taken(office, call), call.reglament)
+    return Done(detail=f"{len(document['attachments'])} құжат сканерленді, оператордың ЭЦҚ-сы қойылды")
+
+
+@OPERATIONS.operation("send-request",
+                      summary="The signed request through ЭҮШ to the provider's workstation (signed here if no step "
+                              "signed it before); the registration number and due date go on the acceptance receipt")
+async def send_request(office: FrontOffice, call: StepCall) -> Done:
+    document, signature, signed_here = await office.signed_request(await _taken(office, call), call.reglament)
+    gateway = call.reglament.gateway
+    regional = gateway.regional_name.kk if gateway.regional_name else "ЭҮӨШ"
+    reglament, channel, application_id = call.reglament, call.channel.name, str(call.application_id)
+    inputs = call.inputs
+
+    async def send() -> None:
+        try:
+            await office.send_request(reglament, channel, application_id, document, signature)
+        except GatewayFault as fault:
+            inputs[DELIVERY_FAULT] = fault.code
+            await office.note(application_id, None, status="not_delivered")
+
+    detail = f"ЭҮШ арқылы {gateway.service_id} → {regional} АЖО"
+    if signed_here:
+        detail = f"оператордың ЭЦҚ-сы қойылды; {detail}"
+    return Done(detail=detail, after=send)
+
+
+@OPERATIONS.operation("hand-over-result",
+                      summary="The provider's result handed to the applicant who comes for it (while the office is open)")
+async def hand_over_result(office: FrontOffice, call: StepCall) -> Done:
+    return Done(detail=await office.hand_over(str(call.application_id), call.at))
+
+
+@OPERATIONS.operation("give-result",
+                      summary="The State Corporation employee gives the applicant the provider's result (a staff procedure)")
+async def give_result(office: FrontOffice, call: StepCall) -> Done:
+    return Done(detail=await office.hand_over(str(call.application_id), call.at))
+
+
+__all__ = ["DELIVERY_FAULT", "OPERATIONS", "REGISTRY_PROBLEM"]
