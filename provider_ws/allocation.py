@@ -25,10 +25,8 @@ import base64
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from importlib.resources import files
 from typing import Any
 
-import yaml
 from sqlmodel import select
 
 from gateway_protocol.errors import GatewayFault
@@ -40,15 +38,14 @@ from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU
 from simulation.calendar import Duration, to_local
 from simulation.clock import Timer, from_us, to_us
+from simulation.topology import regional_gateway
 
 SYSTEM = "provider_ws"
-REGIONAL_GATEWAY = "gateway-almaty"
 NOTICE_SERVICES = {"portal": "EPORTAL_CabinetNotification", "corporation": "GK_NotificationDelivery"}
 """Where a decision outside the reglament's numbered steps goes, by the application's channel."""
 ANSWER_TERM = Duration.parse("5 working days")
 """How long the applicant has to answer an offer; no answer counts as a decline."""
 TIMER_KIND = "housing-offer-answer"
-_ORGANISATION = yaml.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))["organisation"]
 
 FUNDS = {
     "state": {"kk": "мемлекеттік тұрғын үй қоры", "ru": "государственный жилищный фонд",
@@ -128,7 +125,8 @@ def head_signer(head: Any) -> Signer:
                 "format": "cms",
                 "data": base64.b64encode(canonical_json(document)).decode(),
                 "signingParams": {"decode": True, "encapsulate": False},
-                "signerParams": {"extKeyUsageOids": [SIGN_EKU], "bin": _ORGANISATION["bin"]},
+                "signerParams": {"extKeyUsageOids": [SIGN_EKU],
+                                 "bin": get_reglament(document["reglament"]).provider.organisation.bin},
                 "locale": "kk",
             },
         })
@@ -322,7 +320,7 @@ class HousingAllocation:
             document = self._decision(allocation, dwelling, case, now, due)
             try:
                 signature = await self.sign(document)
-                await self.runtime.gateway(REGIONAL_GATEWAY).send(
+                await self.runtime.gateway(regional_gateway(get_reglament(case.reglament).gateway.route_id)).send(
                     allocation.delivered_to,
                     {"applicationId": case.application_id, "reglament": case.reglament, "channel": case.channel,
                      "registrationNumber": case.registration_number, "kind": document["type"],
@@ -363,13 +361,13 @@ class HousingAllocation:
         number, place = allocation.sequence_number, allocation.place
         return {
             "type": "housing-decision",
-            "decisionNumber": f"ALM-ТҮ-{allocation.id}",
+            "decisionNumber": f"{reglament.provider.registration_prefix}-ТҮ-{allocation.id}",
             "allocationId": allocation.id,
             "reglament": reglament.id,
             "applicationId": case.application_id,
             "registrationNumber": case.registration_number,
             "applicant": {"iin": case.applicant_iin},
-            "provider": {"name": reglament.provider.name.kk, "bin": _ORGANISATION["bin"]},
+            "provider": {"name": reglament.provider.name.kk, "bin": reglament.provider.organisation.bin},
             "date": to_local(now).isoformat(),
             "dwelling": {"id": dwelling.id, "address": dwelling.address, "rooms": dwelling.rooms,
                          "areaM2": dwelling.area_m2, "fund": dwelling.fund, "fundName": fund},

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from provider_ws.allocation import AllocationError, HousingAllocation
 from provider_ws.models import CaseRecord, QueueEntry
+from provider_ws.service import ProviderWorkstation, StaffError, provided_reglaments
 from simulation.calendar import to_local
 from simulation.clock import from_us
 from runtime import Runtime
@@ -69,6 +71,45 @@ async def queue(queue_list: str, runtime: Runtime) -> list[dict[str, Any]]:
     ]
 
 
+
+# ---- manual mode: people perform the staff procedures ------------------------------------------
+
+
+class StaffAction(BaseModel):
+    """What a staff member does in manual mode (every field optional but where it says)."""
+
+    executor: str | None = Field(default=None, description="assigning the case: the head names the responsible executor")
+    decision: Literal["approve", "refuse"] | None = Field(
+        default=None, description="the executor's check: the decision; left out, the rules decide"
+    )
+    ground: dict[str, str] | None = Field(default=None, description='refuse: {"kk": …, "ru": …, "en": …}')
+
+
+def staff_router(workstation: ProviderWorkstation) -> APIRouter:
+    """The manual mode's endpoints: a person does the staff procedure the case waits for."""
+    staff_routes = APIRouter(prefix="/api", tags=["workstation: manual mode"])
+
+    def refused(exc: StaffError) -> JSONResponse:
+        return JSONResponse({"error": "staff_step", "message": exc.message}, status_code=exc.status)
+
+    @staff_routes.post("/cases/{application_id}/steps/{number}",
+                       summary="Perform staff procedure N of the reglament's section 2 now (the one the case waits for)")
+    async def perform(application_id: str, number: int, action: StaffAction | None = None):
+        try:
+            return await workstation.perform_manually(
+                application_id, number, action.model_dump(exclude_none=True) if action else None)
+        except StaffError as exc:
+            return refused(exc)
+
+    @staff_routes.get("/cases/{application_id}/next", summary="The staff procedure a case waits for")
+    async def next_step(application_id: str):
+        try:
+            return await workstation.case_view(application_id)
+        except StaffError as exc:
+            return refused(exc)
+
+    return staff_routes
+
 # ---- the decision to provide housing (provider_ws.allocation) --------------------------------
 
 
@@ -80,6 +121,7 @@ def allocation_router(head: Any) -> APIRouter:
     Build it in the app's ``routers(runtime)``, where the workstation is made.
     """
     desk: dict[str, HousingAllocation] = {}
+    example_reglament = next((r.id for r in provided_reglaments()), "")
     allocation_routes = APIRouter(prefix="/api", tags=["workstation: housing allocation"])
 
     def allocation_desk(runtime) -> HousingAllocation:
@@ -100,7 +142,7 @@ def allocation_router(head: Any) -> APIRouter:
                             summary="Register a dwelling for a queue list; it is offered at once to the first applicant waiting")
     async def register_dwelling(runtime: Runtime, body: dict[str, Any] = Body(
             examples=[{"address": "Алматы қ., Абай даңғылы 10, 5-пәтер", "rooms": 2, "areaM2": 54.3,
-                       "fund": "state", "queueList": "socially-vulnerable", "reglament": "almaty-queue"}])):
+                       "fund": "state", "queueList": "socially-vulnerable", "reglament": example_reglament}])):
         return await answer(allocation_desk(runtime).register_dwelling(body))
 
     @allocation_routes.get("/dwellings", summary="Registered dwellings (state: available, offered, allocated)")

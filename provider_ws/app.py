@@ -1,45 +1,21 @@
-"""The provider workstation app (ЭҮӨШ АЖО)."""
+"""The provider workstation app (ЭҮӨШ АЖО): makes the app; the routes are in :mod:`provider_ws.api`.
+
+It takes the requests of every reglament whose provider it is (their serviceIds, from the
+definitions) from any regional gateway.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import httpx
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import FastAPI
 
 from gateway_protocol.provider import provider_router
-from provider_ws.api import router as workstation_router
+from provider_ws.api import allocation_router, router as workstation_router, staff_router
 from provider_ws.models import ProviderModel
-from provider_ws.service import REGIONAL_GATEWAY, ProviderWorkstation, StaffError
+from provider_ws.service import ProviderWorkstation
 from runtime import system_app
 from simulation.settings import Settings
-
-
-class StaffAction(BaseModel):
-    """What a staff member does in manual mode (every field optional but where it says)."""
-
-    executor: str | None = Field(default=None, description="step 2: the head names the responsible executor")
-    decision: Literal["approve", "refuse"] | None = Field(
-        default=None, description="step 3: the executor's decision; left out, the rules decide (3-шарт)"
-    )
-    ground: dict[str, str] | None = Field(default=None, description='step 3, refuse: {"kk": …, "ru": …, "en": …}')
-
-
-def staff_router(workstation: ProviderWorkstation) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["workstation: manual mode"])
-
-    @router.post("/cases/{application_id}/steps/{number}",
-                 summary="Perform staff procedure N of section 2 now (1 register, 2 assign, 3 check and decide, 4 sign, 5 dispatch)")
-    async def perform(application_id: str, number: int, action: StaffAction | None = None) -> dict[str, Any]:
-        return await workstation.perform_manually(application_id, number, action.model_dump(exclude_none=True) if action else None)
-
-    @router.get("/cases/{application_id}/next", summary="The staff step a case waits for")
-    async def next_step(application_id: str) -> dict[str, Any]:
-        return await workstation._case_view(application_id)
-
-    return router
+from simulation.topology import REGIONAL_GATEWAYS
 
 
 def create_app(
@@ -52,17 +28,18 @@ def create_app(
         return [
             provider_router(
                 lambda: runtime,
-                {"HousingQueueRegistration": workstation.register},
-                accept_from={REGIONAL_GATEWAY},
+                {service_id: workstation.register for service_id in sorted(workstation.service_ids())},
+                accept_from=REGIONAL_GATEWAYS,
             ),
             workstation_router,
             staff_router(workstation),
+            allocation_router(workstation),
         ]
 
     async def on_start(runtime) -> None:
         await holder["ws"].start()
 
-    app = system_app(
+    return system_app(
         "provider_ws",
         tables=[ProviderModel.metadata],
         routers=routers,
@@ -70,9 +47,3 @@ def create_app(
         transport=transport,
         on_start=on_start,
     )
-
-    @app.exception_handler(StaffError)
-    async def staff_error(_: Request, exc: StaffError) -> JSONResponse:
-        return JSONResponse({"error": "staff_step", "message": exc.message}, status_code=exc.status)
-
-    return app

@@ -1,4 +1,4 @@
-"""The provider's check (3-шарт) as named rule sets: the grounds for refusal, read from the
+"""The provider's check as named rule sets: the grounds for refusal, read from the
 registries through the gateway. Rules, not coin flips.
 
 A reglament definition names its rule set and gives its parameters::

@@ -12,7 +12,7 @@ class ProviderModel(SQLModel, registry=registry()):
 
 
 class CaseRecord(ProviderModel, table=True):
-    """One application registered at the provider (6-процесс on the portal channel)."""
+    """One application registered at the provider (at the registration step of its reglament)."""
 
     __tablename__ = "provider_cases"
     registration_number: str = Field(primary_key=True)

@@ -1,37 +1,46 @@
-"""The provider's work on one application, step by step as the reglament sets it."""
+"""The provider workstation's service: it registers what the gateways bring and works each case
+as its reglament's definition says, for every reglament whose provider it is.
+
+Which reglaments those are, their serviceIds, regional gateways, registration prefixes,
+organisations and heads all come from the definitions (``provider.system: provider_ws``). The
+reglament engine walks the steps and times the staff procedures; the operations
+(:mod:`provider_ws.operations`) call the methods below.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import uuid
-from importlib.resources import files
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from gateway_protocol.client import GatewayClient
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
-from provider_ws.decision import DecisionRules
+from provider_ws.decision import check_grounds, gateway_ask
 from provider_ws.models import CaseRecord, QueueEntry
-from reglaments import ReglamentError, get_reglament
+from provider_ws.operations import OPERATIONS
+from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
 from signatures.certificates import Role
 from signatures.client import obtain_person_identity, renewed_key_storage
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
 from simulation.calendar import to_local
-from simulation.clock import Timer, from_us, to_us
+from simulation.clock import from_us, to_us
+from simulation.definition import Channel, Step, StepKind
+from simulation.engine import EngineError, Position
 from simulation.identifiers import IdentifierError, validate_iin
+from simulation.topology import regional_gateway
 from runtime import SystemRuntime
 
-STAFF = yaml.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))
 SYSTEM = "provider_ws"
-REGIONAL_GATEWAY = "gateway-almaty"
-REPLY_SERVICES = {"portal": "EPORTAL_CabinetDelivery", "corporation": "GK_ResultDelivery"}
 
 
 class StaffError(Exception):
@@ -41,6 +50,11 @@ class StaffError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def provided_reglaments() -> list[Reglament]:
+    """The reglaments whose provider this workstation is (``provider.system`` of the definition)."""
+    return [r for r in all_reglaments().values() if r.provider.system == SYSTEM]
 
 
 def already_queued_ground(reglament, entry: QueueEntry, earlier: CaseRecord) -> dict[str, str]:
@@ -61,46 +75,139 @@ def already_queued_ground(reglament, entry: QueueEntry, earlier: CaseRecord) -> 
     }
 
 
+async def rules_ground(gateway: GatewayClient, reglament: Reglament, case: CaseRecord, at: datetime) -> dict[str, str] | None:
+    """The first ground for refusal the reglament's rule set finds (``reglament.decision``), or None."""
+    if reglament.decision is None:
+        raise RuntimeError(f"reglament {reglament.id} names no rule set (`decision`) for the provider's check")
+    params = dict(reglament.decision)
+    rules = str(params.pop("rules", ""))
+    ground, _ = await check_grounds(
+        rules, params, ask=gateway_ask(gateway, case.application_id), reglament=reglament,
+        application_id=case.application_id, iin=case.applicant_iin, document=json.loads(case.request_document), at=at,
+    )
+    return ground.as_dict() if ground else None
+
+
+def staff_ground(ground: Any) -> dict[str, str]:
+    """An executor's own ground for refusal, as the manual API takes it ({"kk": …, "ru": …, "en": …})."""
+    if not isinstance(ground, dict) or not ground.get("kk"):
+        raise StaffError(422, "a refusal needs its ground: {\"kk\": …, \"ru\": …, \"en\": …}")
+    return {"code": str(ground.get("code", "executor")), "kk": ground["kk"],
+            "ru": ground.get("ru", ground["kk"]), "en": ground.get("en", ground["kk"])}
+
+
+@dataclass
+class Head:
+    """The head of one provider organisation at their computer: NCALayer with the SIGN key chosen."""
+
+    ncalayer: NCALayer
+    storage: Path | None
+    """The seeded key storage (renewed when it expires), or None for a key the CA issued at start."""
+
+
 class ProviderWorkstation:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
-        runtime.timers.on("staff-step", self._staff_step)
-        self.ncalayer = NCALayer(runtime.now)
-        self._head_storage: Path | None = None
-        """The NCALayer on the head's computer, with the head's SIGN key storage chosen."""
+        self.manual = runtime.settings.provider_mode == "manual"
+        manual = self.manual
+        self.engine = runtime.engine(
+            OPERATIONS, self,
+            works_by_hand=lambda step: manual and step.kind is StepKind.action and step.system == SYSTEM,
+        )
+        self._heads: dict[str, Head] = {}
+        """By the head's ЖСН."""
+
+    @staticmethod
+    def service_ids() -> set[str]:
+        """The serviceIds of every reglament this workstation provides."""
+        return {r.gateway.service_id for r in provided_reglaments()}
+
+    def gateway_of(self, reglament: Reglament) -> GatewayClient:
+        """A client sending through the reglament's regional gateway."""
+        return self.runtime.gateway(regional_gateway(reglament.gateway.route_id))
+
+    # ---- the heads who sign -------------------------------------------------------------------
 
     async def start(self) -> None:
-        head = STAFF["head"]
-        seeded = person_key_storage(self.runtime.settings.data_dir, head["iin"], "sign")
-        if seeded is not None:
-            self._head_storage = seeded
-            self.ncalayer.choose(seeded)
-            return
-        identity = await obtain_person_identity(
-            self.runtime.http,
-            self.runtime.url_of("signatures"),
-            {
-                **head,
-                "organisation": STAFF["organisation"]["name"],
-                "bin": STAFF["organisation"]["bin"],
-                "roles": [Role.FIRST_HEAD.value],
-                "usage": "sign",
-            },
-            key_file=self.runtime.settings.data_dir.expanduser().resolve() / "keys" / "provider_ws-head.p12",
-            roots=self.runtime.trusted_roots,
-            at=await self.runtime.now(),
-        )
-        self.ncalayer.choose(identity)
+        """Each provider organisation's head takes their SIGN key: a seeded key storage, else one
+        the certification authority issues now."""
+        data_dir = self.runtime.settings.data_dir
+        for reglament in provided_reglaments():
+            head, organisation = reglament.provider.head, reglament.provider.organisation
+            if head.iin in self._heads:
+                continue
+            ncalayer = NCALayer(self.runtime.now)
+            seeded = person_key_storage(data_dir, head.iin, "sign")
+            if seeded is not None:
+                ncalayer.choose(seeded)
+                self._heads[head.iin] = Head(ncalayer, seeded)
+                continue
+            identity = await obtain_person_identity(
+                self.runtime.http,
+                self.runtime.url_of("signatures"),
+                {
+                    **head.model_dump(),
+                    "organisation": organisation.name,
+                    "bin": organisation.bin,
+                    "roles": [Role.FIRST_HEAD.value],
+                    "usage": "sign",
+                },
+                key_file=data_dir.expanduser().resolve() / "keys" / f"{SYSTEM}-head-{head.iin}.p12",
+                roots=self.runtime.trusted_roots,
+                at=await self.runtime.now(),
+            )
+            ncalayer.choose(identity)
+            self._heads[head.iin] = Head(ncalayer, None)
 
-    # ---- 6-процесс: registration of an incoming request ------------------------------------
+    async def sign(self, document: dict[str, Any]) -> str:
+        """The head of the document's reglament (``document["reglament"]``) signs it in NCALayer
+        with their SIGN key: detached CMS, base64. An expired seeded key is renewed first."""
+        reglament = get_reglament(str(document.get("reglament")))
+        head = self._heads.get(reglament.provider.head.iin)
+        if head is None:
+            raise RuntimeError(f"{SYSTEM} holds no key of the head of {reglament.provider.organisation.name}")
+        if head.storage is not None:
+            renewed = await renewed_key_storage(
+                self.runtime.http, self.runtime.url_of("signatures"), head.storage, await self.runtime.now()
+            )
+            if renewed != head.storage:
+                head.storage = renewed
+                head.ncalayer.choose(renewed)
+        answer = await head.ncalayer.handle({
+            "module": BASICS,
+            "method": "sign",
+            "args": {
+                "format": "cms",
+                "data": base64.b64encode(canonical_json(document)).decode(),
+                "signingParams": {"decode": True, "encapsulate": False},
+                "signerParams": {"extKeyUsageOids": [SIGN_EKU], "bin": reglament.provider.organisation.bin},
+                "locale": "kk",
+            },
+        })
+        if not answer.get("status"):
+            raise RuntimeError(f"the head could not sign: {answer.get('code')}: {answer.get('message')}")
+        return answer["body"]["result"][0]
+
+    # ---- a request arrives -------------------------------------------------------------------
 
     async def register(self, request: Incoming) -> dict[str, Any]:
+        """A request relayed by a regional gateway: registered, and its reglament's walk taken up."""
         data = request.data if isinstance(request.data, dict) else {}
         try:
             reglament = get_reglament(str(data.get("reglament")))
             channel = reglament.channel(str(data.get("channel")))
         except ReglamentError as exc:
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, str(exc)) from None
+        if reglament.provider.system != SYSTEM or reglament.gateway.service_id != request.info.serviceId:
+            raise ProviderError(
+                ErrorCode.PROVIDER_REQUEST_INVALID,
+                f"reglament {reglament.id} is not served by {SYSTEM} under {request.info.serviceId}",
+            )
+        if not channel.result_service:
+            raise ProviderError(
+                ErrorCode.PROVIDER_REQUEST_INVALID,
+                f"channel {channel.name} of {reglament.id} names no result_service to send the result to",
+            )
         document, signature = data.get("document"), data.get("signature")
         application_id = data.get("applicationId")
         if not isinstance(document, dict) or not isinstance(signature, str) or not application_id:
@@ -109,17 +216,17 @@ class ProviderWorkstation:
                 "applicationId, document and signature are required",
             )
         try:
-            iin = validate_iin(str(document.get("applicant", {}).get("iin", "")), "document.applicant.iin")
+            iin = validate_iin(str((document.get("applicant") or {}).get("iin", "")), "document.applicant.iin")
         except IdentifierError as exc:
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, str(exc), data={"field": exc.field}) from None
         now = await self.runtime.now()
-        registration = f"ALM-{to_local(now):%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
+        registration = f"{reglament.provider.registration_prefix}-{to_local(now):%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
         case = CaseRecord(
             registration_number=registration,
             application_id=str(application_id),
             reglament=reglament.id,
             channel=channel.name,
-            reply_service=REPLY_SERVICES[channel.name],
+            reply_service=channel.result_service,
             applicant_iin=iin,
             queue_list=(document.get("form") or {}).get("queueList"),
             request_document=json.dumps(document, ensure_ascii=False),
@@ -134,13 +241,15 @@ class ProviderWorkstation:
                 raise ProviderError(
                     ErrorCode.PROVIDER_REFUSED, f"application {application_id} is already registered"
                 ) from None
-        registering = next(step.key for step in channel.steps if step.system == SYSTEM)
-        await self.runtime.tracer.record(
-            reglament, channel.name, registering, system=SYSTEM,
-            application_id=case.application_id, detail=f"тіркеу нөмірі {registration}",
-        )
-        if self.runtime.settings.provider_mode == "auto":
-            await self._schedule(case, 1, now)
+        try:
+            await self.engine.take_up(reglament, channel.name, application_id=case.application_id, at=now)
+        except EngineError as exc:
+            async with self.runtime.db.session() as session:
+                stored = await session.get(CaseRecord, registration)
+                if stored is not None:
+                    await session.delete(stored)
+                    await session.commit()
+            raise ProviderError(ErrorCode.PROVIDER_REFUSED, str(exc)) from None
         due = reglament.term.add_to(now)
         return {
             "registrationNumber": registration,
@@ -148,157 +257,142 @@ class ProviderWorkstation:
             "resultDue": to_local(due).isoformat(),
         }
 
-    # ---- section 2: the staff procedures, one timer each ------------------------------------
+    # ---- manual mode: people do the staff procedures ----------------------------------------
 
-    async def _schedule(self, case: CaseRecord, number: int, after) -> None:
-        reglament = get_reglament(case.reglament)
-        step = reglament.staff_step(number)
-        await self.runtime.clock.schedule(
-            SYSTEM,
-            "staff-step",
-            step.duration.add_to(after),
-            {"registration": case.registration_number, "number": number},
-            application_id=case.application_id,
-        )
-
-    async def _staff_step(self, timer: Timer) -> None:
-        number = int(timer.payload["number"])
-        case = await self._case(registration=timer.payload["registration"])
-        reglament = get_reglament(case.reglament)
-        await self._perform(case, number, timer.due)
-        if number == 2:  # the executor starts with the check (3-шарт)
-            await self._decide(case, timer.due)
-        if number < len(reglament.staff_steps):
-            await self._schedule(case, number + 1, timer.due)
-        else:
-            await self._dispatch(case)
-
-    async def perform_manually(self, application_id: str, number: int, decision: dict[str, Any] | None) -> dict[str, Any]:
+    async def perform_manually(self, application_id: str, number: int, inputs: dict[str, Any] | None) -> dict[str, Any]:
         """A person performs staff procedure ``number`` now (manual mode)."""
-        if self.runtime.settings.provider_mode != "manual":
+        if not self.manual:
             raise StaffError(409, "the provider works in auto mode: its staff steps run by themselves")
-        case = await self._case(application_id=application_id)
+        case = await self.case(application_id)
         reglament = get_reglament(case.reglament)
-        expected = case.steps_done + 1
-        if number != expected or number > len(reglament.staff_steps):
-            staff = reglament.staff_step(expected) if expected <= len(reglament.staff_steps) else None
+        position = await self.engine.position(application_id=application_id)
+        waiting = self._waiting_for_staff(reglament, position)
+        if waiting is None or waiting.procedure != number:
+            following = self._next_procedure(reglament, position)
             raise StaffError(409, f"step {number} cannot be done now: the next step is "
-                                  + (f"{expected} ({staff.actor_kk})" if staff else "none, the case is done"))
-        now = await self.runtime.now()
-        if number == 3:
-            await self._decide(case, now, override=decision)
-            case = await self._case(application_id=application_id)
-        await self._perform(case, number, now, executor=(decision or {}).get("executor"))
-        if number == len(reglament.staff_steps):
-            await self._dispatch(case)
-        return await self._case_view(application_id)
+                                  + (f"{following.procedure} ({reglament.actors[following.actor].kk})"  # type: ignore[index]
+                                     if following else "none, the case is done"))
+        try:
+            await self.engine.resume(application_id=application_id, event="staff", inputs=dict(inputs or {}))
+        except EngineError as exc:  # moved on meanwhile (another person, a timer)
+            raise StaffError(409, str(exc)) from None
+        return await self.case_view(application_id)
 
-    async def _perform(self, case: CaseRecord, number: int, at, executor: str | None = None) -> None:
-        """Staff procedure ``number`` of section 2, done at ``at``: its own work, and its trace."""
+    @staticmethod
+    def _waiting_for_staff(reglament: Reglament, position: Position | None) -> Step | None:
+        """The staff procedure (its action step) the walk waits for a person to do, or None."""
+        if position is None or position.state != "waiting" or position.event != "staff" or position.system != SYSTEM:
+            return None
+        channel = reglament.channel(position.channel)
+        step = channel.step(position.step_key)
+        timed = channel.step(step.during or step.key)
+        return timed if timed.procedure is not None else None
+
+    @staticmethod
+    def _next_procedure(reglament: Reglament, position: Position | None) -> Step | None:
+        """The next staff procedure of this workstation from the position, or None (the case is
+        past them, or no longer here)."""
+        if position is None or position.done or position.system != SYSTEM:
+            return None
+        channel = reglament.channel(position.channel)
+        step, seen = channel.step(position.step_key), set()
+        while step.system == SYSTEM and step.key not in seen:
+            seen.add(step.key)
+            timed = channel.step(step.during) if step.during else step
+            if timed.procedure is not None:
+                return timed
+            following = step.next or step.then
+            if following is None:
+                return None
+            step = channel.step(following)
+        return None
+
+    @staticmethod
+    def _procedures_done(channel: Channel, position: Position | None, following: Step | None) -> int:
+        if following is not None:
+            return (following.procedure or 1) - 1
+        if position is None:
+            return 0
+        done = 0
+        for step in channel.steps:
+            if step.key == position.step_key:
+                break
+            if step.procedure is not None:
+                done = max(done, step.procedure)
+        return done
+
+    async def case_view(self, application_id: str) -> dict[str, Any]:
+        case = await self.case(application_id)
         reglament = get_reglament(case.reglament)
-        staff = reglament.staff_step(number)
-        detail = f"{staff.actor_kk}, {staff.duration.kazakh()}"
-        if number == 2 and executor:
-            detail += f": жауапты орындаушы – {executor}"
-        if number == 3:
-            prepared = "хабарлама" if case.decision == "approved" else "дәлелді бас тарту"
-            detail += f": {prepared} дайындалды"
-        if number == 4:
-            await self._sign_result(case, at)
-            detail += ": ЭЦҚ-мен қол қойылды"
-        await self.runtime.tracer.record(
-            reglament, case.channel, f"action-{number}", system=SYSTEM,
-            application_id=case.application_id, at=at, detail=detail,
-        )
-        async with self.runtime.db.session() as session:
-            stored = await session.get(CaseRecord, case.registration_number)
-            assert stored is not None
-            stored.steps_done = number
-            if number == 2 and executor:
-                stored.executor = executor
-            session.add(stored)
-            await session.commit()
-
-    async def _case(self, *, registration: str | None = None, application_id: str | None = None) -> CaseRecord:
-        async with self.runtime.db.session() as session:
-            if registration is not None:
-                case = await session.get(CaseRecord, registration)
-            else:
-                case = (await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))).first()
-        if case is None:
-            raise StaffError(404, f"no case {registration or application_id}")
-        return case
-
-    async def _case_view(self, application_id: str) -> dict[str, Any]:
-        case = await self._case(application_id=application_id)
-        reglament = get_reglament(case.reglament)
-        following = case.steps_done + 1
-        staff = reglament.staff_step(following) if following <= len(reglament.staff_steps) else None
+        position = await self.engine.position(application_id=application_id)
+        following = self._next_procedure(reglament, position)
+        procedure = reglament.staff_step(following.procedure) if following and following.procedure else None
         return {
             "applicationId": case.application_id,
             "registrationNumber": case.registration_number,
             "state": case.state,
-            "stepsDone": case.steps_done,
+            "stepsDone": self._procedures_done(reglament.channel(case.channel), position, following),
             "decision": case.decision,
             "refusalGround": json.loads(case.refusal_ground) if case.refusal_ground else None,
-            "nextStep": {"number": staff.number, "actor": staff.actor, "actor_kk": staff.actor_kk,
-                         "text_kk": staff.text_kk, "duration": staff.duration.english()} if staff else None,
+            "nextStep": {"number": procedure.number, "actor": procedure.actor,
+                         "actor_kk": reglament.actors[procedure.actor].kk,
+                         "text_kk": procedure.text_kk, "duration": procedure.duration.english()}
+            if procedure else None,
         }
 
-    # ---- 3-шарт: the provider's check --------------------------------------------------------
+    # ---- the cases -----------------------------------------------------------------------------
 
-    async def _decide(self, case: CaseRecord, at, override: dict[str, Any] | None = None) -> None:
-        """3-шарт: by the rules, or -- in manual mode -- as the executor decides."""
-        reglament = get_reglament(case.reglament)
-        channel = reglament.channel(case.channel)
-        choice = (override or {}).get("decision")
-        if choice == "approve":
-            ground = None
-        elif choice == "refuse":
-            ground = (override or {}).get("ground") or {}
-            if not isinstance(ground, dict) or not ground.get("kk"):
-                raise StaffError(422, "a refusal needs its ground: {\"kk\": …, \"ru\": …, \"en\": …}")
-            ground = {"code": ground.get("code", "executor"), "kk": ground["kk"],
-                      "ru": ground.get("ru", ground["kk"]), "en": ground.get("en", ground["kk"])}
-        elif choice is None:
-            ground = await self._already_queued(case) or await self._refusal_ground(case, at)
-        else:
-            raise StaffError(422, f"decision must be approve or refuse, not {choice!r}")
-        if choice == "approve" and (duplicate := await self._already_queued(case)):
-            raise StaffError(409, duplicate["en"])
-        approved = ground is None
-        condition = next(s for s in channel.steps if s.key == "condition-3")
-        await self.runtime.tracer.record(
-            reglament, case.channel, condition.key, system=SYSTEM,
-            application_id=case.application_id, at=at,
-            outcome="true" if approved else "false",
-            detail="негіздемелерге сәйкес" if approved else ground["kk"],
-        )
-        if approved:
-            await self._enqueue(case)
-        else:
-            await self.runtime.tracer.record(
-                reglament, case.channel, condition.else_, system=SYSTEM,  # type: ignore[arg-type]
-                application_id=case.application_id, at=at, detail=ground["kk"],
-            )
+    async def case(self, application_id: str | None) -> CaseRecord:
         async with self.runtime.db.session() as session:
-            stored = await session.get(CaseRecord, case.registration_number)
-            assert stored is not None
-            stored.decision = "approved" if approved else "refused"
-            stored.refusal_ground = json.dumps(ground, ensure_ascii=False) if ground else None
-            stored.state = "decided"
+            found = (await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))).first()
+        if found is None:
+            raise StaffError(404, f"no case {application_id}")
+        return found
+
+    async def update_case(self, application_id: str | None, **fields: Any) -> CaseRecord:
+        async with self.runtime.db.session() as session:
+            stored = (await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))).first()
+            if stored is None:
+                raise StaffError(404, f"no case {application_id}")
+            for name, value in fields.items():
+                setattr(stored, name, value)
             session.add(stored)
             await session.commit()
+            await session.refresh(stored)
+        return stored
 
-    async def _refusal_ground(self, case: CaseRecord, at) -> dict[str, str] | None:
-        """The first ground for refusal (the Standard, item 10, and the housing law), or None."""
-        rules = DecisionRules(self.runtime.gateway(REGIONAL_GATEWAY), get_reglament(case.reglament))
-        ground, _ = await rules.check(
-            case.application_id, case.applicant_iin, json.loads(case.request_document), case.queue_list, at
+    # ---- the provider's check ------------------------------------------------------------------
+
+    async def decide(self, reglament: Reglament, application_id: str | None, at: datetime,
+                     inputs: dict[str, Any]) -> dict[str, str] | None:
+        """The provider's decision on a case: by the reglament's rules, or -- in manual mode -- as
+        the executor says (``inputs``: ``{"decision": "approve"|"refuse", "ground": {...}}``).
+        Stores it; an approval places the applicant in the queue. The ground for refusal, or None."""
+        case = await self.case(application_id)
+        choice = inputs.get("decision") if self.manual else None
+        if choice == "approve":
+            if duplicate := await self.already_queued(case):
+                raise StaffError(409, duplicate["en"])
+            ground = None
+        elif choice == "refuse":
+            ground = staff_ground(inputs.get("ground"))
+        elif choice is None:
+            ground = await self.already_queued(case) or await rules_ground(self.gateway_of(reglament), reglament, case, at)
+        else:
+            raise StaffError(422, f"decision must be approve or refuse, not {choice!r}")
+        await self.settle(case, ground)
+        return ground
+
+    async def settle(self, case: CaseRecord, ground: dict[str, str] | None) -> None:
+        """Store the decision: approved (and queued) without a ground, refused with it."""
+        if ground is None and case.queue_list:
+            await self.enqueue(case)
+        await self.update_case(
+            case.application_id, decision="approved" if ground is None else "refused",
+            refusal_ground=json.dumps(ground, ensure_ascii=False) if ground else None, state="decided",
         )
-        return ground.as_dict() if ground else None
 
-    async def _already_queued(self, case: CaseRecord) -> dict[str, str] | None:
+    async def already_queued(self, case: CaseRecord) -> dict[str, str] | None:
         """The refusal ground when the applicant already stands on the list the application asks
         for (another application of theirs was placed there): a citizen is queued once a list."""
         if not case.queue_list:
@@ -318,10 +412,15 @@ class ProviderWorkstation:
         entry, earlier = found
         return already_queued_ground(get_reglament(case.reglament), entry, earlier)
 
-    async def _enqueue(self, case: CaseRecord) -> int:
+    async def enqueue(self, case: CaseRecord) -> int:
         """Give the applicant the next sequence number of the list, race-free."""
         for _ in range(50):
             async with self.runtime.db.session() as session:
+                existing = (
+                    await session.exec(select(QueueEntry).where(QueueEntry.application_id == case.application_id))
+                ).first()
+                if existing is not None:
+                    return existing.sequence_number
                 current = (
                     await session.exec(
                         select(func.max(QueueEntry.sequence_number)).where(
@@ -343,102 +442,84 @@ class ProviderWorkstation:
                     await session.rollback()
         raise RuntimeError(f"could not place {case.application_id} in the queue")
 
-    # ---- the result: signed by the head, sent back ------------------------------------------
+    # ---- the result: signed by the head, sent back ---------------------------------------------
 
-    async def _sign_result(self, case: CaseRecord, at) -> None:
-        reglament = get_reglament(case.reglament)
+    async def result_document(self, case: CaseRecord, reglament: Reglament, at: datetime) -> dict[str, Any]:
+        """The notification (with the place in the queue) or the reasoned refusal."""
         async with self.runtime.db.session() as session:
-            stored = await session.get(CaseRecord, case.registration_number)
             entry = (
                 await session.exec(select(QueueEntry).where(QueueEntry.application_id == case.application_id))
             ).first()
-        assert stored is not None
         document: dict[str, Any] = {
-            "type": "notification" if stored.decision == "approved" else "refusal",
+            "type": "notification" if case.decision == "approved" else "refusal",
             "reglament": reglament.id,
-            "applicationId": stored.application_id,
-            "registrationNumber": stored.registration_number,
-            "applicant": {"iin": stored.applicant_iin},
-            "provider": {"name": reglament.provider.name.kk, "bin": STAFF["organisation"]["bin"]},
+            "applicationId": case.application_id,
+            "registrationNumber": case.registration_number,
+            "applicant": {"iin": case.applicant_iin},
+            "provider": {"name": reglament.provider.name.kk, "bin": reglament.provider.organisation.bin},
             "date": to_local(at).isoformat(),
-            "decision": stored.decision,
+            "decision": case.decision,
         }
-        if entry is not None:
+        if case.decision == "approved" and entry is not None:
             queue = reglament.queue_list(entry.queue_list)
-            assert queue is not None
+            names = {lang: getattr(queue, lang) if queue else entry.queue_list for lang in ("kk", "ru", "en")}
             document["queue"] = {
-                "list": queue.code,
-                "listName": {"kk": queue.kk, "ru": queue.ru, "en": queue.en},
+                "list": entry.queue_list,
+                "listName": names,
                 "sequenceNumber": entry.sequence_number,
                 "filedAt": to_local(from_us(entry.filed_us)).isoformat(),
             }
             document["text"] = {
-                "kk": f"Сіз тұрғын үйге мұқтаж азамат ретінде есепке қойылдыңыз: «{queue.kk}» тізімі, "
+                "kk": f"Сіз тұрғын үйге мұқтаж азамат ретінде есепке қойылдыңыз: «{names['kk']}» тізімі, "
                 f"кезектің реттік нөмірі – {entry.sequence_number}.",
-                "ru": f"Вы поставлены на учёт нуждающихся в жилище: список «{queue.ru}», "
+                "ru": f"Вы поставлены на учёт нуждающихся в жилище: список «{names['ru']}», "
                 f"порядковый номер очереди – {entry.sequence_number}.",
-                "en": f"You are registered as needing housing: list \"{queue.en}\", "
+                "en": f"You are registered as needing housing: list \"{names['en']}\", "
                 f"sequence number in the queue {entry.sequence_number}.",
             }
+        elif case.decision == "approved":
+            document["text"] = {
+                "kk": "Сіз тұрғын үйге мұқтаж азамат ретінде есепке қойылдыңыз.",
+                "ru": "Вы поставлены на учёт нуждающихся в жилище.",
+                "en": "You are registered as needing housing.",
+            }
         else:
-            ground = json.loads(stored.refusal_ground or "{}")
+            ground = json.loads(case.refusal_ground or "{}")
             document["ground"] = ground
             document["text"] = {
                 "kk": f"Мемлекеттік қызметті көрсетуден бас тартылды: {ground.get('kk', '')}.",
                 "ru": f"В оказании государственной услуги отказано: {ground.get('ru', '')}.",
                 "en": f"The state service is refused: {ground.get('en', '')}.",
             }
-        if self._head_storage is not None:  # the head renews an expired key before signing
-            renewed = await renewed_key_storage(
-                self.runtime.http, self.runtime.url_of("signatures"), self._head_storage, await self.runtime.now()
-            )
-            if renewed != self._head_storage:
-                self._head_storage = renewed
-                self.ncalayer.choose(renewed)
-        answer = await self.ncalayer.handle({
-            "module": BASICS,
-            "method": "sign",
-            "args": {
-                "format": "cms",
-                "data": base64.b64encode(canonical_json(document)).decode(),
-                "signingParams": {"decode": True, "encapsulate": False},
-                "signerParams": {"extKeyUsageOids": [SIGN_EKU], "bin": STAFF["organisation"]["bin"]},
-                "locale": "kk",
-            },
-        })
-        if not answer.get("status"):
-            raise RuntimeError(f"the head could not sign: {answer.get('code')}: {answer.get('message')}")
-        signature = answer["body"]["result"][0]
-        async with self.runtime.db.session() as session:
-            stored = await session.get(CaseRecord, case.registration_number)
-            assert stored is not None
-            stored.result_document = json.dumps(document, ensure_ascii=False)
-            stored.result_signature = signature
-            stored.state = "signed"
-            session.add(stored)
-            await session.commit()
+        return document
 
-    async def _dispatch(self, case: CaseRecord) -> None:
-        async with self.runtime.db.session() as session:
-            stored = await session.get(CaseRecord, case.registration_number)
-        assert stored is not None and stored.result_document and stored.result_signature
-        reglament = get_reglament(stored.reglament)
-        await self.runtime.gateway(REGIONAL_GATEWAY).send(
-            stored.reply_service,
-            {
-                "applicationId": stored.application_id,
-                "reglament": reglament.id,
-                "channel": stored.channel,
-                "registrationNumber": stored.registration_number,
-                "decision": stored.decision,
-                "document": json.loads(stored.result_document),
-                "signature": stored.result_signature,
-            },
-            correlation_id=stored.application_id,
+    async def sign_result(self, application_id: str | None, reglament: Reglament, at: datetime) -> CaseRecord:
+        """The head of the reglament's provider signs the case's result."""
+        case = await self.case(application_id)
+        document = await self.result_document(case, reglament, at)
+        signature = await self.sign(document)
+        return await self.update_case(
+            application_id, result_document=json.dumps(document, ensure_ascii=False),
+            result_signature=signature, state="signed",
         )
-        async with self.runtime.db.session() as session:
-            stored = await session.get(CaseRecord, case.registration_number)
-            assert stored is not None
-            stored.state = "dispatched"
-            session.add(stored)
-            await session.commit()
+
+    async def dispatch(self, application_id: str | None, reglament: Reglament) -> None:
+        """The signed result through the reglament's regional gateway to the channel's
+        ``result_service`` (the cabinet's, the front office's)."""
+        case = await self.case(application_id)
+        if not case.result_document or not case.result_signature:
+            raise RuntimeError(f"{application_id}: the result is not signed yet")
+        await self.update_case(application_id, state="dispatched")
+        await self.gateway_of(reglament).send(
+            case.reply_service,
+            {
+                "applicationId": case.application_id,
+                "reglament": reglament.id,
+                "channel": case.channel,
+                "registrationNumber": case.registration_number,
+                "decision": case.decision,
+                "document": json.loads(case.result_document),
+                "signature": case.result_signature,
+            },
+            correlation_id=case.application_id,
+        )

@@ -6,7 +6,6 @@ declined keeps their place."""
 from __future__ import annotations
 
 from datetime import date
-from importlib.resources import files
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 
 from egov_sim.citizen import Citizen, apply_on_portal
 from egov_sim.inprocess import Simulation
-from provider_ws.api import allocation_router
+from reglaments import get_reglament
 from simulation.database import drop_run
 from simulation.identifiers import make_iin
 from simulation.settings import Settings
@@ -23,19 +22,8 @@ from test_queue_concurrency import person
 
 REGLAMENT = "almaty-queue"
 LIST = "socially-vulnerable"
-HEAD_IIN = yaml.safe_load((files("provider_ws") / "staff.yaml").read_text(encoding="utf-8"))["head"]["iin"]
+HEAD_IIN = get_reglament(REGLAMENT).provider.head.iin
 DOCUMENTS = ["identity", "family-composition", "incomes", "category"]
-
-
-def mount_allocation(simulation: Simulation) -> None:
-    """The allocation routes on the provider workstation (provider_ws/app.py mounts
-    ``allocation_router(workstation)`` once the lead adds it; until then the test mounts it on the
-    running app, with the workstation whose staff-step timers the app runs)."""
-    app = simulation.apps["provider_ws"]
-    if any(getattr(route, "path", None) == "/api/dwellings" for route in app.routes):
-        return
-    workstation = simulation.runtime("provider_ws").timers.handlers["staff-step"].__self__
-    app.include_router(allocation_router(workstation))
 
 
 class Applicants:
@@ -94,7 +82,6 @@ async def queued(tmp_path):
     fixture.write_text(yaml.safe_dump({"persons": [person(i) for i in iins]}, allow_unicode=True), encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "run", population_size=0, registry_fixtures=[fixture], seed_people=False)
     async with Simulation(settings) as simulation:
-        mount_allocation(simulation)
         applicants = Applicants(simulation, iins)
         ids = await applicants.queue_all()
         async with simulation.client("provider_ws") as provider:

@@ -1,0 +1,202 @@
+"""What the provider workstation does in a reglament's steps: the operations a definition's
+provider_ws steps and staff procedures name.
+
+Each works on the :class:`~provider_ws.service.ProviderWorkstation` and is called by the reglament
+engine (:mod:`simulation.engine`) when a walk reaches a step of the workstation; the engine times
+the staff procedures (or, in manual mode, waits for the person who does them). docs/reglaments.md
+lists every system's operations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from simulation.engine import Done, Operations, StepCall, Verdict
+
+if TYPE_CHECKING:
+    from provider_ws.service import ProviderWorkstation
+
+OPERATIONS = Operations(
+    "provider_ws",
+    "the service provider's workstation (ЭҮӨШ АЖО): registration, the staff procedures, the check, "
+    "the head's signature and the result sent back",
+)
+
+MET = "негіздемелерге сәйкес"
+
+
+def _regional(call: StepCall) -> str:
+    name = call.reglament.gateway.regional_name
+    return name.kk if name else "ЭҮӨШ"
+
+
+async def _check(ws: ProviderWorkstation, call: StepCall) -> dict[str, str] | None:
+    return await ws.decide(call.reglament, call.application_id, call.at, call.inputs)
+
+
+# ---- the request and the provider's check ---------------------------------------------------------
+
+
+@OPERATIONS.operation("register-request",
+                      summary="The request relayed by the regional gateway is registered: its registration number")
+async def register_request(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    return Done(detail=f"тіркеу нөмірі {case.registration_number}")
+
+
+@OPERATIONS.operation("assign-executor",
+                      summary="The head names the responsible executor (in manual mode: the person's input `executor`)")
+async def assign_executor(ws: ProviderWorkstation, call: StepCall) -> Done:
+    executor = call.inputs.get("executor")
+    if not isinstance(executor, str) or not executor.strip():
+        return Done()
+    await ws.update_case(call.application_id, executor=executor.strip())
+    return Done(detail=f"жауапты орындаушы – {executor.strip()}")
+
+
+@OPERATIONS.operation("check-grounds", verdict=True,
+                      summary="Verdict: no ground for refusal -- the applicant is not queued on the list yet and "
+                              "the reglament's rule set (`decision`) finds none; an approval places them in the "
+                              "queue. In manual mode the executor may decide (`decision`: approve or refuse, "
+                              "`ground`)")
+async def check_grounds(ws: ProviderWorkstation, call: StepCall) -> Verdict:
+    ground = await _check(ws, call)
+    return Verdict(holds=ground is None, detail=MET if ground is None else ground["kk"])
+
+
+@OPERATIONS.operation("decide",
+                      summary="The executor's check inside a procedure (no condition step): the same rules as "
+                              "check-grounds; the decision is stored for the result")
+async def decide(ws: ProviderWorkstation, call: StepCall) -> Done:
+    ground = await _check(ws, call)
+    return Done(detail=MET if ground is None else f"бас тарту негізі: {ground['kk']}")
+
+
+@OPERATIONS.operation("draft-refusal", summary="The message refusing the service, on the ground the check found")
+async def draft_refusal(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    ground = json.loads(case.refusal_ground or "{}")
+    return Done(detail=ground.get("kk", ""))
+
+
+def _attached(document: dict[str, Any]) -> set[str]:
+    return {str(a.get("code")) for a in document.get("attachments") or [] if isinstance(a, dict)}
+
+
+@OPERATIONS.operation("check-documents", verdict=True,
+                      summary="Verdict: the request's attachments are every document the Standard asks for on "
+                              "its queue list (`documents_for`)")
+async def check_documents(ws: ProviderWorkstation, call: StepCall) -> Verdict:
+    case = await ws.case(call.application_id)
+    attached = _attached(json.loads(case.request_document))
+    missing = [d for d in call.reglament.documents_for(case.queue_list) if d.code not in attached]
+    if not missing:
+        return Verdict(holds=True, detail="құжаттар Стандарттың тізбесіне сәйкес")
+    ground = {
+        "code": "documents-missing",
+        "kk": "Стандартта көрсетілген құжаттар ұсынылмады: " + ", ".join(d.kk for d in missing),
+        "ru": "не представлены документы, предусмотренные Стандартом: " + ", ".join(d.ru for d in missing),
+        "en": "documents the Standard asks for are missing: " + ", ".join(d.en for d in missing),
+    }
+    await ws.update_case(call.application_id, refusal_ground=json.dumps(ground, ensure_ascii=False))
+    return Verdict(holds=False, detail=ground["kk"])
+
+
+@OPERATIONS.operation("issue-receipt", summary="The receipt that the documents are accepted, with the registration number")
+async def issue_receipt(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    return Done(detail=f"құжаттардың қабылданғаны туралы қолхат: тіркеу нөмірі {case.registration_number}")
+
+
+@OPERATIONS.operation("refuse-request",
+                      summary="The provider refuses the request, ending the application: the reasoned refusal "
+                              "(on the ground the check found), signed by the head, sent to the channel's "
+                              "result_service")
+async def refuse_request(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    ground = json.loads(case.refusal_ground) if case.refusal_ground else {
+        "code": "documents-not-met", "kk": "құжаттар негіздемелерге сәйкес емес",
+        "ru": "документы не соответствуют основаниям", "en": "the documents do not meet the grounds"}
+    await ws.settle(case, ground)
+    await ws.sign_result(call.application_id, call.reglament, call.at)
+
+    async def send() -> None:
+        await ws.dispatch(call.application_id, call.reglament)
+
+    return Done(detail=f"{ground['kk']}; басшының ЭЦҚ-мен қол қойылды, {_regional(call)} арқылы жолданды",
+                after=send)
+
+
+# ---- the executor's work in another system --------------------------------------------------------
+
+
+def _document_kind(call: StepCall) -> str:
+    kind = call.params.get("document_kind")
+    if isinstance(kind, dict):
+        kind = kind.get(call.channel.name)
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: register-in-system needs a document_kind "
+                         "for this channel")
+    return kind
+
+
+@OPERATIONS.operation("register-in-system",
+                      params={"service_id": "the serviceId of the system the case is registered in "
+                                            "(EAKIMDIK_DocumentRegistration)",
+                              "document_kind": "what is registered (application, electronic-request), or a "
+                                               "mapping channel -> kind",
+                              "system_kk": "the system's name in the trace (default «Е-әкімдік»)"},
+                      required=("service_id", "document_kind"),
+                      summary="The executor registers the case's documents in another system of the region "
+                              "through the regional gateway; its registration number goes to the trace")
+async def register_in_system(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    title = f"{case.registration_number}: {call.reglament.title.kk}"
+    data: dict[str, Any] = {
+        "applicationId": case.application_id,
+        "reglament": call.reglament.id,
+        "applicantIin": case.applicant_iin,
+        "documentKind": _document_kind(call),
+        "title": title if len(title) <= 200 else title[:199] + "…",
+    }
+    if case.executor:
+        data["executor"] = case.executor
+    reply = await ws.gateway_of(call.reglament).send(
+        str(call.params["service_id"]), data, correlation_id=case.application_id
+    )
+    number = (reply.responseData.data or {}).get("registrationNumber", "?")
+    return Done(detail=f"{call.params.get('system_kk', 'Е-әкімдік')}: тіркеу нөмірі {number}")
+
+
+# ---- the result ------------------------------------------------------------------------------------
+
+
+@OPERATIONS.operation("prepare-result", summary="The executor prepares the notification or the reasoned refusal")
+async def prepare_result(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    prepared = "хабарлама" if case.decision == "approved" else "дәлелді бас тарту"
+    return Done(detail=f"{prepared} дайындалды")
+
+
+@OPERATIONS.operation("sign-result",
+                      summary="The head of the reglament's provider signs the result with their SIGN key (an "
+                              "expired seeded key is renewed first)")
+async def sign_result(ws: ProviderWorkstation, call: StepCall) -> Done:
+    await ws.sign_result(call.application_id, call.reglament, call.at)
+    return Done(detail="ЭЦҚ-мен қол қойылды")
+
+
+@OPERATIONS.operation("send-result",
+                      summary="The signed result through the reglament's regional gateway to the channel's "
+                              "result_service (the personal cabinet, the State Corporation)")
+async def send_result(ws: ProviderWorkstation, call: StepCall) -> Done:
+    application_id, reglament = call.application_id, call.reglament
+
+    async def send() -> None:
+        await ws.dispatch(application_id, reglament)
+
+    return Done(detail=f"нәтиже {_regional(call)} арқылы {call.channel.result_service} жолданды", after=send)
+
+
+__all__ = ["OPERATIONS"]
