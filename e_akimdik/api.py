@@ -1,4 +1,5 @@
-"""What testers read: the registrations "Е-әкімдік" has made."""
+"""The "Е-әкімдік" routes: the service behind the West Kazakhstan gateway, and what testers read
+of the registrations it has made."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from e_akimdik.service import EAkimdik, registration_view
+from e_akimdik.service import SERVICE_ID, EAkimdik, registration_view
+from gateway_protocol.provider import provider_router
+from runtime import SystemRuntime
 from runtime.registration import add_lookups, checked_iin_query
+
+REGIONAL_GATEWAY = "gateway-wko"
 
 
 def registrations_router(system: EAkimdik) -> APIRouter:
@@ -27,3 +32,11 @@ def registrations_router(system: EAkimdik) -> APIRouter:
     add_lookups(router, system.registrar, registration_view,
                 by_application="The registration of one application", by_number="One registration by its number")
     return router
+
+
+def build_routers(runtime: SystemRuntime, system: EAkimdik) -> list[APIRouter]:
+    """``EAKIMDIK_DocumentRegistration`` from the region's gateway only, and what testers read."""
+    return [
+        provider_router(lambda: runtime, {SERVICE_ID: system.register}, accept_from={REGIONAL_GATEWAY}),
+        registrations_router(system),
+    ]

@@ -1,4 +1,5 @@
-"""What testers read: the housing-aid applications "Е-собес" has received."""
+"""The "Е-собес" routes: the service behind the Almaty gateway, and what testers read of the
+housing-aid applications it has received."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from e_sobes.service import ESobes, registration_view
+from e_sobes.service import SERVICE_ID, ESobes, registration_view
+from gateway_protocol.provider import provider_router
+from runtime import SystemRuntime
 from runtime.registration import add_lookups, checked_iin_query
+
+REGIONAL_GATEWAY = "gateway-almaty"
 
 
 def registrations_router(system: ESobes) -> APIRouter:
@@ -27,3 +32,11 @@ def registrations_router(system: ESobes) -> APIRouter:
         by_number="One application, by its Е-собес registration number",
     )
     return router
+
+
+def build_routers(runtime: SystemRuntime, system: ESobes) -> list[APIRouter]:
+    """``ESOBES_HousingAidApplication`` from the region's gateway only, and what testers read."""
+    return [
+        provider_router(lambda: runtime, {SERVICE_ID: system.receive}, accept_from={REGIONAL_GATEWAY}),
+        registrations_router(system),
+    ]

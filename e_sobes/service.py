@@ -34,107 +34,20 @@ import base64
 import binascii
 import json
 from collections import Counter
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from typing import Any
 
 from e_sobes.models import HousingAidApplication, YearCounter
+from e_sobes.schemas import HousingAidRequest
+from e_sobes.texts import HOUSING_COSTS, INCOME_KINDS, RECEIVED, RELATIONS, already_received, received
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
 from signatures.jws import canonical_json
 from simulation.calendar import to_local
-from runtime.registration import Iin, Registered, Registrar, parse_data, refusal
+from runtime.registration import Registered, Registrar, parse_data, refusal
 from runtime import SystemRuntime
 
 SERVICE_ID = "ESOBES_HousingAidApplication"
 PREFIX = "ESB"
-RECEIVED = {"kk": "Қабылданды", "ru": "Принято", "en": "Received"}
-
-RELATIONS: dict[str, dict[str, str]] = {
-    "spouse": {"nameKz": "Жұбайы (зайыбы)", "nameRu": "Супруг (супруга)", "nameEn": "Spouse"},
-    "child": {"nameKz": "Баласы", "nameRu": "Ребёнок", "nameEn": "Child"},
-    "dependant": {"nameKz": "Асырауындағы адам", "nameRu": "Иждивенец", "nameEn": "Other dependant"},
-}
-
-INCOME_KINDS: dict[str, dict[str, str]] = {
-    # shared/seeds/004…, section 4, item 11: the incomes the provider receives through ЭҮШ.
-    "social-payments": {
-        "nameKz": "Әлеуметтік төлемдер түрінде алынатын табыстар",
-        "nameRu": "Доходы, получаемые в виде социальных выплат",
-        "nameEn": "Incomes received as social payments",
-    },
-    "business-and-other-activities": {
-        "nameKz": "Кәсіпкерлік және басқа да қызмет түрлерінен түсетін табыстар",
-        "nameRu": "Доходы от предпринимательской и других видов деятельности",
-        "nameEn": "Incomes from entrepreneurial and other activities",
-    },
-    "alimony": {
-        "nameKz": "Балаларға және асырауындағы басқа да адамдарға алименттер түріндегі табыстар",
-        "nameRu": "Доходы в виде алиментов на детей и других иждивенцев",
-        "nameEn": "Alimony for children and other dependants",
-    },
-}
-
-HOUSING_COSTS: dict[str, dict[str, str | None]] = {
-    # The costs the norms apply to (shared/REFERENCE.md, housing assistance): the floor area
-    # (maintenance), heating in Gcal, hot and cold water and gas in m³.
-    "maintenance": {"nameKz": "Тұрғын үйді күтіп-ұстау", "nameRu": "Содержание жилища",
-                    "nameEn": "Maintenance of the dwelling", "unit": None},
-    "heating": {"nameKz": "Жылыту", "nameRu": "Отопление", "nameEn": "Heating", "unit": "Gcal"},
-    "hot-water": {"nameKz": "Ыстық су", "nameRu": "Горячая вода", "nameEn": "Hot water", "unit": "m³"},
-    "cold-water": {"nameKz": "Суық су", "nameRu": "Холодная вода", "nameEn": "Cold water", "unit": "m³"},
-    "gas": {"nameKz": "Газ", "nameRu": "Газ", "nameEn": "Gas", "unit": "m³"},
-}
-
-Month = Annotated[str, Field(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
-Tenge = Annotated[float, Field(strict=True, ge=0, le=1e10, description="tenge")]
-
-
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel)
-
-
-class Period(_Data):
-    first: Month = Field(alias="from")
-    last: Month = Field(alias="to")
-
-
-class FamilyMember(_Data):
-    iin: Iin
-    relation: Literal["spouse", "child", "dependant"]
-
-
-class Income(_Data):
-    iin: Iin
-    kind: Literal["social-payments", "business-and-other-activities", "alimony"]
-    month: Month
-    amount: Tenge
-
-
-class HousingCost(_Data):
-    kind: Literal["maintenance", "heating", "hot-water", "cold-water", "gas"]
-    month: Month
-    amount: Tenge
-    quantity: float | None = Field(default=None, strict=True, gt=0, le=1e6)
-
-
-class Housing(_Data):
-    area: float = Field(strict=True, gt=0, le=10_000, description="floor area, m²")
-    costs: list[HousingCost] = Field(min_length=1, max_length=1000)
-
-
-class HousingAidRequest(_Data):
-    """The request data of ``ESOBES_HousingAidApplication``."""
-
-    application_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-    applicant_iin: Iin
-    period: Period
-    family_members: list[FamilyMember] = Field(default_factory=list, max_length=50)
-    incomes: list[Income] = Field(default_factory=list, max_length=1000)
-    housing: Housing
-    document: dict[str, Any] | None = None
-    signature: str | None = Field(default=None, min_length=1)
 
 
 def _problem(field: str, rule: str, en: str, kk: str, ru: str) -> dict[str, str]:
@@ -304,18 +217,7 @@ class ESobes:
         )
         view = registration_view(registered.row)
         number, day = registered.number, f"{registered.at:%d.%m.%Y %H:%M}"
-        if registered.created:
-            message = {
-                "kk": f"Өтініш «Е-собес» ақпараттық жүйесінде {number} нөмірімен қабылданды",
-                "ru": f"Заявление принято в информационной системе «Е-Собес» под номером {number}",
-                "en": f"The application is received in the Е-собес information system under number {number}",
-            }
-        else:
-            message = {
-                "kk": f"Бұл өтініш бұрын қабылданған: {number}, {day}; жаңа нөмір берілмеді",
-                "ru": f"Это заявление уже принято: {number} от {day}; новый номер не присвоен",
-                "en": f"This application is already received: {number} of {day}; no new number is given",
-            }
+        message = received(number) if registered.created else already_received(number, day)
         return {
             "registrationNumber": number,
             "receivedAt": view["receivedAt"],
