@@ -121,7 +121,7 @@ async def test_the_workstation_reaches_e_akimdik_from_its_own_regional_gateway(r
 
 
 async def test_numbers_run_per_year_gap_free_under_concurrency(run):
-    # (two processes sharing the database: tests/simulation/test_registration.py)
+    # (two processes sharing the database: tests/runtime/test_registration.py)
     replies = await asyncio.gather(*(send(run, registration(f"app-{n}")) for n in range(1, 13)))
     numbers = sorted(answer(r)["registrationNumber"] for r in replies)
     assert numbers == [f"EAK-2026-{n:06d}" for n in range(1, 13)]
