@@ -402,10 +402,9 @@ class FrontOffice:
         except ReglamentError as exc:
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, str(exc)) from None
         position = await self.engine.position(application_id=application_id)
-        if position is not None and (position.done or position.system != SYSTEM):
-            where = "is finished" if position.done else f"stands at a step of {position.system}"
-            raise ProviderError(ErrorCode.PROVIDER_REFUSED,
-                                f"application {application_id} takes no result now: its walk {where}")
+        if position is not None and not position.done and position.system != SYSTEM:
+            raise ProviderError(ErrorCode.PROVIDER_REFUSED, f"application {application_id} takes no result now: "
+                                                            f"its walk stands at a step of {position.system}")
         async with self.runtime.db.session() as db:
             application = await db.get(FrontApplication, application_id)
             assert application is not None
@@ -413,6 +412,10 @@ class FrontOffice:
             application.result_signature = data["signature"]
             db.add(application)
             await db.commit()
+        if position is not None and position.done:
+            # the channel ended at the provider's step (a refusal it sends on): the result is
+            # kept for the applicant, no step of the front office follows
+            return {"applicationId": application_id, "received": True}
         try:
             await self.engine.take_up(reglament, channel.name, application_id=application_id,
                                       inputs={"result": data})

@@ -17,6 +17,7 @@ from corporation_ws.models import FrontApplication
 from corporation_ws.operations import OPERATIONS
 from corporation_ws.schemas import FrontRequest
 from corporation_ws.service import FrontOffice, front_channel
+from gateway_protocol.errors import GatewayFault
 from reglaments import Reglament, ReglamentError, StepKind, get_reglament
 from signatures.jws import canonical_json
 from simulation.clock import to_us
@@ -248,3 +249,24 @@ async def test_sending_signs_the_request_when_no_step_signed_it(simulation):
     again = await OPERATIONS.get("send-request").function(office, call)
     assert not again.detail.startswith("оператордың")  # signed once
     assert (await office.taken(application_id)).application.request_signature == stored.request_signature
+
+
+async def test_a_result_is_refused_while_the_walk_stands_at_the_providers_step(simulation):
+    async with simulation.client("corporation_ws") as ws:
+        auth, ticket = await _operator(ws)
+        taken = (await ws.post("/api/applications", headers=auth, json={
+            "reglament": "almaty-queue", "ticket": ticket, "applicant_iin": DEMO_IIN,
+            "presented_documents": DOCUMENTS, "form": {"queueList": "socially-vulnerable"}})).json()
+        assert taken["status"] == "in_progress", taken
+        provider = simulation.runtime("provider_ws")
+        reglament = get_reglament("almaty-queue")
+        try:
+            await provider.gateway().send("GK_ResultDelivery", {
+                "applicationId": taken["id"], "reglament": reglament.id, "channel": front_channel(reglament).name,
+                "document": {"type": "notification"}, "signature": "AA=="}, correlation_id=taken["id"])
+        except GatewayFault as fault:
+            assert fault.code == "Provider.Refused" and "provider_ws" in fault.detail
+        else:
+            raise AssertionError("a result was taken while the provider still had the application")
+        view = (await ws.get(f"/api/applications/{taken['id']}", headers=auth)).json()
+    assert view["result"] is None and view["status"] == "in_progress"
