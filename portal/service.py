@@ -19,8 +19,9 @@ from sqlmodel import select
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
 from portal.models import Account, Application, CabinetNotice, PortalSession, StatusEvent
+from portal.operations import OPERATIONS, SIGNED_REQUEST
 from portal.schemas import Credentials, FilledForm, NewAccount, RequestDocument, SignedApplication
-from portal.texts import AUTH_REFUSED, SIGNATURE_REFUSED, STATUS
+from portal.texts import AUTH_REFUSED, STATUS
 from reglaments import Reglament, get_reglament
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU
