@@ -20,9 +20,6 @@ PACKAGES = (
     "egov_sim", "simulation", "runtime", "control", "reglaments", "gateway_protocol", "gateway",
     "registries", "portal", "corporation_ws", "provider_ws", "signatures", "e_akimdik", "e_sobes",
 )
-SIMULATION_EXEMPT = {
-    "simulation.trace",  # lead moving the definition model (it still imports reglaments)
-}
 
 
 def module_name(path: Path) -> str:
@@ -91,7 +88,7 @@ def test_simulation_imports_no_other_project_package():
     offences = [
         f"{module}:{line} imports {target}"
         for module in MODULES
-        if package_of(module) == "simulation" and module not in SIMULATION_EXEMPT
+        if package_of(module) == "simulation"
         for target, _, line in imports(module)
         if is_project(target) and package_of(target) != "simulation"
     ]
