@@ -81,7 +81,7 @@ async def send_request(portal: Portal, call: StepCall) -> Done:
 
     async def send() -> None:
         try:
-            await portal.send_request(call.reglament, call.channel.name, call.application_id, call.inputs)
+            await portal.send_request(call.reglament, call.channel.name, call.application_id)
         except GatewayFault as fault:
             await portal.set_status(call.application_id, "not_delivered", f"{fault.code}: {fault.detail}")
             raise portal.not_delivered(call.application_id, fault) from None

@@ -318,8 +318,13 @@ class Portal:
 
     verdict_reason = staticmethod(verdict_reason)
 
-    async def send_request(self, reglament: Reglament, channel: str, application_id: str, signed: dict[str, Any]) -> None:
-        """Send the signed request through ЭҮШ to the provider; keep the registration it answers."""
+    async def send_request(self, reglament: Reglament, channel: str, application_id: str) -> None:
+        """Send the application's signed request through ЭҮШ to the provider; keep the
+        registration it answers."""
+        async with self.runtime.db.session() as session:
+            application = await session.get(Application, application_id)
+        assert application is not None
+        signed = {"document": json.loads(application.request_document), "signature": application.request_signature}
         reply = await self.runtime.gateway().send(
             reglament.gateway.service_id,
             {"applicationId": application_id, "reglament": reglament.id, "channel": channel,

@@ -103,12 +103,6 @@ TEST_DOUBLES = frozenset({"echo"})
 START_ORDER: tuple[str, ...] = ("signatures", *(n for n in SYSTEMS if n != "signatures" and n not in TEST_DOUBLES))
 """The systems of a run, the certification authority first (the others enrol with it)."""
 
-REGIONAL_GATEWAYS: dict[str, str] = {
-    s.region: s.name for s in SYSTEMS.values() if s.name.startswith("gateway-") and s.region
-}
-"""Region code -> the name of the regional gateway (ЭҮӨШ) that serves it."""
-
-
 def sender_password(system: str) -> str:
     """Default gateway password of a system (a development secret, as in the participant file)."""
     return f"{system}-shep-2026"

@@ -22,6 +22,13 @@ def person(iin: str) -> dict:
         "iin": iin, "surname": "СЫНАҚОВ", "name": "АДАМ", "birthDate": f"19{iin[:2]}-{iin[2:4]}-{iin[4:6]}",
         "gender": {"code": "1", "nameKz": "Ер", "nameRu": "Мужской"},
         "lifeStatus": {"code": "0", "nameKz": "Тірі", "nameRu": "Жив"},
+        "citizenship": {"code": "398", "nameKz": "ҚАЗАҚСТАН", "nameRu": "КАЗАХСТАН"},
+        "regAddress": {  # a permanent resident of Almaty: the provider's residence rule holds
+            "region": {"code": "750000000", "nameKz": "Алматы қ.", "nameRu": "г. Алматы"},
+            "city": {"code": "750000000", "nameKz": "Алматы", "nameRu": "Алматы"},
+            "street": "Сынақ көшесі", "building": iin[-3:], "beginDate": "2015-01-01",
+            "status": {"code": "1", "nameKz": "Тұрақты", "nameRu": "Постоянная"},
+        },
         "documents": [{"type": {"code": "002"}, "number": f"N{iin}", "beginDate": "2020-01-01",
                        "endDate": "2099-01-01", "status": {"code": "00"}}],
         "familyRelations": [],
