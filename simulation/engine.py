@@ -427,7 +427,7 @@ class Engine:
                     return _position(fresh)
             if following.system != self.system:
                 return _position(row)
-            moment, event = recorded_at, None
+            moment, event = max(moment, recorded_at), None  # a step stamped earlier (a log-in) does not turn the walk back
 
     async def _schedule(self, row: CursorRow, key: str, due: datetime) -> None:
         row.state, row.event = "timed", None

@@ -3,6 +3,8 @@ EGOV_SIM_DATABASE_URL is set) and every system of it started in one process."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,9 +42,15 @@ def seeds() -> Path:
     return SEEDS
 
 
+WORKING_MONDAY = datetime.fromisoformat("2026-11-02T10:00:00+05:00")
+"""Where a test's virtual clock starts: a working Monday morning in Almaty. The staff work in
+their offices' hours, so when a run starts decides where it meets nights, weekends and holidays;
+a test does not depend on the hour it happens to run at."""
+
+
 @pytest.fixture
 async def settings(tmp_path) -> AsyncIterator[Settings]:
-    run = Settings(data_dir=tmp_path / "run", population_size=300)
+    run = Settings(data_dir=tmp_path / "run", population_size=300, clock_start=WORKING_MONDAY)
     yield run
     await drop_run(run, RUN_SCHEMAS)
 

@@ -18,6 +18,7 @@ from reglaments import all_reglaments, get_reglament
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+from tests.conftest import WORKING_MONDAY
 
 CASES = [(r.id, channel, case) for r in all_reglaments().values() for channel, cases in r.cases.items() for case in cases]
 SHARED_NAMES = {"approved", "refused", "incomplete-package", "no-registry-data", "bad-password",
@@ -37,14 +38,11 @@ def test_every_reglament_with_channels_has_cases_named_alike():
     assert SHARED_NAMES <= names
 
 
-MONDAY_MORNING = datetime.fromisoformat("2026-11-02T10:00:00+05:00")
-"""The cases start on a working Monday morning: where the term is met depends on the days off a
-run meets, and each case should meet it."""
 
 
 @pytest.fixture
 async def settings_for_cases(tmp_path):
-    settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=MONDAY_MORNING)
+    settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=WORKING_MONDAY)
     yield settings
     await drop_run(settings, (*SYSTEMS, "simulation"))
 

@@ -56,7 +56,8 @@ async def _run_up_and_apply(settings: Settings) -> None:
             log = gateway.get("/v1/messages", params={"correlationId": outcome.application_id, "kind": "all"}).json()
             chain = gateway.get("/v1/messages/verify").json()
         assert {m["serviceId"] for m in log} == {
-            "HousingQueueRegistration", "GBDFL_UniversalServiceSync", "GBDRN_RealEstateRights",
+            "HousingQueueRegistration", "GBDFL_UniversalServiceSync", "AR_AddressRegistrationHistory",
+            "GBDRN_RealEstateRights",
             "KZHF_CommunalTenancy", "GCVP_IncomesAndStatus", "EPORTAL_CabinetDelivery",
         }
         assert {(m["kind"], m["status"]) for m in log} == {("request", "RECEIVED"), ("response", "DELIVERED")}

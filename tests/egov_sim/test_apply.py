@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from reglaments import all_reglaments
+
 from egov_sim.apply import add_parser, run_apply
 from egov_sim.ports import free_base_port
 from simulation.settings import Settings
@@ -28,7 +30,7 @@ def apply(*argv: str, base_port: int | None = None) -> tuple[int, str, str]:
 def test_an_unknown_reglament_or_channel_lists_what_exists():
     status, out, err = apply("nosuch", "--channel", "portal", "--iin", IIN)
     assert (status, out) == (2, "")
-    assert err == "egov-sim apply: no reglament 'nosuch' (there are: almaty-queue)\n"
+    assert err == f"egov-sim apply: no reglament 'nosuch' (there are: {', '.join(all_reglaments())})\n"
     with pytest.raises(SystemExit):
         apply("almaty-queue", "--channel", "post-office", "--iin", IIN)
 

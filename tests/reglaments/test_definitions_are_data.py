@@ -15,8 +15,8 @@ from reglaments import DEFINITIONS, ReglamentError, all_reglaments, get_reglamen
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+from tests.conftest import WORKING_MONDAY
 
-MONDAY_MORNING = datetime.fromisoformat("2026-11-02T10:00:00+05:00")
 KEY = re.compile(r"^process-(\d+)$")
 
 
@@ -44,7 +44,7 @@ def own_folder(tmp_path, monkeypatch):
 
 @pytest.fixture
 async def settings(tmp_path):
-    settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=MONDAY_MORNING)
+    settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=WORKING_MONDAY)
     yield settings
     await drop_run(settings, (*SYSTEMS, "simulation"))
 
