@@ -36,6 +36,7 @@ from sqlalchemy import BigInteger, Column, Text
 from sqlmodel import Field
 
 from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
+from simulation.calendar import to_local
 from simulation.database import Database
 from simulation.definition import Channel, Reglament, Step, StepKind
 
@@ -335,7 +336,8 @@ class Engine:
             await session.merge(row)
             await session.commit()
 
-    async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None) -> Position:
+    async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,
+                    taken: datetime | None = None) -> Position:
         row = await self._row(subject)
         assert row is not None
         reglament = self.reglaments(row.reglament)
@@ -359,8 +361,10 @@ class Engine:
                         return _position(row)
                     row.elapsed_key, event = timed_key, None  # a person did it now
                 else:
-                    due = reglament.schedule_of(timed.system or self.system).add(timed.duration, moment)
-                    await self._schedule(row, timed_key, due)
+                    hours = reglament.schedule_of(timed.system or self.system)
+                    due = hours.add(timed.duration, moment)
+                    taken = hours.next_opening(moment)
+                    await self._schedule(row, timed_key, due, taken if taken > moment else None)
                     return _position(row)
             elif step.office_hours and row.elapsed_key != step.key:
                 opening = reglament.schedule_of(self.system).next_opening(moment)
@@ -396,6 +400,10 @@ class Engine:
             if step.actor is not None and step.duration is not None:  # a staff procedure: who, how long
                 who = f"{reglament.actors[step.actor].kk}, {step.duration.kazakh()}"
                 detail = f"{who}: {detail}" if detail else who
+            if taken is not None and step.key == row.elapsed_key:  # it came while the office was closed
+                opened = f"жұмыс уақыты басталғанда қабылданды: {to_local(taken):%Y-%m-%d %H:%M}"
+                detail = f"{detail} ({opened})" if detail else opened
+                taken = None
             await self.tracer.record(
                 reglament, channel.name, step.key, system=self.system, outcome=outcome, detail=detail,
                 application_id=row.application_id, session_id=None if row.application_id else row.session_id,
@@ -429,11 +437,15 @@ class Engine:
                 return _position(row)
             moment, event = max(moment, recorded_at), None  # a step stamped earlier (a log-in) does not turn the walk back
 
-    async def _schedule(self, row: CursorRow, key: str, due: datetime) -> None:
+    async def _schedule(self, row: CursorRow, key: str, due: datetime, taken: datetime | None = None) -> None:
+        """Wake the walk at ``due``; ``taken``: the office was closed when the step came to it and
+        took it up then (the trace says so)."""
         row.state, row.event = "timed", None
         await self._save(row)
-        await self.clock.schedule(self.system, TIMER_KIND, due, {"subject": row.subject, "key": key},
-                                  application_id=row.application_id)
+        payload: dict[str, Any] = {"subject": row.subject, "key": key}
+        if taken is not None:
+            payload["taken_us"] = to_us(taken)
+        await self.clock.schedule(self.system, TIMER_KIND, due, payload, application_id=row.application_id)
 
     async def _on_timer(self, timer: Timer) -> None:
         subject, key = str(timer.payload["subject"]), str(timer.payload["key"])
@@ -444,7 +456,8 @@ class Engine:
         row.elapsed_key = key
         row.state = "walking"
         await self._save(row)
-        await self._walk(subject, at=timer.due, inputs={}, event=None)
+        taken = from_us(int(timer.payload["taken_us"])) if "taken_us" in timer.payload else None
+        await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken)
 
 
 def entry_step(channel: Channel, system: str) -> Step | None:
