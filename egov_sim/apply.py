@@ -46,7 +46,9 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         ),
     )
     apply.add_argument("reglament", help="e.g. almaty-queue (`egov-sim reglaments` lists them)")
-    apply.add_argument("--channel", required=True, choices=["portal", "corporation"])
+    apply.add_argument("--channel", required=True,
+                       help="a channel of the reglament: one that starts on the portal or at the State "
+                            "Corporation's front office (`egov-sim reglaments` lists them)")
     apply.add_argument("--iin", required=True, help="the applicant's ЖСН (12 digits)")
     apply.add_argument(
         "--case-data", metavar="FILE",
@@ -88,15 +90,16 @@ def run_apply(args: argparse.Namespace, settings, out: TextIO, err: TextIO) -> i
         settings = settings.model_copy(update={"base_port": args.base_port})
     try:
         reglament = _reglament(args.reglament, args.channel)
-        case = load_case_data(Path(args.case_data), args.channel, reglament) if args.case_data else CaseFill()
-        if args.channel == "portal" and args.key_storage and not Path(args.key_storage).is_file():
+        kind = _entry(reglament, args.channel)
+        case = load_case_data(Path(args.case_data), kind, reglament) if args.case_data else CaseFill()
+        if kind == "portal" and args.key_storage and not Path(args.key_storage).is_file():
             raise ApplyError(f"--key-storage {args.key_storage}: no such file", EXIT_USAGE)
-        if args.channel == "corporation" and (args.key_storage or args.password):
+        if kind == "corporation" and (args.key_storage or args.password):
             raise ApplyError("--password and --key-storage are for the portal channel: at the State "
                              "Corporation the operator signs", EXIT_USAGE)
         _check_iin(args.iin)
         with _Systems(settings) as systems:
-            if args.channel == "portal":
+            if kind == "portal":
                 filed = _file_on_portal(systems, args, reglament, case, err)
             else:
                 filed = _file_at_corporation(systems, args, reglament, case, err)
@@ -130,6 +133,17 @@ def _reglament(reglament_id: str, channel: str):
         raise ApplyError(f"reglament {reglament_id} has no channel {channel!r} "
                          f"(it has: {', '.join(reglament.channels)})", EXIT_USAGE)
     return reglament
+
+
+def _entry(reglament, channel: str) -> str:
+    """``portal`` or ``corporation``: where the channel's applicant goes (its first step's system)."""
+    system = reglament.channel(channel).first.system
+    if system == "portal":
+        return "portal"
+    if system == "corporation_ws":
+        return "corporation"
+    raise ApplyError(f"channel {channel} of {reglament.id} starts at {system}: egov-sim apply files on the portal "
+                     "or at the State Corporation's front office", EXIT_USAGE)
 
 
 def _check_iin(iin: str) -> None:
@@ -351,7 +365,10 @@ class _Filed:
 
 
 def _summary(report: dict[str, Any]) -> str:
-    where = "on the portal" if report["channel"] == "portal" else "at the State Corporation"
+    from reglaments import get_reglament
+
+    entry = get_reglament(report["reglament"]).channel(report["channel"]).first.system
+    where = "on the portal" if entry == "portal" else "at the State Corporation"
     line = f"{report['reglament']} {where}: application {report['application_id']}, {report['outcome']}"
     line += f" (status {report['status']}"
     if report.get("registration_number"):
@@ -395,7 +412,7 @@ def _file_on_portal(systems: _Systems, args, reglament, case: CaseFill, err: Tex
     signed = systems.call("signatures", "POST", "/ncalayer", json={**prepared["ncalayer"], "dialog": dialog})
     view = systems.call("portal", "POST", "/api/applications", headers=auth,
                         json={"document": prepared["document"], "signature": signed["body"]["result"][0]})
-    return _Filed("portal", reglament.id, view, ("portal", f"/api/cabinet/applications/{view['id']}", auth))
+    return _Filed(args.channel, reglament.id, view, ("portal", f"/api/cabinet/applications/{view['id']}", auth))
 
 
 def _file_at_corporation(systems: _Systems, args, reglament, case: CaseFill, err: TextIO) -> _Filed:
@@ -405,6 +422,7 @@ def _file_at_corporation(systems: _Systems, args, reglament, case: CaseFill, err
     err.write(f"operator {operator.get('operator', '')}, ticket {ticket['ticket']}\n")
     request: dict[str, Any] = {
         "reglament": reglament.id,
+        "channel": args.channel,
         "ticket": ticket["ticket"],
         "applicant_iin": args.iin,
         "presented_documents": case.presented_documents if case.presented_documents is not None
@@ -414,4 +432,4 @@ def _file_at_corporation(systems: _Systems, args, reglament, case: CaseFill, err
     if case.representative:
         request["representative"] = case.representative
     view = systems.call("corporation_ws", "POST", "/api/applications", headers=auth, json=request)
-    return _Filed("corporation", reglament.id, view, ("corporation_ws", f"/api/applications/{view['id']}", auth))
+    return _Filed(args.channel, reglament.id, view, ("corporation_ws", f"/api/applications/{view['id']}", auth))

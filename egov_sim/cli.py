@@ -78,7 +78,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="one application end to end in virtual time; exits 0 whatever the outcome")
     run.add_argument("reglament")
-    run.add_argument("--channel", required=True, choices=["portal", "corporation"])
+    run.add_argument("--channel", required=True, help="a channel of the reglament (`egov-sim reglaments` lists them)")
     run.add_argument("--case", required=True, help="approved, refused, bad-password, revoked-certificate, …")
     run.add_argument("--json", action="store_true",
                      help="print one JSON object (with application_id and the world it ran in)")
