@@ -31,7 +31,8 @@ from sqlmodel import select
 
 from gateway_protocol.errors import GatewayFault
 from provider_ws.models import Allocation, CaseRecord, Dwelling, QueueEntry, QueueOutcome
-from reglaments import ReglamentError, all_reglaments, get_reglament
+from provider_ws.service import provided_reglaments
+from reglaments import Reglament, ReglamentError, get_reglament
 from runtime import SystemRuntime
 from signatures.client import renewed_key_storage
 from signatures.jws import canonical_json
@@ -83,16 +84,58 @@ Signer = Callable[[dict[str, Any]], Awaitable[str]]
 class AllocationError(Exception):
     """A request the housing department refuses: HTTP status, the field, the rule, and why (kk, ru, en)."""
 
-    def __init__(self, status: int, code: str, message: dict[str, str], field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: dict[str, str], field: str | None = None,
+                 choices: list[str] | None = None) -> None:
         super().__init__(message["en"])
-        self.status, self.code, self.message, self.field = status, code, message, field
+        self.status, self.code, self.message, self.field, self.choices = status, code, message, field, choices
 
     def body(self) -> dict[str, Any]:
-        body = {"error": self.code, "message": self.message["en"], "message_kk": self.message["kk"],
-                "message_ru": self.message["ru"]}
+        body: dict[str, Any] = {"error": self.code, "message": self.message["en"], "message_kk": self.message["kk"],
+                                "message_ru": self.message["ru"]}
         if self.field:
             body["field"] = self.field
+        if self.choices is not None:
+            body["choices"] = self.choices
         return body
+
+
+def queue_reglament(queue_list: str, reglament: str | None = None) -> Reglament:
+    """The reglament whose list ``queue_list`` is meant: each provider organisation keeps its own
+    lists (Law "On housing relations", art. 74), so a list is named by its reglament and its code.
+
+    ``reglament`` given: it must be one this workstation serves and keep the list. Left out: the
+    one served reglament keeping a list of that code; refused (422, field ``reglament``, with the
+    choices) when several do, 404 when none does."""
+    served = provided_reglaments()
+    if reglament:
+        chosen = next((r for r in served if r.id == reglament), None)
+        if chosen is None:
+            ids = [r.id for r in served]
+            raise AllocationError(422, "unknown_reglament", {
+                "kk": f"Мұндай регламент бойынша кезек жүргізілмейді: {reglament} (барлары: {', '.join(ids)})",
+                "ru": f"По такому регламенту очередь не ведётся: {reglament} (есть: {', '.join(ids)})",
+                "en": f"No reglament {reglament!r} is served here (there are: {', '.join(ids)})"},
+                field="reglament", choices=ids)
+        if problem := chosen.unknown_queue_list(queue_list):
+            raise AllocationError(404, "unknown_queue_list", problem, field="queueList")
+        return chosen
+    keeping = [r for r in served if r.queue_list(queue_list) is not None]
+    if len(keeping) == 1:
+        return keeping[0]
+    if not keeping:
+        known = sorted({q.code for r in served for q in r.queue_lists})
+        raise AllocationError(404, "unknown_queue_list", {
+            "kk": f"Мұндай кезек тізімі жоқ: {queue_list}", "ru": f"Такого списка очереди нет: {queue_list}",
+            "en": f"No queue list {queue_list!r} (there are: {', '.join(known)})"}, field="queueList")
+    ids = [r.id for r in keeping]
+    raise AllocationError(422, "reglament_required", {
+        "kk": f"«{queue_list}» тізімін бірнеше регламент жүргізеді, әрқайсысының өз тізімі бар: "
+              f"reglament өрісінде біреуін көрсетіңіз ({', '.join(ids)})",
+        "ru": f"Список «{queue_list}» ведут несколько регламентов, у каждого свой: "
+              f"укажите один в поле reglament ({', '.join(ids)})",
+        "en": f"The list {queue_list!r} is kept by several reglaments, each its own: name one in the "
+              f"field reglament ({', '.join(ids)})"},
+        field="reglament", choices=ids)
 
 
 def head_signer(head: Any) -> Signer:
@@ -234,28 +277,28 @@ class HousingAllocation:
 
     # ---- the queue ---------------------------------------------------------------------------
 
-    async def queue(self, queue_list: str) -> list[dict[str, Any]]:
-        """A list in order, with each applicant's status and the place of those still waiting."""
-        known = {q.code for r in all_reglaments().values() for q in r.queue_lists}
-        if queue_list not in known:
-            raise AllocationError(404, "unknown_queue_list", {
-                "kk": f"Мұндай кезек тізімі жоқ: {queue_list}", "ru": f"Такого списка очереди нет: {queue_list}",
-                "en": f"No queue list {queue_list!r} (there are: {', '.join(sorted(known))})"})
+    async def queue(self, queue_list: str, reglament: str | None = None) -> list[dict[str, Any]]:
+        """A list of one reglament (:func:`queue_reglament`) in order, with each applicant's status
+        and the place of those still waiting."""
+        reglament_id = queue_reglament(queue_list, reglament).id
         async with self.runtime.db.session() as session:
             rows = (await session.exec(
                 select(QueueEntry, QueueOutcome)
                 .join(QueueOutcome, QueueOutcome.application_id == QueueEntry.application_id, isouter=True)
-                .where(QueueEntry.queue_list == queue_list).order_by(QueueEntry.sequence_number)
+                .where(QueueEntry.reglament == reglament_id, QueueEntry.queue_list == queue_list)
+                .order_by(QueueEntry.sequence_number)
             )).all()
+            waiting = [entry.application_id for entry, outcome in rows if outcome is None]
             offered = set((await session.exec(
-                select(Allocation.application_id).where(Allocation.queue_list == queue_list,
+                select(Allocation.application_id).where(Allocation.application_id.in_(waiting),  # type: ignore[attr-defined]
                                                         Allocation.state == "offered")
-            )).all())
+            )).all()) if waiting else set()
         listing, place = [], 0
         for entry, outcome in rows:
             if outcome is None:
                 place += 1
             listing.append({
+                "reglament": entry.reglament,
                 "sequenceNumber": entry.sequence_number, "applicationId": entry.application_id,
                 "filedAt": _iso(entry.filed_us),
                 "status": outcome.outcome if outcome else ("offered" if entry.application_id in offered else "waiting"),
@@ -271,7 +314,7 @@ class HousingAllocation:
                 select(QueueEntry, CaseRecord)
                 .join(CaseRecord, CaseRecord.application_id == QueueEntry.application_id)
                 .join(QueueOutcome, QueueOutcome.application_id == QueueEntry.application_id, isouter=True)
-                .where(QueueEntry.queue_list == dwelling.queue_list, CaseRecord.reglament == dwelling.reglament,
+                .where(QueueEntry.reglament == dwelling.reglament, QueueEntry.queue_list == dwelling.queue_list,
                        QueueOutcome.application_id.is_(None))  # type: ignore[union-attr]
                 .order_by(QueueEntry.sequence_number)
             )).all()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from provider_ws.allocation import AllocationError, HousingAllocation
+from provider_ws.allocation import AllocationError, HousingAllocation, queue_reglament
 from provider_ws.models import CaseRecord, QueueEntry
 from provider_ws.service import ProviderWorkstation, StaffError, provided_reglaments
 from simulation.calendar import to_local
@@ -54,18 +54,29 @@ async def case(application_id: str, runtime: Runtime):
     return _case(row)
 
 
-@router.get("/queue/{queue_list}", summary="One queue list in order")
-async def queue(queue_list: str, runtime: Runtime) -> list[dict[str, Any]]:
+REGLAMENT_OF_LIST = (
+    "the reglament whose list it is (each provider organisation keeps its own lists); may be left out "
+    "when only one reglament served here keeps a list of that code"
+)
+
+
+@router.get("/queue/{queue_list}", summary="One queue list of one reglament in order")
+async def queue(queue_list: str, runtime: Runtime,
+                reglament: str | None = Query(default=None, description=REGLAMENT_OF_LIST)):
+    try:
+        reglament_id = queue_reglament(queue_list, reglament).id
+    except AllocationError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
     async with runtime.db.session() as session:
         rows = (
             await session.exec(
                 select(QueueEntry)
-                .where(QueueEntry.queue_list == queue_list)
+                .where(QueueEntry.reglament == reglament_id, QueueEntry.queue_list == queue_list)
                 .order_by(QueueEntry.sequence_number)
             )
         ).all()
     return [
-        {"sequenceNumber": e.sequence_number, "applicationId": e.application_id,
+        {"reglament": e.reglament, "sequenceNumber": e.sequence_number, "applicationId": e.application_id,
          "filedAt": to_local(from_us(e.filed_us)).isoformat()}
         for e in rows
     ]
@@ -166,8 +177,10 @@ def allocation_router(head: Any) -> APIRouter:
     async def decline(allocation_id: int, runtime: Runtime):
         return await answer(allocation_desk(runtime).decline(allocation_id))
 
-    @allocation_routes.get("/queues/{queue_list}", summary="A queue list with each applicant's status and current place")
-    async def queue_places(queue_list: str, runtime: Runtime):
-        return await answer(allocation_desk(runtime).queue(queue_list))
+    @allocation_routes.get("/queues/{queue_list}",
+                           summary="A queue list of one reglament with each applicant's status and current place")
+    async def queue_places(queue_list: str, runtime: Runtime,
+                           reglament: str | None = Query(default=None, description=REGLAMENT_OF_LIST)):
+        return await answer(allocation_desk(runtime).queue(queue_list, reglament))
 
     return allocation_routes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -35,11 +35,19 @@ class CaseRecord(ProviderModel, table=True):
 
 
 class QueueEntry(ProviderModel, table=True):
-    """A place in one of the housing queue lists."""
+    """A place in one of the housing queue lists of one reglament.
+
+    Each provider organisation keeps its own lists (Law "On housing relations", art. 74: the local
+    executive body keeps them): a list is the pair (reglament, queue list code), numbered on its own,
+    even where two reglaments use the same code."""
 
     __tablename__ = "provider_queue"
-    __table_args__ = (UniqueConstraint("queue_list", "sequence_number"),)
+    __table_args__ = (
+        UniqueConstraint("reglament", "queue_list", "sequence_number"),
+        Index("ix_provider_queue_reglament_list", "reglament", "queue_list"),
+    )
     id: int | None = Field(default=None, primary_key=True)
+    reglament: str = Field(index=True, description="the reglament (its provider) whose list it is")
     queue_list: str = Field(index=True)
     sequence_number: int
     application_id: str = Field(unique=True)

@@ -394,7 +394,8 @@ class ProviderWorkstation:
 
     async def already_queued(self, case: CaseRecord) -> dict[str, str] | None:
         """The refusal ground when the applicant already stands on the list the application asks
-        for (another application of theirs was placed there): a citizen is queued once a list."""
+        for (another application of theirs was placed there): a citizen is queued once a list of
+        the reglament's provider; the same list code of another reglament is another list."""
         if not case.queue_list:
             return None
         async with self.runtime.db.session() as session:
@@ -403,6 +404,7 @@ class ProviderWorkstation:
                     select(QueueEntry, CaseRecord)
                     .join(CaseRecord, CaseRecord.application_id == QueueEntry.application_id)
                     .where(CaseRecord.applicant_iin == case.applicant_iin,
+                           QueueEntry.reglament == case.reglament,
                            QueueEntry.queue_list == case.queue_list,
                            QueueEntry.application_id != case.application_id)
                 )
@@ -413,7 +415,7 @@ class ProviderWorkstation:
         return already_queued_ground(get_reglament(case.reglament), entry, earlier)
 
     async def enqueue(self, case: CaseRecord) -> int:
-        """Give the applicant the next sequence number of the list, race-free."""
+        """Give the applicant the next sequence number of the list of the case's reglament, race-free."""
         for _ in range(50):
             async with self.runtime.db.session() as session:
                 existing = (
@@ -424,11 +426,13 @@ class ProviderWorkstation:
                 current = (
                     await session.exec(
                         select(func.max(QueueEntry.sequence_number)).where(
-                            QueueEntry.queue_list == case.queue_list
+                            QueueEntry.reglament == case.reglament,
+                            QueueEntry.queue_list == case.queue_list,
                         )
                     )
                 ).one()
                 entry = QueueEntry(
+                    reglament=case.reglament,
                     queue_list=case.queue_list,  # type: ignore[arg-type]
                     sequence_number=(current or 0) + 1,
                     application_id=case.application_id,

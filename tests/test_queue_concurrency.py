@@ -66,7 +66,7 @@ async def test_two_hundred_at_once(crowd):
         ids = await asyncio.gather(*(apply(n, iin) for n, iin in enumerate(iins)))
         assert (await control.post("/clock/run")).status_code == 200
         for queue_list in LISTS:
-            entries = (await provider.get(f"/api/queue/{queue_list}")).json()
+            entries = (await provider.get(f"/api/queue/{queue_list}", params={"reglament": "almaty-queue"})).json()
             assert [e["sequenceNumber"] for e in entries] == list(range(1, 101)), queue_list
         numbers = {}
         for application_id in ids:

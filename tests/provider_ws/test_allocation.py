@@ -85,7 +85,7 @@ async def queued(tmp_path):
         applicants = Applicants(simulation, iins)
         ids = await applicants.queue_all()
         async with simulation.client("provider_ws") as provider:
-            queue = (await provider.get(f"/api/queues/{LIST}")).json()
+            queue = (await provider.get(f"/api/queues/{LIST}", params={"reglament": REGLAMENT})).json()
         assert [(e["applicationId"], e["sequenceNumber"], e["place"], e["status"]) for e in queue] == [
             (i, n, n, "waiting") for n, i in enumerate(ids, start=1)]
         yield simulation, applicants, ids
@@ -111,7 +111,7 @@ async def test_three_dwellings_go_to_the_first_three_and_the_rest_move_up(queued
             offers.append(registered.json()["offer"])
         assert [o["applicationId"] for o in offers] == ids[:3]
         assert [o["place"] for o in offers] == [1, 2, 3]
-        assert places((await provider.get(f"/api/queues/{LIST}")).json()) == [
+        assert places((await provider.get(f"/api/queues/{LIST}", params={"reglament": REGLAMENT})).json()) == [
             (1, "offered", 1), (2, "offered", 2), (3, "offered", 3), (4, "waiting", 4), (5, "waiting", 5)]
 
         for offer in offers:
@@ -136,7 +136,7 @@ async def test_three_dwellings_go_to_the_first_three_and_the_rest_move_up(queued
             accepted = await provider.post(f"/api/allocations/{offer['id']}/accept")
             assert accepted.status_code == 200, accepted.text
             assert accepted.json()["allocation"]["state"] == "accepted"
-        assert places((await provider.get(f"/api/queues/{LIST}")).json()) == [
+        assert places((await provider.get(f"/api/queues/{LIST}", params={"reglament": REGLAMENT})).json()) == [
             (1, "housed", None), (2, "housed", None), (3, "housed", None), (4, "waiting", 1), (5, "waiting", 2)]
         assert {d["state"] for d in (await provider.get("/api/dwellings")).json()} == {"allocated"}
         again = await provider.post(f"/api/allocations/{offers[0]['id']}/decline")
@@ -157,7 +157,7 @@ async def test_a_declined_offer_goes_to_the_next_and_the_decliner_keeps_the_plac
         assert declined.json()["allocation"]["state"] == "declined"
         second = declined.json()["next"]
         assert second["applicationId"] == ids[1] and second["dwellingId"] == first["dwellingId"]
-        assert places((await provider.get(f"/api/queues/{LIST}")).json()) == [
+        assert places((await provider.get(f"/api/queues/{LIST}", params={"reglament": REGLAMENT})).json()) == [
             (1, "waiting", 1), (2, "offered", 2), (3, "waiting", 3), (4, "waiting", 4), (5, "waiting", 5)]
 
         # no answer within five working days counts as a decline: the offer passes to the third
@@ -174,7 +174,7 @@ async def test_a_declined_offer_goes_to_the_next_and_the_decliner_keeps_the_plac
         # the next dwelling is the first applicant's again: declining cost them no place
         fourth = (await provider.post("/api/dwellings", json=dwelling(2))).json()["offer"]
         assert fourth["applicationId"] == ids[0] and fourth["place"] == 1
-        assert places((await provider.get(f"/api/queues/{LIST}")).json()) == [
+        assert places((await provider.get(f"/api/queues/{LIST}", params={"reglament": REGLAMENT})).json()) == [
             (1, "offered", 1), (2, "waiting", 2), (3, "housed", None), (4, "waiting", 3), (5, "waiting", 4)]
         notices = (await applicants.view(ids[0]))["notices"]
         assert [n["document"]["allocationId"] for n in notices] == [first["id"], fourth["id"]]

@@ -39,7 +39,7 @@ async def test_the_same_citizen_is_not_queued_twice_on_one_list(simulation):
     assert [e["outcome"] for e in decided] == ["false"] and number in decided[0]["detail"]
 
     async with simulation.client("provider_ws") as ws:
-        queue = (await ws.get("/api/queue/socially-vulnerable")).json()
+        queue = (await ws.get("/api/queue/socially-vulnerable", params={"reglament": "almaty-queue"})).json()
     assert [e["applicationId"] for e in queue] == [first.application_id]
 
 
