@@ -113,7 +113,9 @@ class Tracer:
             )
         previous = await self.last(application_id=application_id, session_id=session_id)
         if previous is None:
-            if step_key != reglament.channel(channel).first.key:
+            steps = reglament.channel(channel).steps
+            entered = any(step_key in s.successors and s.system != system for s in steps)
+            if step_key != steps[0].key and not entered:  # a message from another system enters at `entered`
                 raise ReglamentViolation(
                     f"{reglament.id}/{channel}: an application cannot start with {step.label}"
                 )
