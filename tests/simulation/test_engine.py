@@ -513,3 +513,17 @@ async def test_a_step_stamped_later_moves_the_walk_on_with_it(world):
     world.portal_desk.stamps["process-1"] = at("10:30")
     await world.portal.start(world.reglament, "walk", application_id="E-2", inputs={"ok": True})
     assert [when for _, _, _, when, _ in await world.trace("E-2")] == [at("10:30")] * 3
+
+
+async def test_a_step_during_a_procedure_at_a_closed_office_leaves_the_note_to_the_procedure(world):
+    await world.moment(f"{MONDAY}T18:30:00+05:00")
+    await world.provider.start(world.reglament, "during", application_id="C-2")
+    await world.run_timers()
+    events = await world.trace("C-2")
+    assert [(label, when, detail) for label, _, _, when, detail in events] == [
+        ("1-процесс", at("18:30"), "provider: process-1"),
+        ("2-процесс", at("11:00", "2026-11-03"), "provider: process-2"),
+        ("2-тармақ, 1)", at("11:00", "2026-11-03"),
+         "маман, 2 сағат: prepared (жұмыс уақыты басталғанда қабылданды: 2026-11-03 09:00)"),
+        ("3-процесс", at("11:00", "2026-11-03"), "provider: process-3"),
+    ]
