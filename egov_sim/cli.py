@@ -147,6 +147,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             for channel, cases in cases_of(reglament.id).items():
                 print(f"  --channel {channel}: --case {' | '.join(cases)}")
         return 0
+    if args.command == "run" and (problem := _case_problem(args.reglament, args.channel, args.case)):
+        print(f"egov-sim run: {problem}", file=sys.stderr)  # before a world or a system is made
+        return 2
     if args.command in ("demo", "run"):
         from egov_sim.world import World
 
@@ -209,6 +212,24 @@ def _demo(args: argparse.Namespace, settings, world) -> int:
             await world.drop_schemas(settings)
 
     return asyncio.run(demo())
+
+
+def _case_problem(reglament_id: str, channel: str, case: str) -> str | None:
+    """Why the reglament, channel or case of ``egov-sim run`` is none the definitions have."""
+    from reglaments import ReglamentError, all_reglaments
+
+    try:
+        known = all_reglaments()
+    except ReglamentError as exc:
+        return str(exc)
+    if reglament_id not in known:
+        return f"unknown reglament {reglament_id!r} (known: {', '.join(known)})"
+    cases = known[reglament_id].cases
+    if channel not in cases:
+        return f"reglament {reglament_id} has no channel {channel!r} with cases (it has: {', '.join(cases) or 'none'})"
+    if case not in cases[channel]:
+        return f"channel {channel} has no case {case!r} (it has: {', '.join(cases[channel])})"
+    return None
 
 
 def _run(args: argparse.Namespace, settings, world) -> int:

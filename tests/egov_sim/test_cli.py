@@ -79,7 +79,7 @@ def test_help_and_usage_errors_import_nothing_heavy():
         "for argv in (['--help'], ['run'], ['run', 'almaty-queue', '--channel', 'fax', '--case', 'x'], ['nosuch']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
         "        try:\n"
-        "            cli.main(argv)\n"
+        "            codes.append(cli.main(argv))\n"
         "        except SystemExit as exc:\n"
         "            codes.append(exc.code)\n"
         f"print(codes, sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
