@@ -44,6 +44,7 @@ from simulation.clock import from_us, to_us
 from simulation.definition import Document
 from simulation.engine import Engine, EngineError
 from runtime import SystemRuntime
+from runtime.notices import keep_notice, notices_of
 
 SYSTEM = "corporation_ws"
 STAFF = files(__package__) / "staff.yaml"
@@ -467,38 +468,10 @@ class FrontOffice:
     # ---- notices outside the reglament's steps (GK_NotificationDelivery) ------------------
 
     async def take_notice(self, request: Incoming) -> dict[str, Any]:
-        """A provider's signed decision for a front-office application, outside the reglament's
-        numbered steps (e.g. the decision to provide housing): kept for the applicant with its signature."""
-        data = request.data if isinstance(request.data, dict) else {}
-        application_id = str(data.get("applicationId", ""))
-        document, signature = data.get("document"), data.get("signature")
-        if not isinstance(document, dict) or not isinstance(signature, str):
-            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
-        async with self.runtime.db.session() as db:
-            if await db.get(FrontApplication, application_id) is None:
-                raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no front-office application {application_id}")
-            notice = FrontNotice(
-                application_id=application_id, kind=str(data.get("kind") or document.get("type") or "notice"),
-                document=json.dumps(document, ensure_ascii=False), signature=signature,
-                received_us=to_us(await self.runtime.now()),
-            )
-            db.add(notice)
-            await db.commit()
-            await db.refresh(notice)
-        return {"applicationId": application_id, "notice": notice.id, "received": True}
+        """A provider's signed decision for an application, outside the reglament's numbered steps
+        (e.g. the decision to provide housing): kept for the applicant with its signature."""
+        return await keep_notice(self.runtime, request, applications=FrontApplication, notices=FrontNotice)
 
     async def notices_of(self, application_id: str) -> list[dict[str, Any]]:
         """An application's notices, oldest first, each with its signature's verdict now."""
-        async with self.runtime.db.session() as db:
-            notices = (await db.exec(
-                select(FrontNotice).where(FrontNotice.application_id == application_id).order_by(FrontNotice.id)
-            )).all()
-        shown = []
-        for notice in notices:
-            document = json.loads(notice.document)
-            checked = await self.runtime.validator.cms(
-                base64.b64decode(notice.signature), canonical_json(document), at=await self.runtime.now(), usage="sign",
-            )
-            shown.append({"id": notice.id, "kind": notice.kind, "receivedAt": to_local(from_us(notice.received_us)).isoformat(),
-                          "document": document, "signature": notice.signature, "verdict": checked.verdict.to_dict()})
-        return shown
+        return await notices_of(self.runtime, FrontNotice, application_id)

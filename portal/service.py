@@ -30,6 +30,7 @@ from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
 from runtime import SystemRuntime
+from runtime.notices import keep_notice, notices_of
 
 SYSTEM = "portal"
 _ITERATIONS = 100_000
@@ -454,37 +455,9 @@ class Portal:
 
     async def take_notice(self, request: Incoming) -> dict[str, Any]:
         """A provider's signed decision for an application, outside the reglament's numbered steps
-        (e.g. the decision to provide housing): kept in the cabinet with its signature."""
-        data = request.data if isinstance(request.data, dict) else {}
-        application_id = str(data.get("applicationId", ""))
-        document, signature = data.get("document"), data.get("signature")
-        if not isinstance(document, dict) or not isinstance(signature, str):
-            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
-        async with self.runtime.db.session() as session:
-            if await session.get(Application, application_id) is None:
-                raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
-            notice = CabinetNotice(
-                application_id=application_id, kind=str(data.get("kind") or document.get("type") or "notice"),
-                document=json.dumps(document, ensure_ascii=False), signature=signature,
-                received_us=to_us(await self.runtime.now()),
-            )
-            session.add(notice)
-            await session.commit()
-            await session.refresh(notice)
-        return {"applicationId": application_id, "notice": notice.id, "delivered": True}
+        (e.g. the decision to provide housing): kept for the applicant with its signature."""
+        return await keep_notice(self.runtime, request, applications=Application, notices=CabinetNotice)
 
     async def notices_of(self, application_id: str) -> list[dict[str, Any]]:
         """An application's notices, oldest first, each with its signature's verdict now."""
-        async with self.runtime.db.session() as session:
-            notices = (await session.exec(
-                select(CabinetNotice).where(CabinetNotice.application_id == application_id).order_by(CabinetNotice.id)
-            )).all()
-        shown = []
-        for notice in notices:
-            document = json.loads(notice.document)
-            checked = await self.runtime.validator.cms(
-                decode_signature(notice.signature), canonical_json(document), at=await self.runtime.now(), usage="sign",
-            )
-            shown.append({"id": notice.id, "kind": notice.kind, "receivedAt": to_local(from_us(notice.received_us)).isoformat(),
-                          "document": document, "signature": notice.signature, "verdict": checked.verdict.to_dict()})
-        return shown
+        return await notices_of(self.runtime, CabinetNotice, application_id)

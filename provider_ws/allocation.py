@@ -21,7 +21,6 @@ says it (``ifDeclined``).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -34,9 +33,6 @@ from provider_ws.models import Allocation, CaseRecord, Dwelling, QueueEntry, Que
 from provider_ws.service import provided_reglaments
 from reglaments import Reglament, ReglamentError, get_reglament
 from runtime import SystemRuntime
-from signatures.client import renewed_key_storage
-from signatures.jws import canonical_json
-from signatures.ncalayer import BASICS, SIGN_EKU
 from simulation.calendar import Duration, to_local
 from simulation.clock import Timer, from_us, to_us
 from simulation.topology import regional_gateway
@@ -139,45 +135,14 @@ def queue_reglament(queue_list: str, reglament: str | None = None) -> Reglament:
 
 
 def head_signer(head: Any) -> Signer:
-    """The head's signing, from what the workstation hands over.
-
-    A ``sign(document)`` coroutine function is used as it is (the workstation's own ``sign``
-    method, if it has one, likewise). Otherwise ``head`` is the provider workstation: its NCALayer
-    already holds the head's SIGN key storage (chosen at start), and the head renews an expired
-    storage first, as for the provider's results.
-    """
+    """The head's signing: a ``sign(document)`` coroutine function, or the workstation's own
+    ``sign`` method (the head of the document's reglament signs with their SIGN key)."""
     sign = getattr(head, "sign", None)
     if callable(sign):
         return sign
-    if callable(head) and not hasattr(head, "ncalayer"):
+    if callable(head):
         return head
-    ncalayer = head.ncalayer
-    runtime: SystemRuntime = head.runtime
-
-    async def sign_on_ncalayer(document: dict[str, Any]) -> str:
-        storage = getattr(head, "_head_storage", None)
-        if storage is not None:
-            renewed = await renewed_key_storage(runtime.http, runtime.url_of("signatures"), storage, await runtime.now())
-            if renewed != storage:
-                head._head_storage = renewed
-                ncalayer.choose(renewed)
-        answer = await ncalayer.handle({
-            "module": BASICS,
-            "method": "sign",
-            "args": {
-                "format": "cms",
-                "data": base64.b64encode(canonical_json(document)).decode(),
-                "signingParams": {"decode": True, "encapsulate": False},
-                "signerParams": {"extKeyUsageOids": [SIGN_EKU],
-                                 "bin": get_reglament(document["reglament"]).provider.organisation.bin},
-                "locale": "kk",
-            },
-        })
-        if not answer.get("status"):
-            raise RuntimeError(f"the head could not sign: {answer.get('code')}: {answer.get('message')}")
-        return answer["body"]["result"][0]
-
-    return sign_on_ncalayer
+    raise TypeError(f"{head!r} cannot sign: give the workstation or a sign(document) coroutine function")
 
 
 def _iso(us: int | None) -> str | None:

@@ -12,10 +12,6 @@ import yaml
 
 from egov_sim.scenarios import run_case
 from reglaments import DEFINITIONS, ReglamentError, all_reglaments, get_reglament
-from simulation.database import drop_run
-from simulation.settings import Settings
-from simulation.topology import SYSTEMS
-from tests.conftest import WORKING_MONDAY
 
 KEY = re.compile(r"^process-(\d+)$")
 
@@ -40,13 +36,6 @@ def own_folder(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("EGOV_SIM_REGLAMENTS", str(folder))
     return folder
-
-
-@pytest.fixture
-async def settings(tmp_path):
-    settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=WORKING_MONDAY)
-    yield settings
-    await drop_run(settings, (*SYSTEMS, "simulation"))
 
 
 async def test_a_renumbered_copy_runs_beside_the_original(own_folder, settings):

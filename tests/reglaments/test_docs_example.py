@@ -14,10 +14,6 @@ import pytest
 
 from egov_sim.scenarios import run_case
 from reglaments import all_reglaments, get_reglament
-from simulation.database import drop_run
-from simulation.settings import Settings
-from simulation.topology import SYSTEMS
-from tests.conftest import WORKING_MONDAY
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reglaments.md"
 FILES = re.compile(r"<!-- file: (?P<name>[\w.-]+) -->\n```yaml\n(?P<body>.*?)\n```", re.S)
@@ -39,13 +35,6 @@ def example(tmp_path, monkeypatch):
     assert write_example(folder) == ["example-queue.yaml", "example-queue.cases.yaml"]
     monkeypatch.setenv("EGOV_SIM_REGLAMENTS", str(folder))
     return folder
-
-
-@pytest.fixture
-async def settings(tmp_path):
-    settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=WORKING_MONDAY)
-    yield settings
-    await drop_run(settings, (*SYSTEMS, "simulation"))
 
 
 @pytest.mark.parametrize("case", EXAMPLE_CASES)

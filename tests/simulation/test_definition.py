@@ -14,41 +14,12 @@ from simulation.definition import (
     Reglament, ReglamentError, StepKind, check_operations, definition_files, load_file, load_folders,
 )
 from simulation.engine import Done, Operations, StepCall
-
-
-def text(en: str) -> dict[str, str]:
-    return {"kk": f"{en} (kk)", "ru": f"{en} (ru)", "en": en}
-
-
-def step(key: str, system: str | None = None, operation: str | None = None, **rest: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"key": key, **rest}
-    if system is not None:
-        data |= {"system": system, "name": text(f"step {key}"), "text_kk": f"{key} қадамы"}
-    if operation is not None:
-        data["operation"] = operation
-    return data
+from tests.simulation.made_up import header, step, text
 
 
 def definition(reglament_id: str = "unit-def") -> dict[str, Any]:
     return {
-        "id": reglament_id,
-        "source": {"note": "made up for the definition's unit tests"},
-        "region": "almaty",
-        "title": text("Unit definition"),
-        "provider": {
-            "system": "provider_ws", "name": text("Unit department"),
-            "organisation": {"name": "Unit department", "bin": "150640011819"},
-            "head": {"iin": "750909303210", "surname": "ҚАСЫМОВ", "name": "ЕРЛАН"},
-            "registration_prefix": "UND",
-        },
-        "gateway": {"service_id": "UnitService", "route_id": "almaty"},
-        "result": text("result"),
-        "term": "15 working days",
-        "required_documents": [{"code": "identity", **text("identity document")}],
-        "actors": {
-            "clerk": {"system": "provider_ws", "kk": "маман", "ru": "специалист", "en": "clerk"},
-            "head": {"system": "provider_ws", "kk": "басшы", "ru": "руководитель", "en": "head"},
-        },
+        **header(reglament_id, "UND", "made up for the definition's unit tests"),
         "offices": {"provider_ws": {"days": "mon-fri", "hours": "09:00-18:00", "breaks": ["13:00-14:00"]}},
         "staff": {"item": 2, "procedures": [
             {"number": 1, "actor": "clerk", "duration": "2 hours", "name": text("prepare"),

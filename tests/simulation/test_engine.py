@@ -17,44 +17,15 @@ from simulation.engine import (
     Done, Engine, EngineError, Operations, StepCall, Verdict, Wait, describe, entry_step,
 )
 from simulation.trace import Tracer
+from tests.simulation.made_up import header, step, text
 
 OFFICE = {"days": "mon-fri", "hours": "09:00-18:00", "breaks": ["13:00-14:00"]}
-
-
-def text(en: str) -> dict[str, str]:
-    return {"kk": f"{en} (kk)", "ru": f"{en} (ru)", "en": en}
-
-
-def step(key: str, system: str | None = None, operation: str | None = None, **rest: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"key": key, **rest}
-    if system is not None:
-        data |= {"system": system, "name": text(f"step {key}"), "text_kk": f"{key} қадамы"}
-    if operation is not None:
-        data["operation"] = operation
-    return data
 
 
 def definition() -> dict[str, Any]:
     """A made-up reglament with one channel per behaviour of the engine under test."""
     return {
-        "id": "unit-queue",
-        "source": {"note": "made up for the engine's unit tests"},
-        "region": "almaty",
-        "title": text("Unit queue"),
-        "provider": {
-            "system": "provider_ws", "name": text("Unit department"),
-            "organisation": {"name": "Unit department", "bin": "150640011819"},
-            "head": {"iin": "750909303210", "surname": "ҚАСЫМОВ", "name": "ЕРЛАН"},
-            "registration_prefix": "UNQ",
-        },
-        "gateway": {"service_id": "UnitService", "route_id": "almaty"},
-        "result": text("result"),
-        "term": "15 working days",
-        "required_documents": [{"code": "identity", **text("identity document")}],
-        "actors": {
-            "clerk": {"system": "provider_ws", "kk": "маман", "ru": "специалист", "en": "clerk"},
-            "head": {"system": "provider_ws", "kk": "басшы", "ru": "руководитель", "en": "head"},
-        },
+        **header("unit-queue", "UNQ", "made up for the engine's unit tests"),
         "offices": {"provider_ws": OFFICE},
         "staff": {"item": 2, "procedures": [
             {"number": 1, "actor": "clerk", "duration": "2 hours", "name": text("prepare"),
