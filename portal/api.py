@@ -36,13 +36,13 @@ def build_router(portal: Portal) -> APIRouter:
             {"id": r.id, "title": r.title.model_dump(), "region": r.region,
              "serviceId": r.gateway.service_id}
             for r in all_reglaments().values()
-            if "portal" in r.channels
+            if r.channel_starting_at("portal") is not None
         ]
 
     @router.get("/services/{reglament_id}/form", summary="The request form of a service")
     async def form(reglament_id: str) -> dict[str, Any]:
         reglament = get_reglament(reglament_id)
-        reglament.channel("portal")
+        portal.channel_of(reglament)
         return {
             "reglament": reglament.id,
             "title": reglament.title.model_dump(),

@@ -38,7 +38,6 @@ from simulation.clock import Timer, from_us, to_us
 from simulation.topology import regional_gateway
 
 SYSTEM = "provider_ws"
-NOTICE_SERVICES = {"portal": "EPORTAL_CabinetNotification", "corporation": "GK_NotificationDelivery"}
 """Where a decision outside the reglament's numbered steps goes, by the application's channel."""
 ANSWER_TERM = Duration.parse("5 working days")
 """How long the applicant has to answer an offer; no answer counts as a decline."""
@@ -132,6 +131,16 @@ def queue_reglament(queue_list: str, reglament: str | None = None) -> Reglament:
         "en": f"The list {queue_list!r} is kept by several reglaments, each its own: name one in the "
               f"field reglament ({', '.join(ids)})"},
         field="reglament", choices=ids)
+
+
+def notice_service(case: CaseRecord) -> str:
+    """The serviceId that brings a notice to the system the applicant came to (the definition's)."""
+    service = get_reglament(case.reglament).channel(case.channel).notice_service
+    if service is None:
+        raise AllocationError(409, "no_notice_service", {
+            "kk": "Бұл арна бойынша хабарлама жеткізілмейді", "ru": "По этому каналу уведомления не доставляются",
+            "en": f"The definition of {case.reglament} names no notice_service for channel {case.channel}"})
+    return service
 
 
 def head_signer(head: Any) -> Signer:
@@ -320,7 +329,7 @@ class HousingAllocation:
                     dwelling_id=dwelling_id, application_id=entry.application_id, queue_list=entry.queue_list,
                     sequence_number=entry.sequence_number, place=place, offered_us=to_us(now),
                     answer_by_us=to_us(due), document="{}", signature="",
-                    delivered_to=NOTICE_SERVICES[case.channel],
+                    delivered_to=notice_service(case),
                 )
                 session.add(allocation)
                 await session.commit()

@@ -26,7 +26,6 @@ class CaseRecord(ProviderModel, table=True):
     request_signature: str = Field(sa_column=Column(Text, nullable=False))
     registered_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     state: str = Field(default="registered")
-    steps_done: int = Field(default=0, description="how many section-2 staff procedures are done")
     executor: str | None = None
     decision: str | None = None
     refusal_ground: str | None = Field(default=None, sa_column=Column(Text))

@@ -195,6 +195,9 @@ class Channel(BaseModel):
     result_service: str | None = None
     """The serviceId that brings the provider's result back to the channel's system (the
     cabinet's, the front office's)."""
+    notice_service: str | None = None
+    """The serviceId that brings the provider's signed notices outside the numbered steps (the
+    decision to provide housing) to the same system."""
     steps: list[Step]
 
     def step(self, key: str) -> Step:
