@@ -411,11 +411,14 @@ class FrontOffice:
             assert application is not None
             application.result_document = json.dumps(data["document"], ensure_ascii=False)
             application.result_signature = data["signature"]
+            ended = position is not None and position.done
+            if ended:
+                # the channel ended at the provider's step (a refusal it sends on): the result is
+                # the applicant's to collect, no step of the front office follows
+                application.status = "result"
             db.add(application)
             await db.commit()
-        if position is not None and position.done:
-            # the channel ended at the provider's step (a refusal it sends on): the result is
-            # kept for the applicant, no step of the front office follows
+        if ended:
             return {"applicationId": application_id, "received": True}
         try:
             await self.engine.take_up(reglament, channel.name, application_id=application_id,
