@@ -84,6 +84,13 @@ async def test_case(settings_for_cases, reglament_id, channel, case):
         if report["outcome"] == "approved":  # the provider's rules read the registries
             assert "GBDFL_UniversalServiceSync" in services
         assert {m["status"] for m in report["messages"]} == {"DELIVERED"}
+        # a procedure that registers the case in another system did so through the gateway
+        # (wko-queue's executor in "Е-әкімдік")
+        labels = {e["label"] for e in report["trace"]}
+        channel_steps = reglament.channel(channel).steps
+        registered_in = {params["service_id"] for s in channel_steps if s.label in labels
+                         for _, params in s.calls if "service_id" in params}
+        assert registered_in <= services, registered_in - services
 
 
 def test_the_command_prints_the_same(tmp_path):
