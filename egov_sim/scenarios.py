@@ -23,6 +23,7 @@ from simulation.calendar import is_working_day, to_local
 from simulation.definition import Case
 from simulation.identifiers import make_iin
 from simulation.settings import Settings
+from simulation.topology import regional_gateway
 
 if TYPE_CHECKING:
     from egov_sim.world import World
@@ -79,7 +80,7 @@ async def run_case(settings: Settings, reglament_id: str, channel: str, case: st
             application_id, trace, view = await _corporation(simulation, reglament, spec)
         else:
             raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal and the front office")
-        messages = await _messages(simulation, application_id) if application_id else []
+        messages = await _messages(simulation, application_id, reglament) if application_id else []
     report = _report(reglament, channel, case, application_id, started, trace, view, messages)
     if world is not None:
         report["world"] = world.as_dict(started)
@@ -132,18 +133,21 @@ async def _corporation(simulation: Simulation, reglament, case: Case):
     return application_id, trace, view
 
 
-async def _messages(simulation: Simulation, application_id: str) -> list[dict[str, Any]]:
-    async with simulation.client("gateway") as gateway:
-        records = (await gateway.get("/v1/messages", params={"correlationId": application_id, "kind": "all",
-                                                               "limit": 10_000})).json()
+async def _messages(simulation: Simulation, application_id: str, reglament) -> list[dict[str, Any]]:
+    """The application's gateway messages: those through ЭҮШ, and those a provider sent through its
+    regional gateway alone (to a system of the region, such as "Е-әкімдік"); one entry a message."""
     messages: dict[str, dict[str, Any]] = {}
-    for record in records:
-        entry = messages.setdefault(record["messageId"], {
-            "messageId": record["messageId"], "serviceId": record["serviceId"], "sender": record["sender"],
-            "recipient": record["recipient"], "status": record["status"]})
-        if record["kind"] == "response":
-            entry["status"] = record["status"]
-            entry["recipient"] = entry["recipient"] or record["recipient"]
+    for gateway_name in ("gateway", regional_gateway(reglament.gateway.route_id)):
+        async with simulation.client(gateway_name) as gateway:
+            records = (await gateway.get("/v1/messages", params={"correlationId": application_id, "kind": "all",
+                                                                   "limit": 10_000})).json()
+        for record in records:
+            entry = messages.setdefault(record["messageId"], {
+                "messageId": record["messageId"], "serviceId": record["serviceId"], "sender": record["sender"],
+                "recipient": record["recipient"], "status": record["status"]})
+            if record["kind"] == "response":
+                entry["status"] = record["status"]
+                entry["recipient"] = entry["recipient"] or record["recipient"]
     return list(messages.values())
 
 
