@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 
@@ -19,7 +19,7 @@ from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, phrase, text_lines, trace_lines
 from reglaments import get_reglament
 from signatures.identity import Identity
-from simulation.calendar import is_working_day, to_local
+from simulation.calendar import term_end, to_local
 from simulation.definition import Case
 from simulation.identifiers import make_iin
 from simulation.settings import Settings
@@ -151,18 +151,6 @@ async def _messages(simulation: Simulation, application_id: str, reglament) -> l
     return list(messages.values())
 
 
-def term_due(term, start: datetime) -> datetime:
-    """When a term that starts at ``start`` ends: ``term`` later -- and when that day is a day off,
-    at the end of the next working day (the general rule for terms that end on a day off)."""
-    due = to_local(term.add_to(start))
-    day = due.date()
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    if day != due.date():
-        due = datetime.combine(day, time(23, 59, 59), tzinfo=due.tzinfo)
-    return due
-
-
 def _report(reglament, channel: str, case: str, application_id: str | None, started: datetime,
             trace: list[dict[str, Any]],
             view: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -178,7 +166,7 @@ def _report(reglament, channel: str, case: str, application_id: str | None, star
         report_result = {"refusal": (view or {}).get("refusal") or (receipts[-1] if receipts else None)}
     finished = datetime.fromisoformat(trace[-1]["sim_time"]) if trace else started
     first = datetime.fromisoformat(trace[0]["sim_time"]) if trace else started
-    limit = term_due(reglament.term, first)
+    limit = term_end(reglament.term, first)
     return {
         "reglament": reglament.id,
         "channel": channel,

@@ -32,7 +32,7 @@ from signatures.certificates import Role
 from signatures.client import obtain_person_identity, renewed_key_storage
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
-from simulation.calendar import to_local
+from simulation.calendar import term_end, to_local
 from simulation.clock import from_us, to_us
 from simulation.definition import Channel, Step, StepKind
 from simulation.engine import EngineError, Position
@@ -250,7 +250,7 @@ class ProviderWorkstation:
                     await session.delete(stored)
                     await session.commit()
             raise ProviderError(ErrorCode.PROVIDER_REFUSED, str(exc)) from None
-        due = reglament.term.add_to(now)
+        due = term_end(reglament.term, now)
         return {
             "registrationNumber": registration,
             "registeredAt": to_local(now).isoformat(),

@@ -225,3 +225,16 @@ class Duration:
         local = to_local(start)
         day = add_working_days(local.date(), self.amount)
         return datetime.combine(day, local.timetz()).astimezone(start.tzinfo)
+
+
+def term_end(term: Duration, start: datetime) -> datetime:
+    """When a service's term that starts at ``start`` ends: ``term`` later -- and when that falls on
+    a day off, at the end of the next working day (the general rule for terms ending on a day
+    off). Local time, aware."""
+    due = to_local(term.add_to(start))
+    day = due.date()
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    if day != due.date():
+        due = datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=due.tzinfo)
+    return due

@@ -279,3 +279,15 @@ def test_holidays_object_is_cached():
     info = calendar._kz_calendar.cache_info()
     assert info.misses <= 2
     assert info.hits >= 38
+
+
+def test_a_term_ending_on_a_day_off_ends_with_the_next_working_day():
+    from simulation.calendar import term_end
+
+    start = datetime.fromisoformat("2026-11-04T10:00:00+05:00")  # a Wednesday
+    assert term_end(Duration.parse("30 calendar days"), start).isoformat() == "2026-12-04T10:00:00+05:00"
+    saturday = datetime.fromisoformat("2026-11-07T10:00:00+05:00")  # + 30 days: Monday 7 December
+    assert term_end(Duration.parse("30 calendar days"), saturday).isoformat() == "2026-12-07T10:00:00+05:00"
+    # 16 December 2026 is Independence Day: the term ends with 17 December
+    assert term_end(Duration.parse("30 calendar days"), datetime.fromisoformat("2026-11-16T10:00:00+05:00")
+                    ).isoformat() == "2026-12-17T23:59:59+05:00"
