@@ -9,9 +9,11 @@ from fastapi.responses import JSONResponse
 
 from control.schemas import Advance
 from control.texts import no_trace
+from reglaments import ReglamentError, get_reglament
 from runtime import Runtime
 from simulation.calendar import Duration, to_local
 from simulation.clock import ClockError, ClockStalled, from_us
+from simulation.engine import describe, read_position
 from simulation.topology import SYSTEMS
 
 router = APIRouter(tags=["simulation"])
@@ -89,6 +91,31 @@ async def trace(application_id: str, runtime: Runtime):
             status_code=404,
         )
     return [e.as_dict() for e in events]
+
+
+@router.get(
+    "/positions/{application_id}",
+    summary="Where one application stands in its reglament: the step next, whose it is, what it waits for",
+    responses={404: {"description": "no walk is known for this application id"}},
+)
+async def position(application_id: str, runtime: Runtime):
+    found = await read_position(runtime.store, application_id)
+    if found is None:
+        text = no_trace(application_id)
+        return JSONResponse(
+            {"error": "not_found", "applicationId": application_id, "message": text["en"],
+             "message_kk": text["kk"], "message_ru": text["ru"]},
+            status_code=404,
+        )
+    view = {"applicationId": application_id, "reglament": found.reglament, "channel": found.channel,
+            **(describe(found) or {})}
+    try:
+        step = get_reglament(found.reglament).channel(found.channel).step(found.step_key)
+    except (ReglamentError, KeyError):
+        return view  # a definition no longer loaded: the stored position as it is
+    view["label"] = step.label
+    view["name"] = step.name.model_dump() if step.name else None
+    return view
 
 
 @router.get("/systems", summary="The systems of this run and where they listen")

@@ -479,6 +479,13 @@ def describe(position: Position | None) -> dict[str, Any] | None:
             "waitingFor": position.event, "outcome": position.outcome}
 
 
+async def read_position(store: Database, application_id: str) -> Position | None:
+    """Where an application stands, read from the run's store by anyone (the control app)."""
+    async with store.session() as session:
+        row = await session.get(CursorRow, _subject(application_id, None))
+    return _position(row) if row else None
+
+
 __all__ = [
     "Done", "Engine", "EngineError", "Operation", "Operations", "Position", "StepCall", "Verdict", "Wait",
     "describe", "from_us",

@@ -33,3 +33,19 @@ async def test_a_rejected_application_still_has_its_trace(simulation):
         reply = await control.get(f"/trace/{outcome.application_id}")
     assert reply.status_code == 200
     assert [e["label"] for e in reply.json()][-2:] == ["2-шарт", "4-процесс"]
+
+
+async def test_the_position_says_where_an_application_stands(simulation):
+    outcome = await apply_on_portal(simulation.client, "almaty-queue", DEMO_CITIZEN, run_clock=False)
+    async with simulation.client("control") as control:
+        waiting = (await control.get(f"/positions/{outcome.application_id}")).json()
+        await control.post("/clock/run")
+        done = (await control.get(f"/positions/{outcome.application_id}")).json()
+        unknown = await control.get("/positions/no-such-application")
+    # registered, the chancellery's 20 minutes run on the clock
+    assert waiting == {"applicationId": outcome.application_id, "reglament": "almaty-queue", "channel": "portal",
+                       "step": "action-1", "system": "provider_ws", "state": "timed", "waitingFor": None,
+                       "outcome": None, "label": "5-тармақ, 1)", "name": waiting["name"]}
+    assert waiting["name"]["en"].startswith("Chancellery")
+    assert (done["state"], done["outcome"], done["label"]) == ("done", "decided", "8-процесс")
+    assert unknown.status_code == 404 and "no-such-application" in unknown.json()["message"]
