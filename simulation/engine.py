@@ -171,7 +171,8 @@ class CursorRow(SimulationModel, table=True):
     system: str
     state: str
     """``walking``, ``waiting`` (for ``event``), ``timed`` (a timer runs), ``handed-over`` (the
-    step is another system's), ``done``."""
+    step is another system's), ``done``, or ``failed`` (an operation failed when its time came:
+    ``event`` says why)."""
     event: str | None = None
     elapsed_key: str | None = None
     """A timed step whose time has run out (its work is next)."""
@@ -457,7 +458,15 @@ class Engine:
         row.state = "walking"
         await self._save(row)
         taken = from_us(int(timer.payload["taken_us"])) if "taken_us" in timer.payload else None
-        await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken)
+        try:
+            await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken)
+        except Exception as exc:
+            # the timer is reported failed by the worker; the position says where and why
+            stuck = await self._row(subject)
+            if stuck is not None and stuck.state != "done":
+                stuck.state, stuck.event = "failed", f"{type(exc).__name__}: {exc}"[:500]
+                await self._save(stuck)
+            raise
 
 
 def entry_step(channel: Channel, system: str) -> Step | None:

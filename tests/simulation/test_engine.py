@@ -498,3 +498,23 @@ async def test_a_step_during_a_procedure_at_a_closed_office_leaves_the_note_to_t
          "маман, 2 сағат: prepared (жұмыс уақыты басталғанда қабылданды: 2026-11-03 09:00)"),
         ("3-процесс", at("11:00", "2026-11-03"), "provider: process-3"),
     ]
+
+
+async def test_an_operation_failing_when_its_time_comes_leaves_the_position_failed_saying_why(world, monkeypatch):
+    async def gateway_down(desk: Desk, call: StepCall) -> Done:
+        raise ConnectionError("the regional gateway does not answer")
+
+    failing = PROVIDER.get("prepare")
+    monkeypatch.setitem(PROVIDER._operations, "prepare", type(failing)(
+        failing.name, gateway_down, failing.summary, failing.params, failing.required, failing.verdict))
+    await world.moment(f"{MONDAY}T12:00:00+05:00")
+    await world.provider.start(world.reglament, "timed", application_id="F-1")
+    await world.clock.advance_to_next()
+    for worker in world.workers:
+        await worker.run_due()
+    [failed] = await world.clock.timers("failed")
+    assert "the regional gateway does not answer" in (failed.error or "")
+    position = await world.provider.position(application_id="F-1")
+    assert (position.state, position.step_key) == ("failed", "action-1")
+    assert position.event == "ConnectionError: the regional gateway does not answer"
+    assert [label for label, *_ in await world.trace("F-1")] == ["1-процесс"]
