@@ -9,6 +9,7 @@ from egov_sim.citizen import DEMO_CITIZEN, apply_on_portal
 from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, elapsed, in_language, phrase, status, text_lines, trace_lines
 from reglaments import get_reglament
+from simulation.calendar import term_end
 from simulation.settings import Settings
 
 if TYPE_CHECKING:
@@ -59,9 +60,9 @@ async def run_demo(settings: Settings, out: TextIO, reglament_id: str = "almaty-
     submitted, finished = application.get("submittedAt"), outcome.trace[-1]["sim_time"] if outcome.trace else None
     if submitted and finished:
         took = datetime.fromisoformat(finished) - datetime.fromisoformat(submitted)
-        limit = reglament.term.add_to(datetime.fromisoformat(submitted))
+        limit = term_end(reglament.term, datetime.fromisoformat(submitted))
         met = datetime.fromisoformat(finished) <= limit
         term = duration(reglament.term, lang) + ("" if lang == "kk" else f" ({reglament.term.kazakh()})")
         out.write(phrase("demo_term", lang, limit=term, elapsed=elapsed(took, lang),
-                         met=phrase("met" if met else "not_met", lang)) + "\n")
+                         met=phrase("met" if met else "not_met", lang, due=f"{limit:%Y-%m-%d %H:%M}")) + "\n")
     return 0 if queue and verdict.get("valid") else 1

@@ -198,7 +198,8 @@ def narrate(report: dict[str, Any], lang: str = "en") -> str:
     elif result.get("refusal"):
         refusal = result["refusal"]
         lines.extend(f"  {line}" for line in (text_lines(refusal, lang) if isinstance(refusal, dict) else [refusal]))
-    met = phrase("met" if report["term"]["met"] else "not_met", lang)
+    due = datetime.fromisoformat(report["term"]["due"])
+    met = phrase("met" if report["term"]["met"] else "not_met", lang, due=f"{due:%Y-%m-%d %H:%M}")
     lines.append("  " + phrase("run_term", lang, limit=duration(reglament.term, lang), met=met,
                                messages=len(report["messages"])))
     return "\n".join(lines)

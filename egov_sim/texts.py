@@ -33,7 +33,8 @@ _PHRASES: dict[str, dict[str, str]] = {
         "en": "Term {limit}: {met}; {messages} gateway messages",
     },
     "met": {"kk": "сақталды", "ru": "соблюдён", "en": "met"},
-    "not_met": {"kk": "САҚТАЛМАДЫ", "ru": "НЕ соблюдён", "en": "NOT met"},
+    "not_met": {"kk": "САҚТАЛМАДЫ (мерзім {due} аяқталды)", "ru": "НЕ соблюдён (срок истёк {due})",
+                "en": "NOT met (the term ended {due})"},
     "demo_citizen": {
         "kk": "Азамат {surname} {name}, ЖСН {iin}, порталда өтініш береді.",
         "ru": "Гражданин {surname} {name}, ИИН {iin}, подаёт заявление на портале.",
