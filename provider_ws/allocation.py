@@ -234,11 +234,15 @@ class HousingAllocation:
                         queue_list=queue_list, reglament=reglament.id, registered_us=0)
 
     async def dwellings(self, state: str | None = None) -> list[dict[str, Any]]:
+        return [dwelling_view(d) for d in await self._listed(Dwelling, state)]
+
+    async def _listed(self, table: Any, state: str | None) -> list[Any]:
+        """The rows of ``table`` (dwellings, offers) in the order they came, of one state if given."""
         async with self.runtime.db.session() as session:
-            query = select(Dwelling).order_by(Dwelling.id)
+            query = select(table).order_by(table.id)
             if state is not None:
-                query = query.where(Dwelling.state == state)
-            return [dwelling_view(d) for d in (await session.exec(query)).all()]
+                query = query.where(table.state == state)
+            return list((await session.exec(query)).all())
 
     async def _dwelling(self, dwelling_id: int) -> Dwelling:
         async with self.runtime.db.session() as session:
@@ -476,8 +480,4 @@ class HousingAllocation:
         return allocation
 
     async def allocations(self, state: str | None = None) -> list[dict[str, Any]]:
-        async with self.runtime.db.session() as session:
-            query = select(Allocation).order_by(Allocation.id)
-            if state is not None:
-                query = query.where(Allocation.state == state)
-            return [allocation_view(a) for a in (await session.exec(query)).all()]
+        return [allocation_view(a) for a in await self._listed(Allocation, state)]

@@ -497,5 +497,5 @@ async def read_position(store: Database, application_id: str) -> Position | None
 
 __all__ = [
     "Done", "Engine", "EngineError", "Operation", "Operations", "Position", "StepCall", "Verdict", "Wait",
-    "describe", "from_us",
+    "describe", "entry_step", "read_position",
 ]
