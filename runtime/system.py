@@ -26,6 +26,7 @@ from sqlalchemy import MetaData
 from gateway_protocol import fastlane
 from gateway_protocol.client import GatewayClient
 from gateway_protocol.replay import ReplayModel
+from reglaments import all_reglaments, get_reglament
 from signatures.client import CertificationAuthorityUnavailable, enrol_system, fetch_chain, fetch_roots
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
@@ -40,7 +41,6 @@ from simulation.observability import configure_logging
 from simulation.settings import Settings, get_settings
 from simulation.topology import SYSTEMS, sender_password
 from simulation.trace import Tracer
-from reglaments import all_reglaments, get_reglament
 
 log = logging.getLogger(__name__)
 
