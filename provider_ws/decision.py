@@ -584,11 +584,31 @@ async def _check_housing_need(params: BaseModel, ask: Ask, reglament: ReglamentL
 
 
 @dataclass(frozen=True)
+class CaseFacts:
+    """What a rule set's result builder is told of the case it writes the result for."""
+
+    application_id: str
+    registration_number: str
+    applicant_iin: str
+    document: dict[str, Any]
+    """The citizen's signed request."""
+    stage: int | None
+    """The stage whose result is written, for a service in stages."""
+
+
+ResultBuilder = Callable[[BaseModel, Ask, Any, CaseFacts, datetime], Awaitable[dict[str, Any]]]
+"""Writes the approved result of a rule set: the fields that go into the signed document (its
+``type``, ``text`` in kk/ru/en, and what the result certifies)."""
+
+
+@dataclass(frozen=True)
 class RuleSet:
     name: str
     params: type[BaseModel]
     check: Callable[..., Awaitable[tuple[Ground | None, Findings]]]
     doc: str
+    result: ResultBuilder | None = None
+    """The approved result's content; None: the queue notification (housing-need)."""
 
 
 RULE_SETS: dict[str, RuleSet] = {
@@ -597,6 +617,24 @@ RULE_SETS: dict[str, RuleSet] = {
         "Registration in the housing queue: the need for a dwelling of the state housing fund "
         "(seed 002, items 6-8 and 12)"),
 }
+
+
+def register_rule_set(rule_set: RuleSet) -> RuleSet:
+    """Add a rule set a module of the provider defines (its check, parameters, result)."""
+    if rule_set.name in RULE_SETS:
+        raise ValueError(f"rule set {rule_set.name!r} is registered twice")
+    RULE_SETS[rule_set.name] = rule_set
+    return rule_set
+
+
+async def approved_result(rules: str, params: dict[str, Any], *, ask: Ask, reglament: Any,
+                          case: CaseFacts, at: datetime) -> dict[str, Any] | None:
+    """The content of the approved result the named rule set writes, or None when the rule set
+    has no writer of its own (the queue notification)."""
+    rule_set = _rule_set(rules)
+    if rule_set.result is None:
+        return None
+    return await rule_set.result(_parse(rules, params), ask, reglament, case, at)
 
 
 def _rule_set(rules: str) -> RuleSet:

@@ -183,7 +183,7 @@ async def prepare_result(ws: ProviderWorkstation, call: StepCall) -> Done:
                       summary="The head of the reglament's provider signs the result with their SIGN key (an "
                               "expired seeded key is renewed first)")
 async def sign_result(ws: ProviderWorkstation, call: StepCall) -> Done:
-    await ws.sign_result(call.application_id, call.reglament, call.at)
+    await ws.sign_result(call.application_id, call.reglament, call.at, call.step.stage)
     return Done(detail="ЭЦҚ-мен қол қойылды")
 
 

@@ -24,7 +24,7 @@ from sqlmodel import select
 from gateway_protocol.client import GatewayClient
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
-from provider_ws.decision import check_grounds, gateway_ask
+from provider_ws.decision import CaseFacts, approved_result, check_grounds, gateway_ask
 from provider_ws.models import CaseRecord, QueueEntry
 from provider_ws.operations import OPERATIONS
 from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
@@ -448,8 +448,11 @@ class ProviderWorkstation:
 
     # ---- the result: signed by the head, sent back ---------------------------------------------
 
-    async def result_document(self, case: CaseRecord, reglament: Reglament, at: datetime) -> dict[str, Any]:
-        """The notification (with the place in the queue) or the reasoned refusal."""
+    async def result_document(self, case: CaseRecord, reglament: Reglament, at: datetime,
+                              stage: int | None = None) -> dict[str, Any]:
+        """The result: what the reglament's rule set writes for an approval (a certificate, a
+        decision, a contract; of ``stage`` for a service in stages), the notification with the
+        place in the queue, or the reasoned refusal."""
         async with self.runtime.db.session() as session:
             entry = (
                 await session.exec(select(QueueEntry).where(QueueEntry.application_id == case.application_id))
@@ -464,7 +467,19 @@ class ProviderWorkstation:
             "date": to_local(at).isoformat(),
             "decision": case.decision,
         }
-        if case.decision == "approved" and entry is not None:
+        written = None
+        if case.decision == "approved" and reglament.decision is not None:
+            params = dict(reglament.decision)
+            rules = str(params.pop("rules", ""))
+            facts = CaseFacts(case.application_id, case.registration_number, case.applicant_iin,
+                              json.loads(case.request_document), stage)
+            written = await approved_result(rules, params, ask=gateway_ask(self.gateway_of(reglament), case.application_id),
+                                            reglament=reglament, case=facts, at=at)
+        if written is not None:
+            document.update(written)
+            if stage is not None:
+                document["stage"] = stage
+        elif case.decision == "approved" and entry is not None:
             queue = reglament.queue_list(entry.queue_list)
             names = {lang: getattr(queue, lang) if queue else entry.queue_list for lang in ("kk", "ru", "en")}
             document["queue"] = {
@@ -497,10 +512,11 @@ class ProviderWorkstation:
             }
         return document
 
-    async def sign_result(self, application_id: str | None, reglament: Reglament, at: datetime) -> CaseRecord:
-        """The head of the reglament's provider signs the case's result."""
+    async def sign_result(self, application_id: str | None, reglament: Reglament, at: datetime,
+                          stage: int | None = None) -> CaseRecord:
+        """The head of the reglament's provider signs the case's result (of ``stage``)."""
         case = await self.case(application_id)
-        document = await self.result_document(case, reglament, at)
+        document = await self.result_document(case, reglament, at, stage)
         signature = await self.sign(document)
         return await self.update_case(
             application_id, result_document=json.dumps(document, ensure_ascii=False),

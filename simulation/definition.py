@@ -100,10 +100,31 @@ class Procedure(BaseModel):
     params: dict[str, Any] = {}
     operations: list[OperationCall] = []
     """Several operations, in order, when the procedure does several things."""
+    stage: int | None = None
+    """The stage (кезең) the procedure belongs to, where the seed splits the service into stages."""
+    label: str | None = None
+    """The trace's name of the procedure when the staff's label pattern does not give it."""
 
     @field_validator("duration", mode="before")
     @classmethod
     def _parse_duration(cls, value: object) -> Duration | None:
+        return _duration(value)
+
+
+class Stage(BaseModel):
+    """One stage (кезең) of a service the seed splits into stages, each with its own result and
+    term (pavlodar-privatization: the commission's decision, the transfer, the contract)."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: int
+    name: Text
+    term: Duration
+    """The stage's own term (the seed's "Орындау мерзімдері" total of the stage's table)."""
+    result: Text | None = None
+
+    @field_validator("term", mode="before")
+    @classmethod
+    def _parse_term(cls, value: object) -> Duration | None:
         return _duration(value)
 
 
@@ -113,7 +134,26 @@ class Staff(BaseModel):
     """The item of section 2 that numbers the procedures (5 in most seeds)."""
     label: str = "{item}-тармақ, {number})"
     """How the trace names procedure N (``{item}`` and ``{number}`` are filled in)."""
+    stage_label: str = "{item}-тармақ, {stage}-кезең, {ordinal})"
+    """How the trace names a procedure of a stage: ``{stage}`` and ``{ordinal}`` (its place
+    within the stage, counted from 1) are filled in besides ``{item}`` and ``{number}``."""
+    stages: list[Stage] = []
     procedures: list[Procedure]
+
+    def stage(self, number: int) -> Stage:
+        for stage in self.stages:
+            if stage.number == number:
+                return stage
+        raise KeyError(f"no stage {number}")
+
+    def label_of(self, procedure: Procedure) -> str:
+        """The trace's name of ``procedure``."""
+        if procedure.label:
+            return procedure.label
+        if procedure.stage is None:
+            return self.label.format(item=self.item, number=procedure.number)
+        ordinal = [p.number for p in self.procedures if p.stage == procedure.stage].index(procedure.number) + 1
+        return self.stage_label.format(item=self.item, number=procedure.number, stage=procedure.stage, ordinal=ordinal)
 
 
 class Step(BaseModel):
@@ -134,6 +174,9 @@ class Step(BaseModel):
     """The trace's name of the step when the default ("N-процесс", "N-шарт", "N)") is not it."""
     next: str | None = None
     then: str | None = None
+    """A condition's step when it holds. Any other step whose operation answers a verdict may
+    branch too (``then``/``else`` instead of ``next``): a result sent that ends the walk when it
+    is a refusal and goes on to the next stage when it is an approval."""
     else_: str | None = Field(default=None, alias="else")
     outcome: Literal["rejected", "refused", "decided"] | None = None
     duration: Duration | None = None
@@ -144,9 +187,16 @@ class Step(BaseModel):
     office_hours: bool = False
     """The step is done only while its system's office is open (a result handed to the citizen
     when they come for it)."""
+    hours: str | None = None
+    """Whose working hours time the step, an entry of the definition's ``offices`` (the State
+    Corporation's courier runs on working days while its front office works on Saturdays too);
+    the step's system's office when not given."""
     actor: str | None = None
     """For ``action-N`` steps: the actor of the procedure (filled in on load)."""
     procedure: int | None = None
+    stage: int | None = None
+    """The stage (кезең) the step belongs to: its procedure's for ``action-N`` steps (filled in on
+    load); given for other steps of a staged service (the result of stage 2 sent to the cabinet)."""
 
     @field_validator("duration", mode="before")
     @classmethod
@@ -169,6 +219,12 @@ class Step(BaseModel):
         return [(c.operation, c.params) for c in self.operations]
 
     @property
+    def branches(self) -> bool:
+        """The step picks ``then`` or ``else`` by its verdict (every condition, and other steps
+        that say so)."""
+        return self.then is not None
+
+    @property
     def successors(self) -> tuple[str, ...]:
         return tuple(k for k in (self.next, self.then, self.else_) if k)
 
@@ -179,8 +235,11 @@ class Step(BaseModel):
         if self.kind is StepKind.condition:
             if not (self.then and self.else_) or self.next or self.outcome:
                 raise ValueError(f"{self.key}: a condition needs `then` and `else` and nothing else")
-        elif sum(x is not None for x in (self.next, self.outcome)) != 1 or self.then or self.else_:
-            raise ValueError(f"{self.key}: needs exactly one of `next` or `outcome`")
+        elif self.then or self.else_:
+            if not (self.then and self.else_) or self.next or self.outcome:
+                raise ValueError(f"{self.key}: a step that branches needs `then` and `else` and no `next` or `outcome`")
+        elif sum(x is not None for x in (self.next, self.outcome)) != 1:
+            raise ValueError(f"{self.key}: needs exactly one of `next`, `outcome` or `then` and `else`")
         if self.system is not None and self.system not in SYSTEMS:
             raise ValueError(f"{self.key}: unknown system {self.system!r}")
         return self
@@ -313,17 +372,23 @@ class Reglament(BaseModel):
         procedures = {p.number: p for p in self.staff.procedures}
         if sorted(procedures) != list(range(1, len(procedures) + 1)):
             raise ValueError("staff.procedures must be numbered 1, 2, 3, … without gaps")
+        stages = {s.number for s in self.staff.stages}
         for procedure in self.staff.procedures:
             if procedure.actor not in self.actors:
                 raise ValueError(f"staff procedure {procedure.number}: unknown actor {procedure.actor!r} "
                                  f"(actors: {', '.join(self.actors)})")
-        for system, data in self.offices.items():
-            if system not in SYSTEMS:
-                raise ValueError(f"offices: unknown system {system!r}")
+            if (procedure.stage is None) != (not stages) or (procedure.stage is not None and procedure.stage not in stages):
+                raise ValueError(f"staff procedure {procedure.number}: "
+                                 + (f"stage {procedure.stage} is none of staff.stages" if stages and procedure.stage
+                                    else "every procedure names its stage when staff.stages are given, and none "
+                                         "does otherwise"))
+        for office, data in self.offices.items():
+            if office not in SYSTEMS and office not in self.actors:
+                raise ValueError(f"offices: {office!r} is neither a system nor an actor of the definition")
             try:
                 Schedule.parse(data)
             except ValueError as exc:
-                raise ValueError(f"offices.{system}: {exc}") from None
+                raise ValueError(f"offices.{office}: {exc}") from None
         for name, channel in self.channels.items():
             channel.name = name
             keys = [s.key for s in channel.steps]
@@ -337,6 +402,7 @@ class Reglament(BaseModel):
                         raise ValueError(f"{where}: no staff procedure {step.number}")
                     actor = self.actors[procedure.actor]
                     step.procedure = procedure.number
+                    step.stage = procedure.stage
                     step.actor = actor.key
                     step.system = step.system or actor.system
                     step.text_kk = step.text_kk or procedure.text_kk
@@ -345,7 +411,7 @@ class Reglament(BaseModel):
                     if step.operation is None and not step.operations:
                         step.operation, step.params = procedure.operation, procedure.params
                         step.operations = procedure.operations
-                    step.label = step.label or self.staff.label.format(item=self.staff.item, number=step.number)
+                    step.label = step.label or self.staff.label_of(procedure)
                 elif step.system is None or not step.text_kk or step.name is None:
                     raise ValueError(f"{where}: needs `system`, `text_kk` and `name`")
                 if step.operation is not None and step.operations:
@@ -364,6 +430,11 @@ class Reglament(BaseModel):
                 if step.during is not None:
                     if step.during not in keys or not step.during.startswith("action-"):
                         raise ValueError(f"{where}: `during` names {step.during!r}, not an action step of the channel")
+                if step.stage is not None and step.stage not in stages:
+                    raise ValueError(f"{where}: stage {step.stage} is none of staff.stages")
+                if step.hours is not None and step.hours not in self.offices:
+                    raise ValueError(f"{where}: `hours` names {step.hours!r}, none of `offices` "
+                                     f"({', '.join(self.offices) or 'none'})")
             self._check_reachable(channel)
         for channel_name, cases in self.cases.items():
             if channel_name not in self.channels:
@@ -410,7 +481,8 @@ class Reglament(BaseModel):
         return self.actors[procedure.actor]
 
     def schedule_of(self, system: str) -> Schedule:
-        """The working hours of ``system``'s office in this reglament (round the clock if unnamed)."""
+        """The working hours of ``system``'s office in this reglament (round the clock if unnamed),
+        or of another entry of ``offices`` (an actor's own, such as a courier's runs)."""
         data = self.offices.get(system)
         return Schedule.parse(data) if data is not None else Schedule.ALWAYS
 

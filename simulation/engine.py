@@ -36,7 +36,7 @@ from sqlalchemy import BigInteger, Column, Text
 from sqlmodel import Field
 
 from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
-from simulation.calendar import to_local
+from simulation.calendar import DurationUnit, to_local
 from simulation.database import Database
 from simulation.definition import Channel, Reglament, Step, StepKind
 
@@ -338,7 +338,7 @@ class Engine:
             await session.commit()
 
     async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,
-                    taken: datetime | None = None) -> Position:
+                    taken: datetime | None = None, since: datetime | None = None) -> Position:
         row = await self._row(subject)
         assert row is not None
         reglament = self.reglaments(row.reglament)
@@ -362,13 +362,16 @@ class Engine:
                         return _position(row)
                     row.elapsed_key, event = timed_key, None  # a person did it now
                 else:
-                    hours = reglament.schedule_of(timed.system or self.system)
+                    hours = reglament.schedule_of(timed.hours or timed.system or self.system)
                     due = hours.add(timed.duration, moment)
+                    if timed.duration.unit is DurationUnit.times_per_working_day:  # waits for the next run
+                        await self._schedule(row, timed_key, due, since=moment)
+                        return _position(row)
                     taken = hours.next_opening(moment)
                     await self._schedule(row, timed_key, due, taken if taken > moment else None)
                     return _position(row)
             elif step.office_hours and row.elapsed_key != step.key:
-                opening = reglament.schedule_of(self.system).next_opening(moment)
+                opening = reglament.schedule_of(step.hours or self.system).next_opening(moment)
                 if opening > moment:
                     await self._schedule(row, step.key, opening)
                     return _position(row)
@@ -393,7 +396,7 @@ class Engine:
                 if result.after is not None:
                     afters.append(result.after)
             holds = done.holds if isinstance(done, Verdict) else None
-            if step.kind is StepKind.condition and holds is None:
+            if step.branches and holds is None:
                 raise EngineError(f"{reglament.id}/{channel.name}: {step.label}: operation gave no verdict")
             recorded_at = done.at or moment
             outcome = "done" if step.kind is not StepKind.condition else ("true" if holds else "false")
@@ -405,6 +408,10 @@ class Engine:
                 opened = f"жұмыс уақыты басталғанда қабылданды: {to_local(taken):%Y-%m-%d %H:%M}"
                 detail = f"{detail} ({opened})" if detail else opened
                 taken = None
+            if since is not None and row.elapsed_key in (step.key, step.during):  # waited for the next run
+                waited = f"{to_local(since):%Y-%m-%d %H:%M} бастап кезекті жөнелтуді күтті"
+                detail = f"{detail} ({waited})" if detail else waited
+                since = None
             await self.tracer.record(
                 reglament, channel.name, step.key, system=self.system, outcome=outcome, detail=detail,
                 application_id=row.application_id, session_id=None if row.application_id else row.session_id,
@@ -412,7 +419,7 @@ class Engine:
             )
             if row.elapsed_key == step.key:
                 row.elapsed_key = None
-            if step.kind is StepKind.condition:
+            if step.branches:
                 row.verdict = holds
             row.memory = json.dumps(memory, ensure_ascii=False)
             if step.outcome:
@@ -421,7 +428,7 @@ class Engine:
                 for after in afters:
                     await after()
                 return _position(row)
-            row.step_key = (step.then if holds else step.else_) if step.kind is StepKind.condition else step.next  # type: ignore[assignment]
+            row.step_key = (step.then if holds else step.else_) if step.branches else step.next  # type: ignore[assignment]
             following = channel.step(row.step_key)
             row.system = following.system or ""
             row.state = "walking" if following.system == self.system else "handed-over"
@@ -438,14 +445,18 @@ class Engine:
                 return _position(row)
             moment, event = max(moment, recorded_at), None  # a step stamped earlier (a log-in) does not turn the walk back
 
-    async def _schedule(self, row: CursorRow, key: str, due: datetime, taken: datetime | None = None) -> None:
+    async def _schedule(self, row: CursorRow, key: str, due: datetime, taken: datetime | None = None,
+                        since: datetime | None = None) -> None:
         """Wake the walk at ``due``; ``taken``: the office was closed when the step came to it and
-        took it up then (the trace says so)."""
+        took it up then; ``since``: the step waited from then for the next run of an "N times a
+        working day" rhythm (a courier, a collecting department). The trace says so."""
         row.state, row.event = "timed", None
         await self._save(row)
         payload: dict[str, Any] = {"subject": row.subject, "key": key}
         if taken is not None:
             payload["taken_us"] = to_us(taken)
+        if since is not None:
+            payload["since_us"] = to_us(since)
         await self.clock.schedule(self.system, TIMER_KIND, due, payload, application_id=row.application_id)
 
     async def _on_timer(self, timer: Timer) -> None:
@@ -458,8 +469,9 @@ class Engine:
         row.state = "walking"
         await self._save(row)
         taken = from_us(int(timer.payload["taken_us"])) if "taken_us" in timer.payload else None
+        since = from_us(int(timer.payload["since_us"])) if "since_us" in timer.payload else None
         try:
-            await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken)
+            await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken, since=since)
         except Exception as exc:
             # the timer is reported failed by the worker; the position says where and why
             stuck = await self._row(subject)

@@ -110,7 +110,7 @@ def test_a_condition_without_else_is_refused(tmp_path):
 def test_a_step_with_both_next_and_outcome_is_refused(tmp_path):
     data = definition()
     steps(data)[2]["next"] = "process-2"
-    assert "process-3: needs exactly one of `next` or `outcome`" in refusal(tmp_path, data)
+    assert "process-3: needs exactly one of `next`, `outcome` or `then` and `else`" in refusal(tmp_path, data)
 
 
 def test_a_step_without_an_operation_is_refused(tmp_path):
@@ -199,7 +199,7 @@ def test_unknown_systems_are_refused_where_they_are_named(tmp_path):
 
     data = definition()
     data["offices"]["fax_office"] = {"always": True}
-    assert "offices: unknown system 'fax_office'" in refusal(tmp_path, data)
+    assert "offices: 'fax_office' is neither a system nor an actor of the definition" in refusal(tmp_path, data)
 
 
 def test_bad_office_hours_are_refused_naming_the_field(tmp_path):
@@ -350,3 +350,46 @@ def test_check_operations_names_the_file_the_channel_and_the_step(tmp_path):
     in_memory = Reglament.model_validate(data)
     with pytest.raises(ReglamentError, match=r"^unit-def: channel main, step action-2: provider_ws has no operation 'send'"):
         check_operations(in_memory, catalogue("provider_ws", "register", "check", "prepare", "sign"))
+
+
+def test_staged_procedures_are_labelled_by_stage_and_place_within_it(tmp_path):
+    data = definition()
+    data["staff"]["stages"] = [
+        {"number": 1, "name": text("decision"), "term": "30 calendar days"},
+        {"number": 2, "name": text("contract"), "term": "5 working days"},
+    ]
+    for procedure, stage in zip(data["staff"]["procedures"], (1, 2, 2, 2, 2, 2)):
+        procedure["stage"] = stage
+    path = tmp_path / f"{data['id']}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    reglament = load_file(path)
+    labels = [reglament.staff.label_of(p) for p in reglament.staff.procedures]
+    assert labels[:2] == [f"{data['staff']['item']}-тармақ, 1-кезең, 1)", f"{data['staff']['item']}-тармақ, 2-кезең, 1)"]
+    assert reglament.staff.stage(2).term.english() == "5 working days"
+    actions = [s for c in reglament.channels.values() for s in c.steps if s.key == "action-2"]
+    assert actions and all(s.stage == 2 for s in actions)
+
+
+def test_a_procedure_outside_the_stages_is_refused(tmp_path):
+    data = definition()
+    data["staff"]["stages"] = [{"number": 1, "name": text("decision"), "term": "30 calendar days"}]
+    for procedure in data["staff"]["procedures"]:
+        procedure["stage"] = 1
+    data["staff"]["procedures"][0]["stage"] = 3
+    assert "staff procedure 1: stage 3 is none of staff.stages" in refusal(tmp_path, data)
+    data["staff"]["procedures"][0].pop("stage")
+    assert "every procedure names its stage" in refusal(tmp_path, data)
+
+
+def test_a_step_timed_in_unknown_hours_is_refused(tmp_path):
+    data = definition()
+    steps(data)[2]["hours"] = "courier"
+    assert "process-3: `hours` names 'courier', none of `offices`" in refusal(tmp_path, data)
+
+
+def test_a_step_that_branches_needs_both_ways(tmp_path):
+    data = definition()
+    step_ = steps(data)[2]
+    step_.pop("next", None), step_.pop("outcome", None)
+    step_["then"] = "process-2"
+    assert "process-3: a step that branches needs `then` and `else`" in refusal(tmp_path, data)

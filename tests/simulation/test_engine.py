@@ -26,7 +26,7 @@ def definition() -> dict[str, Any]:
     """A made-up reglament with one channel per behaviour of the engine under test."""
     return {
         **header("unit-queue", "UNQ", "made up for the engine's unit tests"),
-        "offices": {"provider_ws": OFFICE},
+        "offices": {"provider_ws": OFFICE, "clerk": {"days": "mon-fri", "hours": "09:00-17:00"}},
         "staff": {"item": 2, "procedures": [
             {"number": 1, "actor": "clerk", "duration": "2 hours", "name": text("prepare"),
              "text_kk": "маман дайындайды", "operation": "prepare"},
@@ -64,6 +64,16 @@ def definition() -> dict[str, Any]:
                 step("process-2", "provider_ws", "note", during="action-1", next="action-1"),
                 step("action-1", next="process-3"),
                 step("process-3", "provider_ws", "note", outcome="decided"),
+            ]},
+            "rhythm": {"item": 3, "steps": [
+                step("process-1", "provider_ws", "note", next="process-2"),
+                step("process-2", "provider_ws", "note", duration="twice a working day", hours="clerk", next="process-3"),
+                step("process-3", "provider_ws", "note", outcome="decided"),
+            ]},
+            "branch": {"item": 3, "steps": [
+                step("process-1", "portal", "judge", then="process-2", **{"else": "process-3"}),
+                step("process-2", "portal", "note", outcome="decided"),
+                step("process-3", "portal", "note", outcome="refused"),
             ]},
             "office": {"item": 3, "steps": [
                 step("process-1", "provider_ws", "note", next="process-2"),
@@ -413,6 +423,33 @@ async def test_steps_during_a_procedure_are_recorded_when_its_time_is_up_before_
         ("3-процесс", at("15:00")),
     ]
     assert len(await world.clock.timers()) == 1, "the procedure's time is counted once"
+
+
+async def test_a_rhythm_step_waits_for_the_next_run_in_its_own_offices_hours_and_says_since_when(world):
+    """A courier running twice a working day on 09:00-17:00 (not the provider's hours): runs at
+    13:00 and 17:00; a package ready at 13:30 on Friday goes with Friday's second run, one ready
+    after it with Monday's first."""
+    await world.moment("2026-11-06T13:30:00+05:00")
+    position = await world.provider.start(world.reglament, "rhythm", application_id="R-1")
+    assert (position.state, position.step_key) == ("timed", "process-2")
+    await world.provider.start(world.reglament, "rhythm", application_id="R-2", at=at("17:30", "2026-11-06"))
+    await world.run_timers()
+    first, second = await world.trace("R-1"), await world.trace("R-2")
+    assert [(label, when) for label, _, _, when, _ in first] == [
+        ("1-процесс", at("13:30", "2026-11-06")), ("2-процесс", at("17:00", "2026-11-06")),
+        ("3-процесс", at("17:00", "2026-11-06"))]
+    assert first[1][4] == "provider: process-2 (2026-11-06 13:30 бастап кезекті жөнелтуді күтті)"
+    assert "күтті" not in first[2][4]
+    assert [when for _, _, _, when, _ in second][1] == at("13:00", "2026-11-09")
+    assert second[1][4].endswith("(2026-11-06 17:30 бастап кезекті жөнелтуді күтті)")
+
+
+async def test_a_step_that_is_no_condition_may_branch_on_its_operations_verdict(world):
+    yes = await world.portal.start(world.reglament, "branch", application_id="B-1", inputs={"ok": True})
+    no = await world.portal.start(world.reglament, "branch", application_id="B-2", inputs={})
+    assert (yes.outcome, no.outcome) == ("decided", "refused")
+    assert [label for label, *_ in await world.trace("B-1")] == ["1-процесс", "2-процесс"]
+    assert [label for label, *_ in await world.trace("B-2")] == ["1-процесс", "3-процесс"]
 
 
 async def test_an_office_hours_step_waits_for_the_opening(world):
