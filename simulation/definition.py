@@ -329,8 +329,11 @@ class Case(BaseModel):
     omit_documents: list[str] = []
     queue_list: str | None = None
     form: dict[str, Any] = {}
+    citizen_signs: bool = True
+    """Whether the citizen signs in the cabinet what the provider asks them to sign (a contract)."""
     expect: dict[str, Any] = {}
-    """``outcome`` and ``steps`` (labels) the case gives; the tests check them."""
+    """``outcome`` and ``steps`` (labels) the case gives, and ``result``: fields the approved
+    result holds; the tests check them."""
     description: str = ""
 
 

@@ -40,6 +40,22 @@ def test_every_reglament_with_channels_has_cases_named_alike():
 
 
 
+def assert_holds(actual, expected, where="result"):
+    """``actual`` holds every field ``expected`` names, with the same value (nested mappings are
+    compared field by field, lists item by item)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: {actual!r} is not a mapping"
+        for key, value in expected.items():
+            assert key in actual, f"{where}.{key}: missing from {sorted(actual)}"
+            assert_holds(actual[key], value, f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r} != {expected!r}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_holds(a, e, f"{where}[{i}]")
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
 @pytest.fixture
 async def settings_for_cases(tmp_path):
     settings = Settings(data_dir=tmp_path / "run", population_size=200, clock_start=WORKING_MONDAY)
@@ -67,7 +83,10 @@ async def test_case(settings_for_cases, reglament_id, channel, case):
     assert times == sorted(times)
     if report["outcome"] == "approved":
         document = report["result"]["document"]
-        assert document["type"] == "notification" and document["queue"]["sequenceNumber"] == 1
+        if "result" in expect:  # what the case's result must hold (a certificate, a contract...)
+            assert_holds(document, expect["result"])
+        else:  # a queue reglament's notification
+            assert document["type"] == "notification" and document["queue"]["sequenceNumber"] == 1
         assert report["result"]["verdict"]["code"] == "VALID"
     elif report["outcome"] == "refused":
         document = report["result"]["document"]
