@@ -594,6 +594,9 @@ class CaseFacts:
     """The citizen's signed request."""
     stage: int | None
     """The stage whose result is written, for a service in stages."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """What the staff's operations recorded on the case, by key (the housing commission's sitting:
+    ``{"commission": {"date": …, "protocol": …}}``)."""
 
 
 ResultBuilder = Callable[[BaseModel, Ask, Any, CaseFacts, datetime], Awaitable[dict[str, Any]]]

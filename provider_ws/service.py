@@ -27,6 +27,7 @@ from gateway_protocol.provider import Incoming, ProviderError
 from provider_ws.decision import CaseFacts, approved_result, check_grounds, gateway_ask
 from provider_ws.models import CaseRecord, QueueEntry
 from provider_ws.operations import OPERATIONS
+import provider_ws.privatization  # noqa: F401 -- registers its rule set
 from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
 from signatures.certificates import Role
 from signatures.client import obtain_person_identity, renewed_key_storage
