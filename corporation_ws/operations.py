@@ -135,6 +135,16 @@ async def scan_and_sign(office: FrontOffice, call: StepCall) -> Done:
                               "signed it before); the registration number and due date go on the acceptance receipt")
 async def send_request(office: FrontOffice, call: StepCall) -> Done:
     document, signature, signed_here = await office.signed_request(await _taken(office, call), call.reglament)
+    detail, send = _sender(office, call, document, signature)
+    if signed_here:
+        detail = f"оператордың ЭЦҚ-сы қойылды; {detail}"
+    return Done(detail=detail, after=send)
+
+
+def _sender(office: FrontOffice, call: StepCall, document: dict[str, Any], signature: str,
+            carried: dict[str, Any] | None = None) -> tuple[str, Any]:
+    """The trace's words for the request sent through ЭҮШ, and the sending itself (run once the
+    step is recorded): a request not delivered leaves its fault in the walk's inputs."""
     gateway = call.reglament.gateway
     regional = gateway.regional_name.kk if gateway.regional_name else "ЭҮӨШ"
     reglament, channel, application_id = call.reglament, call.channel.name, str(call.application_id)
@@ -142,15 +152,12 @@ async def send_request(office: FrontOffice, call: StepCall) -> Done:
 
     async def send() -> None:
         try:
-            await office.send_request(reglament, channel, application_id, document, signature)
+            await office.send_request(reglament, channel, application_id, document, signature, carried)
         except GatewayFault as fault:
             inputs[DELIVERY_FAULT] = fault.code
             await office.note(application_id, None, status="not_delivered")
 
-    detail = f"ЭҮШ арқылы {gateway.service_id} → {regional} АЖО"
-    if signed_here:
-        detail = f"оператордың ЭЦҚ-сы қойылды; {detail}"
-    return Done(detail=detail, after=send)
+    return f"ЭҮШ арқылы {gateway.service_id} → {regional} АЖО", send
 
 
 @OPERATIONS.operation("hand-over-result",
@@ -165,4 +172,70 @@ async def give_result(office: FrontOffice, call: StepCall) -> Done:
     return Done(detail=await office.hand_over(str(call.application_id), call.at))
 
 
-__all__ = ["DELIVERY_FAULT", "OPERATIONS", "REGISTRY_PROBLEM"]
+# ---- papers printed at the front office and the courier's run ---------------------------------
+
+PRINTED_PAPERS = "printedPapers"
+"""The papers the operator printed from the registries (in the position's memory), for the
+courier's register."""
+
+
+def _flag(call: StepCall, name: str, default: bool = True) -> bool:
+    value = call.params.get(name, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: parameter {name!r} "
+                         f"is true or false, not {value!r}")
+    return value
+
+
+_PAPER_KK = {"identity-document": "жеке басын куәландыратын құжат", "address-reference": "мекенжай анықтамасы"}
+
+
+@OPERATIONS.operation(
+    "print-identity-documents",
+    params={"family": "also the family members living with the applicant: relatives on record in ЖТ МДҚ "
+                      "registered at the applicant's address, and those the form declares (default true)",
+            "address_reference": "also the address reference from the address registry (default true)",
+            "declared_field": "the form's field that lists declared family members (default familyMembers)"},
+    summary="The operator obtains through ЭҮШ from ЖТ МДҚ the identity documents of the applicant (and the "
+            "family members living with them) and the address reference from the address registry, and "
+            "prints them on paper; the papers go with the application (what could not be obtained is said)")
+async def print_identity_documents(office: FrontOffice, call: StepCall) -> Done:
+    field = call.params.get("declared_field", "familyMembers")
+    papers, missing = await office.print_papers(
+        await _taken(office, call), family=_flag(call, "family"),
+        address_reference=_flag(call, "address_reference"), declared_field=str(field))
+    counted: dict[str, int] = {}
+    for paper in papers:
+        counted[paper["kind"]] = counted.get(paper["kind"], 0) + 1
+    identities = [p["iin"] for p in papers if p["kind"] == "identity-document"]
+    detail = (f"басып шығарылды: {_PAPER_KK['identity-document']} ({', '.join(identities) or '–'})"
+              + (f", {_PAPER_KK['address-reference']}" if counted.get("address-reference") else ""))
+    if missing:
+        detail += "; алынбады: " + ", ".join(missing)
+    return Done(detail=detail, remember={PRINTED_PAPERS: papers})
+
+
+@OPERATIONS.operation(
+    "send-by-courier",
+    summary="The courier's run (time the step `N times a working day` in the courier's `hours`): the "
+            "application and the printed papers go to the provider with a delivery register (number, date, "
+            "the run, the applications and papers) signed for the State Corporation with the operator's ЭЦҚ; "
+            "the request goes through ЭҮШ to the provider's workstation as send-request sends it, the "
+            "register with it")
+async def send_by_courier(office: FrontOffice, call: StepCall) -> Done:
+    taken = await _taken(office, call)
+    document, signature, signed_here = await office.signed_request(taken, call.reglament)
+    papers = list(call.memory.get(PRINTED_PAPERS) or [])
+    actor = call.reglament.actors.get(call.step.actor) if call.step.actor else None
+    courier = actor.kk if actor else "Мемлекеттік корпорация курьері"
+    register = await office.delivery_register(taken, call.reglament, call.at, courier, document, papers)
+    detail, send = _sender(office, call, document, signature, {"deliveryRegister": register, "papers": papers})
+    sheet = register["document"]
+    detail = (f"жеткізу тізілімі № {sheet['number']} ({sheet['run'][11:16]} жөнелтуі): өтініш және "
+              f"{len(papers)} қағаз, Мемлекеттік корпорацияның ЭЦҚ-сы қойылды; {detail}")
+    if signed_here:
+        detail = f"өтінішке оператордың ЭЦҚ-сы қойылды; {detail}"
+    return Done(detail=detail, after=send)
+
+
+__all__ = ["DELIVERY_FAULT", "OPERATIONS", "PRINTED_PAPERS", "REGISTRY_PROBLEM"]

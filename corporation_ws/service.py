@@ -368,13 +368,14 @@ class FrontOffice:
         return answer["body"]["result"][0]
 
     async def send_request(self, reglament: Reglament, channel: str, application_id: str,
-                           document: dict[str, Any], signature: str) -> None:
-        """The signed request through ЭҮШ to the provider; its registration number and due date
-        go on the acceptance receipt. GatewayFault when it is not delivered."""
+                           document: dict[str, Any], signature: str, carried: dict[str, Any] | None = None) -> None:
+        """The signed request through ЭҮШ to the provider (with what travels with it, ``carried``:
+        a courier's delivery register, printed papers); its registration number and due date go
+        on the acceptance receipt. GatewayFault when it is not delivered."""
         reply = await self.runtime.gateway().send(
             reglament.gateway.service_id,
             {"applicationId": application_id, "reglament": reglament.id, "channel": channel,
-             "document": document, "signature": signature},
+             "document": document, "signature": signature, **(carried or {})},
             route_id=reglament.gateway.route_id, correlation_id=application_id,
         )
         registered = reply.responseData.data
@@ -478,3 +479,100 @@ class FrontOffice:
     async def notices_of(self, application_id: str) -> list[dict[str, Any]]:
         """An application's notices, oldest first, each with its signature's verdict now."""
         return await notices_of(self.runtime, FrontNotice, application_id)
+
+    # ---- papers printed from the registries and the courier's delivery register -------------
+
+    async def print_papers(self, taken: Taken, *, family: bool = True, address_reference: bool = True,
+                           declared_field: str = "familyMembers") -> tuple[list[dict[str, Any]], list[str]]:
+        """The operator obtains through ЭҮШ, and prints, the identity documents of the applicant
+        and (``family``) of the family members living with them -- relatives on record in ЖТ МДҚ
+        registered at the applicant's current address, and those the form declares under
+        ``declared_field`` -- and (``address_reference``) the address reference from the address
+        registry. The printed papers, and what could not be obtained (Kazakh, for the trace)."""
+        request, application_id = taken.request, taken.application.id
+        gateway = self.runtime.gateway()
+
+        async def ask(service_id: str, iin: str) -> dict[str, Any] | None:
+            try:
+                reply = await gateway.send(service_id, {"iin": iin}, correlation_id=application_id)
+            except GatewayFault as fault:
+                if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
+                    return None
+                raise
+            return reply.responseData.data
+
+        def printed(kind: str, iin: str, content: dict[str, Any]) -> dict[str, Any]:
+            digest = hashlib.sha256(canonical_json({"kind": kind, "iin": iin, **content})).hexdigest()
+            return {"kind": kind, "iin": iin, **content, "sha256": digest}
+
+        papers: list[dict[str, Any]] = []
+        missing: list[str] = []
+        applicant = ((await ask("GBDFL_UniversalServiceSync", request.applicant_iin)) or {}).get("person")
+        addresses = await ask("AR_AddressRegistrationHistory", request.applicant_iin) if (family or address_reference) else None
+        members: dict[str, str] = {}
+        if family:
+            here = {r.get("iin") for r in (addresses or {}).get("registeredPersons") or [] if isinstance(r, dict)}
+            for relation in (applicant or {}).get("familyRelations") or []:
+                iin = relation.get("iin") if isinstance(relation, dict) else None
+                if iin and iin != request.applicant_iin and iin in here:
+                    members.setdefault(iin, "relative")
+            for listed in request.form.get(declared_field) or []:
+                iin = listed.get("iin") if isinstance(listed, dict) else listed
+                if isinstance(iin, str) and iin and iin != request.applicant_iin:
+                    members.setdefault(iin, "declared")
+        people = [(request.applicant_iin, "applicant", applicant)]
+        for iin, why in members.items():
+            person = ((await ask("GBDFL_UniversalServiceSync", iin)) or {}).get("person")
+            people.append((iin, why, person))
+        for iin, role, person in people:
+            if person is None:
+                missing.append(f"{iin} ЖСН-і ЖТ МДҚ-да жоқ")
+                continue
+            documents = [d for d in person.get("documents") or [] if isinstance(d, dict)]
+            papers.append(printed("identity-document", iin, {
+                "role": role,
+                "fullName": " ".join(p for p in (person.get("surname"), person.get("name"), person.get("patronymic")) if p),
+                "documents": [{"type": d.get("type"), "number": d.get("number"), "beginDate": d.get("beginDate"),
+                               "endDate": d.get("endDate"), "status": d.get("status")} for d in documents],
+            }))
+        if address_reference:
+            if addresses is None:
+                missing.append("мекенжай анықтамасы алынбады")
+            else:
+                papers.append(printed("address-reference", request.applicant_iin, {
+                    "currentAddress": addresses.get("currentAddress"),
+                    "registeredPersons": addresses.get("registeredPersons") or [],
+                }))
+        return papers, missing
+
+    async def delivery_register(self, taken: Taken, reglament: Reglament, run: datetime, courier: str,
+                                document: dict[str, Any], papers: list[dict[str, Any]]) -> dict[str, Any]:
+        """The delivery register (реестр) the courier carries to the provider with the application
+        and its papers, signed for the State Corporation with the operator's ЭЦҚ; kept with the
+        application's receipts. Each application travels with its own sheet of the run's register."""
+        local = to_local(run)
+        sheet = hashlib.sha256(taken.application.id.encode()).hexdigest()[:6].upper()
+        register = {
+            "type": "delivery-register",
+            "number": f"GK-{reglament.gateway.route_id.upper()}-{local:%Y%m%d-%H%M}-{sheet}",
+            "date": local.date().isoformat(),
+            "run": local.isoformat(),
+            "courier": courier,
+            "reglament": reglament.id,
+            "from": {"name": self.operator["organisation"], "bin": self.operator["bin"]},
+            "to": {"name": reglament.provider.organisation.name, "bin": reglament.provider.organisation.bin},
+            "applications": [{
+                "applicationId": taken.application.id,
+                "ticket": taken.application.ticket,
+                "applicantIin": taken.request.applicant_iin,
+                "application": {"sha256": hashlib.sha256(canonical_json(document)).hexdigest(),
+                                "attachments": [a.get("code") for a in document.get("attachments") or []]},
+                "papers": [{"kind": p["kind"], "iin": p["iin"], "sha256": p["sha256"]} for p in papers],
+            }],
+        }
+        signature = await self._operator_signs(register)
+        carried = {"document": register, "signature": signature, "signedBy": self.operator["iin"]}
+        await self.note(taken.application.id, run, receipt={"type": "delivery-register", "kk": "Жеткізу тізілімі",
+                                                             "ru": "Реестр доставки", "en": "Delivery register",
+                                                             **carried})
+        return carried
