@@ -117,6 +117,8 @@ async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
 
 async def _corporation(simulation: Simulation, reglament, case: Case):
     applicant = _citizen(case.applicant, case.queue_list)
+    if not reglament.queue_lists:  # a service with no queue lists (a certificate): the form names none
+        applicant = replace(applicant, queue_list=None)
     documents = [d.code for d in reglament.documents_for(applicant.queue_list) if d.code not in case.omit_documents]
     async with simulation.client("corporation_ws") as ws, simulation.client("control") as control:
         session = (await ws.post("/api/operator/sessions")).json()["session"]

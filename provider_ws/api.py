@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from provider_ws.allocation import AllocationError, HousingAllocation, queue_reglament
 from provider_ws.models import CaseRecord, QueueEntry
-from provider_ws.service import ProviderWorkstation, StaffError, provided_reglaments
+from provider_ws.service import ProviderWorkstation, StaffError, delivery_registers, provided_reglaments
 from simulation.calendar import to_local
 from simulation.clock import from_us
 from runtime import Runtime
@@ -52,6 +52,18 @@ async def case(application_id: str, runtime: Runtime):
     if row is None:
         return JSONResponse({"error": "not_found", "message": f"no application {application_id}"}, 404)
     return _case(row)
+
+
+@router.get("/cases/{application_id}/delivery-registers",
+            summary="The delivery registers a courier brought with the application, signed by both sides")
+async def registers_of(application_id: str, runtime: Runtime):
+    async with runtime.db.session() as session:
+        row = (
+            await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))
+        ).first()
+    if row is None:
+        return JSONResponse({"error": "not_found", "message": f"no application {application_id}"}, 404)
+    return await delivery_registers(runtime, application_id)
 
 
 REGLAMENT_OF_LIST = (

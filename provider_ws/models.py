@@ -101,3 +101,24 @@ class QueueOutcome(ProviderModel, table=True):
     outcome: str = Field(description="housed or removed")
     at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     allocation_id: int | None = None
+
+
+# ---- what a courier brings with a request (a State Corporation's delivery register) -------------
+
+
+class DeliveryRegister(ProviderModel, table=True):
+    """A delivery register (реестр) a courier brought with an application, signed by the sender
+    (the State Corporation), with the provider's chancellery's receipt on it, signed."""
+
+    __tablename__ = "provider_delivery_registers"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    number: str
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+    arrived_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """When the courier brought it (with the request)."""
+    verdict: str | None = Field(default=None, description="the sender's signature as checked on receipt (VALID, …)")
+    receipt: str | None = Field(default=None, sa_column=Column(Text))
+    """The chancellery's receipt, once it registered the delivery; None until then."""
+    receipt_signature: str | None = Field(default=None, sa_column=Column(Text))

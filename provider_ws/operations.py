@@ -128,6 +128,27 @@ async def refuse_request(ws: ProviderWorkstation, call: StepCall) -> Done:
                 after=send)
 
 
+@OPERATIONS.operation(
+    "register-delivery",
+    params={"actor": "the actor of the definition who receives it, named on the receipt (default chancellery)"},
+    summary="The request a courier brought is registered with its delivery register: the State Corporation's "
+            "signature on the register checked, the receipt signed for the provider, both kept with the case "
+            "(GET /api/cases/<id>/delivery-registers)")
+async def register_delivery(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    key = str(call.params.get("actor", "chancellery"))
+    actor = call.reglament.actors.get(key)
+    if actor is None:
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: register-delivery names "
+                         f"actor {key!r}, none of the definition's ({', '.join(call.reglament.actors)})")
+    kept = await ws.receive_delivery_register(call.application_id, call.reglament, call.at, actor.kk)
+    papers = sum(len(a.get("papers") or []) for a in kept["document"].get("applications") or [])
+    sender = "Мемлекеттік корпорацияның ЭЦҚ-сы жарамды" if kept["receipt"]["senderSignature"] == "VALID" \
+        else f"Мемлекеттік корпорацияның ЭЦҚ-сы: {kept['receipt']['senderSignature']}"
+    return Done(detail=f"тіркеу нөмірі {case.registration_number}; жеткізу тізілімі № {kept['number']} "
+                       f"(өтініш және {papers} қағаз) қабылданды: {sender}, {actor.kk} қабылдағаны туралы қол қойды")
+
+
 # ---- the executor's work in another system --------------------------------------------------------
 
 
@@ -172,10 +193,12 @@ async def register_in_system(ws: ProviderWorkstation, call: StepCall) -> Done:
 # ---- the result ------------------------------------------------------------------------------------
 
 
-@OPERATIONS.operation("prepare-result", summary="The executor prepares the notification or the reasoned refusal")
+@OPERATIONS.operation("prepare-result", params={"result_kk": "what an approval's result is called in the trace "
+                                                               "(default «хабарлама»; «анықтама» for a certificate)"},
+                      summary="The executor prepares the notification (or the reglament's result) or the reasoned refusal")
 async def prepare_result(ws: ProviderWorkstation, call: StepCall) -> Done:
     case = await ws.case(call.application_id)
-    prepared = "хабарлама" if case.decision == "approved" else "дәлелді бас тарту"
+    prepared = str(call.params.get("result_kk", "хабарлама")) if case.decision == "approved" else "дәлелді бас тарту"
     return Done(detail=f"{prepared} дайындалды")
 
 

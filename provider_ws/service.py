@@ -10,6 +10,7 @@ reglament engine walks the steps and times the staff procedures; the operations
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from gateway_protocol.client import GatewayClient
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
 from provider_ws.decision import CaseFacts, approved_result, check_grounds, gateway_ask
-from provider_ws.models import CaseRecord, QueueEntry
+import provider_ws.certificate  # noqa: F401 -- registers its rule set
+from provider_ws.models import CaseRecord, DeliveryRegister, QueueEntry
 from provider_ws.operations import OPERATIONS
 import provider_ws.privatization  # noqa: F401 -- registers its rule set
 from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
@@ -242,6 +244,15 @@ class ProviderWorkstation:
                 raise ProviderError(
                     ErrorCode.PROVIDER_REFUSED, f"application {application_id} is already registered"
                 ) from None
+        carried = data.get("deliveryRegister")
+        if isinstance(carried, dict) and isinstance(carried.get("document"), dict) \
+                and isinstance(carried.get("signature"), str):  # a courier brought it: kept until registered
+            async with self.runtime.db.session() as session:
+                session.add(DeliveryRegister(
+                    application_id=case.application_id, number=str(carried["document"].get("number", "")),
+                    document=json.dumps(carried["document"], ensure_ascii=False), signature=carried["signature"],
+                    arrived_us=to_us(now)))
+                await session.commit()
         try:
             await self.engine.take_up(reglament, channel.name, application_id=case.application_id, at=now)
         except EngineError as exc:
@@ -544,3 +555,71 @@ class ProviderWorkstation:
             },
             correlation_id=case.application_id,
         )
+
+    # ---- a courier's delivery register (what the State Corporation's courier brings) ----------
+
+    async def receive_delivery_register(self, application_id: str | None, reglament: Reglament, at: datetime,
+                                        receiver: str) -> dict[str, Any]:
+        """The chancellery registers the delivery register a courier brought with the application:
+        the sender's signature checked, the receipt (who received it, when, the case's registration
+        number) signed for the provider -- the workstation holds the organisation's key, the head's --
+        and kept with the register. Its view, both signatures checked."""
+        case = await self.case(application_id)
+        async with self.runtime.db.session() as session:
+            row = (await session.exec(select(DeliveryRegister).where(
+                DeliveryRegister.application_id == case.application_id,
+                DeliveryRegister.receipt == None)  # noqa: E711 -- SQL IS NULL
+                .order_by(DeliveryRegister.id))).first()
+        if row is None:
+            raise StaffError(409, f"{case.application_id}: no delivery register came with the request to register")
+        register = json.loads(row.document)
+        checked = await self.runtime.validator.cms(base64.b64decode(row.signature), canonical_json(register),
+                                                   at=at, usage="sign")
+        receipt = {
+            "type": "delivery-register-receipt",
+            "reglament": reglament.id,
+            "register": row.number,
+            "registerSha256": hashlib.sha256(canonical_json(register)).hexdigest(),
+            "applicationId": case.application_id,
+            "registrationNumber": case.registration_number,
+            "arrivedAt": to_local(from_us(row.arrived_us)).isoformat(),
+            "receivedAt": to_local(at).isoformat(),
+            "receivedBy": receiver,
+            "provider": {"name": reglament.provider.organisation.name, "bin": reglament.provider.organisation.bin},
+            "senderSignature": checked.verdict.code,
+        }
+        receipt_signature = await self.sign(receipt)
+        async with self.runtime.db.session() as session:
+            stored = await session.get(DeliveryRegister, row.id)
+            assert stored is not None
+            stored.verdict, stored.receipt, stored.receipt_signature = (
+                checked.verdict.code, json.dumps(receipt, ensure_ascii=False), receipt_signature)
+            session.add(stored)
+            await session.commit()
+        views = await delivery_registers(self.runtime, case.application_id)
+        return next(v for v in views if v["number"] == row.number and v["receipt"] is not None)
+
+
+async def delivery_registers(runtime: SystemRuntime, application_id: str) -> list[dict[str, Any]]:
+    """The delivery registers received with an application, each with both signatures checked now."""
+    async with runtime.db.session() as session:
+        rows = (await session.exec(select(DeliveryRegister).where(DeliveryRegister.application_id == application_id)
+                                   .order_by(DeliveryRegister.id))).all()
+    now = await runtime.now()
+    views = []
+    for row in rows:
+        register = json.loads(row.document)
+        sender = await runtime.validator.cms(base64.b64decode(row.signature), canonical_json(register),
+                                             at=now, usage="sign")
+        view: dict[str, Any] = {"number": row.number, "document": register, "signature": row.signature,
+                                "verdict": sender.verdict.to_dict(),
+                                "arrivedAt": to_local(from_us(row.arrived_us)).isoformat(),
+                                "receipt": None, "receiptSignature": None, "receiptVerdict": None}
+        if row.receipt and row.receipt_signature:
+            receipt = json.loads(row.receipt)
+            receiver = await runtime.validator.cms(base64.b64decode(row.receipt_signature), canonical_json(receipt),
+                                                   at=now, usage="sign")
+            view.update(receipt=receipt, receiptSignature=row.receipt_signature,
+                        receiptVerdict=receiver.verdict.to_dict())
+        views.append(view)
+    return views
