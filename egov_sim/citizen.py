@@ -80,7 +80,7 @@ def filled_form(form: dict[str, Any], citizen: Citizen, omit: tuple[str, ...] = 
     """What the citizen enters on the portal page: the queue list and the files themselves (all
     the form asks for but ``omit``)."""
     return {
-        "form": {"queueList": citizen.queue_list},
+        "form": {"queueList": citizen.queue_list} if form.get("queueLists") else {},
         "attachments": [
             {"code": doc["code"], "name": f"{doc['code']}.pdf",
              "content": base64.b64encode(scan(doc["code"], citizen)).decode()}
@@ -175,3 +175,28 @@ async def apply_on_portal(
         trace = _expect(await control.get(f"/trace/{application['id']}"), 200)
         assert isinstance(trace, list)
         return PortalOutcome(application["id"], application, trace)
+
+
+async def sign_in_cabinet(
+    client: Callable[[str], httpx.AsyncClient], citizen: Citizen, application_id: str,
+    *, signing_key: Identity | Path | None = None, run_clock: bool = True,
+) -> dict[str, Any]:
+    """The citizen logs in, signs in the cabinet what the application waits for them to sign (a
+    contract: ``toSign``) with their ЭЦҚ, lets time run, and reads the cabinet again."""
+    async with client("signatures") as ca, client("portal") as portal, client("control") as control:
+        key = signing_key or await obtain_signing_key(ca, citizen)
+        session = _expect(await portal.post("/api/sessions", json={"iin": citizen.iin, "password": citizen.password}), 200)
+        assert isinstance(session, dict)
+        auth = {"Authorization": f"Bearer {session['session']}"}
+        view = _expect(await portal.get(f"/api/cabinet/applications/{application_id}", headers=auth), 200)
+        assert isinstance(view, dict)
+        if not view.get("toSign"):
+            raise ScenarioError(f"application {application_id} waits for no signature of the citizen")
+        signature = await sign_with_ncalayer(control, key, view["toSign"]["document"])
+        _expect(await portal.post(f"/api/cabinet/applications/{application_id}/signature",
+                                  json={"signature": signature}, headers=auth), 200)
+        if run_clock:
+            _expect(await control.post("/clock/run"), 200)
+        view = _expect(await portal.get(f"/api/cabinet/applications/{application_id}", headers=auth), 200)
+        assert isinstance(view, dict)
+        return view

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 
-from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key
+from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key, sign_in_cabinet
 from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, phrase, text_lines, trace_lines
 from reglaments import get_reglament
@@ -78,8 +78,11 @@ async def run_case(settings: Settings, reglament_id: str, channel: str, case: st
             application_id, trace, view = await _portal(simulation, reglament, channel, spec)
         elif first == "corporation_ws":
             application_id, trace, view = await _corporation(simulation, reglament, spec)
+        elif first == "provider_ws":
+            application_id, trace, view = await _provider_office(simulation, reglament, spec)
         else:
-            raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal and the front office")
+            raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal, the front office "
+                            "and the provider's chancellery")
         messages = await _messages(simulation, application_id, reglament) if application_id else []
     report = _report(reglament, channel, case, application_id, started, trace, view, messages)
     if world is not None:
@@ -112,6 +115,12 @@ async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
             key = await obtain_signing_key(ca, _citizen(case.signer, None))
     outcome = await apply_on_portal(simulation.client, reglament.id, citizen, data_dir=data_dir, signing_key=key,
                                     omit=tuple(case.omit_documents))
+    if case.citizen_signs and outcome.application_id and (outcome.application or {}).get("toSign"):
+        # the cabinet asks the citizen to sign (a contract): they sign it, and time runs on
+        view = await sign_in_cabinet(simulation.client, citizen, outcome.application_id)
+        async with simulation.client("control") as control:
+            trace = (await control.get(f"/trace/{outcome.application_id}")).json()
+        return outcome.application_id, trace, view
     return outcome.application_id, outcome.trace, outcome.application
 
 
@@ -126,11 +135,34 @@ async def _corporation(simulation: Simulation, reglament, case: Case):
         ticket = (await ws.post("/api/tickets", params={"reglament": reglament.id})).json()["ticket"]
         taken = await ws.post("/api/applications", headers=auth, json={
             "reglament": reglament.id, "ticket": ticket, "applicant_iin": applicant.iin,
-            "presented_documents": documents, "form": {"queueList": applicant.queue_list, **case.form}})
+            "presented_documents": documents,
+            "form": {**({"queueList": applicant.queue_list} if reglament.queue_lists else {}), **case.form}})
         taken.raise_for_status()
         application_id = taken.json()["id"]
         (await control.post("/clock/run")).raise_for_status()
         view = (await ws.get(f"/api/applications/{application_id}", headers=auth)).json()
+        trace = (await control.get(f"/trace/{application_id}")).json()
+    return application_id, trace, view
+
+
+async def _provider_office(simulation: Simulation, reglament, case: Case):
+    """The applicant hands the package to the provider's chancellery on paper, and collects the
+    result there once the staff procedures are done."""
+    applicant = _citizen(case.applicant, case.queue_list)
+    if not reglament.queue_lists:  # a service with no queue lists (a certificate): the form names none
+        applicant = replace(applicant, queue_list=None)
+    documents = [d.code for d in reglament.documents_for(applicant.queue_list) if d.code not in case.omit_documents]
+    form = {**({"queueList": applicant.queue_list} if reglament.queue_lists else {}), **case.form}
+    async with simulation.client("provider_ws") as ws, simulation.client("control") as control:
+        taken = await ws.post("/api/chancellery/applications", json={
+            "reglament": reglament.id, "applicant": {"iin": applicant.iin},
+            "attachments": [{"code": code} for code in documents], "form": form})
+        taken.raise_for_status()
+        application_id = taken.json()["applicationId"]
+        (await control.post("/clock/run")).raise_for_status()
+        collected = await ws.post(f"/api/chancellery/applications/{application_id}/collect")
+        view = collected.json() if collected.status_code == 200 else (
+            await ws.get(f"/api/chancellery/applications/{application_id}")).json()
         trace = (await control.get(f"/trace/{application_id}")).json()
     return application_id, trace, view
 
@@ -169,7 +201,8 @@ def _report(reglament, channel: str, case: str, application_id: str | None, star
     finished = datetime.fromisoformat(trace[-1]["sim_time"]) if trace else started
     first = datetime.fromisoformat(trace[0]["sim_time"]) if trace else started
     limit = term_end(reglament.term, first)
-    return {
+    stages = stage_terms(reglament, channel, trace, view) if reglament.staff.stages else None
+    report = {
         "reglament": reglament.id,
         "channel": channel,
         "case": case,
@@ -183,6 +216,45 @@ def _report(reglament, channel: str, case: str, application_id: str | None, star
         "trace": trace,
         "messages": messages,
     }
+    if stages is not None:  # a service in stages: each stage's term counts, the whole run meets them all
+        report["stages"] = stages
+        report["term"]["met"] = all(stage["met"] for stage in stages)
+    return report
+
+
+def stage_terms(reglament, channel: str, trace: list[dict[str, Any]], view: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each stage the trace went through: from the step before its first step (the request sent,
+    the previous stage's result in the cabinet) to its last step, against the stage's own term;
+    and what the cabinet shows of its result (the citizen's signature, the payment)."""
+    steps, keys, spans = reglament.channel(channel).steps, [], {}
+    candidates = [steps[0].key]
+    by_key = {s.key: s for s in steps}
+    for event in trace:  # the trace's labels walked back to the definition's steps (for their stages)
+        matching = [k for k in candidates if by_key[k].label == event["label"] and by_key[k].system == event["system"]]
+        if not matching:
+            matching = [s.key for s in steps if s.label == event["label"] and s.system == event["system"]]
+        stage_of = {by_key[k].stage for k in matching}
+        keys.append(stage_of.pop() if len(stage_of) == 1 else None)
+        candidates = [t for k in matching for t in by_key[k].successors]
+    for index, stage in enumerate(keys):
+        if stage is not None:
+            start, _ = spans.get(stage, (max(index - 1, 0), index))
+            spans[stage] = (start, index)
+    shown = {s["stage"]: s for s in (view or {}).get("stages") or []}
+    found = []
+    for number, (start, end) in sorted(spans.items()):
+        stage = reglament.staff.stage(number)
+        begun, ended = (datetime.fromisoformat(trace[i]["sim_time"]) for i in (start, end))
+        due = term_end(stage.term, begun)
+        entry = {"stage": number, "name": stage.name.model_dump(), "limit": stage.term.english(),
+                 "limit_kk": stage.term.kazakh(), "started_at": to_local(begun).isoformat(),
+                 "finished_at": to_local(ended).isoformat(), "due": to_local(due).isoformat(), "met": ended <= due}
+        result = shown.get(number) or {}
+        for field in ("type", "citizenSignature", "payment"):
+            if field in result:
+                entry[field] = result[field]
+        found.append(entry)
+    return found
 
 
 def narrate(report: dict[str, Any], lang: str = "en") -> str:

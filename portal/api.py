@@ -6,8 +6,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from portal import cabinet as cabinet_stages
 from portal.models import PortalSession
-from portal.schemas import Credentials, FilledForm, NewAccount, SignedApplication
+from portal.schemas import CabinetPayment, CabinetSignature, Credentials, FilledForm, NewAccount, SignedApplication
 from portal.service import Portal, PortalError
 from reglaments import ReglamentError, all_reglaments, get_reglament
 
@@ -89,6 +90,16 @@ def build_router(portal: Portal) -> APIRouter:
     @router.get("/cabinet/applications/{application_id}", summary="One application, its history and result")
     async def application(application_id: str, session: CurrentSession) -> dict[str, Any]:
         return await portal.application_view(application_id, session.iin)
+
+    @router.post("/cabinet/applications/{application_id}/signature",
+                 summary="Sign in the cabinet the document the application waits for you to sign (a contract)")
+    async def sign_in_cabinet(application_id: str, body: CabinetSignature, session: CurrentSession) -> dict[str, Any]:
+        return await cabinet_stages.sign(portal, application_id, session.iin, body.signature)
+
+    @router.post("/cabinet/applications/{application_id}/payment",
+                 summary="Pay the sum the signed contract asks for into the local budget")
+    async def pay_in_cabinet(application_id: str, body: CabinetPayment, session: CurrentSession) -> dict[str, Any]:
+        return await cabinet_stages.pay(portal, application_id, session.iin, body.amount)
 
     return router
 

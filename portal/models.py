@@ -69,3 +69,21 @@ class CabinetNotice(PortalModel, table=True):
     document: str = Field(sa_column=Column(Text, nullable=False))
     signature: str = Field(sa_column=Column(Text, nullable=False))
     received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class StageResult(PortalModel, table=True):
+    """The signed result of one stage of a service in stages (privatization, seed 001), as the
+    cabinet keeps it: what the citizen signed of it (a contract), and the payment it asks for."""
+
+    __tablename__ = "portal_stage_results"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(index=True)
+    stage: int
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+    received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    citizen_signature: str | None = Field(default=None, sa_column=Column(Text))
+    signed_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    paid_amount: float | None = None
+    paid_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    payment_reference: str | None = None

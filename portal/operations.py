@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway_protocol.errors import GatewayFault
+from portal.cabinet import CITIZEN_SIGNATURE
 from portal.texts import AUTH_REFUSED, SIGNATURE_REFUSED, STATUS
 from simulation.engine import Done, Operations, StepCall, Verdict, Wait
 
@@ -93,6 +94,50 @@ async def send_request(portal: Portal, call: StepCall) -> Done:
 async def deliver_to_cabinet(portal: Portal, call: StepCall) -> Done:
     text = (call.inputs.get("document") or {}).get("text", {})
     return Done(detail=text.get("kk", "") if isinstance(text, dict) else "")
+
+
+# ---- a service in stages: the cabinet answers the provider through the gateway ---------------------
+
+
+async def _to_provider(portal: Portal, call: StepCall, data: dict) -> None:
+    reglament = call.reglament
+    await portal.runtime.gateway().send(
+        str(call.params["service_id"]), {"applicationId": call.application_id, "reglament": reglament.id, **data},
+        route_id=reglament.gateway.route_id, correlation_id=call.application_id,
+    )
+
+
+@OPERATIONS.operation("return-receipt",
+                      params={"service_id": "the provider's serviceId for the cabinet's receipts (EPORTAL_CabinetReceipt)"},
+                      required=("service_id",),
+                      summary="The cabinet's receipt of a stage's result goes back through ЭҮШ to the provider, "
+                              "whose next stage begins there")
+async def return_receipt(portal: Portal, call: StepCall) -> Done:
+    stage = (call.inputs.get("document") or {}).get("stage")
+
+    async def send() -> None:
+        await _to_provider(portal, call, {"kind": "delivered", "stage": stage})
+
+    return Done(detail=f"алынғаны туралы хабар ЭҮШ арқылы {call.params['service_id']} жолданды", after=send)
+
+
+@OPERATIONS.operation("take-citizen-signature",
+                      params={"service_id": "the provider's serviceId the signed document goes to (EPORTAL_CabinetReceipt)"},
+                      required=("service_id",),
+                      summary="Waits for the citizen to sign in the cabinet the document just delivered (a contract; "
+                              "POST /api/cabinet/applications/<id>/signature); the signed document goes back "
+                              "through ЭҮШ to the provider")
+async def take_citizen_signature(portal: Portal, call: StepCall) -> Done | Wait:
+    if "signature" not in call.inputs:
+        return Wait(CITIZEN_SIGNATURE, detail="азаматтың ЭЦҚ-сын күтеді")
+    document, signature = call.inputs["document"], call.inputs["signature"]
+
+    async def send() -> None:
+        await _to_provider(portal, call, {"kind": "signed", "stage": document.get("stage"),
+                                          "document": document, "signature": signature})
+
+    return Done(detail=f"азамат ЭЦҚ-мен қол қойды (тіркеу куәлігі {call.inputs.get('serial', '?')}); "
+                       f"қол қойылған құжат ЭҮШ арқылы {call.params['service_id']} жолданды", after=send)
 
 
 __all__ = ["OPERATIONS", "SIGNED_REQUEST", "STATUS"]

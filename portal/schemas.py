@@ -45,7 +45,8 @@ class Attachment(BaseModel):
 
 class RequestForm(BaseModel):
     model_config = ConfigDict(extra="allow")
-    queueList: str = Field(min_length=1)
+    queueList: str | None = Field(default=None, min_length=1,
+                                  description="the queue list, for a service that keeps lists")
 
 
 class RequestDocument(BaseModel):
@@ -93,3 +94,16 @@ class FilledForm(BaseModel):
     applicant: Applicant | None = Field(default=None, description="default: the logged-in citizen")
     form: RequestForm
     attachments: list[FormAttachment] = Field(default_factory=list)
+
+
+class CabinetSignature(BaseModel):
+    """The citizen's signature on a document the cabinet asks them to sign (``toSign``)."""
+
+    signature: str = Field(min_length=1, description="Base64 of a detached CMS (DER) over the RFC 8785 canonical "
+                                                     "JSON of toSign.document, made with the citizen's SIGN key")
+
+
+class CabinetPayment(BaseModel):
+    """A payment of the sum a signed contract asks for."""
+
+    amount: float = Field(gt=0, description="tenge: the contract's price")

@@ -19,6 +19,7 @@ from sqlmodel import select
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
 from portal.models import Account, Application, CabinetNotice, PortalSession, StatusEvent
+from portal.cabinet import keep_stage_result, stages_view
 from portal.operations import OPERATIONS, SIGNED_REQUEST
 from portal.schemas import Credentials, FilledForm, NewAccount, RequestDocument, SignedApplication
 from portal.texts import AUTH_REFUSED, STATUS
@@ -200,8 +201,9 @@ class Portal:
         self._same_service(portal_session, reglament, "reglament")
         iin = filled.applicant.iin if filled.applicant else portal_session.iin
         self._same_citizen(portal_session, iin, "applicant.iin")
-        if problem := reglament.unknown_queue_list(filled.form.queueList):
-            raise PortalError(422, "invalid_request", problem, field="form.queueList")
+        if reglament.queue_lists or filled.form.queueList is not None:  # a service without lists asks none
+            if problem := reglament.unknown_queue_list(filled.form.queueList or ""):
+                raise PortalError(422, "invalid_request", problem, field="form.queueList")
         attachments, seen = [], set()
         for index, attachment in enumerate(filled.attachments):
             where = f"attachments[{index}]"
@@ -364,6 +366,7 @@ class Portal:
             application.result_signature = signature
             session.add(application)
             await session.commit()
+        await keep_stage_result(self, application_id, document, signature)  # a service in stages
         reglament = get_reglament(application.reglament)
         text = document.get("text", {})
         await self.set_status(application_id, "result", text.get("kk", "") if isinstance(text, dict) else "")
@@ -420,6 +423,7 @@ class Portal:
                 "verdict": checked.verdict.to_dict(),
             }
         view["notices"] = await self.notices_of(application_id)
+        view.update(await stages_view(self, application_id))  # each stage's result, signing, payment
         return view
 
     async def applications_of(self, iin: str) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from gateway_protocol.provider import provider_router
-from provider_ws.api import allocation_router, router as workstation_router, staff_router
+from provider_ws.api import allocation_router, chancellery_router, router as workstation_router, staff_router
+from provider_ws.cabinet_receipts import CABINET_RECEIPT, take_receipt
 from provider_ws.models import ProviderModel
 from provider_ws.service import ProviderWorkstation
 from runtime import system_app
@@ -28,11 +29,13 @@ def create_app(
         return [
             provider_router(
                 lambda: runtime,
-                {service_id: workstation.register for service_id in sorted(workstation.service_ids())},
+                {**{service_id: workstation.register for service_id in sorted(workstation.service_ids())},
+                 CABINET_RECEIPT: lambda request: take_receipt(workstation, request)},
                 accept_from=REGIONAL_GATEWAYS,
             ),
             workstation_router,
             staff_router(workstation),
+            chancellery_router(workstation),
             allocation_router(workstation),
         ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from simulation.calendar import to_local
 from simulation.engine import Done, Operations, StepCall, Verdict
 
 if TYPE_CHECKING:
@@ -202,11 +203,24 @@ async def prepare_result(ws: ProviderWorkstation, call: StepCall) -> Done:
     return Done(detail=f"{prepared} дайындалды")
 
 
+@OPERATIONS.operation("hold-commission",
+                      params={"commission_kk": "the commission's name in the trace (default «тұрғын үй комиссиясы»)"},
+                      summary="The housing commission sits on the case: the sitting's date and protocol number go "
+                              "to the trace and are kept with the case for the result's writer (the commission's "
+                              "decision cites them); the protocol is numbered after the case's registration number")
+async def hold_commission(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    sitting = {"date": to_local(call.at).date().isoformat(), "protocol": f"{case.registration_number}/К"}
+    name = call.params.get("commission_kk", "тұрғын үй комиссиясы")
+    return Done(detail=f"{name} отырысы {sitting['date']}, хаттама № {sitting['protocol']}",
+                remember={"commission": sitting})
+
+
 @OPERATIONS.operation("sign-result",
                       summary="The head of the reglament's provider signs the result with their SIGN key (an "
                               "expired seeded key is renewed first)")
 async def sign_result(ws: ProviderWorkstation, call: StepCall) -> Done:
-    await ws.sign_result(call.application_id, call.reglament, call.at, call.step.stage)
+    await ws.sign_result(call.application_id, call.reglament, call.at, call.step.stage, call.memory)
     return Done(detail="ЭЦҚ-мен қол қойылды")
 
 
@@ -219,7 +233,41 @@ async def send_result(ws: ProviderWorkstation, call: StepCall) -> Done:
     async def send() -> None:
         await ws.dispatch(application_id, reglament)
 
+    if not call.channel.result_service:  # an application taken on paper: collected at the chancellery
+        case = await ws.case(application_id)
+        return Done(detail=f"нәтиже тіркелді ({case.registration_number}), алушыға кеңседе беру үшін сақталды",
+                    after=send)
     return Done(detail=f"нәтиже {_regional(call)} арқылы {call.channel.result_service} жолданды", after=send)
+
+
+# ---- a service in stages (privatization, seed 001) --------------------------------------------------
+
+
+@OPERATIONS.operation("decision-approved", verdict=True,
+                      summary="Verdict: the case's decision is an approval -- a service in stages goes on to its "
+                              "next stage; a refusal ends the application with the result just sent")
+async def decision_approved(ws: ProviderWorkstation, call: StepCall) -> Verdict:
+    case = await ws.case(call.application_id)
+    approved = case.decision == "approved"
+    return Verdict(holds=approved, detail="келесі кезеңге" if approved else "бас тарту: өтініш аяқталды")
+
+
+@OPERATIONS.operation("check-tenancy-fund", verdict=True,
+                      params={"funds": "fund codes of the housing fund registry the verdict holds for "
+                                       "(1 communal, 2 a state enterprise's, 3 a state institution's)"},
+                      required=("funds",),
+                      summary="Verdict: the applicant's dwelling in permanent use (KZHF_CommunalTenancy, asked "
+                              "through the gateway) belongs to one of `funds`")
+async def check_tenancy_fund(ws: ProviderWorkstation, call: StepCall) -> Verdict:
+    case = await ws.case(call.application_id)
+    funds = {str(f) for f in call.params["funds"]}
+    reply = await ws.gateway_of(call.reglament).send("KZHF_CommunalTenancy", {"iin": case.applicant_iin},
+                                                     correlation_id=case.application_id)
+    held = (reply.responseData.data or {}).get("tenancy")
+    fund = held.get("fund") if isinstance(held, dict) else None
+    code = fund.get("code") if isinstance(fund, dict) else None
+    name = (fund or {}).get("nameKz", code) if isinstance(fund, dict) else "тұрғын үй қоры белгісіз"
+    return Verdict(holds=code in funds, detail=f"{name} (код {code})")
 
 
 __all__ = ["OPERATIONS"]

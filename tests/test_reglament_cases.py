@@ -107,7 +107,10 @@ async def test_case(settings_for_cases, reglament_id, channel, case):
         # (wko-queue's executor in "Е-әкімдік")
         labels = {e["label"] for e in report["trace"]}
         channel_steps = reglament.channel(channel).steps
-        registered_in = {params["service_id"] for s in channel_steps if s.label in labels
+        # (a label several steps share -- pavlodar-privatization's "7-процесс" of each stage and of a
+        # refusal -- does not tell from the trace which of them ran)
+        shared = {s.label for s in channel_steps if sum(t.label == s.label for t in channel_steps) > 1}
+        registered_in = {params["service_id"] for s in channel_steps if s.label in labels - shared
                          for _, params in s.calls if "service_id" in params}
         assert registered_in <= services, registered_in - services
 
