@@ -108,6 +108,48 @@ class StaffAction(BaseModel):
     ground: dict[str, str] | None = Field(default=None, description='refuse: {"kk": …, "ru": …, "en": …}')
 
 
+class PaperApplication(BaseModel):
+    """An application the chancellery takes on paper."""
+
+    reglament: str = Field(description="the reglament whose channel begins at the provider's chancellery")
+    applicant: dict[str, str] = Field(description='{"iin": "…"}')
+    attachments: list[dict[str, Any]] = Field(description='the documents presented: [{"code": "…"}, …]')
+    form: dict[str, Any] = Field(default={}, description="the request's fields, if the reglament has any")
+
+
+def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
+    """The chancellery's desk: an application taken on paper, its case and the result collected."""
+    desk = APIRouter(prefix="/api/chancellery", tags=["workstation: chancellery"])
+
+    def refused(exc: StaffError) -> JSONResponse:
+        return JSONResponse({"error": "chancellery", "message": exc.message}, status_code=exc.status)
+
+    @desk.post("/applications", status_code=201,
+               summary="Take an application on paper: documents checked, registered, the reglament's walk started")
+    async def take(application: PaperApplication):
+        try:
+            return await workstation.take_paper_application(application.model_dump())
+        except StaffError as exc:
+            return refused(exc)
+
+    @desk.get("/applications/{application_id}",
+              summary="An application taken here: its state and the signed result with its signature checked")
+    async def view(application_id: str):
+        try:
+            return await workstation.chancellery_view(application_id)
+        except StaffError as exc:
+            return refused(exc)
+
+    @desk.post("/applications/{application_id}/collect", summary="The applicant collects the result kept here")
+    async def collect(application_id: str):
+        try:
+            return await workstation.hand_over(application_id)
+        except StaffError as exc:
+            return refused(exc)
+
+    return desk
+
+
 def staff_router(workstation: ProviderWorkstation) -> APIRouter:
     """The manual mode's endpoints: a person does the staff procedure the case waits for."""
     staff_routes = APIRouter(prefix="/api", tags=["workstation: manual mode"])

@@ -461,7 +461,7 @@ class ProviderWorkstation:
     # ---- the result: signed by the head, sent back ---------------------------------------------
 
     async def result_document(self, case: CaseRecord, reglament: Reglament, at: datetime,
-                              stage: int | None = None) -> dict[str, Any]:
+                              stage: int | None = None, notes: dict[str, Any] | None = None) -> dict[str, Any]:
         """The result: what the reglament's rule set writes for an approval (a certificate, a
         decision, a contract; of ``stage`` for a service in stages), the notification with the
         place in the queue, or the reasoned refusal."""
@@ -484,7 +484,7 @@ class ProviderWorkstation:
             params = dict(reglament.decision)
             rules = str(params.pop("rules", ""))
             facts = CaseFacts(case.application_id, case.registration_number, case.applicant_iin,
-                              json.loads(case.request_document), stage)
+                              json.loads(case.request_document), stage, dict(notes or {}))
             written = await approved_result(rules, params, ask=gateway_ask(self.gateway_of(reglament), case.application_id),
                                             reglament=reglament, case=facts, at=at)
         if written is not None:
@@ -525,10 +525,11 @@ class ProviderWorkstation:
         return document
 
     async def sign_result(self, application_id: str | None, reglament: Reglament, at: datetime,
-                          stage: int | None = None) -> CaseRecord:
-        """The head of the reglament's provider signs the case's result (of ``stage``)."""
+                          stage: int | None = None, notes: dict[str, Any] | None = None) -> CaseRecord:
+        """The head of the reglament's provider signs the case's result (of ``stage``); ``notes``:
+        what the staff's operations recorded on the case (the result's writer may cite them)."""
         case = await self.case(application_id)
-        document = await self.result_document(case, reglament, at, stage)
+        document = await self.result_document(case, reglament, at, stage, notes)
         signature = await self.sign(document)
         return await self.update_case(
             application_id, result_document=json.dumps(document, ensure_ascii=False),
@@ -541,6 +542,9 @@ class ProviderWorkstation:
         case = await self.case(application_id)
         if not case.result_document or not case.result_signature:
             raise RuntimeError(f"{application_id}: the result is not signed yet")
+        if not case.reply_service:  # taken on paper at the chancellery: the applicant collects it there
+            await self.update_case(application_id, state="awaiting-collection")
+            return
         await self.update_case(application_id, state="dispatched")
         await self.gateway_of(reglament).send(
             case.reply_service,
@@ -555,6 +559,82 @@ class ProviderWorkstation:
             },
             correlation_id=case.application_id,
         )
+
+    # ---- the chancellery: an application on paper, the result collected there -----------------
+
+    async def take_paper_application(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The chancellery takes an application on paper (``reglament``, ``applicant.iin``, the
+        ``attachments`` presented, the ``form``): the documents checked against the Standard's
+        list, the case registered, and the walk of the reglament's channel that begins at this
+        workstation started. StaffError (404 unknown reglament, 422 what is wrong) otherwise."""
+        try:
+            reglament = get_reglament(str(body.get("reglament")))
+        except ReglamentError as exc:
+            raise StaffError(404, str(exc)) from None
+        if reglament.provider.system != SYSTEM:
+            raise StaffError(422, f"reglament {reglament.id} is not provided at {SYSTEM}")
+        channel = reglament.channel_starting_at(SYSTEM)
+        if channel is None:
+            raise StaffError(422, f"reglament {reglament.id} takes no application at the provider's chancellery "
+                                  f"(its channels: {', '.join(reglament.channels)})")
+        try:
+            iin = validate_iin(str((body.get("applicant") or {}).get("iin", "")), "applicant.iin")
+        except IdentifierError as exc:
+            raise StaffError(422, str(exc)) from None
+        attachments = body.get("attachments") or []
+        if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+            raise StaffError(422, "attachments: a list of {\"code\": …} (the documents presented)")
+        presented = {str(a.get("code")) for a in attachments}
+        unknown = [c for c in presented if reglament.unknown_document(c)]
+        if unknown:
+            raise StaffError(422, "; ".join(reglament.unknown_document(c)["en"] for c in sorted(unknown)))
+        missing = [d for d in reglament.documents_for(None) if d.code not in presented]
+        if missing:
+            raise StaffError(422, "documents the Standard asks for are missing: " + ", ".join(
+                f"{d.code} ({d.en})" for d in missing))
+        form = body.get("form") or {}
+        if not isinstance(form, dict):
+            raise StaffError(422, "form: a mapping of the request's fields")
+        now = await self.runtime.now()
+        application_id = str(uuid.uuid4())
+        registration = f"{reglament.provider.registration_prefix}-{to_local(now):%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
+        document = {"reglament": reglament.id, "channel": channel, "applicant": {"iin": iin},
+                    "attachments": [{"code": c} for c in sorted(presented)], "form": form, "onPaper": True}
+        case = CaseRecord(
+            registration_number=registration, application_id=application_id, reglament=reglament.id, channel=channel,
+            reply_service="", applicant_iin=iin, queue_list=form.get("queueList"),
+            request_document=json.dumps(document, ensure_ascii=False), request_signature="",
+            registered_us=to_us(now),
+        )
+        async with self.runtime.db.session() as session:
+            session.add(case)
+            await session.commit()
+        await self.engine.start(reglament, channel, application_id=application_id, at=now)
+        return {"applicationId": application_id, "registrationNumber": registration, "channel": channel,
+                "registeredAt": to_local(now).isoformat(), "resultDue": to_local(term_end(reglament.term, now)).isoformat()}
+
+    async def chancellery_view(self, application_id: str) -> dict[str, Any]:
+        """A case as the chancellery sees it: its state and, once signed, the result with the
+        head's signature checked now."""
+        case = await self.case(application_id)
+        result = None
+        if case.result_document and case.result_signature:
+            document = json.loads(case.result_document)
+            checked = await self.runtime.validator.cms(base64.b64decode(case.result_signature), canonical_json(document),
+                                                       at=await self.runtime.now(), usage="sign")
+            result = {"document": document, "signature": case.result_signature, "verdict": checked.verdict.to_dict()}
+        return {"applicationId": case.application_id, "registrationNumber": case.registration_number,
+                "reglament": case.reglament, "channel": case.channel, "state": case.state, "decision": case.decision,
+                "refusalGround": json.loads(case.refusal_ground) if case.refusal_ground else None, "result": result}
+
+    async def hand_over(self, application_id: str) -> dict[str, Any]:
+        """The applicant collects the result kept at the chancellery (409 before it is ready)."""
+        case = await self.case(application_id)
+        if case.state not in ("awaiting-collection", "collected"):
+            raise StaffError(409, f"the result of {application_id} is not at the chancellery yet (state {case.state})")
+        await self.update_case(application_id, state="collected")
+        return await self.chancellery_view(application_id)
+
 
     # ---- a courier's delivery register (what the State Corporation's courier brings) ----------
 
