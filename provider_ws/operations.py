@@ -226,7 +226,8 @@ async def sign_result(ws: ProviderWorkstation, call: StepCall) -> Done:
 
 @OPERATIONS.operation("send-result",
                       summary="The signed result through the reglament's regional gateway to the channel's "
-                              "result_service (the personal cabinet, the State Corporation)")
+                              "result_service (the personal cabinet, the State Corporation); a channel without one "
+                              "(a paper application at the chancellery) keeps it there for the applicant to collect")
 async def send_result(ws: ProviderWorkstation, call: StepCall) -> Done:
     application_id, reglament = call.application_id, call.reglament
 
