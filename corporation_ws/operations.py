@@ -67,10 +67,17 @@ async def check_package(office: FrontOffice, call: StepCall) -> Verdict:
 
 
 @OPERATIONS.operation("refuse-package",
-                      summary="The receipt refusing an incomplete package (the Standard's appendix 3)")
+                      params={"appendix": "the appendix of the Standard whose form the receipt follows, as the "
+                                          "seed cites it (default 3)"},
+                      summary="The receipt refusing an incomplete package, on the form of the Standard's appendix "
+                              "the seed cites (3 unless `appendix` says otherwise)")
 async def refuse_package(office: FrontOffice, call: StepCall) -> Done:
     missing = office.missing_documents(call.reglament, (await _taken(office, call)).request)
-    receipt = {"type": "refusal-receipt", "form": "Стандарттың 3-қосымшасы", **INCOMPLETE,
+    appendix = call.params.get("appendix", 3)
+    if isinstance(appendix, bool) or not isinstance(appendix, int) or appendix < 1:
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: refuse-package's appendix must be a "
+                         f"positive whole number, not {appendix!r}")
+    receipt = {"type": "refusal-receipt", "form": f"Стандарттың {appendix}-қосымшасы", **INCOMPLETE,
                "missing": [d.model_dump() for d in missing]}
     await office.note(str(call.application_id), call.at, status="rejected", receipt=receipt)
     return Done(detail=INCOMPLETE["kk"])

@@ -92,3 +92,11 @@ async def test_the_chancellery_refuses_what_it_cannot_take(simulation):
         assert early.status_code == 409
         nobody = await ws.get("/api/chancellery/applications/nobody")
         assert nobody.status_code == 404
+
+
+async def test_the_refusal_receipt_follows_the_appendix_the_seed_cites(simulation):
+    """Item 9, 4) cites the Standard's appendix 1 (almaty-queue's seed: appendix 3)."""
+    _, _, view = await _corporation(simulation, get_reglament(REGLAMENT), _case("corporation", "incomplete-package"))
+    [receipt] = view["receipts"]
+    assert receipt["form"] == "Стандарттың 1-қосымшасы"
+    assert [d["code"] for d in receipt["missing"]] == ["family-consent"]
