@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key, sign_in_cabinet
 from egov_sim.inprocess import Simulation
-from egov_sim.texts import duration, phrase, text_lines, trace_lines
+from egov_sim.texts import duration, phrase, phrase_or, text_lines, trace_lines
 from reglaments import get_reglament
 from signatures.identity import Identity
 from simulation.calendar import term_end, to_local
@@ -272,8 +272,36 @@ def narrate(report: dict[str, Any], lang: str = "en") -> str:
     elif result.get("refusal"):
         refusal = result["refusal"]
         lines.extend(f"  {line}" for line in (text_lines(refusal, lang) if isinstance(refusal, dict) else [refusal]))
+    lines.extend("  " + line for line in _stage_lines(report.get("stages") or [], reglament, lang))
     due = datetime.fromisoformat(report["term"]["due"])
     met = phrase("met" if report["term"]["met"] else "not_met", lang, due=f"{due:%Y-%m-%d %H:%M}")
     lines.append("  " + phrase("run_term", lang, limit=duration(reglament.term, lang), met=met,
                                messages=len(report["messages"])))
     return "\n".join(lines)
+
+
+def _stage_lines(stages: list[dict[str, Any]], reglament, lang: str) -> list[str]:
+    """Each stage's term, and what the cabinet shows of the contract: the citizen's signature and
+    the payment."""
+    lines = []
+    for stage in stages:
+        due = datetime.fromisoformat(stage["due"])
+        met = phrase("met" if stage["met"] else "not_met", lang, due=f"{due:%Y-%m-%d %H:%M}")
+        lines.append(phrase("stage_term", lang, stage=stage["stage"], name=stage["name"][lang],
+                            limit=duration(reglament.staff.stage(stage["stage"]).term, lang), met=met))
+        signature = stage.get("citizenSignature")
+        if signature:
+            signed = signature.get("status") == "signed"
+            at = datetime.fromisoformat(signature["signedAt"]) if signed and signature.get("signedAt") else None
+            lines.append("  " + phrase("signature.signed" if signed else "signature.unsigned", lang,
+                                       at=f"{at:%Y-%m-%d %H:%M}" if at else ""))
+        payment = stage.get("payment")
+        if payment:
+            if payment.get("status") == "not-required":
+                lines.append("  " + phrase("payment.not-required", lang))
+            else:
+                lines.append("  " + phrase("payment", lang, amount=f"{payment['amount']:,.2f}".replace(",", " "),
+                                           due=payment.get("due", ""),
+                                           status=phrase_or(f"payment.status.{payment.get('status')}", lang,
+                                                            str(payment.get("status", "")))))
+    return lines

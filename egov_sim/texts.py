@@ -32,6 +32,24 @@ _PHRASES: dict[str, dict[str, str]] = {
         "ru": "Срок {limit}: {met}; сообщений шлюза: {messages}",
         "en": "Term {limit}: {met}; {messages} gateway messages",
     },
+    "stage_term": {
+        "kk": "{stage}-кезең ({name}), мерзімі {limit}: {met}",
+        "ru": "Этап {stage} ({name}), срок {limit}: {met}",
+        "en": "Stage {stage} ({name}), term {limit}: {met}",
+    },
+    "signature.signed": {"kk": "Азаматтың ЭЦҚ-сы: қол қойылды {at}", "ru": "ЭЦП гражданина: подписано {at}",
+                         "en": "Citizen's signature: signed {at}"},
+    "signature.unsigned": {"kk": "Азаматтың ЭЦҚ-сы: шартқа қол қойылмаған", "ru": "ЭЦП гражданина: договор не подписан",
+                           "en": "Citizen's signature: the contract is NOT signed"},
+    "payment": {"kk": "Төлем: {amount} теңге, {due} дейін – {status}", "ru": "Оплата: {amount} тенге до {due} – {status}",
+                "en": "Payment: {amount} tenge by {due} – {status}"},
+    "payment.not-required": {"kk": "Төлем талап етілмейді (өтеусіз)", "ru": "Оплата не требуется (безвозмездно)",
+                             "en": "No payment (free of charge)"},
+    "payment.status.awaiting-contract": {"kk": "шартқа қол қойылуын күтеді", "ru": "ждёт подписания договора",
+                                         "en": "awaiting the signed contract"},
+    "payment.status.due": {"kk": "төленуі тиіс", "ru": "к оплате", "en": "due"},
+    "payment.status.overdue": {"kk": "мерзімі өтті", "ru": "просрочено", "en": "OVERDUE"},
+    "payment.status.paid": {"kk": "төленді", "ru": "оплачено", "en": "paid"},
     "met": {"kk": "сақталды", "ru": "соблюдён", "en": "met"},
     "not_met": {"kk": "САҚТАЛМАДЫ (мерзім {due} аяқталды)", "ru": "НЕ соблюдён (срок истёк {due})",
                 "en": "NOT met (the term ended {due})"},
@@ -101,6 +119,12 @@ def default_language(environ: Mapping[str, str] | None = None) -> str:
 
 def phrase(key: str, lang: str, **values: Any) -> str:
     return _PHRASES[key][lang].format(**values)
+
+
+def phrase_or(key: str, lang: str, default: str) -> str:
+    """The phrase ``key`` in ``lang``, or ``default`` when there is no such phrase."""
+    known = _PHRASES.get(key)
+    return known[lang] if known else default
 
 
 def status(value: str | None, lang: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from egov_sim.citizen import Citizen, apply_on_portal, sign_in_cabinet
 from egov_sim.inprocess import Simulation
-from egov_sim.scenarios import run_case, stage_terms
+from egov_sim.scenarios import narrate, run_case, stage_terms
 from reglaments import get_reglament
 from signatures.people import seeded_people
 from simulation.calendar import is_public_holiday, is_working_day
@@ -126,6 +126,13 @@ async def test_an_unsigned_contract_stays_unsigned(make_settings):
     # only the receipt of stage 1 went back: no signed contract reached the provider
     receipts = [m for m in report["messages"] if m["serviceId"] == "EPORTAL_CabinetReceipt"]
     assert len(receipts) == 1
+    # the narration says it too, in each language, with each stage's term and the payment's state
+    english, russian = narrate(report, "en"), narrate(report, "ru")
+    assert "Stage 1 (the housing commission's decision), term 30 calendar days: met" in english
+    assert "Stage 3 (the privatization contract), term 5 working days: met" in english
+    assert "Citizen's signature: the contract is NOT signed" in english
+    assert "– awaiting the signed contract" in english
+    assert "ЭЦП гражданина: договор не подписан" in russian and "Этап 2" not in russian
 
 
 async def test_the_payment_is_due_then_overdue_then_paid(make_settings):
