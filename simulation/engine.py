@@ -400,7 +400,7 @@ class Engine:
                 raise EngineError(f"{reglament.id}/{channel.name}: {step.label}: operation gave no verdict")
             recorded_at = done.at or moment
             outcome = "done" if step.kind is not StepKind.condition else ("true" if holds else "false")
-            detail = "; ".join(details)
+            detail = "; ".join([d.rstrip(".") for d in details[:-1]] + details[-1:])  # "… шешім қабылдады; алынғаны …"
             if step.actor is not None and step.duration is not None:  # a staff procedure: who, how long
                 who = f"{reglament.actors[step.actor].kk}, {step.duration.kazakh()}"
                 detail = f"{who}: {detail}" if detail else who

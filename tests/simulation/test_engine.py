@@ -38,7 +38,7 @@ def definition() -> dict[str, Any]:
                 step("process-1", "portal", "note", params={"word": "hello"}, next="condition-1"),
                 step("condition-1", "portal", "judge", then="process-2", **{"else": "process-3"}),
                 step("process-2", "portal", operations=[
-                    {"operation": "note", "params": {"word": "first"}},
+                    {"operation": "note", "params": {"word": "first."}},
                     {"operation": "note", "params": {"word": "second"}},
                 ], outcome="decided"),
                 step("process-3", "portal", "note", outcome="rejected"),
@@ -230,6 +230,7 @@ async def test_a_walk_follows_next_and_then_and_records_each_step_in_order(world
     assert [(e.kind, e.number, e.label, e.outcome, e.detail) for e in events] == [
         ("process", 1, "1-процесс", "done", "portal: hello"),
         ("condition", 1, "1-шарт", "true", "ok"),
+        # "first." is a sentence: its full stop gives way to the ";"
         ("process", 2, "2-процесс", "done", "portal: first; portal: second"),
     ]
     assert {e.system for e in events} == {"portal"}
