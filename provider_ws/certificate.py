@@ -28,8 +28,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from provider_ws.decision import (
-    DOCUMENT_VALID, RELATION_CHILD, RELATION_PARENT, RELATION_SPOUSE, Ask, CaseFacts, Findings, Ground, RuleSet,
-    register_rule_set,
+    RELATION_CHILD, RELATION_PARENT, RELATION_SPOUSE, Ask, CaseFacts, Findings, Ground, RuleSet, code_of, ground,
+    has_valid_identity_document, register_rule_set,
 )
 from simulation.calendar import to_local
 
@@ -54,10 +54,7 @@ class CertificateParams(BaseModel):
                                 description="the request form's field that lists declared family members")
 
 
-def _code(value: Any) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("code")
-    return str(value) if value is not None else None
+_code, _g = code_of, ground
 
 
 def _full_name(person: dict[str, Any]) -> str:
@@ -95,10 +92,6 @@ async def _family(params: CertificateParams, ask: Ask, iin: str, person: dict[st
     return family
 
 
-def _g(code: str, kk: str, ru: str, en: str) -> Ground:
-    return Ground(code, kk, ru, en)
-
-
 async def _check(params: BaseModel, ask: Ask, reglament: Any, application_id: str, iin: str,
                  document: dict[str, Any], at: datetime) -> tuple[Ground | None, Findings]:
     """Refuses only on unreliable documents or data, the seed's one ground, as the module says."""
@@ -111,9 +104,7 @@ async def _check(params: BaseModel, ask: Ask, reglament: Any, application_id: st
                   f"the applicant's data ({iin}) are not confirmed by the State database of individuals"), findings
     findings.passed.append("applicant in ЖТ МДҚ")
     today = to_local(at).date()
-    valid = [d for d in person.get("documents") or [] if isinstance(d, dict) and _code(d.get("status")) == DOCUMENT_VALID
-             and str(d.get("endDate") or "9999-12-31") >= today.isoformat()]
-    if not valid:
+    if not has_valid_identity_document(person, today):
         numbers = ", ".join(str(d.get("number")) for d in person.get("documents") or [] if isinstance(d, dict)) or "–"
         return _g("identity-document-invalid",
                   f"өтініш берушінің жеке басын куәландыратын құжаты ({numbers}) жарамсыз: құжаттар дәйексіз",

@@ -173,6 +173,10 @@ def _g(code: str, kk: str, ru: str, en: str) -> Ground:
     return Ground(code, kk, ru, en)
 
 
+ground = _g
+"""A ground for refusal from its code and kk/ru/en texts (for the rule sets of other modules)."""
+
+
 def _years_back(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
@@ -184,11 +188,17 @@ def _code(value: Any) -> str | None:
     return value.get("code") if isinstance(value, dict) else None
 
 
-def _status_names(statuses: list[dict[str, Any]], today: date) -> set[str]:
-    """The statuses on record that hold today, by name."""
+code_of = _code
+"""The ``code`` of a registry's coded value ({"code": …, "nameKz": …}), or None."""
+
+
+def held_statuses(statuses: list[dict[str, Any]], today: date) -> set[str]:
+    """The statuses on record (the incomes-and-status service's ``statuses``) that hold today, by name."""
     by_code = {code: name for name, code in STATUS_CODES.items()}
     names = set()
     for status in statuses:
+        if not isinstance(status, dict):
+            continue
         end = status.get("endDate")
         if end and str(end) < today.isoformat():
             continue
@@ -196,6 +206,45 @@ def _status_names(statuses: list[dict[str, Any]], today: date) -> set[str]:
         if name:
             names.add(name)
     return names
+
+
+def has_valid_identity_document(person: dict[str, Any], today: date) -> bool:
+    """ЖТ МДҚ holds a valid identity document of the person today (REFERENCE.md, person fields:
+    documents[].status 00 valid, endDate)."""
+    return any(_code(d.get("status")) == DOCUMENT_VALID and str(d.get("endDate") or "9999-12-31") >= today.isoformat()
+               for d in person.get("documents") or [] if isinstance(d, dict))
+
+
+def person_ground(person: dict[str, Any] | None, today: date, citizenship: str) -> Ground | None:
+    """Why the applicant cannot be served, read from ЖТ МДҚ's answer: not there, not alive, no
+    valid identity document, not a citizen (``citizenship``, e.g. 398) -- or None."""
+    if person is None:
+        return _g("no-person", "ЖТ МДҚ-да өтініш берушінің деректері жоқ",
+                  "сведения о заявителе отсутствуют в ГБД ФЛ",
+                  "the applicant is not in the State database of individuals")
+    if _code(person.get("lifeStatus")) not in (None, ALIVE):
+        return _g("deceased", "ЖТ МДҚ бойынша өтініш беруші тірі емес", "по данным ГБД ФЛ заявитель умер",
+                  "the State database of individuals records the applicant as deceased")
+    if not has_valid_identity_document(person, today):
+        return _g("no-identity-document", "өтініш берушінің жарамды жеке басын куәландыратын құжаты жоқ",
+                  "у заявителя нет действительного документа, удостоверяющего личность",
+                  "the applicant has no valid identity document")
+    if _code(person.get("citizenship")) != citizenship:
+        return _g("not-citizen", "өтініш беруші Қазақстан Республикасының азаматы емес",
+                  "заявитель не является гражданином Республики Казахстан",
+                  "the applicant is not a citizen of Kazakhstan")
+    return None
+
+
+def documents_ground(missing: list[Any]) -> Ground | None:
+    """The refusal for documents of the Standard's item 9 not attached (``missing``: the
+    definition's documents, with kk/ru/en names), or None when nothing is missing."""
+    if not missing:
+        return None
+    return _g("documents-incomplete",
+              "Стандарттың 9-тармағында көрсетілген құжаттар толық емес: " + ", ".join(d.kk for d in missing),
+              "Неполный пакет документов по пункту 9 Стандарта: " + ", ".join(d.ru for d in missing),
+              "Documents required by item 9 of the Standard are missing: " + ", ".join(d.en for d in missing))
 
 
 @dataclass
@@ -233,7 +282,7 @@ class _HousingNeed:
 
     async def statuses(self, iin: str) -> set[str]:
         answer = await self._registry("GCVP_IncomesAndStatus", iin)
-        return _status_names((answer or {}).get("statuses") or [], self.today)
+        return held_statuses((answer or {}).get("statuses") or [], self.today)
 
     def _passed(self, rule: str) -> None:
         self.findings.passed.append(rule)
@@ -278,12 +327,9 @@ class _HousingNeed:
             income_documents = list(getattr(self.reglament, "income_documents", None) or ["incomes"])
         needed = [d for d in self.reglament.required_documents
                   if listed.income_test or d.code not in income_documents]
-        missing = [d for d in needed if d.code not in attached]
-        if missing:
-            return _g("documents-incomplete",
-                      "Стандарттың 9-тармағында көрсетілген құжаттар толық емес: " + ", ".join(d.kk for d in missing),
-                      "Неполный пакет документов по пункту 9 Стандарта: " + ", ".join(d.ru for d in missing),
-                      "Documents required by item 9 of the Standard are missing: " + ", ".join(d.en for d in missing))
+        ground = documents_ground([d for d in needed if d.code not in attached])
+        if ground:
+            return ground
         self._passed("documents")
         return None
 
@@ -291,23 +337,9 @@ class _HousingNeed:
         """The applicant is in ЖТ МДҚ, alive, with a valid identity document (REFERENCE.md, person
         fields: lifeStatus, documents[].status 00 valid, endDate), and a citizen of Kazakhstan
         (seed 002, item 6: "Қазақстан Республикасы азаматтарына"; citizenship 398)."""
-        person = await self.person(self.iin)
-        if person is None:
-            return _g("no-person", "ЖТ МДҚ-да өтініш берушінің деректері жоқ",
-                      "сведения о заявителе отсутствуют в ГБД ФЛ",
-                      "the applicant is not in the State database of individuals")
-        if _code(person.get("lifeStatus")) not in (None, ALIVE):
-            return _g("deceased", "ЖТ МДҚ бойынша өтініш беруші тірі емес", "по данным ГБД ФЛ заявитель умер",
-                      "the State database of individuals records the applicant as deceased")
-        if not any(_code(d.get("status")) == DOCUMENT_VALID and str(d.get("endDate", "")) >= self.today.isoformat()
-                   for d in person.get("documents", []) if isinstance(d, dict)):
-            return _g("no-identity-document", "өтініш берушінің жарамды жеке басын куәландыратын құжаты жоқ",
-                      "у заявителя нет действительного документа, удостоверяющего личность",
-                      "the applicant has no valid identity document")
-        if _code(person.get("citizenship")) != self.p.citizenship:
-            return _g("not-citizen", "өтініш беруші Қазақстан Республикасының азаматы емес",
-                      "заявитель не является гражданином Республики Казахстан",
-                      "the applicant is not a citizen of Kazakhstan")
+        ground = person_ground(await self.person(self.iin), self.today, self.p.citizenship)
+        if ground:
+            return ground
         self._passed("applicant")
         return None
 

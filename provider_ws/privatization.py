@@ -27,9 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from provider_ws.decision import (
-    ALIVE,
     CITIZENSHIP_KZ,
-    DOCUMENT_VALID,
     STATUS_CODES,
     Ask,
     CaseFacts,
@@ -37,6 +35,11 @@ from provider_ws.decision import (
     Ground,
     RuleSet,
     Settlement,
+    code_of,
+    documents_ground,
+    ground,
+    held_statuses,
+    person_ground,
     register_rule_set,
 )
 from simulation.calendar import to_local
@@ -112,12 +115,7 @@ class PrivatizationParams(BaseModel):
         return value
 
 
-def _code(value: Any) -> str | None:
-    return value.get("code") if isinstance(value, dict) else None
-
-
-def _g(code: str, kk: str, ru: str, en: str) -> Ground:
-    return Ground(code, kk, ru, en)
+_code, _g = code_of, ground
 
 
 def address_text(address: dict[str, Any] | None) -> dict[str, str]:
@@ -165,15 +163,8 @@ class _Privatization:
         if not self.p.free_of_charge_statuses:
             return None
         answer = await self._registry("GCVP_IncomesAndStatus")
-        by_code = {code: name for name, code in STATUS_CODES.items()}
-        for status in (answer or {}).get("statuses") or []:
-            end = status.get("endDate") if isinstance(status, dict) else None
-            if end and str(end) < self.today.isoformat():
-                continue
-            name = by_code.get(_code(status.get("type")) or "")
-            if name in self.p.free_of_charge_statuses:
-                return name
-        return None
+        held = held_statuses((answer or {}).get("statuses") or [], self.today)
+        return next((name for name in self.p.free_of_charge_statuses if name in held), None)
 
     def _passed(self, rule: str) -> None:
         self.findings.passed.append(rule)
@@ -191,12 +182,9 @@ class _Privatization:
         """The documents of the Standard's item 9 are attached (seed 000 appendix 3, section 2,
         item 5.3: the executor checks the documents are complete)."""
         attached = {a.get("code") for a in self.document.get("attachments", []) if isinstance(a, dict)}
-        missing = [d for d in self.reglament.required_documents if d.code not in attached]
-        if missing:
-            return _g("documents-incomplete",
-                      "Стандарттың 9-тармағында көрсетілген құжаттар толық емес: " + ", ".join(d.kk for d in missing),
-                      "Неполный пакет документов по пункту 9 Стандарта: " + ", ".join(d.ru for d in missing),
-                      "Documents required by item 9 of the Standard are missing: " + ", ".join(d.en for d in missing))
+        ground = documents_ground([d for d in self.reglament.required_documents if d.code not in attached])
+        if ground:
+            return ground
         self._passed("documents")
         return None
 
@@ -204,23 +192,9 @@ class _Privatization:
         """The applicant is in ЖТ МДҚ, alive, with a valid identity document, and a citizen of
         Kazakhstan (the same reading of the person's fields as housing-need; that the state fund
         is privatized to citizens is the simulator's reading of the Standard's recipients)."""
-        person = await self.person()
-        if person is None:
-            return _g("no-person", "ЖТ МДҚ-да өтініш берушінің деректері жоқ",
-                      "сведения о заявителе отсутствуют в ГБД ФЛ",
-                      "the applicant is not in the State database of individuals")
-        if _code(person.get("lifeStatus")) not in (None, ALIVE):
-            return _g("deceased", "ЖТ МДҚ бойынша өтініш беруші тірі емес", "по данным ГБД ФЛ заявитель умер",
-                      "the State database of individuals records the applicant as deceased")
-        if not any(_code(d.get("status")) == DOCUMENT_VALID and str(d.get("endDate", "")) >= self.today.isoformat()
-                   for d in person.get("documents", []) if isinstance(d, dict)):
-            return _g("no-identity-document", "өтініш берушінің жарамды жеке басын куәландыратын құжаты жоқ",
-                      "у заявителя нет действительного документа, удостоверяющего личность",
-                      "the applicant has no valid identity document")
-        if _code(person.get("citizenship")) != self.p.citizenship:
-            return _g("not-citizen", "өтініш беруші Қазақстан Республикасының азаматы емес",
-                      "заявитель не является гражданином Республики Казахстан",
-                      "the applicant is not a citizen of Kazakhstan")
+        ground = person_ground(await self.person(), self.today, self.p.citizenship)
+        if ground:
+            return ground
         self._passed("applicant")
         return None
 
