@@ -138,8 +138,11 @@ async def scan_and_sign(office: FrontOffice, call: StepCall) -> Done:
 
 
 @OPERATIONS.operation("send-request",
-                      summary="The signed request through ЭҮШ to the provider's workstation (signed here if no step "
-                              "signed it before); the registration number and due date go on the acceptance receipt")
+                      params={"recipient_kk": "the receiving system's name in the trace (default: the regional "
+                                              "gateway's АЖО, «ЭҮӨШ АЖО»)"},
+                      summary="The signed request through ЭҮШ to the provider's workstation, or the system "
+                              "`recipient_kk` names (signed here if no step signed it before); the registration "
+                              "number and due date go on the acceptance receipt")
 async def send_request(office: FrontOffice, call: StepCall) -> Done:
     document, signature, signed_here = await office.signed_request(await _taken(office, call), call.reglament)
     detail, send = _sender(office, call, document, signature)
@@ -164,8 +167,9 @@ def _sender(office: FrontOffice, call: StepCall, document: dict[str, Any], signa
             inputs[DELIVERY_FAULT] = fault.code
             await office.note(application_id, None, status="not_delivered")
 
-    return f"ЭҮШ арқылы {gateway.service_id} → {regional} АЖО", send
+    return f"ЭҮШ арқылы {gateway.service_id} → {recipient}", send
 
+    recipient = str(call.params.get("recipient_kk") or f"{regional} АЖО")
 
 @OPERATIONS.operation("hand-over-result",
                       summary="The provider's result handed to the applicant who comes for it (while the office is open)")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from e_sobes.service import SERVICE_ID, ESobes, registration_view
+from e_sobes.service import SERVICE_ID, STATUS_SERVICE_ID, ESobes, registration_view
 from gateway_protocol.provider import provider_router
 from runtime import SystemRuntime
 from runtime.registration import add_lookups, checked_iin_query
@@ -35,8 +35,10 @@ def registrations_router(system: ESobes) -> APIRouter:
 
 
 def build_routers(runtime: SystemRuntime, system: ESobes) -> list[APIRouter]:
-    """``ESOBES_HousingAidApplication`` from the region's gateway only, and what testers read."""
+    """``ESOBES_HousingAidApplication`` (a reglament's request too) and ``ESOBES_ApplicationStatus``
+    from the region's gateway only, and what testers read."""
     return [
-        provider_router(lambda: runtime, {SERVICE_ID: system.receive}, accept_from={REGIONAL_GATEWAY}),
+        provider_router(lambda: runtime, {SERVICE_ID: system.receive, STATUS_SERVICE_ID: system.status},
+                        accept_from={REGIONAL_GATEWAY}),
         registrations_router(system),
     ]

@@ -15,13 +15,20 @@ from simulation.settings import Settings
 def create_app(
     settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
+    holder: dict[str, ESobes] = {}
+
     def routers(runtime):
-        return build_routers(runtime, ESobes(runtime))
+        holder["system"] = ESobes(runtime)
+        return build_routers(runtime, holder["system"])
+
+    async def on_start(runtime) -> None:
+        await holder["system"].start()
 
     return system_app(
         "e_sobes",
         tables=[ESobesModel.metadata],
         routers=routers,
+        on_start=on_start,
         settings=settings,
         transport=transport,
     )

@@ -39,3 +39,27 @@ class YearCounter(ESobesModel, table=True):
     __tablename__ = "esobes_counters"
     year: int = Field(primary_key=True)
     last_number: int = 0
+
+
+class AidCase(ESobesModel, table=True):
+    """A housing-aid application of a reglament (seed 004): what its staff procedures,
+    the commission and the authorised person made of it."""
+
+    __tablename__ = "esobes_aid_cases"
+    application_id: str = Field(primary_key=True)
+    registration_number: str = Field(index=True)
+    reglament: str
+    channel: str
+    reply_service: str
+    applicant_iin: str = Field(index=True, max_length=12)
+    state: str = Field(default="registered", description="registered, decided, signed, dispatched")
+    consent_ref: str | None = None
+    executor: str | None = None
+    decision: str | None = None
+    refusal_ground: str | None = Field(default=None, sa_column=Column(Text))
+    computation: str | None = Field(default=None, sa_column=Column(Text))
+    commission: str | None = Field(default=None, sa_column=Column(Text))
+    result_document: str | None = Field(default=None, sa_column=Column(Text))
+    result_signature: str | None = Field(default=None, sa_column=Column(Text))
+    registered_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    due_us: int = Field(sa_column=Column(BigInteger, nullable=False))

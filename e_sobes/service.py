@@ -34,9 +34,24 @@ import base64
 import binascii
 import json
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from e_sobes.models import HousingAidApplication, YearCounter
+from sqlmodel import select
+
+from e_sobes.aid import CONSENT_SERVICES, HousingAid, explanation, params_of
+from e_sobes.models import AidCase, HousingAidApplication, YearCounter
+from e_sobes.operations import OPERATIONS
+from gateway_protocol.errors import GatewayFault
+from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
+from signatures.certificates import Role
+from signatures.client import obtain_person_identity, renewed_key_storage
+from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
+from simulation.calendar import term_end
+from simulation.clock import from_us, to_us
+from simulation.engine import EngineError
+from simulation.topology import regional_gateway
 from e_sobes.schemas import HousingAidRequest
 from e_sobes.texts import HOUSING_COSTS, INCOME_KINDS, RECEIVED, RELATIONS, already_received, received
 from gateway_protocol.errors import ErrorCode
@@ -47,7 +62,23 @@ from runtime.registration import Registered, Registrar, parse_data, refusal
 from runtime import SystemRuntime
 
 SERVICE_ID = "ESOBES_HousingAidApplication"
+STATUS_SERVICE_ID = "ESOBES_ApplicationStatus"
 PREFIX = "ESB"
+SYSTEM = "e_sobes"
+
+
+def provided_reglaments() -> list[Reglament]:
+    """The reglaments whose provider "Е-собес" is (``provider.system: e_sobes``)."""
+    return [r for r in all_reglaments().values() if r.provider.system == SYSTEM]
+
+
+STATUS_TEXT = {
+    "registered": {"kk": "Қабылданды, қаралуда", "ru": "Принято, на рассмотрении", "en": "Received, under review"},
+    "decided": {"kk": "Шешім қабылданды, хабарлама дайындалуда", "ru": "Решение принято, уведомление готовится",
+                "en": "Decided, the notification is being prepared"},
+    "signed": {"kk": "Хабарламаға қол қойылды", "ru": "Уведомление подписано", "en": "The notification is signed"},
+    "dispatched": {"kk": "Нәтиже жолданды", "ru": "Результат направлен", "en": "The result is sent"},
+}
 
 
 def _problem(field: str, rule: str, en: str, kk: str, ru: str) -> dict[str, str]:
@@ -188,8 +219,12 @@ class ESobes:
             counters=YearCounter.__table__,  # type: ignore[attr-defined]
             prefix=PREFIX,
         )
+        self.engine = runtime.engine(OPERATIONS, self)
+        self._heads: dict[str, tuple[NCALayer, Path | None]] = {}
 
     async def receive(self, request: Incoming) -> dict[str, Any]:
+        if isinstance(request.data, dict) and "reglament" in request.data:
+            return await self.register_reglament_request(request)
         data = parse_data(HousingAidRequest, request.data)
         now = await self.runtime.now()
         problems = cross_check(data, f"{to_local(now):%Y-%m}")
@@ -256,3 +291,343 @@ class ESobes:
             "certificateSerial": signer.get("serial_hex"),
             "verdict": str(verdict.code),
         }
+
+
+    # ---- the provider of a reglament ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Each provided reglament's authorised person takes their SIGN key: the storage the CA
+        seeded (signatures/people.yaml), else one it issues now."""
+        data_dir = self.runtime.settings.data_dir
+        for reglament in provided_reglaments():
+            head, organisation = reglament.provider.head, reglament.provider.organisation
+            if head.iin in self._heads:
+                continue
+            layer = NCALayer(self.runtime.now)
+            seeded = person_key_storage(data_dir, head.iin, "sign")
+            if seeded is None:
+                identity = await obtain_person_identity(
+                    self.runtime.http, self.runtime.url_of("signatures"),
+                    {**head.model_dump(), "organisation": organisation.name, "bin": organisation.bin,
+                     "roles": [Role.FIRST_HEAD.value], "usage": "sign"},
+                    key_file=data_dir.expanduser().resolve() / "keys" / f"{SYSTEM}-head-{head.iin}.p12",
+                    roots=self.runtime.trusted_roots, at=await self.runtime.now())
+                layer.choose(identity)
+            else:
+                layer.choose(seeded)
+            self._heads[head.iin] = (layer, seeded)
+
+    def gateway_of(self, reglament: Reglament):
+        return self.runtime.gateway(regional_gateway(reglament.gateway.route_id))
+
+    async def register_reglament_request(self, request: Incoming) -> dict[str, Any]:
+        """A reglament's request (``reglament``, ``channel``, ``applicationId``, the signed
+        ``document`` with its ``signature``): the form's family and bills checked as any
+        housing-aid application's, registered under an Е-собес number, and the walk of the
+        channel taken up here (the first staff procedure)."""
+        data = request.data
+        try:
+            reglament = get_reglament(str(data.get("reglament")))
+            channel = reglament.channel(str(data.get("channel")))
+        except ReglamentError as exc:
+            raise refusal([_problem("reglament", "unknown_reglament", str(exc), str(exc), str(exc))]) from None
+        if reglament.provider.system != SYSTEM or reglament.gateway.service_id != request.info.serviceId:
+            raise refusal([_problem("reglament", "not_provided_here",
+                                    f"reglament {reglament.id} is not served by {SYSTEM} under {request.info.serviceId}",
+                                    "бұл қызметті «Е-собес» көрсетпейді", "эту услугу «Е-Собес» не оказывает")])
+        document, signature = data.get("document"), data.get("signature")
+        if not isinstance(document, dict):
+            raise refusal([_problem("document", "document_required", "the signed request document is required",
+                                    "қол қойылған сұраныс қажет", "требуется подписанный запрос")])
+        form = document.get("form") if isinstance(document.get("form"), dict) else {}
+        housing = form.get("housing")
+        costs = housing.get("costs") if isinstance(housing, dict) else None
+        months = sorted({c.get("month") for c in costs or [] if isinstance(c, dict) and isinstance(c.get("month"), str)})
+        now = await self.runtime.now()
+        received_month = f"{to_local(now):%Y-%m}"
+        flat = {
+            "applicationId": data.get("applicationId"),
+            "applicantIin": (document.get("applicant") or {}).get("iin"),
+            "period": {"from": months[0] if months else received_month, "to": months[-1] if months else received_month},
+            "familyMembers": form.get("familyMembers") or [],
+            "housing": housing,
+            "document": document,
+            "signature": signature,
+        }
+        parsed = parse_data(HousingAidRequest, flat)
+        problems = [p for p in cross_check(parsed, received_month)]
+        if problems:
+            raise refusal([{**p, "field": f"document.form.{p['field']}" if p["field"].startswith(("housing", "familyMembers"))
+                            else p["field"]} for p in problems])
+        stored = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+        stored_signature = stored.pop("signature", None)
+        signer = None
+        if await self.registrar.find(application_id=parsed.application_id) is None:
+            signer = await self._request_signer(document, stored_signature or "", now)
+        registered = await self.registrar.register(parsed.application_id, stored, now, {
+            "applicant_iin": parsed.applicant_iin, "period_from": parsed.period.first, "period_to": parsed.period.last,
+            "status": "RECEIVED", "sender_id": request.info.sender.senderId,
+            "correlation_id": request.info.correlationId or request.info.messageId,
+            "signature": stored_signature, "signer": json.dumps(signer, ensure_ascii=False) if signer else None,
+        })
+        due = term_end(reglament.term, now)
+        async with self.runtime.db.session() as session:
+            existing = await session.get(AidCase, parsed.application_id)
+            if existing is None:
+                session.add(AidCase(
+                    application_id=parsed.application_id, registration_number=registered.number,
+                    reglament=reglament.id, channel=channel.name, reply_service=channel.result_service or "",
+                    applicant_iin=parsed.applicant_iin, registered_us=to_us(now), due_us=to_us(due)))
+                await session.commit()
+        if existing is None:
+            try:
+                await self.engine.take_up(reglament, channel.name, application_id=parsed.application_id, at=now)
+            except EngineError as exc:
+                raise ProviderError(ErrorCode.PROVIDER_REFUSED, str(exc)) from None
+        else:
+            due = from_us(existing.due_us)
+        number = registered.number
+        return {
+            "registrationNumber": number,
+            "registeredAt": to_local(registered.at).isoformat(),
+            "receivedAt": to_local(registered.at).isoformat(),
+            "resultDue": to_local(due).isoformat(),
+            "status": "RECEIVED",
+            "statusText": RECEIVED,
+            "alreadyRegistered": not registered.created,
+            "message": received(number) if registered.created else already_received(number, f"{registered.at:%d.%m.%Y %H:%M}"),
+        }
+
+    async def _request_signer(self, document: dict[str, Any], signature: str, at) -> dict[str, Any]:
+        """Who signed a reglament's request: the applicant on the portal, the State Corporation's
+        operator at its front office. The signature must verify, its certificate valid."""
+        try:
+            cms = base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            raise refusal([_problem("signature", "signature_not_base64", "the signature is not base64 of a DER-encoded CMS",
+                                    "қолтаңба base64 пішімінде емес", "подпись не в формате base64")]) from None
+        checked = await self.runtime.validator.cms(cms, canonical_json(document), at=at, usage="sign")
+        if not checked.valid:
+            verdict = checked.verdict
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, f"signature: {verdict.message} (signature_not_valid)",
+                                data={"field": "signature", "rule": "signature_not_valid", "verdict": str(verdict.code)})
+        signer = checked.verdict.signer or {}
+        return {"iin": signer.get("iin"), "commonName": signer.get("common_name"),
+                "certificateSerial": signer.get("serial_hex"), "organisation": signer.get("bin"),
+                "verdict": str(checked.verdict.code)}
+
+    # ---- the case ------------------------------------------------------------------------------
+
+    async def case(self, application_id: str | None) -> AidCase:
+        async with self.runtime.db.session() as session:
+            found = await session.get(AidCase, str(application_id))
+        if found is None:
+            raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")
+        return found
+
+    async def update_case(self, application_id: str | None, **fields: Any) -> AidCase:
+        async with self.runtime.db.session() as session:
+            stored = await session.get(AidCase, str(application_id))
+            if stored is None:
+                raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")
+            for name, value in fields.items():
+                setattr(stored, name, value)
+            session.add(stored)
+            await session.commit()
+            await session.refresh(stored)
+        if "state" in fields:
+            await self._set_registration_status(stored)
+        return stored
+
+    async def _set_registration_status(self, case: AidCase) -> None:
+        table = HousingAidApplication.__table__  # type: ignore[attr-defined]
+        status = {"registered": "RECEIVED", "decided": "DECIDED", "signed": "SIGNED", "dispatched": "SENT"}[case.state]
+        async with self.runtime.db.engine.begin() as connection:
+            await connection.execute(table.update().where(table.c.application_id == case.application_id)
+                                     .values(status=status))
+
+    async def _request(self, case: AidCase) -> tuple[dict[str, Any], str]:
+        row = await self.registrar.find(application_id=case.application_id)
+        assert row is not None
+        request = json.loads(row["request"])
+        return request.get("document") or {}, row["signature"] or ""
+
+    def _ask(self, reglament: Reglament, application_id: str):
+        gateway = self.gateway_of(reglament)
+
+        async def ask(service: str, data: dict[str, Any]) -> dict[str, Any] | None:
+            try:
+                reply = await gateway.send(service, data, correlation_id=application_id)
+            except GatewayFault as fault:
+                if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
+                    return None
+                raise
+            return reply.responseData.data
+
+        return ask
+
+    async def _rules(self, case: AidCase, reglament: Reglament, at: datetime) -> HousingAid:
+        document, _ = await self._request(case)
+        return HousingAid(params_of(reglament.decision), self._ask(reglament, case.application_id),
+                          case.applicant_iin, document, at, case.consent_ref,
+                          required=[d for d in reglament.required_documents])
+
+    async def record_consent(self, application_id: str | None, reglament: Reglament) -> str | None:
+        """The consent the signed request states, recorded with the registries (CONSENT_Record):
+        it covers the applicant and the declared family, for the registries of property and
+        incomes, granted to Е-собес. Its reference; None when the request states no consent."""
+        case = await self.case(application_id)
+        document, signature = await self._request(case)
+        form = document.get("form") or {}
+        if form.get("consent") is not True:
+            return None
+        covered = [m.get("iin") for m in form.get("familyMembers") or [] if isinstance(m, dict)]
+        reply = await self.gateway_of(reglament).send("CONSENT_Record", {
+            "subjectIin": case.applicant_iin, "coveredIins": covered, "services": list(CONSENT_SERVICES),
+            "purpose": f"{reglament.id}:{case.registration_number}", "document": document, "signature": signature,
+        }, correlation_id=case.application_id)
+        reference = reply.responseData.data["consentRef"]
+        await self.update_case(application_id, consent_ref=reference)
+        return reference
+
+    async def documents_ground(self, application_id: str | None, reglament: Reglament, at: datetime) -> dict[str, str] | None:
+        """The documents' check of the rule set (a condition step); a refusal is stored with its ground."""
+        case = await self.case(application_id)
+        ground = await (await self._rules(case, reglament, at)).documents_ground()
+        if ground is not None:
+            await self.update_case(application_id, decision="refused", state="decided",
+                                   refusal_ground=json.dumps(ground.as_dict(), ensure_ascii=False))
+            return ground.as_dict()
+        return None
+
+    async def obtain_data(self, application_id: str | None, reglament: Reglament, at: datetime) -> list[str]:
+        """Item 11's data through ЭҮШ, for the commission's file: what was obtained (Kazakh)."""
+        case = await self.case(application_id)
+        rules = await self._rules(case, reglament, at)
+        people = rules.declared()
+        persons = [iin for iin, _ in people if await rules.registry("GBDFL_UniversalServiceSync", iin)]
+        rights = 0
+        if case.consent_ref:
+            for iin, _ in people:
+                rights += len(((await rules.registry("GBDRN_RealEstateRights", iin)) or {}).get("rights") or [])
+        address = await rules.registry("AR_AddressRegistrationHistory", case.applicant_iin)
+        incomes = [iin for iin, _ in people if case.consent_ref and await rules.registry("GCVP_IncomesAndStatus", iin)]
+        found = [f"жеке басын куәландыратын құжаттар ({len(persons)} адам)"]
+        found.append(f"тұрғын үйге тіркелген құқықтар ({rights})" if case.consent_ref else "құқықтар мен табыстар: келісім жоқ")
+        found.append("мекенжай анықтамасы" if address else "мекенжай анықтамасы жоқ")
+        if case.consent_ref:
+            found.append(f"табыстар мен жұмыссыз мәртебесі ({len(incomes)} адам)")
+        return found
+
+    async def decide(self, application_id: str | None, reglament: Reglament, at: datetime) -> AidCase:
+        """The commission's decision by the rule set (a case already refused by the documents'
+        check keeps that refusal); the sitting is recorded."""
+        case = await self.case(application_id)
+        sitting = {"date": to_local(at).date().isoformat(), "protocol": f"{case.registration_number}/К"}
+        if case.decision == "refused":
+            return await self.update_case(application_id, commission=json.dumps(sitting))
+        ground, shown = await (await self._rules(case, reglament, at)).decide()
+        return await self.update_case(
+            application_id, decision="refused" if ground else "approved", state="decided",
+            refusal_ground=json.dumps(ground.as_dict(), ensure_ascii=False) if ground else None,
+            computation=json.dumps(shown, ensure_ascii=False) if shown else None, commission=json.dumps(sitting))
+
+    def result_document(self, case: AidCase, reglament: Reglament, at: datetime) -> dict[str, Any]:
+        """The notification: the aid assigned, a month, with how it was computed; or the refusal
+        with its ground (and the computation when the income left no aid)."""
+        head = reglament.provider.head
+        approved = case.decision == "approved"
+        document: dict[str, Any] = {
+            "type": "housing-aid-notification" if approved else "refusal",
+            "reglament": reglament.id,
+            "applicationId": case.application_id,
+            "registrationNumber": case.registration_number,
+            "applicant": {"iin": case.applicant_iin},
+            "provider": {"name": reglament.provider.name.kk, "bin": reglament.provider.organisation.bin},
+            "signedBy": {"iin": head.iin, "name": " ".join(p for p in (head.surname, head.name, head.patronymic) if p)},
+            "date": to_local(at).isoformat(),
+            "decision": case.decision,
+        }
+        if case.commission:
+            document["commission"] = json.loads(case.commission)
+        shown = json.loads(case.computation) if case.computation else None
+        if approved and shown:
+            how = explanation(shown)
+            document["aid"] = shown
+            document["text"] = {
+                "kk": f"Сізге тұрғын үй көмегі тағайындалды: айына {shown['monthlyAmount']:.2f} теңге. {how['kk']}.",
+                "ru": f"Вам назначена жилищная помощь: {shown['monthlyAmount']:.2f} тенге в месяц. {how['ru']}.",
+                "en": f"Housing assistance is assigned to you: {shown['monthlyAmount']:.2f} tenge a month. {how['en']}.",
+            }
+        else:
+            ground = json.loads(case.refusal_ground or "{}")
+            document["ground"] = ground
+            if shown:
+                document["aid"] = shown
+            document["text"] = {
+                "kk": f"Тұрғын үй көмегін тағайындаудан бас тартылды: {ground.get('kk', '')}.",
+                "ru": f"В назначении жилищной помощи отказано: {ground.get('ru', '')}.",
+                "en": f"Housing assistance is refused: {ground.get('en', '')}.",
+            }
+        return document
+
+    async def sign(self, reglament: Reglament, document: dict[str, Any]) -> str:
+        """The reglament's authorised person signs ``document`` in NCALayer: detached CMS, base64."""
+        held = self._heads.get(reglament.provider.head.iin)
+        if held is None:
+            raise RuntimeError(f"{SYSTEM} holds no key of {reglament.provider.organisation.name}'s authorised person")
+        layer, storage = held
+        if storage is not None:
+            renewed = await renewed_key_storage(self.runtime.http, self.runtime.url_of("signatures"), storage,
+                                                await self.runtime.now())
+            if renewed != storage:
+                layer.choose(renewed)
+                self._heads[reglament.provider.head.iin] = (layer, renewed)
+        answer = await layer.handle({"module": BASICS, "method": "sign", "args": {
+            "format": "cms", "data": base64.b64encode(canonical_json(document)).decode(),
+            "signingParams": {"decode": True, "encapsulate": False},
+            "signerParams": {"extKeyUsageOids": [SIGN_EKU], "bin": reglament.provider.organisation.bin},
+            "locale": "kk"}})
+        if not answer.get("status"):
+            raise RuntimeError(f"the authorised person could not sign: {answer.get('code')}: {answer.get('message')}")
+        return answer["body"]["result"][0]
+
+    async def sign_result(self, application_id: str | None, reglament: Reglament, at: datetime) -> AidCase:
+        case = await self.case(application_id)
+        document = self.result_document(case, reglament, at)
+        signature = await self.sign(reglament, document)
+        return await self.update_case(application_id, result_document=json.dumps(document, ensure_ascii=False),
+                                      result_signature=signature, state="signed")
+
+    async def dispatch(self, application_id: str | None, reglament: Reglament) -> None:
+        """The signed notification through the regional gateway to the channel's result_service."""
+        case = await self.case(application_id)
+        if not case.result_document or not case.result_signature:
+            raise RuntimeError(f"{application_id}: the notification is not signed yet")
+        await self.update_case(application_id, state="dispatched")
+        await self.gateway_of(reglament).send(case.reply_service, {
+            "applicationId": case.application_id, "reglament": reglament.id, "channel": case.channel,
+            "registrationNumber": case.registration_number, "decision": case.decision,
+            "document": json.loads(case.result_document), "signature": case.result_signature,
+        }, correlation_id=case.application_id)
+
+    # ---- the status, by the application's number (the contact centre 1414 asks) ---------------
+
+    async def status(self, request: Incoming) -> dict[str, Any]:
+        """``ESOBES_ApplicationStatus``: where an application stands, by its Е-собес registration
+        number (``registrationNumber``): its status, the date the result is due, the decision once
+        taken. ``Provider.NotFound`` for a number not registered here."""
+        data = request.data if isinstance(request.data, dict) else {}
+        number = data.get("registrationNumber")
+        if not isinstance(number, str) or not number.strip():
+            raise refusal([_problem("registrationNumber", "required", "the registration number is required",
+                                    "тіркеу нөмірі қажет", "требуется регистрационный номер")])
+        async with self.runtime.db.session() as session:
+            case = (await session.exec(select(AidCase).where(AidCase.registration_number == number.strip()))).first()
+        if case is None:
+            raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"Е-собес: no application numbered {number}",
+                                data={"registrationNumber": number})
+        return {"registrationNumber": case.registration_number, "reglament": case.reglament,
+                "applicantIin": case.applicant_iin, "status": case.state, "statusText": STATUS_TEXT[case.state],
+                "registeredAt": to_local(from_us(case.registered_us)).isoformat(),
+                "resultDue": to_local(from_us(case.due_us)).isoformat(), "decision": case.decision}

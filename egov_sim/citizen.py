@@ -76,11 +76,13 @@ def scan(code: str, citizen: Citizen) -> bytes:
     return f"{code} of {citizen.iin}".encode()
 
 
-def filled_form(form: dict[str, Any], citizen: Citizen, omit: tuple[str, ...] = ()) -> dict[str, Any]:
-    """What the citizen enters on the portal page: the queue list and the files themselves (all
-    the form asks for but ``omit``)."""
+def filled_form(form: dict[str, Any], citizen: Citizen, omit: tuple[str, ...] = (),
+                fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the citizen enters on the portal page: the queue list, the service's own ``fields``
+    (a housing-aid form's family and bills) and the files themselves (all the form asks for but
+    ``omit``)."""
     return {
-        "form": {"queueList": citizen.queue_list} if form.get("queueLists") else {},
+        "form": {**({"queueList": citizen.queue_list} if form.get("queueLists") else {}), **(fields or {})},
         "attachments": [
             {"code": doc["code"], "name": f"{doc['code']}.pdf",
              "content": base64.b64encode(scan(doc["code"], citizen)).decode()}
@@ -125,6 +127,7 @@ async def apply_on_portal(
     signing_key: Identity | Path | None = None,
     run_clock: bool = True,
     omit: tuple[str, ...] = (),
+    form_fields: dict[str, Any] | None = None,
 ) -> PortalOutcome:
     """Register (if need be), log in, fill in, sign and submit; let time run; read the cabinet.
 
@@ -155,7 +158,7 @@ async def apply_on_portal(
         assert isinstance(form, dict)
         # The page hands the filled-in form to the portal and gets back the document to sign.
         prepared = _expect(
-            await portal.post(f"/api/services/{reglament}/document", json=filled_form(form, citizen, omit), headers=auth),
+            await portal.post(f"/api/services/{reglament}/document", json=filled_form(form, citizen, omit, form_fields), headers=auth),
             200,
         )
         assert isinstance(prepared, dict)

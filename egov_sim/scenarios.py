@@ -114,7 +114,7 @@ async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
         async with simulation.client("signatures") as ca:
             key = await obtain_signing_key(ca, _citizen(case.signer, None))
     outcome = await apply_on_portal(simulation.client, reglament.id, citizen, data_dir=data_dir, signing_key=key,
-                                    omit=tuple(case.omit_documents))
+                                    omit=tuple(case.omit_documents), form_fields=case.form)
     if case.citizen_signs and outcome.application_id and (outcome.application or {}).get("toSign"):
         # the cabinet asks the citizen to sign (a contract): they sign it, and time runs on
         view = await sign_in_cabinet(simulation.client, citizen, outcome.application_id)

@@ -74,10 +74,14 @@ async def refuse_signature(portal: Portal, call: StepCall) -> Done:
     return Done(detail=reason["kk"])
 
 
-@OPERATIONS.operation("send-request", summary="The signed request through ЭҮШ to the provider's workstation")
+@OPERATIONS.operation("send-request",
+                      params={"recipient_kk": "the receiving system's name in the trace (default: the regional "
+                                              "gateway's АЖО, «ЭҮӨШ АЖО»)"},
+                      summary="The signed request through ЭҮШ to the provider's workstation (or the system `recipient_kk` names)")
 async def send_request(portal: Portal, call: StepCall) -> Done:
     gateway = call.reglament.gateway
     regional = gateway.regional_name.kk if gateway.regional_name else "ЭҮӨШ"
+    recipient = str(call.params.get("recipient_kk") or f"{regional} АЖО")
     await portal.set_status(call.application_id, "accepted", "")
 
     async def send() -> None:
@@ -87,7 +91,7 @@ async def send_request(portal: Portal, call: StepCall) -> Done:
             await portal.set_status(call.application_id, "not_delivered", f"{fault.code}: {fault.detail}")
             raise portal.not_delivered(call.application_id, fault) from None
 
-    return Done(detail=f"ЭҮШ арқылы {gateway.service_id} → {regional} АЖО", after=send)
+    return Done(detail=f"ЭҮШ арқылы {gateway.service_id} → {recipient}", after=send)
 
 
 @OPERATIONS.operation("deliver-to-cabinet", summary="The provider's signed result reaches the personal cabinet")

@@ -54,6 +54,7 @@ def build_routers(runtime: SystemRuntime, registries: Registries) -> list[APIRou
                 "GBDRN_RealEstateRights": registries.real_estate,
                 "GCVP_IncomesAndStatus": registries.incomes,
                 "KZHF_CommunalTenancy": registries.tenancy,
+                "CONSENT_Record": registries.record_consent,
             },
             accept_from={"gateway"},
         ),

@@ -92,3 +92,23 @@ class PopulationMeta(RegistriesModel, table=True):
     seed: int
     size: int
     persons: int
+
+
+class ConsentRecord(RegistriesModel, table=True):
+    """A citizen's consent to the use of their data protected by law (seed 004, item 11), recorded
+    with the evidence it was given on: the signed request that states it. Registries that give out
+    such data answer a recorded consent's reference only to the system it was granted to, about the
+    people it covers, for the services it names, while it lasts."""
+
+    __tablename__ = "registries_consents"
+    consent_ref: str = Field(primary_key=True)
+    subject_iin: str = Field(index=True, max_length=12)
+    covered: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of ЖСН it covers")
+    services: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of serviceIds")
+    granted_to: str = Field(description="the system (senderId) that may use it")
+    purpose: str
+    evidence_sha256: str
+    signer_iin: str | None = None
+    witnessed_by: str | None = Field(default=None, description="the organisation (BIN) whose employee signed the evidence")
+    given_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    valid_to_us: int = Field(sa_column=Column(BigInteger, nullable=False))

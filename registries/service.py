@@ -10,8 +10,12 @@ citizen's consent reference where the law wants one), about whom, when, with wha
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
-from datetime import date
+import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from gateway_protocol.errors import ErrorCode
@@ -21,6 +25,7 @@ from sqlmodel import select
 from registries.models import (
     AccessRecord,
     AddressHistory,
+    ConsentRecord,
     AddressOccupant,
     IncomeRecord,
     PersonRecord,
@@ -28,8 +33,9 @@ from registries.models import (
     RealEstateRights,
     Tenancy,
 )
+from signatures.jws import canonical_json
 from simulation.calendar import to_local
-from simulation.clock import to_us
+from simulation.clock import from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
 from runtime import SystemRuntime
 
@@ -42,9 +48,18 @@ SERVICES = {
     "GBDRN_RealEstateRights": "Жылжымайтын мүлік құқықтарының тізілімі",
     "GCVP_IncomesAndStatus": "Табыстар және жұмыссыз мәртебесі",
     "KZHF_CommunalTenancy": "Коммуналдық тұрғын үй қоры",
+    "CONSENT_Record": "Дербес деректерге қол жеткізуге келісімдер",
 }
 CONSENT_REQUIRED = {"GBDRN_RealEstateRights", "GCVP_IncomesAndStatus"}
 """Services that give out property and incomes: the citizen's consent reference is required."""
+CONSENT_PREFIX = "CNS-"
+"""A recorded consent's reference (``CONSENT_Record``): checked against the record -- whom it
+covers, which system it was granted to, which services, until when. A reference of another form
+is taken as the requester declares it (logged as such): the reglaments before seed 004 do not
+record their consents yet."""
+CONSENT_DAYS = 365
+"""How long a recorded consent lasts (the simulator's own: a year, the longest a housing-aid
+assignment runs before it is applied for again)."""
 
 
 def _iin(data: Any, field: str) -> str:
@@ -94,6 +109,8 @@ class Registries:
                     f"{SERVICES[service]}: the citizen's consent reference (consentRef) is required",
                     data={"field": "consentRef"},
                 )
+            if service in CONSENT_REQUIRED and str(consent).startswith(CONSENT_PREFIX):
+                await self._recorded_consent_covers(str(consent), subject, request)
             async with self.runtime.db.session() as session:
                 record = await session.get(table, subject)
             await self._audit(request, subject, consent, "found" if record else "not found")
@@ -115,6 +132,80 @@ class Registries:
                 )
             )
             await session.commit()
+
+    async def _recorded_consent_covers(self, reference: str, subject: str, request: Incoming) -> None:
+        """A recorded consent covers this request: the person, the requester, the service, today;
+        ``Provider.ConsentRequired`` saying which does not hold otherwise."""
+        async with self.runtime.db.session() as session:
+            record = await session.get(ConsentRecord, reference)
+        service, requester = request.info.serviceId, request.info.sender.senderId
+        problem = None
+        if record is None:
+            problem = f"no consent is recorded under {reference}"
+        elif subject not in json.loads(record.covered):
+            problem = f"consent {reference} does not cover ЖСН {subject}"
+        elif record.granted_to != requester:
+            problem = f"consent {reference} is not granted to {requester}"
+        elif service not in json.loads(record.services):
+            problem = f"consent {reference} does not cover {service}"
+        elif to_us(await self.runtime.now()) > record.valid_to_us:
+            problem = f"consent {reference} ended on {to_local(from_us(record.valid_to_us)).date().isoformat()}"
+        if problem:
+            raise ProviderError(ErrorCode.PROVIDER_CONSENT_REQUIRED, f"{SERVICES[service]}: {problem}",
+                                data={"field": "consentRef", "consentRef": reference})
+
+    async def record_consent(self, request: Incoming) -> dict[str, Any]:
+        """``CONSENT_Record``: a citizen's consent to the use of their data protected by law, on the
+        evidence of the signed request that states it (``document.form.consent: true``): signed by
+        the citizen themselves (the portal) or by an employee of an organisation who took the
+        consent on paper (the State Corporation's form). It covers the citizen and the family
+        members the request declares (``coveredIins``), for ``services`` (of those that need a
+        consent), granted to the system that records it. Its reference, and until when it lasts."""
+        await self.ready()
+        data = request.data if isinstance(request.data, dict) else {}
+        subject = _iin(data, "subjectIin")
+        covered = [subject]
+        for index, iin in enumerate(data.get("coveredIins") or []):
+            checked = _iin({"iin": iin}, "iin") if isinstance(iin, str) else _iin({}, f"coveredIins[{index}]")
+            if checked not in covered:
+                covered.append(checked)
+        services = data.get("services")
+        if not isinstance(services, list) or not services or not set(services) <= CONSENT_REQUIRED:
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID,
+                                f"services: a list of {', '.join(sorted(CONSENT_REQUIRED))}", data={"field": "services"})
+        document, signature = data.get("document"), data.get("signature")
+        if not isinstance(document, dict) or not isinstance(signature, str):
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature (the evidence) are required",
+                                data={"field": "document"})
+        if (document.get("form") or {}).get("consent") is not True or (document.get("applicant") or {}).get("iin") != subject:
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID,
+                                "document: the evidence is the subject's request stating the consent (form.consent: true)",
+                                data={"field": "document.form.consent"})
+        try:
+            cms = base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "signature: not base64", data={"field": "signature"}) from None
+        now = await self.runtime.now()
+        checked_signature = await self.runtime.validator.cms(cms, canonical_json(document), at=now, usage="sign")
+        signer = checked_signature.verdict.signer or {}
+        witnessed = signer.get("bin") if signer.get("iin") != subject else None
+        if not checked_signature.valid or (signer.get("iin") != subject and not witnessed):
+            raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID,
+                                f"signature: the evidence is signed neither by {subject} nor by an organisation's "
+                                f"employee ({checked_signature.verdict.code})", data={"field": "signature"})
+        record = ConsentRecord(
+            consent_ref=f"{CONSENT_PREFIX}{to_local(now):%Y}-{uuid.uuid4().hex[:10].upper()}", subject_iin=subject,
+            covered=json.dumps(covered), services=json.dumps(sorted(set(services))),
+            granted_to=request.info.sender.senderId, purpose=str(data.get("purpose") or ""),
+            evidence_sha256=hashlib.sha256(canonical_json(document)).hexdigest(), signer_iin=signer.get("iin"),
+            witnessed_by=witnessed, given_us=to_us(now), valid_to_us=to_us(now + timedelta(days=CONSENT_DAYS)))
+        async with self.runtime.db.session() as session:
+            session.add(record)
+            await session.commit()
+        await self._audit(request, subject, record.consent_ref, "consent recorded")
+        return {"result": RESULT_OK, "consentRef": record.consent_ref, "subjectIin": subject, "coveredIins": covered,
+                "services": json.loads(record.services), "grantedTo": record.granted_to,
+                "validTo": to_local(from_us(record.valid_to_us)).isoformat(), "witnessedBy": witnessed}
 
     @staticmethod
     def _not_found(service: str, iin: str) -> ProviderError:

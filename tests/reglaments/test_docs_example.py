@@ -72,9 +72,10 @@ def test_the_doc_lists_every_operation_with_its_parameters():
     from corporation_ws.operations import OPERATIONS as front_office
     from portal.operations import OPERATIONS as portal
     from provider_ws.operations import OPERATIONS as provider
+    from e_sobes.operations import OPERATIONS as e_sobes
 
     text = DOC.read_text(encoding="utf-8")
-    for operations in (portal, front_office, provider):
+    for operations in (portal, front_office, provider, e_sobes):
         section = text[text.index(f"### `{operations.system}`"):]
         section = section[:section.find("\n### ", 1) if "\n### " in section[1:] else len(section)]
         listed = re.findall(r"^\| `([a-z-]+)` \|", section, re.M)
