@@ -221,6 +221,11 @@ class ESobes:
         )
         self.engine = runtime.engine(OPERATIONS, self)
         self._heads: dict[str, tuple[NCALayer, Path | None]] = {}
+        for reglament in provided_reglaments():  # a rule set's settings it cannot use stop the start
+            try:
+                params_of(reglament.decision)
+            except ValueError as exc:
+                raise ReglamentError(f"{reglament.path or reglament.id}: {exc}") from None
 
     async def receive(self, request: Incoming) -> dict[str, Any]:
         if isinstance(request.data, dict) and "reglament" in request.data:
