@@ -10,12 +10,14 @@ timer brings it), and the request is scanned and signed by whichever step needs 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from gateway_protocol.errors import GatewayFault
+from simulation.calendar import to_local
 from simulation.engine import Done, Operations, StepCall, Verdict
 
-from corporation_ws.texts import INCOMPLETE, NO_DATA
+from corporation_ws.texts import INCOMPLETE, LANGS, NO_DATA, RECEIPT, incomplete_text
 
 if TYPE_CHECKING:
     from corporation_ws.service import FrontOffice, Taken
@@ -68,19 +70,29 @@ async def check_package(office: FrontOffice, call: StepCall) -> Verdict:
 
 @OPERATIONS.operation("refuse-package",
                       params={"appendix": "the appendix of the Standard whose form the receipt follows, as the "
-                                          "seed cites it (default 3)"},
+                                          "seed cites it (default 3)",
+                              "form": "instead of the Standard's appendix, what the receipt's form follows "
+                                      "({kk, ru, en}), for a reglament older than the Standards",
+                              "list": "where the list of documents is ({kk, ru, en}: \"осы регламенттің "
+                                      "15-тармағында\"), instead of the Standard's item 9"},
                       summary="The receipt refusing an incomplete package, on the form of the Standard's appendix "
-                              "the seed cites (3 unless `appendix` says otherwise)")
+                              "the seed cites (3 unless `appendix` says otherwise), or of the reglament's own "
+                              "`form` and `list`")
 async def refuse_package(office: FrontOffice, call: StepCall) -> Done:
     missing = office.missing_documents(call.reglament, (await _taken(office, call)).request)
+    where = f"{call.reglament.id}/{call.channel.name}: refuse-package"
+    form, listed = call.params.get("form"), call.params.get("list")
+    for name, value in (("form", form), ("list", listed)):
+        if value is not None and not (isinstance(value, dict) and all(isinstance(value.get(k), str) for k in LANGS)):
+            raise ValueError(f"{where}'s {name} is {{kk, ru, en}}, not {value!r}")
     appendix = call.params.get("appendix", 3)
     if isinstance(appendix, bool) or not isinstance(appendix, int) or appendix < 1:
-        raise ValueError(f"{call.reglament.id}/{call.channel.name}: refuse-package's appendix must be a "
-                         f"positive whole number, not {appendix!r}")
-    receipt = {"type": "refusal-receipt", "form": f"Стандарттың {appendix}-қосымшасы", **INCOMPLETE,
-               "missing": [d.model_dump() for d in missing]}
+        raise ValueError(f"{where}'s appendix must be a positive whole number, not {appendix!r}")
+    text = dict(INCOMPLETE) if listed is None else incomplete_text(listed)
+    receipt = {"type": "refusal-receipt", "form": form["kk"] if form else f"Стандарттың {appendix}-қосымшасы",
+               **text, "missing": [d.model_dump() for d in missing]}
     await office.note(str(call.application_id), call.at, status="rejected", receipt=receipt)
-    return Done(detail=INCOMPLETE["kk"])
+    return Done(detail=text["kk"])
 
 
 @OPERATIONS.operation("fill-request-form",
@@ -157,6 +169,7 @@ def _sender(office: FrontOffice, call: StepCall, document: dict[str, Any], signa
     step is recorded): a request not delivered leaves its fault in the walk's inputs."""
     gateway = call.reglament.gateway
     regional = gateway.regional_name.kk if gateway.regional_name else "ЭҮӨШ"
+    recipient = str(call.params.get("recipient_kk") or f"{regional} АЖО")
     reglament, channel, application_id = call.reglament, call.channel.name, str(call.application_id)
     inputs = call.inputs
 
@@ -169,7 +182,6 @@ def _sender(office: FrontOffice, call: StepCall, document: dict[str, Any], signa
 
     return f"ЭҮШ арқылы {gateway.service_id} → {recipient}", send
 
-    recipient = str(call.params.get("recipient_kk") or f"{regional} АЖО")
 
 @OPERATIONS.operation("hand-over-result",
                       summary="The provider's result handed to the applicant who comes for it (while the office is open)")
@@ -248,5 +260,77 @@ async def send_by_courier(office: FrontOffice, call: StepCall) -> Done:
         detail = f"өтінішке оператордың ЭЦҚ-сы қойылды; {detail}"
     return Done(detail=detail, after=send)
 
+
+
+# ---- the receipt of the documents accepted (a reglament's list of what it holds) ----------------
+
+
+def _text(call: StepCall, name: str) -> dict[str, str]:
+    value = call.params.get(name)
+    if not (isinstance(value, dict) and all(isinstance(value.get(k), str) for k in LANGS)):
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: parameter {name!r} is "
+                         f"{{kk, ru, en}}, not {value!r}")
+    return {k: value[k] for k in LANGS}
+
+
+async def _full_name(office: FrontOffice, iin: str, correlation_id: str) -> str | None:
+    """The person's surname, name and patronymic as ЖТ МДҚ holds them (None if it does not)."""
+    try:
+        reply = await office.runtime.gateway().send("GBDFL_UniversalServiceSync", {"iin": iin},
+                                                    correlation_id=correlation_id)
+    except GatewayFault:
+        return None
+    person = (reply.responseData.data or {}).get("person") or {}
+    return " ".join(p for p in (person.get("surname"), person.get("name"), person.get("patronymic")) if p) or None
+
+
+@OPERATIONS.operation(
+    "give-receipt",
+    params={"issue_days": "the date of issue: this many calendar days after the day of acceptance (the day itself "
+                          "not counted), moved to the office's next open day",
+            "place": "where the result is issued ({kk, ru, en})",
+            "phone": "the office's contact telephone"},
+    required=("issue_days", "place"),
+    summary="The employee registers the accepted documents in the journal and gives the receipt: the request's "
+            "number and the date of acceptance, the service, the number and names of the documents, the date and "
+            "place of issue, the employee's name, the applicant's (and the representative's) names and "
+            "telephones; kept with the application's receipts")
+async def give_receipt(office: FrontOffice, call: StepCall) -> Done:
+    taken = await _taken(office, call)
+    days = call.params["issue_days"]
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: issue_days must be a "
+                         f"positive whole number, not {days!r}")
+    local = to_local(call.at)
+    schedule = call.reglament.schedule_of(office.runtime.name)
+    issue = local.date() + timedelta(days=days)
+    while not schedule.is_open_day(issue):
+        issue += timedelta(days=1)
+    request, application_id = taken.request, str(call.application_id)
+    presented = set(request.presented_documents)
+    documents = [{k: getattr(d, k) for k in ("code", *LANGS)}
+                 for d in call.reglament.required_documents if d.code in presented]
+    applicant = {"iin": request.applicant_iin,
+                 "fullName": await _full_name(office, request.applicant_iin, application_id),
+                 "phone": request.form.get("phone")}
+    representative = None
+    if request.representative:
+        representative = {"iin": request.representative.iin,
+                          "fullName": await _full_name(office, request.representative.iin, application_id),
+                          "phone": request.form.get("representativePhone")}
+    receipt = {
+        "type": "documents-receipt", **RECEIPT,
+        "requestNumber": f"{local:%Y%m%d}-{taken.application.ticket}",
+        "acceptedAt": local.isoformat(),
+        "service": call.reglament.title.model_dump(),
+        "documents": {"count": len(documents), "items": documents},
+        "issue": {"date": issue.isoformat(), "place": _text(call, "place")},
+        "employee": {"fullName": taken.operator.name, "phone": call.params.get("phone")},
+        "applicant": applicant,
+        "representative": representative,
+    }
+    await office.note(application_id, call.at, receipt=receipt)
+    return Done(detail=f"журналда тіркелді № {receipt['requestNumber']}, қолхат берілді: {len(documents)} құжат, "
+                       f"беру күні {issue.isoformat()}")
 
 __all__ = ["DELIVERY_FAULT", "OPERATIONS", "PRINTED_PAPERS", "REGISTRY_PROBLEM"]

@@ -23,3 +23,23 @@ HANDED = {
     "ru": "Результат оказания государственной услуги выдан услугополучателю",
     "en": "The result of the state service was handed to the applicant",
 }
+
+LANGS = ("kk", "ru", "en")
+
+
+def incomplete_text(listed: dict[str, str]) -> dict[str, str]:
+    """The refusal to accept an incomplete package, naming where the list of documents is
+    (``listed``: "осы регламенттің 15-тармағында", "пунктом 15 регламента", "item 15 of the
+    reglament")."""
+    return {
+        "kk": f"Құжаттарды қабылдаудан бас тарту: {listed['kk']} көзделген барлық қажетті құжаттар тапсырылмаған",
+        "ru": f"Отказ в приёме документов: представлены не все необходимые документы, предусмотренные {listed['ru']}",
+        "en": f"The documents are not accepted: not all the documents required by {listed['en']} were handed",
+    }
+
+
+RECEIPT = {
+    "kk": "Мемлекеттік қызметті көрсетуге құжаттарды қабылдау туралы қолхат",
+    "ru": "Расписка о приёме документов для оказания государственной услуги",
+    "en": "Receipt of the documents accepted for the state service",
+}

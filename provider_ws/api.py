@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from provider_ws.allocation import AllocationError, HousingAllocation, queue_reglament
+from provider_ws import reception
 from provider_ws.models import CaseRecord, QueueEntry
 from provider_ws.service import ProviderWorkstation, StaffError, delivery_registers, provided_reglaments
 from simulation.calendar import to_local
@@ -117,6 +118,13 @@ class PaperApplication(BaseModel):
     form: dict[str, Any] = Field(default={}, description="the request's fields, if the reglament has any")
 
 
+class Visitor(BaseModel):
+    """An applicant who comes to the chancellery in person."""
+
+    reglament: str = Field(description="the reglament they come for")
+    applicant: dict[str, str] = Field(description='{"iin": "…"}')
+
+
 def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
     """The chancellery's desk: an application taken on paper, its case and the result collected."""
     desk = APIRouter(prefix="/api/chancellery", tags=["workstation: chancellery"])
@@ -146,6 +154,32 @@ def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
             return await workstation.hand_over(application_id)
         except StaffError as exc:
             return refused(exc)
+
+    def unqueued(exc: reception.ReceptionError) -> JSONResponse:
+        return JSONResponse({"error": "chancellery_queue", "message": exc.message}, status_code=exc.status)
+
+    @desk.post("/queue", status_code=201,
+               summary="An applicant comes to the chancellery and waits their turn (out of turn when the reglament "
+                       "says so for statuses they hold on record): their place")
+    async def join(visitor: Visitor):
+        try:
+            return await reception.join(workstation, visitor.model_dump())
+        except reception.ReceptionError as exc:
+            return unqueued(exc)
+
+    @desk.get("/queue", summary="Those waiting at the chancellery for a reglament, in the order they will be called")
+    async def line(reglament: str):
+        try:
+            return await reception.waiting(workstation, reglament)
+        except reception.ReceptionError as exc:
+            return unqueued(exc)
+
+    @desk.post("/queue/call", summary="The clerk calls the next applicant: out of turn first, else the first who came")
+    async def call(reglament: str):
+        try:
+            return await reception.call_next(workstation, reglament)
+        except reception.ReceptionError as exc:
+            return unqueued(exc)
 
     return desk
 

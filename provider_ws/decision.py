@@ -132,6 +132,9 @@ class HousingNeedParams(BaseModel):
         default={}, description="queue list -> statuses one of which the applicant must hold on record")
     incapable_parent_age: int = Field(default=63, ge=40, le=100,
                                       description="a parent this old counts as unable to work (the simulator's own)")
+    out_of_turn_statuses: list[str] = Field(
+        default=[], description="statuses on record whose holders the provider's chancellery serves out of turn "
+                                "(seed 002, item 11.1: the Great Patriotic War's disabled veterans and participants)")
 
     @field_validator("subsistence_minimum")
     @classmethod
@@ -141,7 +144,7 @@ class HousingNeedParams(BaseModel):
                 raise ValueError(f"{year}: {amount}: a year 1990-2100 and a positive amount of tenge")
         return value
 
-    @field_validator("income_exempt_statuses")
+    @field_validator("income_exempt_statuses", "out_of_turn_statuses")
     @classmethod
     def _known_statuses(cls, value: list[str]) -> list[str]:
         unknown = [s for s in value if s not in STATUS_CODES]

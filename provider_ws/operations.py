@@ -10,6 +10,7 @@ lists every system's operations.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from simulation.calendar import to_local
@@ -270,5 +271,128 @@ async def check_tenancy_fund(ws: ProviderWorkstation, call: StepCall) -> Verdict
     name = (fund or {}).get("nameKz", code) if isinstance(fund, dict) else "тұрғын үй қоры белгісіз"
     return Verdict(holds=code in funds, detail=f"{name} (код {code})")
 
+
+
+# ---- the receipt at the chancellery and the report of acceptance to the cabinet (seed 002) -----------
+
+LANGS = ("kk", "ru", "en")
+RECEIPT_KEY = "receipt"
+"""Where the chancellery's receipt is kept: the walk's memory (the chancellery shows it)."""
+
+
+def _issue_date(call: StepCall, schedule_of: str):
+    """The date of issue: ``issue_days`` calendar days after the day of acceptance (that day not
+    counted), moved to the next day ``schedule_of``'s office is open."""
+    days = call.params.get("issue_days")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: issue_days must be a "
+                         f"positive whole number, not {days!r}")
+    schedule = call.reglament.schedule_of(schedule_of)
+    issue = to_local(call.at).date() + timedelta(days=days)
+    while not schedule.is_open_day(issue):
+        issue += timedelta(days=1)
+    return issue
+
+
+def _text_param(call: StepCall, name: str) -> dict[str, str]:
+    value = call.params.get(name)
+    if not (isinstance(value, dict) and all(isinstance(value.get(k), str) for k in LANGS)):
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: parameter {name!r} is "
+                         f"{{kk, ru, en}}, not {value!r}")
+    return {k: value[k] for k in LANGS}
+
+
+async def _full_name(ws: ProviderWorkstation, call: StepCall, iin: str) -> str | None:
+    reply = await ws.gateway_of(call.reglament).send("GBDFL_UniversalServiceSync", {"iin": iin},
+                                                     correlation_id=str(call.application_id))
+    person = (reply.responseData.data or {}).get("person") or {}
+    return " ".join(p for p in (person.get("surname"), person.get("name"), person.get("patronymic")) if p) or None
+
+
+@OPERATIONS.operation(
+    "give-receipt",
+    params={"issue_days": "the date of issue: this many calendar days after the day of acceptance (that day not "
+                          "counted), moved to the office's next working day",
+            "place": "where the result is issued ({kk, ru, en})",
+            "phone": "the office's contact telephone",
+            "employee": "the chancellery employee who accepts ({surname, name, patronymic})"},
+    required=("issue_days", "place", "employee"),
+    summary="The chancellery registers the paper application and gives the receipt: the request's number and the "
+            "date of acceptance, the service, the number and names of the documents, the date and place of issue, "
+            "the employee's name, the applicant's name and telephone (kept with the case, shown at the chancellery)")
+async def give_receipt(ws: ProviderWorkstation, call: StepCall) -> Done:
+    case = await ws.case(call.application_id)
+    document = json.loads(case.request_document)
+    issue = _issue_date(call, "provider_ws")
+    employee = call.params["employee"]
+    if not isinstance(employee, dict) or not all(isinstance(employee.get(k), str) for k in ("surname", "name")):
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: employee is "
+                         f"{{surname, name, patronymic}}, not {employee!r}")
+    attached = _attached(document)
+    documents = [{k: getattr(d, k) for k in ("code", *LANGS)}
+                 for d in call.reglament.required_documents if d.code in attached]
+    form = document.get("form") or {}
+    receipt = {
+        "type": "documents-receipt",
+        "kk": "Мемлекеттік қызметті көрсетуге құжаттарды қабылдау туралы қолхат",
+        "ru": "Расписка о приёме документов для оказания государственной услуги",
+        "en": "Receipt of the documents accepted for the state service",
+        "requestNumber": case.registration_number,
+        "acceptedAt": to_local(call.at).isoformat(),
+        "service": call.reglament.title.model_dump(),
+        "documents": {"count": len(documents), "items": documents},
+        "issue": {"date": issue.isoformat(), "place": _text_param(call, "place")},
+        "employee": {"fullName": " ".join(employee.get(k) or "" for k in ("surname", "name", "patronymic")).strip(),
+                     "phone": call.params.get("phone")},
+        "applicant": {"iin": case.applicant_iin, "fullName": await _full_name(ws, call, case.applicant_iin),
+                      "phone": form.get("phone")},
+    }
+    return Done(detail=f"тіркеу нөмірі {case.registration_number}, қолхат берілді: {len(documents)} құжат, "
+                       f"беру күні {issue.isoformat()}", remember={RECEIPT_KEY: receipt})
+
+
+@OPERATIONS.operation(
+    "report-acceptance",
+    params={"issue_days": "the date the service is received: this many calendar days after the day of acceptance"},
+    required=("issue_days",),
+    summary="The report of acceptance to the applicant's personal cabinet: the date and time the provider accepted "
+            "the documents and the date the service is received, signed by the head and sent through the "
+            "regional gateway to the channel's notice_service")
+async def report_acceptance(ws: ProviderWorkstation, call: StepCall) -> Done:
+    service = call.channel.notice_service
+    if not service:
+        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: report-acceptance needs the "
+                         "channel's notice_service (where the cabinet takes notices)")
+    case = await ws.case(call.application_id)
+    issue = _issue_date(call, call.channel.first.system or "portal")
+    accepted = to_local(call.at)
+    report = {
+        "type": "acceptance-report",
+        "reglament": call.reglament.id,
+        "applicationId": case.application_id,
+        "registrationNumber": case.registration_number,
+        "provider": {"name": call.reglament.provider.name.kk, "bin": call.reglament.provider.organisation.bin},
+        "acceptedAt": accepted.isoformat(),
+        "resultDate": issue.isoformat(),
+        "text": {
+            "kk": f"Өтінішіңіз қабылданды: {accepted:%Y-%m-%d %H:%M}, тіркеу нөмірі {case.registration_number}; "
+                  f"мемлекеттік қызметті алу күні – {issue.isoformat()}.",
+            "ru": f"Ваше заявление принято: {accepted:%Y-%m-%d %H:%M}, регистрационный номер "
+                  f"{case.registration_number}; дата получения государственной услуги – {issue.isoformat()}.",
+            "en": f"Your application was accepted on {accepted:%Y-%m-%d %H:%M}, registration number "
+                  f"{case.registration_number}; the service is received by {issue.isoformat()}.",
+        },
+    }
+    signature = await ws.sign(report)
+    reglament = call.reglament
+
+    async def send() -> None:
+        await ws.gateway_of(reglament).send(
+            service, {"applicationId": case.application_id, "reglament": reglament.id, "kind": "acceptance-report",
+                      "document": report, "signature": signature},
+            correlation_id=case.application_id)
+
+    return Done(detail=f"хабарлама-есеп: қабылданды {accepted:%Y-%m-%d %H:%M}, алу күні {issue.isoformat()}; "
+                       f"{_regional(call)} арқылы {service} жолданды", after=send)
 
 __all__ = ["OPERATIONS"]

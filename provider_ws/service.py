@@ -28,7 +28,7 @@ from gateway_protocol.provider import Incoming, ProviderError
 from provider_ws.decision import CaseFacts, approved_result, check_grounds, gateway_ask
 import provider_ws.certificate  # noqa: F401 -- registers its rule set
 from provider_ws.models import CaseRecord, DeliveryRegister, QueueEntry
-from provider_ws.operations import OPERATIONS
+from provider_ws.operations import OPERATIONS, RECEIPT_KEY
 import provider_ws.privatization  # noqa: F401 -- registers its rule set
 from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
 from signatures.certificates import Role
@@ -588,13 +588,16 @@ class ProviderWorkstation:
         unknown = [c for c in presented if reglament.unknown_document(c)]
         if unknown:
             raise StaffError(422, "; ".join(reglament.unknown_document(c)["en"] for c in sorted(unknown)))
-        missing = [d for d in reglament.documents_for(None) if d.code not in presented]
-        if missing:
-            raise StaffError(422, "documents the Standard asks for are missing: " + ", ".join(
-                f"{d.code} ({d.en})" for d in missing))
         form = body.get("form") or {}
         if not isinstance(form, dict):
             raise StaffError(422, "form: a mapping of the request's fields")
+        queue_list = form.get("queueList")  # income papers only on a list with the income test
+        if reglament.queue_lists and (not isinstance(queue_list, str) or reglament.unknown_queue_list(queue_list)):
+            raise StaffError(422, "form.queueList: " + (reglament.unknown_queue_list(str(queue_list)) or {})["en"])
+        missing = [d for d in reglament.documents_for(queue_list) if d.code not in presented]
+        if missing:
+            raise StaffError(422, "documents the Standard asks for are missing: " + ", ".join(
+                f"{d.code} ({d.en})" for d in missing))
         now = await self.runtime.now()
         application_id = str(uuid.uuid4())
         registration = f"{reglament.provider.registration_prefix}-{to_local(now):%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
@@ -609,9 +612,10 @@ class ProviderWorkstation:
         async with self.runtime.db.session() as session:
             session.add(case)
             await session.commit()
-        await self.engine.start(reglament, channel, application_id=application_id, at=now)
+        position = await self.engine.start(reglament, channel, application_id=application_id, at=now)
         return {"applicationId": application_id, "registrationNumber": registration, "channel": channel,
-                "registeredAt": to_local(now).isoformat(), "resultDue": to_local(term_end(reglament.term, now)).isoformat()}
+                "registeredAt": to_local(now).isoformat(), "resultDue": to_local(term_end(reglament.term, now)).isoformat(),
+                "receipt": position.memory.get(RECEIPT_KEY)}
 
     async def chancellery_view(self, application_id: str) -> dict[str, Any]:
         """A case as the chancellery sees it: its state and, once signed, the result with the
@@ -623,9 +627,11 @@ class ProviderWorkstation:
             checked = await self.runtime.validator.cms(base64.b64decode(case.result_signature), canonical_json(document),
                                                        at=await self.runtime.now(), usage="sign")
             result = {"document": document, "signature": case.result_signature, "verdict": checked.verdict.to_dict()}
+        position = await self.engine.position(application_id=application_id)
         return {"applicationId": case.application_id, "registrationNumber": case.registration_number,
                 "reglament": case.reglament, "channel": case.channel, "state": case.state, "decision": case.decision,
-                "refusalGround": json.loads(case.refusal_ground) if case.refusal_ground else None, "result": result}
+                "refusalGround": json.loads(case.refusal_ground) if case.refusal_ground else None, "result": result,
+                "receipt": position.memory.get(RECEIPT_KEY) if position else None}
 
     async def hand_over(self, application_id: str) -> dict[str, Any]:
         """The applicant collects the result kept at the chancellery (409 before it is ready)."""
