@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from corporation_ws import equeue
 from corporation_ws.models import OperatorSession
 from corporation_ws.service import FrontOffice, FrontOfficeError, FrontRequest
 from gateway_protocol.provider import provider_router
@@ -33,6 +34,16 @@ def build_router(office: FrontOffice) -> APIRouter:
     async def apply(body: FrontRequest, session: Operator) -> dict[str, Any]:
         return await office.apply(session, body)
 
+    @router.get("/contact-centre/applications/{number}",
+                summary="The contact centre 1414: an application's status by its number")
+    async def contact_centre(number: str) -> Any:
+        found = await equeue.application_status(office, number)
+        if found is None:
+            return JSONResponse({"error": "not_found", "message": f"No application numbered {number}",
+                                 "message_kk": f"Өтініш табылмады: {number}",
+                                 "message_ru": f"Заявление не найдено: {number}", "number": number}, status_code=404)
+        return found
+
     @router.get("/applications/{application_id}", summary="An application, its receipts and its result")
     async def view(application_id: str, session: Operator) -> dict[str, Any]:
         return await office.view(application_id)
@@ -42,7 +53,9 @@ def build_router(office: FrontOffice) -> APIRouter:
 
 def build_routers(runtime: SystemRuntime, office: FrontOffice) -> list[APIRouter]:
     return [
-        provider_router(lambda: runtime, {"GK_ResultDelivery": office.take_result, "GK_NotificationDelivery": office.take_notice}, accept_from={"gateway"}),
+        provider_router(lambda: runtime, {"GK_ResultDelivery": office.take_result, "GK_NotificationDelivery": office.take_notice,
+                                          "GK_EQueueBooking": lambda request: equeue.book(office, request)},
+                        accept_from={"gateway"}),
         build_router(office),
     ]
 

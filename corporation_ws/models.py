@@ -29,6 +29,9 @@ class Ticket(CorporationModel, table=True):
     reglament: str
     issued_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     used_by: str | None = None
+    booked_us: int | None = Field(default=None, sa_column=Column(BigInteger, index=True),
+                                  description="the slot booked on the portal (GK_EQueueBooking), if booked")
+    booked_iin: str | None = Field(default=None, max_length=12, description="who booked it")
 
 
 class FrontApplication(CorporationModel, table=True):

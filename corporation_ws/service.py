@@ -29,6 +29,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from corporation_ws.equeue import booking_problem
 from corporation_ws.models import FrontApplication, FrontNotice, OperatorSession, Ticket
 from corporation_ws.operations import DELIVERY_FAULT, OPERATIONS
 from corporation_ws.schemas import FrontRequest, Representative
@@ -201,6 +202,11 @@ class FrontOffice:
         self._check_entries(request, reglament)
         async with self.runtime.db.session() as db:
             ticket = await db.get(Ticket, request.ticket)
+            if ticket is not None and (problem := booking_problem(ticket, request.applicant_iin)):
+                raise FrontOfficeError(422, "invalid_request", {"kk": "Талон басқа өтініш берушіге брондалған",
+                                                                "ru": "Талон забронирован другим заявителем",
+                                                                "en": f"The electronic queue ticket: {problem}"},
+                                       field="ticket")
             if ticket is None or ticket.used_by:
                 raise FrontOfficeError(422, "invalid_request", {"kk": "Электрондық кезек талоны жарамсыз",
                                                                 "ru": "Талон электронной очереди недействителен",

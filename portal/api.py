@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from portal import cabinet as cabinet_stages
+from portal import equeue
 from portal.models import PortalSession
 from portal.schemas import CabinetPayment, CabinetSignature, Credentials, FilledForm, NewAccount, SignedApplication
 from portal.service import Portal, PortalError
@@ -82,6 +83,10 @@ def build_router(portal: Portal) -> APIRouter:
     @router.post("/applications", summary="Submit a signed request (the request steps up to sending it to the provider)")
     async def apply(body: SignedApplication, session: CurrentSession) -> dict[str, Any]:
         return await portal.apply(session, body)
+
+    @router.post("/equeue/bookings", summary="Book the State Corporation's electronic queue for a service (a slot)")
+    async def book_queue(body: equeue.Booking, session: CurrentSession) -> dict[str, Any]:
+        return await equeue.book(portal, session, body)
 
     @router.get("/cabinet/applications", summary="The personal cabinet: my applications")
     async def cabinet(session: CurrentSession) -> list[dict[str, Any]]:
