@@ -184,6 +184,15 @@ async def test_the_chancellery_serves_the_war_veteran_out_of_turn_and_gives_the_
             assert unknown.status_code == 404
             bad = await ws.post("/api/chancellery/queue", json={"reglament": REGLAMENT, "applicant": {"iin": "123"}})
             assert bad.status_code == 422 and "applicant.iin" in bad.json()["message"]
+            # the package is checked against the list of the queue the form names (item 15)
+            papers = [{"code": c} for c in ("application", "identity", "residence", "category")]
+            unlisted = await ws.post("/api/chancellery/applications", json={
+                "reglament": REGLAMENT, "applicant": {"iin": VETERAN}, "attachments": papers})
+            assert unlisted.status_code == 422 and "form.queueList" in unlisted.json()["message"]
+            poor = await ws.post("/api/chancellery/applications", json={
+                "reglament": REGLAMENT, "applicant": {"iin": VETERAN}, "attachments": papers,
+                "form": {"queueList": "socially-vulnerable"}})  # an income-tested list wants the incomes
+            assert poor.status_code == 422 and "incomes" in poor.json()["message"]
             # the called veteran hands the package for the veterans' list: the registry confirms it
         _, trace, view = await _provider_office(
             simulation, reglament, _case("provider-office", "approved", applicant=VETERAN, queue_list="war-veterans"))
