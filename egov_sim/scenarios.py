@@ -188,7 +188,8 @@ async def _messages(simulation: Simulation, application_id: str, reglament) -> l
 def _report(reglament, channel: str, case: str, application_id: str | None, started: datetime,
             trace: list[dict[str, Any]],
             view: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
-    trace = [{k: e[k] for k in ("kind", "number", "label", "system", "sim_time", "outcome", "detail")} for e in trace]
+    trace = [{k: e[k] for k in ("kind", "number", "label", "step", "system", "sim_time", "outcome", "detail")}
+             for e in trace]
     result = (view or {}).get("result")
     if result:
         outcome = "approved" if result["document"].get("decision") == "approved" else "refused"

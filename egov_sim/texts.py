@@ -184,10 +184,10 @@ def elapsed(delta: timedelta, lang: str) -> str:
     return " ".join(parts) or phrase("zero_minutes", lang)
 
 
-def step_name(reglament: Any, channel: str, kind: str, number: int, lang: str) -> str | None:
-    """The short name of a trace event's step in the reglament definition, or None if it has none."""
+def step_name(reglament: Any, channel: str, key: str, lang: str) -> str | None:
+    """The short name of a trace event's step (its key in the definition), or None if it has none."""
     try:
-        step = reglament.channels[channel].step(f"{kind}-{number}")
+        step = reglament.channels[channel].step(key)
     except KeyError:
         return None
     return getattr(step.name, lang) if step.name is not None else None
@@ -202,7 +202,8 @@ def trace_lines(trace: list[dict[str, Any]], reglament: Any, channel: str, lang:
     condition's answer, and the system's own Kazakh detail."""
     rows = []
     for event in trace:
-        name = step_name(reglament, event.get("channel") or channel, event["kind"], event["number"], lang)
+        key = event.get("step") or f"{event['kind']}-{event['number']}"  # the key: two steps may share a number
+        name = step_name(reglament, event.get("channel") or channel, key, lang)
         answer = {"true": "yes", "false": "no"}.get(event["outcome"])
         said = " — ".join(part for part in (
             " ".join(p for p in (name, f"[{phrase(answer, lang)}]" if answer else None) if p),

@@ -66,6 +66,7 @@ class TraceEvent:
             "kind": self.kind,
             "number": self.number,
             "label": self.label,
+            "step": self.step_key,
             "system": self.system,
             "sim_time": to_local(self.sim_time).isoformat(),
             "outcome": self.outcome,

@@ -132,7 +132,7 @@ def test_the_command_prints_the_same(tmp_path):
                                "finished_at", "term", "trace", "messages", "world"}
         assert report["application_id"] and report["world"]["data_dir"] == str((tmp_path / "cli").resolve())
         assert [e["label"] for e in report["trace"]] == expected
-        assert set(report["trace"][0]) == {"kind", "number", "label", "system", "sim_time", "outcome", "detail"}
+        assert set(report["trace"][0]) == {"kind", "number", "label", "step", "system", "sim_time", "outcome", "detail"}
         wrong = subprocess.run([sys.executable, "-m", "egov_sim.cli", "run", "almaty-queue", "--channel", "portal",
                                 "--case", "nonsense", "--data-dir", str(tmp_path / "cli")],
                                capture_output=True, text=True, timeout=300, env=env)

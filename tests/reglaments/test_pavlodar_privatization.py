@@ -133,6 +133,9 @@ async def test_an_unsigned_contract_stays_unsigned(make_settings):
     assert "Citizen's signature: the contract is NOT signed" in english
     assert "– awaiting the signed contract" in english
     assert "ЭЦП гражданина: договор не подписан" in russian and "Этап 2" not in russian
+    # two steps labelled 7-процесс (stages 1 and 3) each go by their own name
+    assert "7-процесс" in english and "The commission's decision reaches the personal cabinet" in english
+    assert "The electronic contract reaches the personal cabinet" in english
 
 
 async def test_the_payment_is_due_then_overdue_then_paid(make_settings):
