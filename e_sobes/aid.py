@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime.grounds import Ground
 from simulation.calendar import to_local
 
 Ask = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -78,15 +79,6 @@ def params_of(decision: dict[str, Any] | None) -> HousingAidParams:
         raise RuleSetError(f"decision.{where}: {first['msg']}") from None
 
 
-@dataclass(frozen=True)
-class Ground:
-    code: str
-    kk: str
-    ru: str
-    en: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "kk": self.kk, "ru": self.ru, "en": self.en}
 
 
 # ---- the amount: costs within the norms minus the limit share of the income -----------------------

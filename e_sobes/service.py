@@ -43,23 +43,21 @@ from sqlmodel import select
 from e_sobes.aid import CONSENT_SERVICES, HousingAid, explanation, params_of
 from e_sobes.models import AidCase, HousingAidApplication, YearCounter
 from e_sobes.operations import OPERATIONS
-from gateway_protocol.errors import GatewayFault
-from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
-from signatures.certificates import Role
-from signatures.client import obtain_person_identity, renewed_key_storage
-from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
-from simulation.calendar import term_end
-from simulation.clock import from_us, to_us
-from simulation.engine import EngineError
-from simulation.topology import regional_gateway
 from e_sobes.schemas import HousingAidRequest
 from e_sobes.texts import HOUSING_COSTS, INCOME_KINDS, RECEIVED, RELATIONS, already_received, received
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
-from signatures.jws import canonical_json
-from simulation.calendar import to_local
-from runtime.registration import Registered, Registrar, parse_data, refusal
+from reglaments import Reglament, ReglamentError, all_reglaments, get_reglament
 from runtime import SystemRuntime
+from runtime.registration import Registered, Registrar, parse_data, refusal
+from signatures.certificates import Role
+from signatures.client import obtain_person_identity, renewed_key_storage
+from signatures.jws import canonical_json
+from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
+from simulation.calendar import term_end, to_local
+from simulation.clock import from_us, to_us
+from simulation.engine import EngineError
+from simulation.topology import regional_gateway
 
 SERVICE_ID = "ESOBES_HousingAidApplication"
 STATUS_SERVICE_ID = "ESOBES_ApplicationStatus"
@@ -461,13 +459,7 @@ class ESobes:
         gateway = self.gateway_of(reglament)
 
         async def ask(service: str, data: dict[str, Any]) -> dict[str, Any] | None:
-            try:
-                reply = await gateway.send(service, data, correlation_id=application_id)
-            except GatewayFault as fault:
-                if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
-                    return None
-                raise
-            return reply.responseData.data
+            return await gateway.ask(service, data, correlation_id=application_id)
 
         return ask
 

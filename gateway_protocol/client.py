@@ -172,6 +172,17 @@ class GatewayClient:
             ) from None
         return parse_reply(reply, trusted_roots=self.trusted_roots, at=await self.clock.now())
 
+    async def ask(self, service_id: str, data: Any, *, correlation_id: str | None = None) -> Any | None:
+        """A registry's answer data through the gateway, or None when the provider answers
+        Provider.NotFound (nobody by that ЖСН); any other fault raises."""
+        try:
+            reply = await self.send(service_id, data, correlation_id=correlation_id)
+        except GatewayFault as fault:
+            if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
+                return None
+            raise
+        return reply.responseData.data
+
     async def send_async(
         self,
         service_id: str,

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway_protocol.client import GatewayClient
-from gateway_protocol.errors import ErrorCode, GatewayFault
+from runtime.grounds import Ground
 from simulation.calendar import to_local
 
 Ask = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -67,17 +67,6 @@ ADULT_AGE = 18
 # ---- what the check returns ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ground:
-    """A ground for refusal, as the reasoned refusal cites it."""
-
-    code: str
-    kk: str
-    ru: str
-    en: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "kk": self.kk, "ru": self.ru, "en": self.en}
 
 
 @dataclass
@@ -725,16 +714,11 @@ def decision_of(reglament: Any) -> tuple[str, dict[str, Any]]:
 
 
 def gateway_ask(gateway: GatewayClient, correlation_id: str) -> Ask:
-    """An ``ask`` that sends through the gateway; Provider.NotFound is None, other faults raise."""
+    """An ``ask`` that sends through the gateway (:meth:`GatewayClient.ask`): Provider.NotFound is
+    None, other faults raise."""
 
     async def ask(service_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            reply = await gateway.send(service_id, data, correlation_id=correlation_id)
-        except GatewayFault as fault:
-            if fault.code == ErrorCode.PROVIDER_NOT_FOUND:
-                return None
-            raise
-        return reply.responseData.data
+        return await gateway.ask(service_id, data, correlation_id=correlation_id)
 
     return ask
 
