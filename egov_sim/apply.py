@@ -280,8 +280,13 @@ class _Systems:
     def __init__(self, settings) -> None:
         import httpx
 
+        from simulation.access import TOKEN_HEADER
+        from simulation.credentials import RunCredentials
+
         self.settings = settings
-        self.http = httpx.Client(timeout=max(settings.request_timeout, 60.0))
+        # the CLI is the run's administrator: its token from the data directory (or the setting)
+        self.http = httpx.Client(timeout=max(settings.request_timeout, 60.0),
+                                 headers={TOKEN_HEADER: RunCredentials.of(settings).admin_token})
 
     def __enter__(self) -> _Systems:
         return self

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from simulation.access import TOKEN_HEADER
+from simulation.credentials import RunCredentials
 from simulation.settings import Settings
 from simulation.topology import START_ORDER, SYSTEMS
 
@@ -78,10 +80,19 @@ class Simulation:
     async def __aexit__(self, *exc: Any) -> None:
         await self._stack.aclose()
 
-    def client(self, system: str, **kwargs: Any) -> httpx.AsyncClient:
-        """An HTTP client addressed to one system, as an outside caller would use it."""
+    @property
+    def credentials(self) -> RunCredentials:
+        """The run's secrets, read from its data directory as the CLI reads them."""
+        return RunCredentials.of(self.settings)
+
+    def client(self, system: str, *, role: str | None = "admin", **kwargs: Any) -> httpx.AsyncClient:
+        """An HTTP client addressed to one system, as an outside caller would use it: the tester,
+        with the run's ``role`` token (admin by default; ``role=None``: a caller without one)."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if role is not None:
+            headers.setdefault(TOKEN_HEADER, self.credentials.token(role))
         return httpx.AsyncClient(
-            transport=self.transport, base_url=self.settings.url_of(system), timeout=60, **kwargs
+            transport=self.transport, base_url=self.settings.url_of(system), timeout=60, headers=headers, **kwargs
         )
 
     def runtime(self, system: str):

@@ -32,7 +32,9 @@ from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
 from simulation.apidocs import serve_api_docs
+from simulation.access import AccessDenied
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
+from simulation.credentials import RunCredentials
 from simulation.database import STORE, Database, connect_sqlite
 from simulation.definition import Step, check_operations
 from simulation.engine import Engine, Operations
@@ -56,6 +58,8 @@ class SystemRuntime:
             raise KeyError(f"unknown system {name!r}")
         self.name = name
         self.settings = settings
+        self.credentials = RunCredentials.of(settings)
+        """The run's secrets: the roles' tokens, the systems' gateway passwords."""
         self.db = Database(settings, name)
         self.store = Database(settings, STORE)
         self.clock = VirtualClock(self.store, settings.clock_start, settings.run_id)
@@ -281,11 +285,16 @@ def system_app(
     )
     serve_api_docs(app)
     app.state.runtime = runtime
+    app.state.credentials = runtime.credentials
 
     @app.get("/health", tags=["operations"], summary="Liveness and readiness")
     async def health() -> JSONResponse:
         body = {"system": name, "ready": runtime.ready}
         return JSONResponse(body, status_code=200 if runtime.ready else 503)
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

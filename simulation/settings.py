@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from simulation.topology import SYSTEMS
@@ -126,6 +126,18 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level of the simulation's own log lines."
+    )
+
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The administrator's token (X-Egov-Sim-Token) for a shared environment; unset: drawn "
+            "per run and kept in data_dir/admin.token, readable only by its owner."
+        ),
+    )
+    auditor_token: SecretStr | None = Field(
+        default=None,
+        description="The auditor's read-only token; unset: drawn per run, in data_dir/auditor.token.",
     )
 
     def port_of(self, system: str) -> int:
