@@ -128,6 +128,22 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level of the simulation's own log lines."
     )
 
+    portal_login_attempts: int = Field(
+        default=5, ge=1,
+        description="Wrong passwords in a row after which a portal account is locked.",
+    )
+    portal_lockout_minutes: float = Field(
+        default=30.0, gt=0,
+        description="Minutes of virtual time a portal account stays locked after too many wrong passwords.",
+    )
+    portal_challenge_minutes: float = Field(
+        default=5.0, gt=0,
+        description=(
+            "Minutes of virtual time a portal registration challenge (signed with the citizen's "
+            "AUTH key) stays valid."
+        ),
+    )
+
     admin_token: SecretStr | None = Field(
         default=None,
         description=(
