@@ -1,4 +1,8 @@
-"""200 approved applications taken at once get 200 distinct, gap-free sequence numbers per list."""
+"""Applications taken at once get distinct, gap-free sequence numbers per list.
+
+Sixty at once, thirty a list: every one of them is in flight together (one event loop, one
+gather), which is what contends for the numbers; two hundred took three and a half minutes of
+CI for no more contention than this."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from simulation.settings import Settings
 from simulation.topology import SYSTEMS
 
 LISTS = ("socially-vulnerable", "orphans")
+CROWD = 60
 
 
 def person(iin: str) -> dict:
@@ -37,7 +42,7 @@ def person(iin: str) -> dict:
 
 @pytest.fixture
 async def crowd(tmp_path):
-    iins = [make_iin(date(1980, 1, 1 + n % 28), 1, n) for n in range(200)]
+    iins = [make_iin(date(1980, 1, 1 + n % 28), 1, n) for n in range(CROWD)]
     fixture = tmp_path / "crowd.yaml"
     fixture.write_text(yaml.safe_dump({"persons": [person(i) for i in iins]}, allow_unicode=True), encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "run", population_size=0, registry_fixtures=[fixture], seed_people=False)
@@ -46,7 +51,7 @@ async def crowd(tmp_path):
     await drop_run(settings, (*SYSTEMS, "simulation"))
 
 
-async def test_two_hundred_at_once(crowd):
+async def test_a_crowd_at_once(crowd):
     simulation, iins = crowd
     async with simulation.client("corporation_ws") as ws, simulation.client("control") as control, \
             simulation.client("provider_ws") as provider:
@@ -67,10 +72,10 @@ async def test_two_hundred_at_once(crowd):
         assert (await control.post("/clock/run")).status_code == 200
         for queue_list in LISTS:
             entries = (await provider.get(f"/api/queue/{queue_list}", params={"reglament": "almaty-queue"})).json()
-            assert [e["sequenceNumber"] for e in entries] == list(range(1, 101)), queue_list
+            assert [e["sequenceNumber"] for e in entries] == list(range(1, CROWD // 2 + 1)), queue_list
         numbers = {}
         for application_id in ids:
             view = (await ws.get(f"/api/applications/{application_id}", headers=auth)).json()
             queue = view["result"]["document"]["queue"]
             numbers.setdefault(queue["list"], []).append(queue["sequenceNumber"])
-        assert {k: sorted(v) for k, v in numbers.items()} == {q: list(range(1, 101)) for q in LISTS}
+        assert {k: sorted(v) for k, v in numbers.items()} == {q: list(range(1, CROWD // 2 + 1)) for q in LISTS}
