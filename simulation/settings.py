@@ -144,6 +144,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    max_body_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "The largest request body any system takes, in bytes: a longer one is answered 413 before "
+            "it is read whole. At least the gateway's own envelope limit (16 MiB, gateway.service."
+            "MAX_ENVELOPE_BYTES), so a message over that is still refused by the gateway's rule."
+        ),
+    )
+
     admin_token: SecretStr | None = Field(
         default=None,
         description=(
