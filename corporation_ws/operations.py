@@ -265,14 +265,6 @@ async def send_by_courier(office: FrontOffice, call: StepCall) -> Done:
 # ---- the receipt of the documents accepted (a reglament's list of what it holds) ----------------
 
 
-def _text(call: StepCall, name: str) -> dict[str, str]:
-    value = call.params.get(name)
-    if not (isinstance(value, dict) and all(isinstance(value.get(k), str) for k in LANGS)):
-        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: parameter {name!r} is "
-                         f"{{kk, ru, en}}, not {value!r}")
-    return {k: value[k] for k in LANGS}
-
-
 async def _full_name(office: FrontOffice, iin: str, correlation_id: str) -> str | None:
     """The person's surname, name and patronymic as ЖТ МДҚ holds them (None if it does not)."""
     try:
@@ -324,7 +316,7 @@ async def give_receipt(office: FrontOffice, call: StepCall) -> Done:
         "acceptedAt": local.isoformat(),
         "service": call.reglament.title.model_dump(),
         "documents": {"count": len(documents), "items": documents},
-        "issue": {"date": issue.isoformat(), "place": _text(call, "place")},
+        "issue": {"date": issue.isoformat(), "place": call.text_param("place")},
         "employee": {"fullName": taken.operator.name, "phone": call.params.get("phone")},
         "applicant": applicant,
         "representative": representative,

@@ -294,14 +294,6 @@ def _issue_date(call: StepCall, schedule_of: str):
     return issue
 
 
-def _text_param(call: StepCall, name: str) -> dict[str, str]:
-    value = call.params.get(name)
-    if not (isinstance(value, dict) and all(isinstance(value.get(k), str) for k in LANGS)):
-        raise ValueError(f"{call.reglament.id}/{call.channel.name}: {call.step.label}: parameter {name!r} is "
-                         f"{{kk, ru, en}}, not {value!r}")
-    return {k: value[k] for k in LANGS}
-
-
 async def _full_name(ws: ProviderWorkstation, call: StepCall, iin: str) -> str | None:
     reply = await ws.gateway_of(call.reglament).send("GBDFL_UniversalServiceSync", {"iin": iin},
                                                      correlation_id=str(call.application_id))
@@ -341,7 +333,7 @@ async def give_receipt(ws: ProviderWorkstation, call: StepCall) -> Done:
         "acceptedAt": to_local(call.at).isoformat(),
         "service": call.reglament.title.model_dump(),
         "documents": {"count": len(documents), "items": documents},
-        "issue": {"date": issue.isoformat(), "place": _text_param(call, "place")},
+        "issue": {"date": issue.isoformat(), "place": call.text_param("place")},
         "employee": {"fullName": " ".join(employee.get(k) or "" for k in ("surname", "name", "patronymic")).strip(),
                      "phone": call.params.get("phone")},
         "applicant": {"iin": case.applicant_iin, "fullName": await _full_name(ws, call, case.applicant_iin),

@@ -46,6 +46,9 @@ TIMER_KIND = "reglament-step"
 
 # ---- operations ----------------------------------------------------------------------------------
 
+TEXT_LANGS = ("kk", "ru", "en")
+"""The languages of a text parameter: Kazakh as the seeds write it, Russian and English beside it."""
+
 
 @dataclass
 class StepCall:
@@ -66,6 +69,15 @@ class StepCall:
     """Notes kept with the application's position across steps, walks and systems (JSON)."""
     verdict: bool | None
     """The verdict of the last condition."""
+
+    def text_param(self, name: str) -> dict[str, str]:
+        """The parameter ``name`` as a text in the three languages ``{kk, ru, en}``; anything
+        else is a definition error naming the reglament, the channel, the step and the value."""
+        value = self.params.get(name)
+        if not (isinstance(value, dict) and all(isinstance(value.get(lang), str) for lang in TEXT_LANGS)):
+            raise ValueError(f"{self.reglament.id}/{self.channel.name}: {self.step.label}: parameter {name!r} is "
+                             f"{{kk, ru, en}}, not {value!r}")
+        return {lang: value[lang] for lang in TEXT_LANGS}
 
 
 @dataclass
