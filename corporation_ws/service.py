@@ -114,6 +114,7 @@ class FrontOffice:
                      "roles": ["employee"], "usage": usage},
                     key_file=self.runtime.settings.data_dir.expanduser().resolve() / "keys" / f"operator-{usage}.p12",
                     roots=self.runtime.trusted_roots, at=await self.runtime.now(),
+                    admin_token=self.runtime.credentials.admin_token,  # issuing a key needs the run's admin
                 )
             layer.choose(storage)
 

@@ -314,7 +314,8 @@ class ESobes:
                     {**head.model_dump(), "organisation": organisation.name, "bin": organisation.bin,
                      "roles": [Role.FIRST_HEAD.value], "usage": "sign"},
                     key_file=data_dir.expanduser().resolve() / "keys" / f"{SYSTEM}-head-{head.iin}.p12",
-                    roots=self.runtime.trusted_roots, at=await self.runtime.now())
+                    roots=self.runtime.trusted_roots, at=await self.runtime.now(),
+                    admin_token=self.runtime.credentials.admin_token)  # issuing a key needs the run's admin
                 layer.choose(identity)
             else:
                 layer.choose(seeded)

@@ -158,6 +158,7 @@ class ProviderWorkstation:
                 key_file=data_dir.expanduser().resolve() / "keys" / f"{SYSTEM}-head-{head.iin}.p12",
                 roots=self.runtime.trusted_roots,
                 at=await self.runtime.now(),
+                admin_token=self.runtime.credentials.admin_token,  # issuing a key needs the run's admin
             )
             ncalayer.choose(identity)
             self._heads[head.iin] = Head(ncalayer, None)

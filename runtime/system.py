@@ -183,6 +183,7 @@ class SystemRuntime:
                 at=await self.clock.now(),
                 ca=self.settings.system_key_ca,
                 wait=wait,
+                admin_token=self.credentials.admin_token,  # a first enrolment; a renewal signs with the old key
             )
 
     async def stop(self) -> None:

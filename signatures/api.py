@@ -9,8 +9,9 @@ from datetime import datetime
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
 
 from signatures.certificates import Role, Subject, cert_to_pem, chain_to_pem, subject_info
 from signatures.identity import KEY_STORAGE_PASSWORD
@@ -20,8 +21,11 @@ from signatures.schemas import (
     RevocationRequest,
     SystemCertificateRequest,
 )
+from signatures.proofs import REFUSALS, ProofRefused, csr_digest
+from signatures.schemas import Proof
 from signatures.service import CertificateRequestError, CertificationAuthority, b64
-from signatures.texts import INVALID_REQUEST, NO_CERTIFICATE
+from signatures.texts import INVALID_REQUEST, NEEDS_ADMIN_OR_PROOF, NO_CERTIFICATE, PROOF_REFUSED
+from simulation.access import ADMIN, TOKEN_HEADER, AccessDenied, credentials_of
 from simulation.identifiers import IdentifierError, validate_bin, validate_iin
 
 PEM = "application/x-pem-file"
@@ -48,6 +52,73 @@ def _not_found(serial: str) -> JSONResponse:
          "message_kk": NO_CERTIFICATE["kk"], "message_ru": NO_CERTIFICATE["ru"]},
         status_code=404,
     )
+
+
+_run_token = APIKeyHeader(
+    name=TOKEN_HEADER,
+    scheme_name="runToken",
+    description="The run's admin token (data_dir/admin.token); or, instead, a proof in the body.",
+    auto_error=False,
+)
+
+
+def _unauthenticated() -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": "unauthenticated",
+            "message": NEEDS_ADMIN_OR_PROOF["en"],
+            "message_kk": NEEDS_ADMIN_OR_PROOF["kk"],
+            "message_ru": NEEDS_ADMIN_OR_PROOF["ru"],
+            "roles": ["admin"],
+            "alternative": "proof",
+        },
+        status_code=401,
+    )
+
+
+def _proof_refused(exc: ProofRefused) -> JSONResponse:
+    en, kk, ru = REFUSALS[exc.rule]
+    return JSONResponse(
+        {
+            "error": "proof_refused",
+            "rule": exc.rule,
+            "message": f"{PROOF_REFUSED['en']}: {exc}",
+            "message_kk": f"{PROOF_REFUSED['kk']}: {kk}",
+            "message_ru": f"{PROOF_REFUSED['ru']}: {ru}",
+            "fields": [{"field": exc.field, "problem": str(exc)}],
+        },
+        status_code=401,
+    )
+
+
+async def authorise(
+    ca: CertificationAuthority,
+    request: Request,
+    token: str | None,
+    proof: Proof | None,
+    action: str,
+    binding: dict,
+    *,
+    serial: str | None = None,
+    system: str | None = None,
+) -> JSONResponse | str:
+    """Who asks: ``"admin"`` (the run's admin token), ``"holder"`` (a proof of holding the key
+    of the certificate acted on, checked and used up here), or the refusal to answer.
+
+    No token and no proof: 401 naming both ways; the auditor's token without a proof: 403; a
+    proof the CA does not accept: 401 naming the failed rule."""
+    role = credentials_of(request).role_of(token)
+    if role == "admin":
+        return "admin"
+    if proof is None:
+        if role is not None:
+            raise AccessDenied(403, ("admin",))
+        return _unauthenticated()
+    try:
+        await ca.check_proof(proof, action, binding, serial=serial, system=system)
+    except ProofRefused as exc:
+        return _proof_refused(exc)
+    return "holder"
 
 
 def subject_of(body: PersonCertificateRequest) -> Subject:
@@ -93,8 +164,15 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
         certs = [i.certificate for i in ca.issuers.values()] + [ca.root]
         return Response(chain_to_pem(certs), media_type=PEM)
 
-    @router.post("/certificates/system", tags=["certificates"], summary="Certify an information system (CSR)")
-    async def certify_system(body: SystemCertificateRequest):
+    @router.post("/certificates/system", tags=["certificates"],
+                 summary="Certify an information system (CSR): admin token, or a renewal with proof of its current key")
+    async def certify_system(
+        body: SystemCertificateRequest, request: Request, token: str | None = Security(_run_token)
+    ):
+        who = await authorise(ca, request, token, body.proof, "certify-system",
+                              {"system": body.system, "csr_sha256": csr_digest(body.csr_pem)}, system=body.system)
+        if isinstance(who, JSONResponse):
+            return who
         try:
             cert = await ca.issue_system(body.system, body.csr_pem)
         except CertificateRequestError as exc:
@@ -105,7 +183,8 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
             "chain_pem": chain_to_pem((cert, ca.issuer_of(cert).certificate)).decode(),
         }
 
-    @router.post("/certificates/person", tags=["certificates"], summary="Issue a person's key storage (PKCS#12)")
+    @router.post("/certificates/person", tags=["certificates"], summary="Issue a person's key storage (PKCS#12): admin",
+                 dependencies=[ADMIN])
     async def certify_person(body: PersonCertificateRequest):
         try:
             subject = subject_of(body)
@@ -128,18 +207,36 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
             return _not_found(serial)
         return Response(record.certificate_pem, media_type=PEM)
 
-    @router.post("/certificates/{serial}/revoke", tags=["revocation"], summary="Revoke, with a reason and date")
-    async def revoke(serial: str, body: RevocationRequest):
+    @router.post("/certificates/{serial}/revoke", tags=["revocation"],
+                 summary="Revoke, with a reason and date: admin token, or proof of holding the certificate's key")
+    async def revoke(
+        serial: str, body: RevocationRequest, request: Request, token: str | None = Security(_run_token)
+    ):
+        who = await authorise(ca, request, token, body.proof, "revoke", {"reason": body.reason}, serial=serial)
+        if isinstance(who, JSONResponse):
+            return who
+        if who == "holder" and body.at is not None:
+            return refusal("at", "only the administrator dates a revocation; a holder's takes effect now")
         try:
             record = await ca.revoke(serial, body.reason, body.at)
         except CertificateRequestError as exc:
             return refusal(exc.field, exc.message)
         if record is None:
             return _not_found(serial)
-        return await ca.status(serial)
+        answer = await ca.status(serial)
+        if body.notify:
+            answer["gateways"] = await ca.tell_gateways(record.serial_hex)
+        return answer
 
-    @router.post("/certificates/{serial}/reissue", tags=["certificates"], summary="New key, same holder; the old one superseded")
-    async def reissue(serial: str, body: ReissueRequest | None = None):
+    @router.post("/certificates/{serial}/reissue", tags=["certificates"],
+                 summary="New key, same holder; the old one superseded: admin token, or proof of holding the old key")
+    async def reissue(
+        serial: str, request: Request, body: ReissueRequest | None = None,
+        token: str | None = Security(_run_token),
+    ):
+        who = await authorise(ca, request, token, body.proof if body else None, "reissue", {}, serial=serial)
+        if isinstance(who, JSONResponse):
+            return who
         password = ((body.password if body else None) or KEY_STORAGE_PASSWORD.decode()).encode()
         try:
             cert, storage = await ca.reissue(serial, password)
@@ -149,7 +246,9 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
             return refusal(exc.field, exc.message)
         record = await ca.record(format(cert.serial_number, "x"))
         assert record is not None
-        return issued(ca, cert, storage, password, record.ca)
+        answer = issued(ca, cert, storage, password, record.ca)
+        answer["gateways"] = await ca.tell_gateways(serial)
+        return answer
 
     @router.get("/certificates/{serial}/status", tags=["revocation"], summary="good, revoked (when, why) or unknown")
     async def status(serial: str):

@@ -21,6 +21,8 @@ from cryptography.x509.oid import NameOID
 from signatures.certificates import CA_KEY_ALGORITHM, describe_key, generate_key, key_algorithm
 from signatures.identity import Identity
 from signatures.jws import sign_detached, verify_detached
+from signatures.proofs import csr_digest, make_proof
+from simulation.access import TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +110,15 @@ async def enrol_system(
     at: datetime,
     ca: Literal["gost", "rsa"] = "gost",
     wait: float = 30.0,
+    admin_token: str | None = None,
 ) -> Identity:
     """The system's identity: from its key storage if still trusted and of the key type of ``ca``
-    (gost: ECDSA P-256, the GOST stand-in; rsa: RSA-2048), else newly enrolled with such a key."""
+    (gost: ECDSA P-256, the GOST stand-in; rsa: RSA-2048), else newly enrolled with such a key.
+
+    The CA certifies a system only for the run's administrator or for the holder of the system's
+    current key: a renewal (a stored, still trusted key of the other type) is signed with the
+    stored key; a first enrolment (no stored key, or one the CA no longer trusts) carries
+    ``admin_token`` -- the administrator started the run and the system reads its data directory."""
     algorithm = CA_KEY_ALGORITHM[ca]
     stored = _stored_identity(key_file, roots, at)
     if stored is not None:
@@ -123,16 +131,14 @@ async def enrol_system(
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, system)]))
         .sign(key, hashes.SHA256())
     )
-    response = await _call(
-        http,
-        "POST",
-        f"{base_url}/v1/certificates/system",
-        wait=wait,
-        json={
-            "system": system,
-            "csr_pem": csr.public_bytes(serialization.Encoding.PEM).decode(),
-        },
-    )
+    csr_pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+    body: dict = {"system": system, "csr_pem": csr_pem}
+    headers = {}
+    if stored is not None:
+        body["proof"] = make_proof(stored, "certify-system", at, system=system, csr_sha256=csr_digest(csr_pem))
+    elif admin_token:
+        headers[TOKEN_HEADER] = admin_token
+    response = await _call(http, "POST", f"{base_url}/v1/certificates/system", wait=wait, json=body, headers=headers)
     body = response.json()
     chain = x509.load_pem_x509_certificates(body["chain_pem"].encode())
     identity = Identity(key, tuple(chain))
@@ -163,12 +169,15 @@ async def obtain_person_identity(
     roots: list[x509.Certificate],
     at: datetime,
     wait: float = 30.0,
+    admin_token: str | None = None,
 ) -> Identity:
-    """A person's signing key storage: from ``key_file`` if still trusted, else newly issued."""
+    """A person's signing key storage: from ``key_file`` if still trusted, else newly issued --
+    which only the run's administrator may ask for (``admin_token``)."""
     stored = _stored_identity(key_file, roots, at)
     if stored is not None:
         return stored
-    response = await _call(http, "POST", f"{base_url}/v1/certificates/person", wait=wait, json=person)
+    headers = {TOKEN_HEADER: admin_token} if admin_token else {}
+    response = await _call(http, "POST", f"{base_url}/v1/certificates/person", wait=wait, json=person, headers=headers)
     body = response.json()
     identity = Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
     identity.save(key_file, person.get("surname", "person"))
@@ -186,13 +195,15 @@ async def renewed_key_storage(http: httpx.AsyncClient, base_url: str, path: Path
 
     People renew their keys when the old ones run out; a run whose virtual time has gone past a
     certificate's end does the same: the CA re-issues it (the old one is superseded) and the new
-    key storage replaces the old file, with the same password.
+    key storage replaces the old file, with the same password. The request is signed with the old
+    key (a proof of holding it, :mod:`signatures.proofs`): the holder renews their own key.
     """
     identity = Identity.load(path)
     if identity.certificate.not_valid_after_utc > at:
         return path
     serial = format(identity.certificate.serial_number, "x")
-    response = await _call(http, "POST", f"{base_url}/v1/certificates/{serial}/reissue", wait=10.0, json={})
+    response = await _call(http, "POST", f"{base_url}/v1/certificates/{serial}/reissue", wait=10.0,
+                           json={"proof": make_proof(identity, "reissue", at)})
     body = response.json()
     prefix = path.stem.rsplit("_", 1)[0]  # RSA256, AUTH_RSA256, GOSTKNCA …
     renewed = path.with_name(f"{prefix}_{body['serial'][:16]}.p12")

@@ -44,8 +44,11 @@ default and an ``x5c`` chain makes the header 2-4 KB: raise
 
 Verification (:func:`verify_detached`) never raises for bad input; it returns a
 :class:`~signatures.verdicts.Verdict` whose code is the first failed rule, in
-this order: ``MALFORMED`` (unparsable token or header, unsupported ``alg``, ``alg``
-not matching the key of ``x5c[0]``, content that has no canonical JSON form),
+this order: ``MALFORMED`` (unparsable token or header, a part that is not canonical
+unpadded base64url -- padding, a character outside the URL-safe alphabet, whitespace, or
+non-zero bits after the last byte -- an ``x5c`` entry that is not canonical base64,
+unsupported ``alg``, ``alg`` not matching the key of ``x5c[0]``, content that has no
+canonical JSON form),
 ``SIGNATURE_MISMATCH``, ``CHAIN_NOT_TRUSTED`` (every link checked with
 ``verify_directly_issued_by``; each CA must have BasicConstraints ``ca=True``,
 keyCertSign when it has a KeyUsage, and respect pathLen), ``CERT_NOT_YET_VALID`` /
@@ -95,7 +98,7 @@ from .certificates import PrivateKey, subject_info
 from .chain import CertPath, build_path, check_certificate, verification_arguments
 from .verdicts import Verdict, VerdictCode
 
-__all__ = ["canonical_json", "sign_detached", "verify_detached", "clear_caches"]
+__all__ = ["canonical_json", "sign_detached", "verify_detached", "verify_signed_by", "clear_caches"]
 
 _log = logging.getLogger(__name__)
 
@@ -173,10 +176,29 @@ def _b64url(data: bytes) -> str:
 
 
 def _b64url_decode(text: str) -> bytes:
-    """Strict unpadded base64url (RFC 7515 §2); ValueError otherwise."""
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise ValueError("not unpadded base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict, canonical unpadded base64url (RFC 7515 §2; RFC 4648 §3.5); ValueError otherwise.
+
+    One byte string has one encoding: no padding, no character outside the URL-safe alphabet,
+    no length that leaves a lone character, and the bits after the last whole byte are zero.
+    A token whose parts could be written another way decodes to the same bytes under other
+    texts -- a second form of one signature that a log or a replay check would count as new.
+    """
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not unpadded base64url (padding, or a character outside A-Z a-z 0-9 - _)")
+    if len(text) % 4 == 1:
+        raise ValueError("not base64url (a length no byte string encodes to)")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64url(data) != text:
+        raise ValueError("not canonical base64url (the bits after the last byte are not zero)")
+    return data
+
+
+def _b64_decode_canonical(text: str) -> bytes:
+    """Strict, canonical standard base64 with padding (``x5c``, RFC 7515 §4.1.6); ValueError otherwise."""
+    data = base64.b64decode(text, validate=True)
+    if base64.b64encode(data).decode("ascii") != text:
+        raise ValueError("not canonical base64 (the bits after the last byte are not zero, or missing padding)")
+    return data
 
 
 # --------------------------------------------------------------------------- signing
@@ -257,8 +279,8 @@ def _parse_header(header_part: str) -> _Header | str:
     """The parsed header, or a string saying why it is malformed."""
     try:
         raw = _b64url_decode(header_part)
-    except (ValueError, binascii.Error):
-        return "the header is not base64url"
+    except (ValueError, binascii.Error) as exc:
+        return f"the header is {exc}"
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -282,8 +304,12 @@ def _parse_header(header_part: str) -> _Header | str:
         if not isinstance(item, str):
             return f"x5c[{index}] is not a string"
         try:
-            certs.append(x509.load_der_x509_certificate(base64.b64decode(item, validate=True)))
-        except (ValueError, binascii.Error):
+            der = _b64_decode_canonical(item)
+        except (ValueError, binascii.Error) as exc:
+            return f"x5c[{index}] is not a base64 DER certificate ({exc})"
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError:
             return f"x5c[{index}] is not a base64 DER certificate"
     leaf = certs[0]
     try:
@@ -343,14 +369,9 @@ def verify_detached(
         return Verdict.fail(VerdictCode.MALFORMED, f"unexpected error: {type(exc).__name__}")
 
 
-def _verify(
-    token: Any,
-    content: Any,
-    roots: tuple[x509.Certificate, ...],
-    at: datetime,
-    usage: str | None,
-) -> Verdict:
-    # 1. MALFORMED
+def _parse_token(token: Any, content: Any) -> tuple[_Header, str, bytes, bytes] | Verdict:
+    """(header, header part, signature, canonical content) of a well-formed token, else a
+    MALFORMED verdict saying what is wrong."""
     if isinstance(token, (bytes, bytearray)):
         try:
             token = token.decode("ascii")
@@ -360,7 +381,7 @@ def _verify(
         return Verdict.fail(VerdictCode.MALFORMED, "the token is not a string")
     if len(token) > _MAX_TOKEN_LENGTH:
         return Verdict.fail(VerdictCode.MALFORMED, "the token is too long")
-    parts = token.strip().split(".")
+    parts = token.split(".")
     if len(parts) != 3:
         return Verdict.fail(VerdictCode.MALFORMED, "not a compact JWS (expected 3 dot-separated parts)")
     header_part, payload_part, signature_part = parts
@@ -371,12 +392,27 @@ def _verify(
         return Verdict.fail(VerdictCode.MALFORMED, header)
     try:
         signature = _b64url_decode(signature_part)
-    except (ValueError, binascii.Error):
-        return Verdict.fail(VerdictCode.MALFORMED, "the signature part is not base64url")
+    except (ValueError, binascii.Error) as exc:
+        return Verdict.fail(VerdictCode.MALFORMED, f"the signature part is {exc}")
     try:
         payload = canonical_json(content)
     except (ValueError, TypeError) as exc:
         return Verdict.fail(VerdictCode.MALFORMED, f"the content has no canonical JSON form ({exc})")
+    return header, header_part, signature, payload
+
+
+def _verify(
+    token: Any,
+    content: Any,
+    roots: tuple[x509.Certificate, ...],
+    at: datetime,
+    usage: str | None,
+) -> Verdict:
+    # 1. MALFORMED
+    parsed = _parse_token(token, content)
+    if isinstance(parsed, Verdict):
+        return parsed
+    header, header_part, signature, payload = parsed
 
     # 2. SIGNATURE_MISMATCH
     signing_input = f"{header_part}.{_b64url(payload)}".encode("ascii")
@@ -397,6 +433,37 @@ def _verify(
     if failure is not None:
         return failure
     return Verdict.ok(signer)
+
+
+def verify_signed_by(token: str, content: Any, certificate: x509.Certificate) -> Verdict:
+    """Whether ``token`` is a detached JWS over ``content`` made with the key of ``certificate``,
+    the one its ``x5c[0]`` names.
+
+    For a party that holds ``certificate`` on record (the CA checking that a request comes from
+    the holder of a key it certified): only the form (MALFORMED, canonical base64url included)
+    and the signature (SIGNATURE_MISMATCH; ``x5c[0]`` not ``certificate`` is one) are checked
+    here -- the chain, the validity period and the revocation status are the caller's to judge.
+    """
+    try:
+        parsed = _parse_token(token, content)
+        if isinstance(parsed, Verdict):
+            return parsed
+        header, header_part, signature, payload = parsed
+        if header.certs[0] != certificate:
+            return Verdict.fail(
+                VerdictCode.SIGNATURE_MISMATCH,
+                f"made with the key of certificate {format(header.certs[0].serial_number, 'x')}, "
+                f"not of {format(certificate.serial_number, 'x')}",
+            )
+        signing_input = f"{header_part}.{_b64url(payload)}".encode("ascii")
+        if not _signature_matches(header, signing_input, signature):
+            return Verdict.fail(VerdictCode.SIGNATURE_MISMATCH)
+        signer = dict(header.signer)
+        signer["roles"] = list(signer["roles"])
+        return Verdict.ok(signer)
+    except Exception as exc:  # a verdict, not a crash
+        _log.exception("unexpected error while verifying a signature")
+        return Verdict.fail(VerdictCode.MALFORMED, f"unexpected error: {type(exc).__name__}")
 
 
 def clear_caches() -> None:

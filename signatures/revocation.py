@@ -55,6 +55,8 @@ asked again. An ``"unknown"`` answer of the responder itself (it does not know
 the serial) is an ordinary answer, cached like ``"good"``. Concurrent checks of
 one certificate share a single request. The cache lives in the checker (one
 entry per certificate ever checked, no eviction: :meth:`RevocationChecker.clear_cache`).
+:meth:`RevocationChecker.forget` drops one certificate's answers at once: the CA's revocation
+reaching a gateway before its cached "good" would expire.
 
 All times are passed in (the simulation's virtual clock); a naive datetime is
 taken to be UTC. Nothing here reads the wall clock.
@@ -592,11 +594,29 @@ class RevocationChecker:
         # each cached answer as it is handed out again (source "cache"), made once per answer
         self._replies: dict[tuple[bytes, int], RevocationStatus] = {}
         self._locks: dict[tuple[bytes, int], asyncio.Lock] = {}
+        self._forgotten = 0  # counts forget() calls: an answer fetched across one is not cached
 
     def clear_cache(self) -> None:
         """Forget every cached answer (revoked ones included)."""
+        self._forgotten += 1
         self._cache.clear()
         self._replies.clear()
+
+    def forget(self, serial: int, issuer: x509.Certificate | None = None) -> int:
+        """Forget the cached answers for the certificate ``serial`` (of ``issuer``, or of any
+        issuer): its next check asks the responder, whatever the freshness. The CA calls this,
+        through its gateways' admin endpoint, when it revokes a certificate
+        (:mod:`signatures.revocation_push`). Returns how many answers were forgotten.
+
+        An answer being fetched meanwhile is handed to its caller but not cached: it may predate
+        the revocation."""
+        issuer_hash = _issuer_hashes(issuer, "sha1")[1] if issuer is not None else None
+        keys = [k for k in self._cache if k[1] == serial and (issuer_hash is None or k[0] == issuer_hash)]
+        self._forgotten += 1
+        for key in keys:
+            self._cache.pop(key, None)
+            self._replies.pop(key, None)
+        return len(keys)
 
     def cached(self, cert: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus | None:
         """The last answer obtained for ``cert`` (whatever its age), or None."""
@@ -622,12 +642,14 @@ class RevocationChecker:
             if reply is not None:
                 return reply
             cached = self._cache.get(key)
+            forgotten = self._forgotten
             try:
                 answer = await self._ask(cert, issuer, at)
             except _ResponderFailure as failure:
                 return self._on_failure(cached, at, str(failure))
-            self._cache[key] = answer
-            self._replies.pop(key, None)
+            if forgotten == self._forgotten:
+                self._cache[key] = answer
+                self._replies.pop(key, None)
             return answer
 
     def _from_cache(self, key: tuple[bytes, int], at: datetime) -> RevocationStatus | None:

@@ -11,9 +11,33 @@ from pydantic import BaseModel, ConfigDict, Field
 from signatures.certificates import Role
 
 
+class Proof(BaseModel):
+    """Proof of holding the key of one's own certificate (see :mod:`signatures.proofs`)."""
+
+    serial: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Fa-f]+$",
+                        description="the certificate whose key signs, in hex")
+    requested_at: str = Field(min_length=1, max_length=64,
+                              description="the virtual moment of the request, ISO 8601 with its offset")
+    nonce: str = Field(min_length=8, max_length=128, description="fresh for every request")
+    signature: str = Field(min_length=1, max_length=64 * 1024,
+                           description="detached JWS over {action, serial, requested_at, nonce, …}, "
+                                       "x5c[0] = that certificate")
+
+
+PROOF_FIELD = Field(
+    default=None,
+    description="instead of the admin token (X-Egov-Sim-Token): proof of holding the current key",
+)
+
+
 class SystemCertificateRequest(BaseModel):
     system: str
     csr_pem: str
+    proof: Proof | None = Field(
+        default=None,
+        description="a renewal instead of the admin token: proof of holding the system's current key "
+                    "(binding system and csr_sha256)",
+    )
 
 
 class PersonCertificateRequest(BaseModel):
@@ -35,10 +59,17 @@ class PersonCertificateRequest(BaseModel):
 class RevocationRequest(BaseModel):
     reason: str = Field(default="unspecified", examples=["keyCompromise", "superseded"])
     at: datetime | None = Field(default=None, description="when it took effect (default: now)")
+    notify: bool = Field(
+        default=True,
+        description="tell every gateway of the run to forget its cached OCSP answer for the "
+                    "certificate at once (false: they learn it when their cached answer expires)",
+    )
+    proof: Proof | None = PROOF_FIELD
 
 
 class ReissueRequest(BaseModel):
     password: str | None = None
+    proof: Proof | None = PROOF_FIELD
 
 
 class Dialog(BaseModel):

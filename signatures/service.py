@@ -12,7 +12,8 @@ from typing import Literal
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import ocsp
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from signatures.certificates import (
@@ -42,6 +43,9 @@ from signatures.revocation import (
     build_crl,
     parse_reason,
 )
+from signatures.jws import verify_signed_by
+from signatures.proofs import ProofRefused, UsedProof, content_digest, normal_serial, proof_content
+from signatures.revocation_push import tell_gateways
 from simulation.clock import from_us, to_us
 from simulation.identifiers import make_bin
 from runtime import SystemRuntime
@@ -292,6 +296,63 @@ class CertificationAuthority:
                     name = f"{KEY_FILE_PREFIX[('rsa', usage)]}_{format(cert.serial_number, 'x')[:16]}.p12"
                     (staging / name).write_bytes(storage)
                 staging.rename(home)
+
+    # ---- proof of holding a key ---------------------------------------------------------------
+
+    async def check_proof(
+        self, proof, action: str, binding: dict, *, serial: str | None = None, system: str | None = None
+    ) -> IssuedCertificate:
+        """The certificate whose holder ``proof`` shows asks for ``action`` (see
+        :mod:`signatures.proofs`); :class:`ProofRefused` naming the failed rule otherwise.
+
+        ``serial``: the certificate the request acts on, which must be the proof's own;
+        ``system``: the system a renewal is for, whose certificate the proof's must be."""
+        record = await self.record(proof.serial)
+        if record is None:
+            raise ProofRefused("unknown-certificate", proof.serial)
+        if serial is not None and normal_serial(serial) != record.serial_hex:
+            raise ProofRefused("other-certificate", f"the proof is for {record.serial_hex}, the request for {serial}")
+        content = proof_content(action, proof.serial, proof.requested_at, proof.nonce, binding)
+        verdict = verify_signed_by(proof.signature, content, cert_from_pem(record.certificate_pem))
+        if not verdict.valid:
+            raise ProofRefused("signature", verdict.message)
+        if record.revoked_us is not None:
+            raise ProofRefused("revoked", f"revoked at {from_us(record.revoked_us).isoformat()} "
+                                          f"({record.revocation_reason})")
+        now = await self.runtime.now()
+        if from_us(record.not_before_us) > now:
+            raise ProofRefused("not-yet-valid")
+        if system is not None:
+            spec = json.loads(record.subject_spec)
+            if record.profile != "system" or spec.get("system_id") != system:
+                raise ProofRefused("system", f"the certificate is {record.subject}, the request is for {system}")
+        try:
+            requested = datetime.fromisoformat(proof.requested_at)
+        except ValueError:
+            raise ProofRefused("requested-at", f"{proof.requested_at!r} is not an ISO 8601 date and time") from None
+        if requested.tzinfo is None:
+            raise ProofRefused("requested-at", f"{proof.requested_at!r} has no UTC offset")
+        skew = timedelta(seconds=self.runtime.settings.message_date_skew)
+        if abs(now - requested) > skew:
+            raise ProofRefused("requested-at", f"{proof.requested_at} is {abs(now - requested)} away from the CA's "
+                                               f"time {now.isoformat()}; the allowed skew is {skew}")
+        async with self.runtime.db.session() as session:
+            # a proof older than the skew is refused above: its record is no longer needed
+            await session.exec(delete(UsedProof).where(UsedProof.requested_us < to_us(now - 2 * skew)))  # type: ignore[call-overload]
+            session.add(UsedProof(digest=content_digest(content), serial_hex=record.serial_hex, action=action,
+                                  requested_us=to_us(requested)))
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise ProofRefused("replayed") from None
+        return record
+
+    async def tell_gateways(self, serial_hex: str) -> dict:
+        """Every gateway of the run forgets its cached OCSP answer for the certificate now
+        (:mod:`signatures.revocation_push`); who could not be told is reported, not raised."""
+        return await tell_gateways(
+            self.runtime.http, self.runtime.url_of, self.runtime.credentials.admin_token, normal_serial(serial_hex)
+        )
 
     # ---- revocation -------------------------------------------------------------------------
 
