@@ -2,7 +2,9 @@
 
 It takes the documented HTTP path (docs/http.md), step for step:
 
-- portal: register the applicant's account if need be, log in, fill in the form
+- portal: register the applicant's account if need be, proving the ЖСН with their AUTH key (the
+  portal's one-time challenge, ``POST /api/accounts/challenge``, signed in NCALayer with their
+  seeded AUTH key storage or the one of ``--auth-key-storage``), log in, fill in the form
   (``POST /api/services/<id>/document``), sign the answer's ``ncalayer`` request with the
   applicant's NCALayer (``POST /ncalayer`` of ``signatures``: their seeded key storage, or the one
   of ``--key-storage``), submit it (``POST /api/applications``);
@@ -65,6 +67,11 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="portal: sign with this PKCS#12 key storage instead of the applicant's seeded one",
     )
     apply.add_argument(
+        "--auth-key-storage", metavar="FILE.p12",
+        help="portal: prove the ЖСН at registration with this AUTH key storage instead of the applicant's "
+             "seeded one",
+    )
+    apply.add_argument(
         "--key-password", default=SEEDED_KEY_PASSWORD,
         help=f"the key storage's password (default {SEEDED_KEY_PASSWORD}, that of the seeded ones)",
     )
@@ -92,11 +99,12 @@ def run_apply(args: argparse.Namespace, settings, out: TextIO, err: TextIO) -> i
         reglament = _reglament(args.reglament, args.channel)
         kind = _entry(reglament, args.channel)
         case = load_case_data(Path(args.case_data), kind, reglament) if args.case_data else CaseFill()
-        if kind == "portal" and args.key_storage and not Path(args.key_storage).is_file():
-            raise ApplyError(f"--key-storage {args.key_storage}: no such file", EXIT_USAGE)
-        if kind == "corporation" and (args.key_storage or args.password):
-            raise ApplyError("--password and --key-storage are for the portal channel: at the State "
-                             "Corporation the operator signs", EXIT_USAGE)
+        for option, given in (("--key-storage", args.key_storage), ("--auth-key-storage", args.auth_key_storage)):
+            if kind == "portal" and given and not Path(given).is_file():
+                raise ApplyError(f"{option} {given}: no such file", EXIT_USAGE)
+        if kind == "corporation" and (args.key_storage or args.auth_key_storage or args.password):
+            raise ApplyError("--password, --key-storage and --auth-key-storage are for the portal channel: at "
+                             "the State Corporation the operator signs", EXIT_USAGE)
         _check_iin(args.iin)
         with _Systems(settings) as systems:
             if kind == "portal":
@@ -390,16 +398,17 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _file_on_portal(systems: _Systems, args, reglament, case: CaseFill, err: TextIO) -> _Filed:
     password = args.password or DEFAULT_PORTAL_PASSWORD
-    registered = systems.call("portal", "POST", "/api/accounts", json={"iin": args.iin, "password": password},
-                              expect=(201, 409))
-    if registered is not None and registered.get("registered"):
-        err.write(f"registered ЖСН {args.iin} on the portal\n")
+    registered = _register_on_portal(systems, args, password, err)
     try:
         session = systems.call("portal", "POST", "/api/sessions",
                                json={"iin": args.iin, "password": password, "reglament": reglament.id})
     except ApplyError as exc:
-        if "answered 401" in str(exc) and not (registered or {}).get("registered"):
+        if "answered 401" in str(exc) and registered is False:
             raise ApplyError(f"{exc} -- ЖСН {args.iin} already has a portal account: give its --password") from None
+        if "answered 401" in str(exc) and registered is None:
+            raise ApplyError(f"{exc} -- ЖСН {args.iin} has no portal account, or it has another password "
+                             f"(--password); to register, the run holds no AUTH key storage of this ЖСН: "
+                             f"give one with --auth-key-storage") from None
         raise
     auth = {"Authorization": f"Bearer {session['session']}"}
     attachments = case.attachments
@@ -418,6 +427,31 @@ def _file_on_portal(systems: _Systems, args, reglament, case: CaseFill, err: Tex
     view = systems.call("portal", "POST", "/api/applications", headers=auth,
                         json={"document": prepared["document"], "signature": signed["body"]["result"][0]})
     return _Filed(args.channel, reglament.id, view, ("portal", f"/api/cabinet/applications/{view['id']}", auth))
+
+
+def _register_on_portal(systems: _Systems, args, password: str, err: TextIO) -> bool | None:
+    """Register the applicant as egov.kz does with an ЭЦҚ: the portal's one-time challenge signed
+    with their AUTH key. True: registered now; False: the account exists; None: no AUTH key
+    storage to prove the ЖСН with (the run seeded none for it and --auth-key-storage is not given),
+    so the applicant logs in with an account they must have."""
+    challenge = systems.call("portal", "POST", "/api/accounts/challenge")
+    dialog: dict[str, Any] = {"password": args.key_password}
+    if args.auth_key_storage:
+        dialog["pkcs12"] = base64.b64encode(Path(args.auth_key_storage).read_bytes()).decode()
+    else:
+        dialog.update(iin=args.iin, usage="auth")
+    signed = systems.call("signatures", "POST", "/ncalayer", json={**challenge["ncalayer"], "dialog": dialog},
+                          expect=(200, 404))
+    if not signed.get("status"):  # 404: the run holds no AUTH key storage of this ЖСН
+        return None
+    registered = systems.call("portal", "POST", "/api/accounts", expect=(201, 409), json={
+        "iin": args.iin, "password": password, "challenge": challenge["challenge"],
+        "signature": signed["body"]["result"][0]})
+    if registered.get("registered"):
+        err.write(f"registered ЖСН {args.iin} on the portal (proved with AUTH certificate "
+                  f"{registered.get('certificate')})\n")
+        return True
+    return False
 
 
 def _file_at_corporation(systems: _Systems, args, reglament, case: CaseFill, err: TextIO) -> _Filed:

@@ -71,6 +71,69 @@ async def obtain_signing_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identit
     return Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
 
 
+async def obtain_auth_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identity:
+    """The citizen's AUTH key storage (log-in and registration) from the certification authority."""
+    body = _expect(
+        await ca.post(
+            "/v1/certificates/person",
+            json={"iin": citizen.iin, "surname": citizen.surname, "name": citizen.name,
+                  "patronymic": citizen.patronymic, "usage": "auth"},
+        ),
+        200,
+    )
+    assert isinstance(body, dict)
+    return Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
+
+
+async def register_on_portal(
+    ca: httpx.AsyncClient, portal: httpx.AsyncClient, control: httpx.AsyncClient, citizen: Citizen,
+    *, data_dir: Path | None = None, auth_key: Identity | Path | None = None,
+) -> httpx.Response:
+    """Register the citizen's portal account as egov.kz asks: the portal's one-time challenge
+    signed in NCALayer with the citizen's AUTH key -- ``auth_key``, else the one the CA seeded for
+    them in ``data_dir``, else one the CA issues now. The portal's answer: 201, or 409 when the
+    account exists (any other answer raises :class:`ScenarioError`)."""
+    key = auth_key or (person_key_storage(data_dir, citizen.iin, "auth") if data_dir else None)
+    if key is None:
+        key = await obtain_auth_key(ca, citizen)
+    elif isinstance(key, Path):
+        now = datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
+        key = await renewed_key_storage(ca, "", key, now)
+    challenge = _expect(await portal.post("/api/accounts/challenge"), 200)
+    assert isinstance(challenge, dict)
+    signature = await ncalayer_sign(control, key, challenge["ncalayer"])
+    registered = await portal.post("/api/accounts", json={
+        "iin": citizen.iin, "password": citizen.password,
+        "challenge": challenge["challenge"], "signature": signature,
+    })
+    _expect(registered, 201, 409)
+    return registered
+
+
+async def register_citizen(
+    client: Callable[[str], httpx.AsyncClient], citizen: Citizen, *, data_dir: Path | None = None,
+    auth_key: Identity | Path | None = None,
+) -> httpx.Response:
+    """:func:`register_on_portal` with the systems' clients of ``client`` (a test's or the demo's)."""
+    async with client("signatures") as ca, client("portal") as portal, client("control") as control:
+        return await register_on_portal(ca, portal, control, citizen, data_dir=data_dir, auth_key=auth_key)
+
+
+async def ncalayer_sign(control: httpx.AsyncClient, key: Identity | Path, request: dict[str, Any]) -> str:
+    """The citizen's NCALayer answers a request the portal page hands it (``ncalayer``) with
+    ``key``, at the run's virtual time: the base64 CMS of ``body.result[0]``."""
+
+    async def virtual_now() -> datetime:
+        return datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
+
+    ncalayer = NCALayer(virtual_now)
+    ncalayer.choose(key)
+    answer = await ncalayer.handle(request)
+    if not answer.get("status"):
+        raise ScenarioError(f"NCALayer: {answer.get('code')}: {answer.get('message')}")
+    return answer["body"]["result"][0]
+
+
 def scan(code: str, citizen: Citizen) -> bytes:
     """The citizen's copy of a required document (a stand-in for the scanned file)."""
     return f"{code} of {citizen.iin}".encode()
@@ -128,11 +191,13 @@ async def apply_on_portal(
     run_clock: bool = True,
     omit: tuple[str, ...] = (),
     form_fields: dict[str, Any] | None = None,
+    auth_key: Identity | Path | None = None,
 ) -> PortalOutcome:
     """Register (if need be), log in, fill in, sign and submit; let time run; read the cabinet.
 
     The citizen signs with ``signing_key``, else with the key storage the CA seeded for them in
-    ``data_dir``, else with one the CA issues now.
+    ``data_dir``, else with one the CA issues now; they prove their ЖСН at registration with
+    ``auth_key``, the seeded AUTH key storage or a new one likewise (:func:`register_on_portal`).
     """
     async with client("signatures") as ca, client("portal") as portal, client("control") as control:
         key = signing_key or (person_key_storage(data_dir, citizen.iin) if data_dir else None)
@@ -141,15 +206,12 @@ async def apply_on_portal(
         elif isinstance(key, Path):
             now = datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
             key = await renewed_key_storage(ca, "", key, now)
-        _expect(
-            await portal.post("/api/accounts", json={"iin": citizen.iin, "password": citizen.password}),
-            201, 409,
-        )
+        await register_on_portal(ca, portal, control, citizen, data_dir=data_dir, auth_key=auth_key)
         login = await portal.post(
             "/api/sessions",
             json={"iin": citizen.iin, "password": citizen.password, "reglament": reglament},
         )
-        if login.status_code == 401:
+        if login.status_code in (401, 423):
             return PortalOutcome(None, None, login_refused=login.json())
         session = _expect(login, 200)
         assert isinstance(session, dict)

@@ -14,7 +14,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 
-from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key, sign_in_cabinet
+from egov_sim.citizen import (
+    DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key, register_on_portal, sign_in_cabinet,
+)
 from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, phrase, phrase_or, text_lines, trace_lines
 from reglaments import get_reglament
@@ -94,8 +96,9 @@ async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
     data_dir = simulation.settings.data_dir
     citizen = _citizen(case.applicant, case.queue_list)
     if case.password == "wrong":
-        async with simulation.client("portal") as portal:
-            await portal.post("/api/accounts", json={"iin": citizen.iin, "password": citizen.password})
+        async with simulation.client("signatures") as ca, simulation.client("portal") as portal, \
+                simulation.client("control") as control:
+            await register_on_portal(ca, portal, control, citizen, data_dir=data_dir)
             refused = (await portal.post("/api/sessions", json={
                 "iin": citizen.iin, "password": "not-the-password", "reglament": reglament.id})).json()
         trace = await simulation.runtime("control").tracer.for_session(refused["session"])

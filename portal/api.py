@@ -23,11 +23,43 @@ def build_router(portal: Portal) -> APIRouter:
 
     CurrentSession = Annotated[PortalSession, Depends(current_session)]
 
-    @router.post("/accounts", status_code=201, summary="Register on the portal with ЖСН and password")
+    @router.post(
+        "/accounts/challenge",
+        summary="A one-time text to sign with the AUTH ЭЦҚ, to register",
+        description=(
+            "The first step of registration, as on egov.kz with an ЭЦҚ: the portal hands out a "
+            "one-time `challenge`, valid `portal_challenge_minutes` of virtual time (`expiresAt`), "
+            "with `dataToSign` (base64 of its UTF-8 bytes) and `ncalayer`, the request the page "
+            "sends to the citizen's NCALayer to sign it with their AUTH key. Only this path is "
+            "simulated: the registries hold no phone numbers for egov.kz's one-time SMS code."
+        ),
+    )
+    async def challenge() -> dict[str, Any]:
+        return await portal.registration_challenge()
+
+    @router.post(
+        "/accounts", status_code=201,
+        summary="Register on the portal: ЖСН and password, proved with the AUTH ЭЦҚ",
+        description=(
+            "Registers `iin` when `signature` is a CMS over the `challenge` (unused, not expired) "
+            "made with a valid, unrevoked AUTH key of an individual whose certificate names `iin`. "
+            "Refusals: 422 `challenge_refused` (unknown, used or expired challenge: field "
+            "`challenge`), 403 `identity_not_proven` (field `signature`, `verdict`: e.g. "
+            "WRONG_KEY_USAGE for a SIGN key, IIN_MISMATCH for another person's key, REVOKED), "
+            "409 `account_exists`."
+        ),
+    )
     async def register(body: NewAccount) -> dict[str, Any]:
         return await portal.register_account(body)
 
-    @router.post("/sessions", summary="Log in (the log-in steps of the session's reglament)")
+    @router.post(
+        "/sessions", summary="Log in (the log-in steps of the session's reglament)",
+        description=(
+            "401 `authorisation_refused` for a wrong ЖСН or password. `portal_login_attempts` "
+            "wrong passwords in a row lock the account for `portal_lockout_minutes` of virtual "
+            "time: 423 `account_locked` with `lockedUntil`, even for the right password."
+        ),
+    )
     async def login(body: Credentials) -> dict[str, Any]:
         result = await portal.login(body)
         return {"session": result.session_id, "iin": result.iin, "token_type": "Bearer"}

@@ -20,6 +20,31 @@ class Account(PortalModel, table=True):
     created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class RegistrationChallenge(PortalModel, table=True):
+    """A one-time text the portal hands out for registration: the citizen signs it with their
+    AUTH key to prove the ЖСН. Used at most once (``used_us``), valid until ``expires_us``."""
+
+    __tablename__ = "portal_challenges"
+    nonce: str = Field(primary_key=True)
+    issued_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    used_by_iin: str | None = Field(default=None, max_length=12)
+    certificate_serial: str | None = None
+
+
+class LoginGuard(PortalModel, table=True):
+    """An account's failed log-ins in a row, and until when it is locked after too many.
+
+    A table of its own, keyed by the account's ЖСН, so that a run's data directory made before it
+    gains it on start (tables are created, columns are not added)."""
+
+    __tablename__ = "portal_login_guard"
+    iin: str = Field(primary_key=True, max_length=12)
+    failures: int = 0
+    locked_until_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
 class PortalSession(PortalModel, table=True):
     __tablename__ = "portal_sessions"
     id: str = Field(primary_key=True)

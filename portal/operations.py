@@ -28,7 +28,8 @@ async def log_in(portal: Portal, call: StepCall) -> Done:
 
 
 @OPERATIONS.operation("check-credentials", verdict=True,
-                      summary="Verdict: the ЖСН is registered on the portal and the password is right")
+                      summary="Verdict: the ЖСН is registered on the portal, the account is not locked and the password "
+                              "is right (a wrong one counts towards the lock)")
 async def check_credentials(portal: Portal, call: StepCall) -> Verdict:
     if call.inputs.get("authenticated"):  # a later application of a session that logged in
         return Verdict(holds=True, detail="ЖСН мен пароль расталды", at=call.inputs.get("logged_in_at"))

@@ -18,8 +18,20 @@ class Credentials(BaseModel):
 
 
 class NewAccount(BaseModel):
+    """Registration, proved with the citizen's AUTH ЭЦҚ as on egov.kz: the one-time challenge of
+    ``POST /api/accounts/challenge`` signed with the AUTH key whose certificate names ``iin``."""
+
     iin: str
     password: str = Field(min_length=8, max_length=200)
+    challenge: str = Field(min_length=1, max_length=200,
+                           description="the `challenge` of POST /api/accounts/challenge, unused and not expired")
+    signature: str = Field(
+        min_length=1,
+        description=(
+            "Base64 of a CMS signature (DER) over the challenge's UTF-8 bytes (the challenge's "
+            "`dataToSign`, decoded), made with the citizen's AUTH key (NCALayer, format cms)"
+        ),
+    )
 
     @field_validator("iin")
     @classmethod

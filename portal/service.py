@@ -10,20 +10,27 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
-from portal.models import Account, Application, CabinetNotice, PortalSession, StatusEvent
+from portal.models import (
+    Account, Application, CabinetNotice, LoginGuard, PortalSession, RegistrationChallenge, StatusEvent,
+)
 from portal.cabinet import keep_stage_result, stages_view
 from portal.operations import OPERATIONS, SIGNED_REQUEST
 from portal.schemas import Credentials, FilledForm, NewAccount, RequestDocument, SignedApplication
-from portal.texts import AUTH_REFUSED, STATUS
+from portal.texts import (
+    AUTH_REFUSED, CHALLENGE_UNKNOWN, CHALLENGE_USED, IDENTITY_NOT_PROVEN, NOT_AN_INDIVIDUAL, STATUS,
+    account_locked, challenge_expired,
+)
 from reglaments import Reglament, get_reglament
+from signatures.certificates import EKU_AUTH
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU
 from signatures.verdicts import Verdict
@@ -114,15 +121,78 @@ class Portal:
 
     # ---- registration and log-in ------------------------------------------------------------
 
-    async def register_account(self, body: NewAccount) -> dict[str, Any]:
+    async def registration_challenge(self) -> dict[str, Any]:
+        """A one-time text for the citizen to sign with their AUTH key (egov.kz's registration with
+        an ЭЦҚ): valid ``portal_challenge_minutes`` of virtual time, taken by one registration."""
+        now = await self.runtime.now()
+        expires = now + timedelta(minutes=self.runtime.settings.portal_challenge_minutes)
+        nonce = secrets.token_urlsafe(32)
         async with self.runtime.db.session() as session:
-            session.add(
-                Account(
-                    iin=body.iin,
-                    password_hash=hash_password(body.password),
-                    created_us=to_us(await self.runtime.now()),
-                )
+            session.add(RegistrationChallenge(nonce=nonce, issued_us=to_us(now), expires_us=to_us(expires)))
+            await session.commit()
+        data = base64.b64encode(nonce.encode()).decode()
+        return {
+            "challenge": nonce,
+            "expiresAt": to_local(expires).isoformat(),
+            "dataToSign": data,
+            "ncalayer": {
+                "module": BASICS,
+                "method": "sign",
+                "args": {
+                    "allowedStorages": ["PKCS12"],
+                    "format": "cms",
+                    "data": data,
+                    "signingParams": {"decode": True, "encapsulate": False},
+                    "signerParams": {"extKeyUsageOids": [EKU_AUTH.dotted_string]},
+                    "locale": "kk",
+                },
+            },
+            "submit": {
+                "method": "POST", "path": "/api/accounts",
+                "body": {"iin": "<ЖСН>", "password": "<8 or more characters>", "challenge": nonce,
+                         "signature": "<NCALayer's body.result[0]>"},
+            },
+        }
+
+    async def register_account(self, body: NewAccount) -> dict[str, Any]:
+        """Register ``body.iin`` once it is proven: the challenge, unused and in time, signed with a
+        valid, unrevoked AUTH key of an individual whose certificate names that ЖСН."""
+        now = await self.runtime.now()
+        now_us = to_us(now)
+        async with self.runtime.db.session() as session:
+            challenge = await session.get(RegistrationChallenge, body.challenge)
+            if challenge is None:
+                raise PortalError(422, "challenge_refused", CHALLENGE_UNKNOWN, field="challenge")
+            taken = await session.exec(  # one registration takes it, whatever becomes of it
+                update(RegistrationChallenge)
+                .where(RegistrationChallenge.nonce == body.challenge, RegistrationChallenge.used_us.is_(None))  # type: ignore[union-attr]
+                .values(used_us=now_us, used_by_iin=body.iin)
             )
+            await session.commit()
+        if taken.rowcount != 1:
+            raise PortalError(422, "challenge_refused", CHALLENGE_USED, field="challenge")
+        if challenge.expires_us < now_us:
+            expired = to_local(from_us(challenge.expires_us)).isoformat(timespec="minutes")
+            raise PortalError(422, "challenge_refused", challenge_expired(expired), field="challenge")
+        checked = await self.runtime.validator.cms(
+            decode_signature(body.signature), body.challenge.encode(), at=now, usage="auth", iin=body.iin,
+        )
+        if not checked.valid:
+            reason = verdict_reason(checked.verdict)
+            raise PortalError(
+                403, "identity_not_proven",
+                {k: f"{IDENTITY_NOT_PROVEN[k]}: {reason[k]}" for k in ("kk", "ru", "en")},
+                field="signature", verdict=str(checked.verdict.code),
+            )
+        signer = checked.verdict.signer or {}
+        if signer.get("profile") != "individual":
+            raise PortalError(
+                403, "identity_not_proven",
+                {k: f"{IDENTITY_NOT_PROVEN[k]}: {NOT_AN_INDIVIDUAL[k]}" for k in ("kk", "ru", "en")},
+                field="signature", verdict="NOT_AN_INDIVIDUAL",
+            )
+        async with self.runtime.db.session() as session:
+            session.add(Account(iin=body.iin, password_hash=hash_password(body.password), created_us=now_us))
             try:
                 await session.commit()
             except IntegrityError:
@@ -132,10 +202,19 @@ class Portal:
                      "en": "This ЖСН (IIN) is already registered on the portal"},
                     field="iin",
                 ) from None
-        return {"iin": body.iin, "registered": True}
+        async with self.runtime.db.session() as session:
+            await session.exec(
+                update(RegistrationChallenge).where(RegistrationChallenge.nonce == body.challenge)
+                .values(certificate_serial=signer.get("serial_hex"))
+            )
+            await session.commit()
+        return {"iin": body.iin, "registered": True, "certificate": signer.get("serial_hex")}
 
     async def authenticate(self, iin: str, password: str) -> tuple[Account | None, str | None]:
-        """The account of ``iin`` if ``password`` is its password; else None and why (Kazakh)."""
+        """The account of ``iin`` if ``password`` is its password and the account is not locked;
+        else None and why (Kazakh). A wrong password counts towards the lock
+        (``portal_login_attempts`` in a row lock it for ``portal_lockout_minutes`` of virtual
+        time); the right one, while unlocked, clears the count."""
         try:
             valid = validate_iin(iin, "iin")
         except IdentifierError as exc:
@@ -144,9 +223,69 @@ class Portal:
             account = await session.get(Account, valid)
         if account is None:
             return None, "ЖСН порталда тіркелмеген"
+        now_us = to_us(await self.runtime.now())
+        if (until := await self.locked_until(valid)) is not None:
+            return None, f"аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталған"
         if not check_password(password, account.password_hash):
+            until = await self._count_failure(valid, now_us)
+            if until is not None:
+                return None, f"пароль дұрыс емес; аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталды"
             return None, "пароль дұрыс емес"
+        async with self.runtime.db.session() as session:
+            await session.exec(
+                update(LoginGuard).where(LoginGuard.iin == valid).values(failures=0, locked_until_us=None)
+            )
+            await session.commit()
         return account, None
+
+    async def _count_failure(self, iin: str, now_us: int) -> datetime | None:
+        """One more wrong password for ``iin``; the lock's end (local time) if this one locks it.
+
+        The count goes up in the database (an UPDATE), so failures sent at once all count."""
+        settings = self.runtime.settings
+        async with self.runtime.db.session() as session:
+            counted = await session.exec(
+                update(LoginGuard).where(LoginGuard.iin == iin).values(failures=LoginGuard.failures + 1)
+            )
+            lock_us = now_us + int(settings.portal_lockout_minutes * 60 * 1_000_000)
+            try:
+                if counted.rowcount != 1:  # an account registered before the guard: its first failure
+                    session.add(LoginGuard(iin=iin, failures=1))
+                    await session.flush()
+                locked = await session.exec(
+                    update(LoginGuard)
+                    .where(LoginGuard.iin == iin, LoginGuard.failures >= settings.portal_login_attempts)
+                    .values(failures=0, locked_until_us=lock_us)
+                )
+                await session.commit()
+            except IntegrityError:  # the first failures of such an account, sent at once
+                await session.rollback()
+                return await self._count_failure(iin, now_us)
+        return to_local(from_us(lock_us)) if locked.rowcount == 1 else None
+
+    async def locked_until(self, iin: str) -> datetime | None:
+        """Until when (local time) the account of ``iin`` is locked, if it is now."""
+        async with self.runtime.db.session() as session:
+            guard = await session.get(LoginGuard, iin)
+        if guard is None or guard.locked_until_us is None:
+            return None
+        if guard.locked_until_us <= to_us(await self.runtime.now()):
+            return None
+        return to_local(from_us(guard.locked_until_us))
+
+    async def _refuse_log_in(self, iin: str, session_id: str) -> NoReturn:
+        """401 for a wrong ЖСН or password; 423 naming until when for a locked account."""
+        try:
+            until = await self.locked_until(validate_iin(iin, "iin"))
+        except IdentifierError:
+            until = None
+        if until is not None:
+            raise PortalError(
+                423, "account_locked",
+                account_locked(until.isoformat(timespec="minutes"), self.runtime.settings.portal_login_attempts),
+                session=session_id, lockedUntil=until.isoformat(),
+            )
+        raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
 
     async def login(self, body: Credentials) -> LoginResult:
         """The citizen logs in. A session opened for a service starts that service's walk: the
@@ -159,12 +298,12 @@ class Portal:
                 inputs={"iin": body.iin, "password": body.password},
             )
             if position.done:
-                raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
+                await self._refuse_log_in(body.iin, session_id)
             account_iin = body.iin
         else:
             account, _ = await self.authenticate(body.iin, body.password)
             if account is None:
-                raise PortalError(401, "authorisation_refused", AUTH_REFUSED, session=session_id)
+                await self._refuse_log_in(body.iin, session_id)
             account_iin = account.iin
         async with self.runtime.db.session() as session:
             session.add(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key
+from egov_sim.citizen import DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key, register_citizen
 
 OTHER = Citizen("851102304571", "ОМАРОВ", "ДӘУРЕН", "АСҚАРҰЛЫ", "Dauren-2026!")
 
 
 async def test_wrong_password_stops_at_1_shart_with_2_process(simulation):
+    await register_citizen(simulation.client, DEMO_CITIZEN, data_dir=simulation.settings.data_dir)
     async with simulation.client("portal") as portal:
-        await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
         reply = await portal.post(
             "/api/sessions",
             json={"iin": DEMO_CITIZEN.iin, "password": "not-her-password", "reglament": "almaty-queue"},
@@ -28,15 +28,17 @@ async def test_wrong_password_stops_at_1_shart_with_2_process(simulation):
 
 async def test_registration_names_the_bad_field(simulation):
     async with simulation.client("portal") as portal:
-        reply = await portal.post("/api/accounts", json={"iin": "900515401231", "password": "long-enough"})
+        reply = await portal.post("/api/accounts", json={"iin": "900515401231", "password": "long-enough",
+                                                         "challenge": "c", "signature": "s"})
         assert reply.status_code == 422
         [problem] = reply.json()["fields"]
         assert problem["field"] == "iin"
         assert "check digit" in problem["problem"]
-        again = await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": "long-enough"})
-        assert again.status_code == 201
-        twice = await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": "long-enough"})
-        assert twice.status_code == 409
+    # the proof itself: tests/trust/test_portal_accounts.py
+    again = await register_citizen(simulation.client, DEMO_CITIZEN, data_dir=simulation.settings.data_dir)
+    assert again.status_code == 201
+    twice = await register_citizen(simulation.client, DEMO_CITIZEN, data_dir=simulation.settings.data_dir)
+    assert twice.status_code == 409
 
 
 async def test_cabinet_needs_a_session(simulation):

@@ -7,7 +7,7 @@ import base64
 import hashlib
 from datetime import date
 
-from egov_sim.citizen import DEMO_CITIZEN, Citizen, obtain_signing_key
+from egov_sim.citizen import DEMO_CITIZEN, Citizen, obtain_signing_key, register_citizen
 from signatures.jws import canonical_json
 from signatures.ncalayer import person_key_storage
 from simulation.calendar import Duration
@@ -22,8 +22,8 @@ FORM = {
 }
 
 
-async def _logged_in(portal, reglament: str | None = "almaty-queue") -> dict[str, str]:
-    await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
+async def _logged_in(simulation, portal, reglament: str | None = "almaty-queue") -> dict[str, str]:
+    await register_citizen(simulation.client, DEMO_CITIZEN, data_dir=simulation.settings.data_dir)
     login = {"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password}
     if reglament:
         login["reglament"] = reglament
@@ -34,7 +34,7 @@ async def _logged_in(portal, reglament: str | None = "almaty-queue") -> dict[str
 
 async def test_the_portal_prepares_what_it_will_verify(simulation):
     async with simulation.client("portal") as portal:
-        auth = await _logged_in(portal)
+        auth = await _logged_in(simulation, portal)
         reply = await portal.post("/api/services/almaty-queue/document", headers=auth, json=FORM)
     assert reply.status_code == 200, reply.text
     prepared = reply.json()
@@ -55,7 +55,7 @@ async def test_the_portal_prepares_what_it_will_verify(simulation):
 
 async def test_a_wrong_form_is_refused_naming_the_field(simulation):
     async with simulation.client("portal") as portal:
-        auth = await _logged_in(portal)
+        auth = await _logged_in(simulation, portal)
 
         async def problem(body: dict, reglament: str = "almaty-queue", headers=auth) -> tuple[int, dict]:
             reply = await portal.post(f"/api/services/{reglament}/document", headers=headers, json=body)
@@ -83,7 +83,7 @@ async def test_a_wrong_form_is_refused_naming_the_field(simulation):
 
 async def test_ncalayer_signs_with_the_chosen_key_storage_and_its_password(simulation):
     async with simulation.client("portal") as portal, simulation.client("signatures") as ncalayer:
-        auth = await _logged_in(portal, reglament=None)
+        auth = await _logged_in(simulation, portal, reglament=None)
         prepared = (await portal.post("/api/services/almaty-queue/document", headers=auth, json=FORM)).json()
         request = prepared["ncalayer"]
 
@@ -136,7 +136,7 @@ async def test_ncalayer_renews_an_expired_seeded_key_storage_before_signing(simu
     before = person_key_storage(settings.data_dir, DEMO_CITIZEN.iin)
     await simulation.runtime("control").clock.advance(Duration.parse("400 calendar days"))
     async with simulation.client("portal") as portal, simulation.client("signatures") as ncalayer:
-        auth = await _logged_in(portal)
+        auth = await _logged_in(simulation, portal)
         prepared = (await portal.post("/api/services/almaty-queue/document", headers=auth, json=FORM)).json()
         wrong = await ncalayer.post("/ncalayer", json={
             **prepared["ncalayer"], "dialog": {"iin": DEMO_CITIZEN.iin, "password": "guess"}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from egov_sim.citizen import DEMO_CITIZEN
+from egov_sim.citizen import DEMO_CITIZEN, register_citizen
 
 START = ["1-процесс", "1-шарт", "3-процесс", "2-шарт", "5-процесс", "6-процесс"]
 
@@ -30,7 +30,7 @@ async def _file(portal, ncalayer, auth: dict[str, str], queue_list: str) -> dict
 async def test_a_session_files_two_applications(simulation, for_service):
     async with simulation.client("portal") as portal, simulation.client("signatures") as ncalayer, \
             simulation.client("control") as control:
-        await portal.post("/api/accounts", json={"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password})
+        await register_citizen(simulation.client, DEMO_CITIZEN, data_dir=simulation.settings.data_dir)
         login = {"iin": DEMO_CITIZEN.iin, "password": DEMO_CITIZEN.password}
         if for_service:
             login["reglament"] = "almaty-queue"
