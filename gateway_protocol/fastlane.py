@@ -10,7 +10,9 @@ anything else that reaches it; both call the same code, so the answers are the s
 
 A handler takes the request body and headers and gives the status and the JSON body as bytes.
 An exception it raises is logged and answered ``500 Internal Server Error``, as Starlette's
-error middleware answers it.
+error middleware answers it. Before the handler, the lane applies the rules of
+:mod:`simulation.bodies` as the app applies them to its other routes: a body over the limit is
+answered 413 unread, a body that is not JSON (the sync channel's envelope is) 415.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from fastapi import APIRouter
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from simulation import jsoncodec
+from simulation import bodies, jsoncodec
 
 log = logging.getLogger(__name__)
 
 FastHandler = Callable[[bytes, Headers], Awaitable[tuple[int, bytes]]]
+
+MEDIA_TYPES = [bodies.JSON]
+"""What a fast lane's body is: a JSON envelope."""
 
 _ATTRIBUTE = "egov_fast_routes"
 
@@ -49,13 +54,30 @@ def render_json(content: Any) -> bytes:
     return jsoncodec.dumps(content)
 
 
-async def serve(handler: FastHandler, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve(handler: FastHandler, scope: Scope, receive: Receive, send: Send, *,
+                max_body_bytes: int | None = None) -> None:
+    length = bodies.declared_length(scope)
+    if max_body_bytes is not None and length is not None and length > max_body_bytes:
+        await bodies.answer(send, 413, bodies.too_large(max_body_bytes, length))
+        return
+    content_type = bodies.header(scope, b"content-type")
+    if content_type is not None and bodies.has_body(scope):
+        given = content_type.decode("latin-1")
+        if not bodies.accepts(MEDIA_TYPES, given):
+            await bodies.answer(send, 415, bodies.unsupported(MEDIA_TYPES, given))
+            return
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if max_body_bytes is not None and size > max_body_bytes:  # a streamed body: stop reading it
+            await bodies.answer(send, 413, bodies.too_large(max_body_bytes))
+            return
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     try:

@@ -21,7 +21,9 @@ from cryptography import x509
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import MetaData
+from starlette.routing import Match
 
 from gateway_protocol import fastlane
 from gateway_protocol.client import GatewayClient
@@ -31,6 +33,7 @@ from signatures.client import CertificationAuthorityUnavailable, enrol_system, f
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
 from signatures.validation import SignatureValidator
+from simulation import bodies
 from simulation.apidocs import serve_api_docs
 from simulation.access import AccessDenied
 from simulation.clock import ClockRow, SimulationModel, TimerWorker, VirtualClock, from_us
@@ -283,6 +286,7 @@ def system_app(
         lifespan=lifespan,
         docs_url=None,  # served by simulation.apidocs, without a CDN
         redoc_url=None,
+        max_body_bytes=settings.max_body_bytes,
     )
     serve_api_docs(app)
     app.state.runtime = runtime
@@ -320,11 +324,15 @@ def system_app(
 
 
 class _SystemApp(FastAPI):
-    """A system's app: FastAPI, with a fast lane for the sync channel (:mod:`gateway_protocol.fastlane`)."""
+    """A system's app: FastAPI, with a fast lane for the sync channel (:mod:`gateway_protocol.fastlane`),
+    and the body rules of :mod:`simulation.bodies` (size 413, type 415) applied before any route."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fast_routes: dict[str, fastlane.FastHandler] = {}
+        self.max_body_bytes = max_body_bytes
+        self._bodies: list[tuple[Any, list[str]]] | None = None
+        """The routes that declare a body, with its media types (gathered on first need)."""
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -333,9 +341,61 @@ class _SystemApp(FastAPI):
         if scope["type"] == "http" and scope["method"] == "POST":
             handler = self.fast_routes.get(scope["path"])
             if handler is not None:
-                await fastlane.serve(handler, scope, receive, send)
+                await fastlane.serve(handler, scope, receive, send, max_body_bytes=self.max_body_bytes)
+                return
+        if scope["type"] == "http" and bodies.has_body(scope):
+            receive = await self._checked_body(scope, receive, send)
+            if receive is None:
                 return
         await super().__call__(scope, receive, send)
+
+    async def _checked_body(self, scope, receive, send):
+        """``receive`` for a request whose body keeps the rules; None when it was answered here
+        (413, 415) or its client went away."""
+        limit = self.max_body_bytes
+        length = bodies.declared_length(scope)
+        if length is not None and length > limit:
+            await bodies.answer(send, 413, bodies.too_large(limit, length))
+            return None
+        content_type = bodies.header(scope, b"content-type")
+        if content_type is not None:
+            given = content_type.decode("latin-1")
+            if not bodies.is_json(given):
+                declared = self._declared_body(scope)
+                if not bodies.accepts(declared, given):
+                    await bodies.answer(send, 415, bodies.unsupported(declared, given))
+                    return None
+        if length is not None:
+            return receive  # the server delivers no more than the Content-Length
+        try:  # streamed: read up to the limit before the route sees any of it
+            messages = await bodies.read_capped(receive, limit)
+        except bodies.TooLarge:
+            await bodies.answer(send, 413, bodies.too_large(limit))
+            return None
+        return None if messages is None else bodies.replay(messages, receive)
+
+    def _declared_body(self, scope) -> list[str]:
+        """The media types the body of the route ``scope`` reaches is declared to take: its
+        FastAPI body parameter's, and those its ``openapi_extra`` documents; none for a route
+        that declares no body (or no route)."""
+        if self._bodies is None:
+            self._bodies = []
+            for context in iter_route_contexts(self.routes):
+                route = context.original_route
+                declared = []
+                body_field = getattr(route, "body_field", None)
+                if body_field is not None:
+                    declared.append(getattr(body_field.field_info, "media_type", bodies.JSON))
+                extra = getattr(route, "openapi_extra", None) or {}
+                declared.extend(kind for kind in extra.get("requestBody", {}).get("content", {})
+                                if kind not in declared)
+                if declared:
+                    self._bodies.append((context, declared))
+        for context, declared in self._bodies:
+            match, _ = context.matches(scope)
+            if match == Match.FULL:
+                return declared
+        return []
 
     def _startup_failure_in_one_line(self, send):
         async def send_one_line(message) -> None:
