@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from gateway.api import build_router
 from gateway.config import ConfigStore
+from gateway.messagelog import CheckpointPolicy, LogAnchor
 from gateway.models import GatewayModel
 from gateway.service import GatewayService
 from runtime import system_app
@@ -31,12 +32,18 @@ def _create(
         return [build_router(gateway), revocation_push.build_router(runtime)]
 
     async def on_start(runtime) -> None:
+        # the log's checkpoints: signed with the gateway's key, time-stamped by the PKI's TSA
+        holder["gateway"].log.set_anchor(LogAnchor(
+            gateway=runtime.name, identity=runtime.identity, http=runtime.http,
+            tsa_url=runtime.url_of("signatures") + "/tsa", now=runtime.now,
+            policy=CheckpointPolicy.of(runtime.settings),
+        ))
         await holder["gateway"].start()
 
     async def on_stop(runtime) -> None:
         await holder["gateway"].stop()
 
-    return system_app(
+    app = system_app(
         name,
         tables=[GatewayModel.metadata],
         routers=routers,
@@ -46,6 +53,8 @@ def _create(
         on_stop=on_stop,
         description=__doc__ or "",
     )
+    app.state.gateway = holder["gateway"]  # its message log, for the operator's tools and the tests
+    return app
 
 
 def create_central_app(

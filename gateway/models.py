@@ -1,5 +1,5 @@
-"""The gateway's own tables: the hash-chained message log, the async channel's store, and the
-fault switches."""
+"""The gateway's own tables: the hash-chained message log and its time-stamped checkpoints, the
+async channel's store, and the fault switches."""
 
 from __future__ import annotations
 
@@ -36,6 +36,24 @@ class LogRecord(GatewayModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     prev_hash: str
     hash: str
+
+
+class LogCheckpoint(GatewayModel, table=True):
+    """A signed, time-stamped statement of the log's state: "the chain holds ``seq`` records and
+    record ``seq``'s hash is ``record_hash``", signed by the gateway's key (CMS over ``content``)
+    and time-stamped by the PKI's TSA (RFC 3161 token over the signature's SHA-256). Records
+    deleted, renumbered or re-hashed after it no longer match it (see :mod:`gateway.messagelog`).
+    """
+
+    __tablename__ = "gateway_log_checkpoints"
+    seq: int = Field(primary_key=True, description="the last record the checkpoint covers")
+    record_hash: str = Field(description="that record's hash")
+    count: int = Field(description="records in the chain up to it")
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False), description="virtual time of the signature")
+    content: str = Field(sa_column=Column(Text, nullable=False), description="the signed statement, RFC 8785 JSON")
+    signature: str = Field(sa_column=Column(Text, nullable=False), description="CMS SignedData (DER, base64), detached")
+    token: str = Field(sa_column=Column(Text, nullable=False), description="RFC 3161 TimeStampToken (DER, base64)")
+    gen_time_us: int = Field(sa_column=Column(BigInteger, nullable=False), description="the token's genTime")
 
 
 class AsyncMessage(GatewayModel, table=True):

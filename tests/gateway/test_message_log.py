@@ -28,9 +28,10 @@ async def test_the_chain_command_passes_then_names_the_first_altered_record(echo
         assert (await post(echo_run, await signed_message(echo_run, correlation_id=f"c{n}"))).status_code == 200
     async with echo_run.client("gateway") as gateway:
         report = (await gateway.get("/v1/messages/verify")).json()
-    assert report == {"records": 6, "ok": True, "firstBad": None, "problem": None}
+    assert {k: report[k] for k in ("records", "ok", "firstBad", "problem")} == {
+        "records": 6, "ok": True, "firstBad": None, "problem": None}
     good = verify_log(echo_run)
-    assert good.returncode == 0 and "holds (6 records)" in good.stdout
+    assert good.returncode == 0 and "holds (6 records" in good.stdout
 
     database = echo_run.runtime("gateway").db
     async with database.session() as session:
