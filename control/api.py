@@ -1,4 +1,8 @@
-"""The control app's routes: read and move the virtual clock, see the timers, read a trace."""
+"""The control app's routes: read and move the virtual clock, see the timers, read a trace.
+
+Moving the clock changes the run for every system: the administrator's (:data:`ADMIN`). The
+timers, a trace and a position name applications and their applicants' steps: the auditor's or
+the administrator's (:data:`AUDIT`). The time now and the systems' addresses are anyone's."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from control.schemas import Advance
 from control.texts import no_trace
 from reglaments import ReglamentError, get_reglament
 from runtime import Runtime
+from simulation.access import ADMIN, AUDIT
 from simulation.calendar import Duration, to_local
 from simulation.clock import ClockError, ClockStalled, from_us
 from simulation.engine import describe, read_position
@@ -33,7 +38,7 @@ async def now(runtime: Runtime) -> dict[str, Any]:
     }
 
 
-@router.post("/clock/advance", summary="Move virtual time forward by a duration")
+@router.post("/clock/advance", dependencies=[ADMIN], summary="Move virtual time forward by a duration")
 async def advance(body: Advance, runtime: Runtime):
     try:
         duration = Duration.parse(body.by)
@@ -45,7 +50,7 @@ async def advance(body: Advance, runtime: Runtime):
     return {"now": to_local(moment).isoformat()}
 
 
-@router.post("/clock/next", summary="Move virtual time to the next scheduled timer")
+@router.post("/clock/next", dependencies=[ADMIN], summary="Move virtual time to the next scheduled timer")
 async def next_event(runtime: Runtime):
     try:
         await runtime.clock.settle()
@@ -56,7 +61,7 @@ async def next_event(runtime: Runtime):
     return {"now": to_local(moment or await runtime.clock.now()).isoformat(), "moved": moment is not None}
 
 
-@router.post("/clock/run", summary="Run timer after timer until nothing is pending")
+@router.post("/clock/run", dependencies=[ADMIN], summary="Run timer after timer until nothing is pending")
 async def run_until_idle(runtime: Runtime):
     try:
         moment = await runtime.clock.run_until_idle()
@@ -65,7 +70,7 @@ async def run_until_idle(runtime: Runtime):
     return {"now": to_local(moment).isoformat()}
 
 
-@router.get("/timers", summary="Timers of the run")
+@router.get("/timers", dependencies=[AUDIT], summary="Timers of the run")
 async def timers(runtime: Runtime, state: str | None = None) -> list[dict[str, Any]]:
     return [
         {"id": t.id, "owner": t.owner, "kind": t.kind, "due": to_local(from_us(t.due_us)).isoformat(),
@@ -76,6 +81,7 @@ async def timers(runtime: Runtime, state: str | None = None) -> list[dict[str, A
 
 @router.get(
     "/trace/{application_id}",
+    dependencies=[AUDIT],
     summary="Every step of one application, in order",
     responses={404: {"description": "no step was recorded for this application id"}},
 )
@@ -95,6 +101,7 @@ async def trace(application_id: str, runtime: Runtime):
 
 @router.get(
     "/positions/{application_id}",
+    dependencies=[AUDIT],
     summary="Where one application stands in its reglament: the step next, whose it is, what it waits for",
     responses={404: {"description": "no walk is known for this application id"}},
 )

@@ -1,5 +1,10 @@
 """The operator workstation's routes: the operator's log-in, queue tickets, front-office
-applications, and the results the providers hand back (``GK_ResultDelivery``, from the gateway)."""
+applications, and the results the providers hand back (``GK_ResultDelivery``, from the gateway).
+
+The operator logs in with the workstation's AUTH key, which the run holds for them: only the
+tester in the operator's place -- the administrator (:data:`ADMIN`) -- opens a session, and a
+session is what taking and reading applications needs. A queue ticket (the hall's kiosk) and the
+contact centre's status by number (1414, no personal data) are anyone's."""
 
 from typing import Annotated, Any
 
@@ -12,6 +17,7 @@ from corporation_ws.service import FrontOffice, FrontOfficeError, FrontRequest
 from gateway_protocol.provider import provider_router
 from reglaments import ReglamentError
 from runtime import SystemRuntime
+from simulation.access import ADMIN
 
 
 def build_router(office: FrontOffice) -> APIRouter:
@@ -22,7 +28,7 @@ def build_router(office: FrontOffice) -> APIRouter:
 
     Operator = Annotated[OperatorSession, Depends(operator)]
 
-    @router.post("/operator/sessions", summary="The operator logs in with the AUTH key")
+    @router.post("/operator/sessions", dependencies=[ADMIN], summary="The operator logs in with the AUTH key")
     async def login() -> dict[str, Any]:
         return await office.login()
 

@@ -11,12 +11,14 @@ from e_akimdik.service import SERVICE_ID, EAkimdik, registration_view
 from gateway_protocol.provider import provider_router
 from runtime import SystemRuntime
 from runtime.registration import add_lookups, checked_iin_query
+from simulation.access import AUDIT
 
 REGIONAL_GATEWAY = "gateway-wko"
 
 
 def registrations_router(system: EAkimdik) -> APIRouter:
-    router = APIRouter(prefix="/api/registrations", tags=["registrations"])
+    # every registration names its applicant: the auditor's or the administrator's to read
+    router = APIRouter(prefix="/api/registrations", tags=["registrations"], dependencies=[AUDIT])
 
     @router.get("", summary="Registrations in the order of their numbers")
     async def registrations(

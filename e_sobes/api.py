@@ -11,12 +11,14 @@ from e_sobes.service import SERVICE_ID, STATUS_SERVICE_ID, ESobes, registration_
 from gateway_protocol.provider import provider_router
 from runtime import SystemRuntime
 from runtime.registration import add_lookups, checked_iin_query
+from simulation.access import AUDIT
 
 REGIONAL_GATEWAY = "gateway-almaty"
 
 
 def registrations_router(system: ESobes) -> APIRouter:
-    router = APIRouter(prefix="/api/registrations", tags=["registrations"])
+    # every registration names its applicant: the auditor's or the administrator's to read
+    router = APIRouter(prefix="/api/registrations", tags=["registrations"], dependencies=[AUDIT])
 
     @router.get("", summary="Applications received, in the order of their numbers")
     async def registrations(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
+from simulation.credentials import RunCredentials
 from simulation.topology import START_ORDER, SYSTEMS
 
 if TYPE_CHECKING:
@@ -365,6 +366,8 @@ class Supervisor:
         cluster, settings = self.cluster, self.cluster.settings
         self.say(cluster.table(self.elsewhere))
         data = settings.data_dir.expanduser().resolve()
+        for line in credentials_notice(settings):
+            self.say(line)
         if not self.elsewhere:
             self.say(f"All {len(cluster.systems)} systems are up; data in {data}. Ctrl-C stops them.")
             return
@@ -379,6 +382,24 @@ class Supervisor:
             answer = f"not answering now: {', '.join(silent)}"
         self.say(f"Not started here (--only): {', '.join(self.elsewhere)}, expected at the URLs above "
                  f"({source}); {answer}")
+
+
+def credentials_notice(settings: Settings) -> list[str]:
+    """Where the run's administration tokens are, for the tester to send (docs/security.md)."""
+    from simulation.access import TOKEN_HEADER  # FastAPI's import, only once the systems are up
+
+    credentials = RunCredentials.of(settings)
+    lines = []
+    for role, variable in (("admin", "EGOV_SIM_ADMIN_TOKEN"), ("auditor", "EGOV_SIM_AUDITOR_TOKEN")):
+        if getattr(settings, f"{role}_token", None) is not None:
+            lines.append(f"The {role} token is the one {variable} sets.")
+        else:
+            credentials.token(role)  # drawn now if the run has none yet
+            lines.append(f"The {role} token is in {credentials.token_file(role)} (owner-only; {variable} "
+                         "sets it instead for a shared environment).")
+    lines.append(f"Send it in the {TOKEN_HEADER} header: administration, faults, the clock and personal data "
+                 "need it (docs/security.md).")
+    return lines
 
 
 def _clock(later: float = 0.0) -> str:

@@ -18,11 +18,13 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 from gateway.config import ConfigRefused, GatewayConfig, Participant, Problem, Service
 from gateway.messagelog import evidence, verify_chain
 from gateway.schemas import FaultRequest, NoticeQuery, SenderCredentials, StatusQuery
+from gateway_protocol.envelope import SignedRequest
 from gateway.service import GatewayService
 from gateway.texts import CONFIG_REFUSED
 from gateway_protocol.envelope import ASYNC_PATH, IDENTIFIER_MAX, PRINTABLE, SYNC_PATH
 from gateway_protocol.errors import CATALOGUE, ErrorCode, GatewayFault
 from gateway_protocol.fastlane import render_json, serve_fast
+from simulation.access import ADMIN, AUDIT
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 
@@ -87,14 +89,16 @@ def build_router(gateway: GatewayService) -> APIRouter:
         # the provider's verified answer is passed on as it came
         return reply.status_code, reply.raw if reply.raw is not None else render_json(reply.body)
 
-    @router.post(SYNC_PATH, tags=["ШЭП sync channel"], summary="SendMessage (sync channel)")
+    @router.post(SYNC_PATH, tags=["ШЭП sync channel"], summary="SendMessage (sync channel)",
+                 openapi_extra=_documented(SignedRequest))
     async def send_message(request: Request) -> Response:
         status, content = await sync(await request.body(), request.headers)
         return Response(content, status_code=status, media_type="application/json")
 
     serve_fast(router, SYNC_PATH, sync)
 
-    @router.post(ASYNC_PATH + "/sendMessage", tags=["ШЭП async channel"], summary="sendMessage: store and forward")
+    @router.post(ASYNC_PATH + "/sendMessage", tags=["ШЭП async channel"], summary="sendMessage: store and forward",
+                 openapi_extra=_documented(SignedRequest))
     async def send_async(request: Request) -> JSONResponse:
         reply = await gateway.async_channel.send(await request.body(), request.headers)
         return JSONResponse(reply.body, status_code=reply.status_code)
@@ -122,7 +126,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
 
     # ---- the message log ------------------------------------------------------------------
 
-    @router.get("/v1/messages", tags=["message log"], summary="Logged messages: by correlationId, messageId, serviceId, time")
+    @router.get("/v1/messages", dependencies=[AUDIT], tags=["message log"], summary="Logged messages: by correlationId, messageId, serviceId, time")
     async def messages(
         correlation_id: str | None = Query(default=None, alias="correlationId", max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
         message_id: str | None = Query(default=None, alias="messageId", max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
@@ -149,12 +153,12 @@ def build_router(gateway: GatewayService) -> APIRouter:
             for r in rows
         ]
 
-    @router.get("/v1/messages/verify", tags=["message log"], summary="Check the log's hash chain")
+    @router.get("/v1/messages/verify", dependencies=[AUDIT], tags=["message log"], summary="Check the log's hash chain")
     async def verify() -> dict[str, Any]:
         await gateway.log.flush()
         return (await verify_chain(runtime.db)).as_dict()
 
-    @router.get("/v1/messages/evidence", tags=["message log"], summary="All logged messages of one correlationId")
+    @router.get("/v1/messages/evidence", dependencies=[AUDIT], tags=["message log"], summary="All logged messages of one correlationId")
     async def export(
         correlation_id: str = Query(alias="correlationId", min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
     ) -> dict[str, Any]:
@@ -163,7 +167,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
 
     # ---- administration -------------------------------------------------------------------
 
-    @router.get("/admin/config", tags=["administration"], summary="Participants, services, regions")
+    @router.get("/admin/config", dependencies=[AUDIT], tags=["administration"], summary="Participants, services, regions")
     async def config() -> dict[str, Any]:
         data = gateway.config.model_dump(exclude_none=True)
         for participant in data["participants"].values():
@@ -179,31 +183,31 @@ def build_router(gateway: GatewayService) -> APIRouter:
             return _refused(refused.problems)
         return {"saved": True}
 
-    @router.put("/admin/participants/{sender_id}", tags=["administration"], summary="Register or change a participant")
+    @router.put("/admin/participants/{sender_id}", dependencies=[ADMIN], tags=["administration"], summary="Register or change a participant")
     async def put_participant(participant: Participant, sender_id: str = _name()):
         return _save(lambda c: c.participants.__setitem__(sender_id, participant))
 
-    @router.delete("/admin/participants/{sender_id}", tags=["administration"], summary="Remove a participant")
+    @router.delete("/admin/participants/{sender_id}", dependencies=[ADMIN], tags=["administration"], summary="Remove a participant")
     async def delete_participant(sender_id: str = _name()):
         if sender_id not in gateway.config.participants:
             return _refused([Problem("sender_id", f"no participant {sender_id!r}")], 404)
         return _save(lambda c: c.participants.pop(sender_id))
 
-    @router.put("/admin/services/{service_id}", tags=["administration"], summary="Register or change a service")
+    @router.put("/admin/services/{service_id}", dependencies=[ADMIN], tags=["administration"], summary="Register or change a service")
     async def put_service(service: Service, service_id: str = _name()):
         return _save(lambda c: c.services.__setitem__(service_id, service))
 
-    @router.delete("/admin/services/{service_id}", tags=["administration"], summary="Remove a service")
+    @router.delete("/admin/services/{service_id}", dependencies=[ADMIN], tags=["administration"], summary="Remove a service")
     async def delete_service(service_id: str = _name()):
         if service_id not in gateway.config.services:
             return _refused([Problem("service_id", f"no service {service_id!r}")], 404)
         return _save(lambda c: c.services.pop(service_id))
 
-    @router.get("/admin/faults", tags=["fault switches"], summary="Faults in force")
+    @router.get("/admin/faults", dependencies=[AUDIT], tags=["fault switches"], summary="Faults in force")
     async def faults() -> dict[str, Any]:
         return {k: v.model_dump() for k, v in gateway.faults.all().items()}
 
-    @router.put("/admin/faults/{service_id}", tags=["fault switches"], summary="Make a service's target unreachable, slow or failing")
+    @router.put("/admin/faults/{service_id}", dependencies=[ADMIN], tags=["fault switches"], summary="Make a service's target unreachable, slow or failing")
     async def set_fault(fault: FaultRequest, service_id: str = _name()):
         if service_id not in gateway.config.services:
             return JSONResponse(
@@ -212,15 +216,15 @@ def build_router(gateway: GatewayService) -> APIRouter:
             )
         return (await gateway.faults.set(service_id, fault)).model_dump()
 
-    @router.delete("/admin/faults/{service_id}", tags=["fault switches"], summary="Clear one service's fault")
+    @router.delete("/admin/faults/{service_id}", dependencies=[ADMIN], tags=["fault switches"], summary="Clear one service's fault")
     async def clear_fault(service_id: str = _name()):
         return {"cleared": await gateway.faults.clear(service_id)}
 
-    @router.delete("/admin/faults", tags=["fault switches"], summary="Clear every fault")
+    @router.delete("/admin/faults", dependencies=[ADMIN], tags=["fault switches"], summary="Clear every fault")
     async def clear_faults():
         return {"cleared": await gateway.faults.clear()}
 
-    @router.post("/admin/async/{sender_id}/{message_id}/stop", tags=["ШЭП async channel"], summary="Stop delivering a message")
+    @router.post("/admin/async/{sender_id}/{message_id}/stop", dependencies=[ADMIN], tags=["ШЭП async channel"], summary="Stop delivering a message")
     async def stop(sender_id: str = _name(), message_id: str = _name()):
         described = await gateway.async_channel.stop_delivery(sender_id, message_id)
         if described is None:

@@ -1,4 +1,11 @@
-"""The provider workstation's own endpoints: what its staff see."""
+"""The provider workstation's own endpoints: what its staff see and do.
+
+Who may call them (docs/security.md): what names an applicant -- cases, queue lists, those waiting
+at the chancellery, offers -- is read by the auditor or the administrator (:data:`AUDIT`); what a
+staff member does to a case or a queue -- a staff procedure, a paper application taken or handed
+over, a visitor queued or called, a dwelling registered, offers made, an offer's answer recorded --
+is the tester's hand in the staff's place, and the administrator's (:data:`ADMIN`). The housing
+fund's dwellings name nobody and are anyone's to read."""
 
 from __future__ import annotations
 
@@ -17,8 +24,10 @@ from provider_ws.service import ProviderWorkstation, StaffError, delivery_regist
 from simulation.calendar import to_local
 from simulation.clock import from_us
 from runtime import Runtime
+from simulation.access import ADMIN, AUDIT
 
-router = APIRouter(prefix="/api", tags=["workstation"])
+router = APIRouter(prefix="/api", tags=["workstation"], dependencies=[AUDIT])
+"""Cases and queue lists: every one names applicants."""
 
 
 def _case(case: CaseRecord) -> dict[str, Any]:
@@ -132,7 +141,7 @@ def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
     def refused(exc: StaffError) -> JSONResponse:
         return JSONResponse({"error": "chancellery", "message": exc.message}, status_code=exc.status)
 
-    @desk.post("/applications", status_code=201,
+    @desk.post("/applications", dependencies=[ADMIN], status_code=201,
                summary="Take an application on paper: documents checked, registered, the reglament's walk started")
     async def take(application: PaperApplication):
         try:
@@ -140,7 +149,7 @@ def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
         except StaffError as exc:
             return refused(exc)
 
-    @desk.get("/applications/{application_id}",
+    @desk.get("/applications/{application_id}", dependencies=[AUDIT],
               summary="An application taken here: its state and the signed result with its signature checked")
     async def view(application_id: str):
         try:
@@ -148,7 +157,7 @@ def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
         except StaffError as exc:
             return refused(exc)
 
-    @desk.post("/applications/{application_id}/collect", summary="The applicant collects the result kept here")
+    @desk.post("/applications/{application_id}/collect", dependencies=[ADMIN], summary="The applicant collects the result kept here")
     async def collect(application_id: str):
         try:
             return await workstation.hand_over(application_id)
@@ -158,7 +167,7 @@ def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
     def unqueued(exc: reception.ReceptionError) -> JSONResponse:
         return JSONResponse({"error": "chancellery_queue", "message": exc.message}, status_code=exc.status)
 
-    @desk.post("/queue", status_code=201,
+    @desk.post("/queue", dependencies=[ADMIN], status_code=201,
                summary="An applicant comes to the chancellery and waits their turn (out of turn when the reglament "
                        "says so for statuses they hold on record): their place")
     async def join(visitor: Visitor):
@@ -167,14 +176,14 @@ def chancellery_router(workstation: ProviderWorkstation) -> APIRouter:
         except reception.ReceptionError as exc:
             return unqueued(exc)
 
-    @desk.get("/queue", summary="Those waiting at the chancellery for a reglament, in the order they will be called")
+    @desk.get("/queue", dependencies=[AUDIT], summary="Those waiting at the chancellery for a reglament, in the order they will be called")
     async def line(reglament: str):
         try:
             return await reception.waiting(workstation, reglament)
         except reception.ReceptionError as exc:
             return unqueued(exc)
 
-    @desk.post("/queue/call", summary="The clerk calls the next applicant: out of turn first, else the first who came")
+    @desk.post("/queue/call", dependencies=[ADMIN], summary="The clerk calls the next applicant: out of turn first, else the first who came")
     async def call(reglament: str):
         try:
             return await reception.call_next(workstation, reglament)
@@ -191,7 +200,7 @@ def staff_router(workstation: ProviderWorkstation) -> APIRouter:
     def refused(exc: StaffError) -> JSONResponse:
         return JSONResponse({"error": "staff_step", "message": exc.message}, status_code=exc.status)
 
-    @staff_routes.post("/cases/{application_id}/steps/{number}",
+    @staff_routes.post("/cases/{application_id}/steps/{number}", dependencies=[ADMIN],
                        summary="Perform staff procedure N of the reglament's section 2 now (the one the case waits for)")
     async def perform(application_id: str, number: int, action: StaffAction | None = None):
         try:
@@ -200,7 +209,7 @@ def staff_router(workstation: ProviderWorkstation) -> APIRouter:
         except StaffError as exc:
             return refused(exc)
 
-    @staff_routes.get("/cases/{application_id}/next", summary="The staff procedure a case waits for")
+    @staff_routes.get("/cases/{application_id}/next", dependencies=[AUDIT], summary="The staff procedure a case waits for")
     async def next_step(application_id: str):
         try:
             return await workstation.case_view(application_id)
@@ -237,7 +246,7 @@ def allocation_router(head: Any) -> APIRouter:
         except AllocationError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
 
-    @allocation_routes.post("/dwellings", status_code=201,
+    @allocation_routes.post("/dwellings", dependencies=[ADMIN], status_code=201,
                             summary="Register a dwelling for a queue list; it is offered at once to the first applicant waiting")
     async def register_dwelling(runtime: Runtime, body: dict[str, Any] = Body(
             examples=[{"address": "Алматы қ., Абай даңғылы 10, 5-пәтер", "rooms": 2, "areaM2": 54.3,
@@ -248,24 +257,24 @@ def allocation_router(head: Any) -> APIRouter:
     async def dwellings(runtime: Runtime, state: str | None = None):
         return await answer(allocation_desk(runtime).dwellings(state))
 
-    @allocation_routes.post("/allocations/run", summary="Offer every available dwelling to the next applicant of its list")
+    @allocation_routes.post("/allocations/run", dependencies=[ADMIN], summary="Offer every available dwelling to the next applicant of its list")
     async def allocate_all(runtime: Runtime):
         return await answer(allocation_desk(runtime).allocate_all())
 
-    @allocation_routes.get("/allocations", summary="Offers made (state: offered, accepted, declined, expired)")
+    @allocation_routes.get("/allocations", dependencies=[AUDIT], summary="Offers made (state: offered, accepted, declined, expired)")
     async def allocations(runtime: Runtime, state: str | None = None):
         return await answer(allocation_desk(runtime).allocations(state))
 
-    @allocation_routes.post("/allocations/{allocation_id}/accept", summary="The applicant accepts the offered dwelling")
+    @allocation_routes.post("/allocations/{allocation_id}/accept", dependencies=[ADMIN], summary="The applicant accepts the offered dwelling")
     async def accept(allocation_id: int, runtime: Runtime):
         return await answer(allocation_desk(runtime).accept(allocation_id))
 
-    @allocation_routes.post("/allocations/{allocation_id}/decline",
+    @allocation_routes.post("/allocations/{allocation_id}/decline", dependencies=[ADMIN],
                             summary="The applicant declines: keeps the place; the dwelling goes to the next in line")
     async def decline(allocation_id: int, runtime: Runtime):
         return await answer(allocation_desk(runtime).decline(allocation_id))
 
-    @allocation_routes.get("/queues/{queue_list}",
+    @allocation_routes.get("/queues/{queue_list}", dependencies=[AUDIT],
                            summary="A queue list of one reglament with each applicant's status and current place")
     async def queue_places(queue_list: str, runtime: Runtime,
                            reglament: str | None = Query(default=None, description=REGLAMENT_OF_LIST)):

@@ -1,5 +1,6 @@
 """The registries' routes: every registry under its serviceIds (only from the gateway), and what a
-tester reads about personal data -- who accessed whose, and the population loaded."""
+tester reads about personal data -- who accessed whose, and the population loaded: the auditor's
+or the administrator's (:data:`AUDIT`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from gateway_protocol.provider import provider_router
 from registries.models import AccessRecord, PopulationMeta
 from registries.service import Registries
 from runtime import Runtime, SystemRuntime
+from simulation.access import AUDIT
 from simulation.calendar import to_local
 from simulation.clock import from_us
 
-audit = APIRouter(prefix="/api", tags=["personal data"])
+audit = APIRouter(prefix="/api", tags=["personal data"], dependencies=[AUDIT])
 
 
 @audit.get("/access-log", summary="Who accessed whose personal data, why and when")
