@@ -45,6 +45,9 @@ def add_parser(commands) -> None:
     revoke = sub.add_parser("revoke", help="revoke a certificate")
     revoke.add_argument("serial", help="serial number in hex")
     revoke.add_argument("--reason", default="unspecified", help="keyCompromise, superseded, cessationOfOperation, …")
+    revoke.add_argument("--no-notify", action="store_true",
+                        help="do not tell the run's gateways to forget their cached OCSP answer for it "
+                             "(they then learn it when that answer expires)")
 
     sign = sub.add_parser("sign", help="sign a file as CMS (DER)")
     sign.add_argument("file")
@@ -135,6 +138,12 @@ async def _revoke(authority: CertificationAuthority, args, out: TextIO) -> int:
         return 1
     status = await authority.status(args.serial)
     out.write(f"{status['serial']} revoked at {status['revokedAt']} ({status['reason']})\n")
+    if not args.no_notify:
+        told = await authority.tell_gateways(record.serial_hex)
+        out.write(f"gateways told to forget their cached status: {', '.join(told['notified']) or 'none'}\n")
+        for missed in told["not_reached"]:
+            out.write(f"not reached: {missed['gateway']} ({missed['problem']}); it learns the revocation "
+                      "when its cached answer expires\n")
     return 0
 
 

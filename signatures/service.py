@@ -316,6 +316,10 @@ class CertificationAuthority:
         verdict = verify_signed_by(proof.signature, content, cert_from_pem(record.certificate_pem))
         if not verdict.valid:
             raise ProofRefused("signature", verdict.message)
+        digest = content_digest(content)
+        async with self.runtime.db.session() as session:
+            if await session.get(UsedProof, digest) is not None:
+                raise ProofRefused("replayed")
         if record.revoked_us is not None:
             raise ProofRefused("revoked", f"revoked at {from_us(record.revoked_us).isoformat()} "
                                           f"({record.revocation_reason})")
@@ -339,7 +343,7 @@ class CertificationAuthority:
         async with self.runtime.db.session() as session:
             # a proof older than the skew is refused above: its record is no longer needed
             await session.exec(delete(UsedProof).where(UsedProof.requested_us < to_us(now - 2 * skew)))  # type: ignore[call-overload]
-            session.add(UsedProof(digest=content_digest(content), serial_hex=record.serial_hex, action=action,
+            session.add(UsedProof(digest=digest, serial_hex=record.serial_hex, action=action,
                                   requested_us=to_us(requested)))
             try:
                 await session.commit()

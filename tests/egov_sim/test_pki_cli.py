@@ -146,6 +146,33 @@ def test_verify_reports_revocation_with_when_and_why(run, tmp_path):
     assert "cessationOfOperation" in verdict.stdout
 
 
+def test_revoke_tells_the_gateways_and_names_those_not_reached(run, tmp_path):
+    """The CLI is the administrator's: its revocation tells every gateway of the run to forget its
+    cached OCSP answer; with none running (here), each is named, and the revocation stands."""
+    env = _env(run, base_port=_free_port())
+    serials = []
+    for name in ("a", "b"):
+        issued = subprocess.run([sys.executable, "-m", "egov_sim.cli", "pki", "issue", "--iin", CITIZEN, "--out",
+                                 str(tmp_path / f"{name}.p12"), "--password", PASSWORD],
+                                env=env, capture_output=True, text=True, timeout=120, check=True)
+        serials.append(issued.stdout.strip())
+
+    def revoke(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "egov_sim.cli", "pki", "revoke", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    told = revoke(serials[0], "--reason", "keyCompromise")
+    assert told.returncode == 0, told.stderr
+    lines = told.stdout.splitlines()
+    assert lines[0].startswith(f"{serials[0]} revoked at") and "keyCompromise" in lines[0]
+    assert lines[1] == "gateways told to forget their cached status: none"
+    missed = [line.split()[2] for line in lines[2:]]
+    assert sorted(missed) == sorted(["gateway", "gateway-almaty", "gateway-karaganda", "gateway-pavlodar",
+                                     "gateway-wko"]), told.stdout
+    quiet = revoke(serials[1], "--no-notify")
+    assert quiet.returncode == 0 and quiet.stdout.splitlines() == [quiet.stdout.splitlines()[0]], quiet.stdout
+
+
 def test_bad_input_is_named_not_a_stack_trace(run, tmp_path):
     bad = pki(run, "issue", "--iin", "900515401231", "--out", str(tmp_path / "x.p12"), "--password", "p", check=False)
     assert bad.returncode == 2

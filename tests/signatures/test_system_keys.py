@@ -101,7 +101,10 @@ async def test_a_stored_key_of_the_other_type_is_enrolled_anew(simulation, tmp_p
     async with httpx.AsyncClient(transport=simulation.transport) as http:
 
         async def enrol(ca):
-            return await enrol_system(http, signatures_url, "portal", key_file=key_file, roots=roots, at=now, ca=ca)
+            # a first enrolment needs the run's admin token; a renewal is signed with the stored key
+            token = None if key_file.exists() else simulation.credentials.admin_token
+            return await enrol_system(http, signatures_url, "portal", key_file=key_file, roots=roots, at=now, ca=ca,
+                                      admin_token=token)
 
         first = await enrol("rsa")
         assert isinstance(first.key, rsa.RSAPrivateKey)
