@@ -81,7 +81,7 @@ from gateway_protocol.envelope import SUCCESS_CODE, SYNC_PATH  # noqa: E402
 from gateway_protocol.errors import GatewayFault  # noqa: E402
 from signatures.identity import Identity  # noqa: E402
 from simulation.settings import Settings  # noqa: E402
-from simulation.topology import sender_password  # noqa: E402
+from simulation.credentials import RunCredentials  # noqa: E402
 
 SYSTEMS_NEEDED = ["signatures", "control", "gateway", "gateway-almaty", "echo"]
 MEASURED = ["gateway", "gateway-almaty", "echo"]
@@ -111,10 +111,10 @@ PATHS = [
 _SIGNER: dict[str, Any] = {}
 
 
-def _signer_init(key_file: str, message_date: str) -> None:
+def _signer_init(key_file: str, message_date: str, password: str) -> None:
     _SIGNER["identity"] = Identity.load(Path(key_file))
     _SIGNER["date"] = datetime.fromisoformat(message_date)
-    _SIGNER["password"] = sender_password("echo")
+    _SIGNER["password"] = password
 
 
 def _sign_batch(job: tuple[str, str | None, str, int, int]) -> list[tuple[str, bytes]]:
@@ -135,9 +135,9 @@ def _sign_batch(job: tuple[str, str | None, str, int, int]) -> list[tuple[str, b
 class Signer:
     """Signs messages in a pool of worker processes (one per core), before a timed window."""
 
-    def __init__(self, key_file: Path, message_date: str) -> None:
+    def __init__(self, key_file: Path, message_date: str, password: str) -> None:
         self.pool = multiprocessing.get_context("fork").Pool(
-            os.cpu_count() or 2, initializer=_signer_init, initargs=(str(key_file), message_date)
+            os.cpu_count() or 2, initializer=_signer_init, initargs=(str(key_file), message_date, password)
         )
         self.counter = 0
 
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         at = datetime.fromisoformat(now)
         key_file = settings.data_dir.resolve() / "keys" / "echo.p12"
         roots = fetch_roots(settings)
-        signer = Signer(key_file, now)
+        signer = Signer(key_file, now, RunCredentials.of(settings).password_of("echo"))
         pids = {name: cluster.processes[name].pid for name in MEASURED}
         chosen = [p for letter, p in zip("abc", PATHS) if letter in args.paths]
         runs = {path.key: PathRun(path) for path in chosen}

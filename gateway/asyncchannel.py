@@ -83,9 +83,13 @@ class AsyncDelivery:
                     self.gateway.log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY, None, content)
                     return 200, _acceptance(signed, at)
 
-                (status, answer), replayed = await self.gateway.replay.answer(
-                    (info.sender.senderId, info.messageId), produce
-                )
+                try:
+                    (status, answer), replayed = await self.gateway.replay.answer(
+                        (info.sender.senderId, info.messageId), produce, at=at, window=self.gateway.replay_window
+                    )
+                except GatewayFault as fault:  # a repeat older than the replay window
+                    self.gateway.log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
+                    raise
                 if replayed:
                     self.gateway.metrics.replays.inc()
                 self.gateway.count(service_id, "async", "REPLAYED" if replayed else ("ACCEPTED" if status == 200 else

@@ -1,7 +1,8 @@
 """The gateway's participants, services and regions (``participants.yaml``).
 
 Two kinds of rule hold for a configuration. Its *integrity* -- every participant is a known
-system, every right and every regional entry names a registered service -- makes it a
+system or an outside participant with its own `password`, every right and every regional entry
+names a registered service -- makes it a
 configuration at all: a file that breaks it is not taken (a gateway goes on with the last one it
 could read). Its *reachability* -- every service has a target the gateway can deliver to: a
 system that takes gateway messages, or a region whose gateway and provider exist -- is what the
@@ -20,10 +21,11 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from gateway_protocol.envelope import Identifier, Password
-from simulation.topology import REGIONAL_GATEWAYS, SYSTEMS, sender_password
+from simulation.credentials import RunCredentials
+from simulation.topology import REGIONAL_GATEWAYS, SYSTEMS
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ class GatewayConfig(BaseModel):
     participants: dict[Identifier, Participant]
     services: dict[Identifier, Service]
     regions: dict[Identifier, Region]
+    _credentials: RunCredentials | None = PrivateAttr(default=None)
+    """The run's credentials, when the :class:`ConfigStore` that read this configuration has them."""
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:
@@ -93,12 +97,15 @@ class GatewayConfig(BaseModel):
         return self
 
     def integrity_problems(self) -> list[Problem]:
-        """What makes this no configuration at all: unknown participants, rights to or regional
-        entries for services that are not registered."""
+        """What makes this no configuration at all: an outside participant (no simulated system)
+        without its password, rights to or regional entries for services that are not registered."""
         problems = []
         for name, participant in self.participants.items():
-            if name not in SYSTEMS:
-                problems.append(Problem(f"participants.{name}", f"{name!r} is not a known system"))
+            if name not in SYSTEMS and participant.password is None:
+                problems.append(Problem(
+                    f"participants.{name}.password",
+                    f"{name!r} is no simulated system: an outside participant needs its `password`",
+                ))
             for service in participant.services:
                 if service not in self.services:
                     problems.append(Problem(
@@ -143,11 +150,25 @@ class GatewayConfig(BaseModel):
                     ))
         return problems
 
-    def password_of(self, sender_id: str) -> str | None:
+    def password_of(self, sender_id: str, credentials: RunCredentials | None = None) -> str | None:
+        """The gateway password of ``sender_id``: the file's ``password`` when it sets one, else,
+        for a simulated system, the run's (:meth:`RunCredentials.password_of`, drawn at random
+        per run). None -- the sender cannot authenticate -- for no participant, or for an outside
+        participant without a password. ``credentials``: the run's; by default those of the
+        store that read this configuration."""
         participant = self.participants.get(sender_id)
         if participant is None:
             return None
-        return participant.password or sender_password(sender_id)
+        if participant.password is not None:
+            return participant.password
+        credentials = credentials or self._credentials
+        if credentials is None or sender_id not in SYSTEMS:
+            return None
+        return credentials.password_of(sender_id)
+
+    def with_credentials(self, credentials: RunCredentials | None) -> GatewayConfig:
+        self._credentials = credentials
+        return self
 
     def region_of_gateway(self, gateway: str) -> str | None:
         for route, region in self.regions.items():
@@ -193,8 +214,10 @@ class ConfigStore:
     not taken: the gateway logs why and goes on with the last configuration it read.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, credentials: RunCredentials | None = None) -> None:
         self.path = path
+        self.credentials = credentials
+        """The run's credentials: every configuration read is bound to them (passwords)."""
         if not path.exists():
             # Every gateway of a run may get here at once: each writes its own temporary file
             # and moves it into place atomically (the contents are the same).
@@ -220,7 +243,7 @@ class ConfigStore:
                 return self._config
             for problem in config.reachability_problems():
                 log.warning("%s: %s (messages to it end with Server.TargetUnknown)", self.path, problem)
-            self._config = config
+            self._config = config.with_credentials(self.credentials)
         return self._config
 
     def save(self, config: GatewayConfig) -> GatewayConfig:
@@ -231,7 +254,7 @@ class ConfigStore:
             self.path,
             yaml.safe_dump(checked.model_dump(exclude_none=True), allow_unicode=True, sort_keys=False),
         )
-        self._config, self._stamp = checked, None  # read back at once; kept should the read fail
+        self._config, self._stamp = checked.with_credentials(self.credentials), None  # read back at once; kept should the read fail
         return self.config
 
 

@@ -9,7 +9,7 @@ both ways.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gateway_protocol.envelope import RequestInfo, SignedRequest
@@ -60,6 +60,11 @@ class Checkpoint(Protocol):
 
     @property
     def config(self) -> GatewayConfig: ...
+
+    @property
+    def replay_window(self) -> timedelta:
+        """How long after a message came a repeat of it gets the first answer."""
+        ...
 
     async def authenticate(
         self, body: bytes, headers: Any, at: datetime, channel: Channel, config: GatewayConfig

@@ -1,18 +1,30 @@
 """What a gateway does with a message: check it, route it, deliver it, log it.
 
 Every message passes the same checks, in this order, and the first that fails answers:
-envelope schema; a forwarding gateway is a trusted peer; the sender is registered; its password;
-its signature and certificate (chain, validity, key usage, revocation -- the PKI's verdicts) and
-that the certificate is the sender's; then a repeated messageId gets the first answer; the
-messageDate is within the allowed skew of the run's virtual time; the service exists and the
-sender has the right to it; the route exists. Sync messages are then delivered at once; async
+a forwarding gateway is a trusted peer that signed the hop (:mod:`gateway_protocol.hops`);
+envelope schema; the sender is registered; its password (the participant file's, else the run's,
+:mod:`simulation.credentials`); its signature and certificate (chain, validity, key usage,
+revocation -- the PKI's verdicts) and that the certificate is the sender's; then a repeated
+messageId gets the first answer, within the replay window; the messageDate is within the allowed
+skew of the run's virtual time; the service exists and the sender has the right to it; the route
+exists. Sync messages are then delivered at once, the hop signed with this gateway's key; async
 ones are stored and delivered by :class:`gateway.asyncchannel.AsyncDelivery`, which uses this
 service through its public checkpoint (:class:`gateway.messages.Checkpoint`).
+
+An answer is passed on only when it is signed by the provider registered for the service, with a
+certificate the validator accepts (revocation included); otherwise the sender gets
+``Server.ProviderResponseInvalid`` and the log keeps why.
+
+A refusal before the sender is authenticated (a bad hop, an unknown sender, a wrong password, a
+bad signature) is logged as the body's SHA-256 and its first KiB, not the whole body: whoever can
+reach the gateway cannot fill its log. A refusal after it keeps the whole masked request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -26,33 +38,31 @@ from gateway.faults import FaultSwitches
 from gateway.messagelog import MessageLog
 from gateway.messages import Accepted, Channel, Reply
 from gateway.metrics import GatewayMetrics
-from gateway_protocol.client import verify_signed_response
-from gateway_protocol.envelope import (
-    HOP_HEADER,
-    HOP_PASSWORD_HEADER,
-    SYNC_PATH,
-    SignedRequest,
-    signed_content,
-)
+from gateway_protocol.envelope import SYNC_PATH, SignedRequest, SignedResponse, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.hops import HopVerifier, has_hop, sign_hop
 from gateway_protocol.replay import ReplayGuard
 from simulation import jsoncodec
 from simulation.clock import to_us
 from simulation.observability import log_context
 from runtime import SystemRuntime
-from simulation.topology import sender_password
 
 log = logging.getLogger(__name__)
 
 CENTRAL = "gateway"
 MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
 """The largest message a gateway takes (it keeps every message it takes in its log)."""
+REFUSED_PREFIX = 1024
+"""Bytes of a body refused before its sender was authenticated that the log keeps (with its digest)."""
 
 
 class GatewayService:
     def __init__(self, runtime: SystemRuntime, store: ConfigStore, role: Literal["central", "regional"]) -> None:
         self.runtime = runtime
         self.store = store
+        if store.credentials is None:  # the run's passwords, for every configuration the store reads
+            store.credentials = runtime.credentials
+            store._stamp = None
         self.role = role
         self._derived_for: GatewayConfig | None = None
         self._derived_value: tuple[str | None, frozenset[str]] = (None, frozenset())
@@ -63,6 +73,7 @@ class GatewayService:
         self.faults = FaultSwitches(runtime.db)
         self.metrics = GatewayMetrics(runtime.name)
         self.replay = ReplayGuard()
+        self.hops = HopVerifier(runtime.name)
         self.async_channel = AsyncDelivery(self)
 
     @property
@@ -85,7 +96,10 @@ class GatewayService:
         await self.log.start()
         await self.faults.load()
         async for record in self.log.recent_answers(self.replay.capacity):
-            self.replay.remember((record.sender_id, record.message_id), (record.status_code or 200, jsoncodec.loads(record.body)))
+            self.replay.remember(
+                (record.sender_id, record.message_id), (record.status_code or 200, jsoncodec.loads(record.body)),
+                record.at_us,
+            )
         await self.async_channel.start()
 
     async def stop(self) -> None:
@@ -99,6 +113,8 @@ class GatewayService:
         at = await self.runtime.now()
         config = self.config  # one configuration for all the checks of a message
         service_id = "-"
+        signed: SignedRequest | None = None
+        came_from, content = "?", None
         try:
             signed, came_from, content = await self.authenticate(body, headers, at, "sync", config)
             info = signed.request.requestInfo
@@ -123,7 +139,9 @@ class GatewayService:
                     delivered.append(reply)
                     return reply.status_code, reply.body
 
-                (status, answer), replayed = await self.replay.answer((info.sender.senderId, info.messageId), produce)
+                (status, answer), replayed = await self.replay.answer(
+                    (info.sender.senderId, info.messageId), produce, at=at, window=self.replay_window
+                )
                 if replayed:
                     self.metrics.replays.inc()
                     self.log_request(signed, came_from, None, at, "sync", "REPLAYED", None, content)
@@ -132,8 +150,20 @@ class GatewayService:
                 self.count(service_id, "sync", outcome, started)
                 return delivered[0] if delivered and not replayed else Reply(status, answer)
         except GatewayFault as fault:
+            if fault.code == ErrorCode.MESSAGE_REPLAYED and signed is not None:
+                self.log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
+                log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             self.count(service_id, "sync", fault.code, started)
             return Reply(fault.http_status, fault.to_body(at))
+
+    @property
+    def replay_window(self) -> timedelta:
+        """How long after a message came its first answer is given again to a repeat."""
+        return timedelta(seconds=self.runtime.settings.message_date_skew)
+
+    def password_of(self, sender_id: str, config: GatewayConfig | None = None) -> str | None:
+        """The gateway password of ``sender_id`` in this run (None: it cannot authenticate)."""
+        return (config or self.config).password_of(sender_id, self.runtime.credentials)
 
     # ---- the checks -----------------------------------------------------------------------
 
@@ -148,12 +178,12 @@ class GatewayService:
         came_from: str | None = None
         content: dict[str, Any] | None = None
         try:
-            came_from = self._authenticate_hop(headers, config)
+            came_from = await self._authenticate_hop(headers, body, at, config)
             signed = self._parse(body)
             info = signed.request.requestInfo
             came_from = came_from or info.sender.senderId
             sender = info.sender.senderId
-            expected = config.password_of(sender)
+            expected = self.password_of(sender, config)
             if expected is None:
                 raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
             if info.sender.password != expected:
@@ -171,14 +201,15 @@ class GatewayService:
                 )
             return signed, came_from, content
         except GatewayFault as fault:
+            # Not authenticated: the log keeps the body's digest and first KiB, not the body.
             if signed is not None:
                 info = signed.request.requestInfo
-                self.log_request(signed, came_from or "?", None, at, channel, "REFUSED", fault.code, content)
+                self.log_unauthenticated(body, came_from or "?", at, channel, fault.code, signed)
                 with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                                  serviceId=info.serviceId, gateway=self.runtime.name):
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             else:
-                self._log_raw(body, came_from or "?", at, channel, fault.code)
+                self.log_unauthenticated(body, came_from or "?", at, channel, fault.code)
                 with log_context(gateway=self.runtime.name):
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             raise
@@ -205,13 +236,15 @@ class GatewayService:
             raise GatewayFault(ErrorCode.ACCESS_DENIED, f"{info.sender.senderId} -> {info.serviceId}")
         return Accepted(signed, body, came_from, self._route(signed, came_from, config), at)
 
-    def _authenticate_hop(self, headers: Any, config: GatewayConfig) -> str | None:
-        hop = headers.get(HOP_HEADER)
-        if hop is None:
+    async def _authenticate_hop(self, headers: Any, body: bytes, at: datetime, config: GatewayConfig) -> str | None:
+        """The peer gateway that signed this hop, None for a sender's own request, or
+        ``Client.HopNotTrusted`` naming the check that failed (:mod:`gateway_protocol.hops`)."""
+        if not has_hop(headers):
             return None
-        if hop not in self._derived(config)[1] or headers.get(HOP_PASSWORD_HEADER) != sender_password(hop):
-            raise GatewayFault(ErrorCode.HOP_NOT_TRUSTED, f"{hop!r} is not a peer gateway")
-        return hop
+        return await self.hops.verify(
+            headers, body, accepted=self._derived(config)[1], validator=self.runtime.validator, at=at,
+            skew=timedelta(seconds=self.runtime.settings.message_date_skew),
+        )
 
     @staticmethod
     def _parse(body: bytes) -> SignedRequest:
@@ -263,16 +296,10 @@ class GatewayService:
         try:
             url = self._url_of(target)
             await self.faults.apply(accepted.info.serviceId, target)
+            headers = sign_hop(self.runtime.identity, self.runtime.name, target, accepted.body, await self.runtime.now())
+            headers["Content-Type"] = "application/json"
             try:
-                status, content = await self.runtime.post_bytes(
-                    url + SYNC_PATH,
-                    accepted.body,
-                    {
-                        "Content-Type": "application/json",
-                        HOP_HEADER: self.runtime.name,
-                        HOP_PASSWORD_HEADER: sender_password(self.runtime.name),
-                    },
-                )
+                status, content = await self.runtime.post_bytes(url + SYNC_PATH, accepted.body, headers)
             except httpx.TimeoutException:
                 raise GatewayFault(ErrorCode.PROVIDER_TIMEOUT, target) from None
             except httpx.TransportError as exc:
@@ -286,11 +313,52 @@ class GatewayService:
                     return Reply(status, payload)
                 raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status}")
             answered = await self.runtime.now()
-            verify_signed_response(payload, trusted_roots=self.runtime.trusted_roots, at=answered, source=target)
+            await self._check_answer(payload, accepted, answered)
             return Reply(200, payload, content, answered)
         except GatewayFault as fault:
             answered = await self.runtime.now()
             return Reply(fault.http_status, fault.to_body(answered), at=answered)
+
+    async def _check_answer(self, payload: Any, accepted: Accepted, at: datetime) -> None:
+        """An answer is passed on only when the provider registered for the service signed it
+        with a key the validator accepts (chain, validity, usage, revocation). At every hop the
+        signer is that provider: a regional gateway passes on the provider's signed answer as
+        it came."""
+        target, info = accepted.target, accepted.info
+        try:
+            signed = SignedResponse.model_validate(payload)
+        except ValidationError as exc:
+            raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: {exc}") from None
+        verdict = await self.runtime.validator.jws(signed.signature, signed_content(signed.response), at=at)
+        expected = self._provider_of(info.serviceId, info.routeId, self.config)
+        if not verdict.valid:
+            fault = GatewayFault(
+                ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: response signature: {verdict.message}",
+                data={"verdict": verdict.code},
+            )
+        else:
+            signer = (verdict.signer or {}).get("common_name")
+            if signer == expected:
+                return
+            fault = GatewayFault(
+                ErrorCode.PROVIDER_RESPONSE_INVALID,
+                f"{target}: the answer is signed by {signer!r}, not by {expected or 'a registered provider'!r}, "
+                f"the provider of {info.serviceId}",
+                data={"verdict": "SIGNER_NOT_PROVIDER", "signer": signer, "expected": expected},
+            )
+        log.warning("an answer was not passed on: %s", fault, extra={"fields": {"errorCode": fault.code}})
+        raise fault
+
+    def _provider_of(self, service_id: str, route_id: str | None, config: GatewayConfig) -> str | None:
+        """The system registered to provide ``service_id`` for ``route_id``: the one whose
+        signature an answer must carry."""
+        service = config.services.get(service_id)
+        if service is None:
+            return None
+        if service.system:
+            return service.system
+        region = config.regions.get(route_id or self._derived(config)[0] or "")
+        return region.services.get(service_id) if region else None
 
     def _url_of(self, target: str) -> str:
         """Where the next hop listens, or ``Server.TargetUnknown`` when the gateway knows no way
@@ -329,17 +397,39 @@ class GatewayService:
             body=_answer_text(reply),
         )
 
-    def _log_raw(self, body: bytes, came_from: str, at: datetime, channel: Channel, error_code: str) -> None:
+    def log_unauthenticated(
+        self, body: bytes, came_from: str, at: datetime, channel: Channel, error_code: str,
+        signed: SignedRequest | None = None,
+    ) -> None:
+        """A refusal before the sender was authenticated: the body's SHA-256, its length and its
+        first :data:`REFUSED_PREFIX` bytes (the sender's password masked), not the body."""
+        info = signed.request.requestInfo if signed is not None else None
         self.log.append(
-            kind="request", channel=channel, message_id="-", correlation_id=None, service_id="-",
-            sender_id="-", came_from=came_from, recipient=None, at_us=to_us(at), status="REFUSED",
-            status_code=None, error_code=error_code,
-            body=jsoncodec.dumps_text({"raw": body[:65536].decode("utf-8", "replace")}),
+            kind="request", channel=channel, message_id=info.messageId if info else "-",
+            correlation_id=info.correlationId if info else None, service_id=info.serviceId if info else "-",
+            sender_id=info.sender.senderId if info else "-", came_from=came_from, recipient=None,
+            at_us=to_us(at), status="REFUSED", status_code=None, error_code=error_code,
+            body=jsoncodec.dumps_text(refused_digest(body)),
         )
 
     def count(self, service_id: str, channel: Channel, outcome: str, started: float) -> None:
         self.metrics.messages(service_id, channel, outcome).inc()
         self.metrics.latency(service_id, channel).observe(time.perf_counter() - started)
+
+
+_PASSWORD = re.compile(rb'("password"\s*:\s*")((?:[^"\\]|\\.)*)("?)')
+
+
+def refused_digest(body: bytes) -> dict[str, Any]:
+    """What the log keeps of a body refused before its sender was authenticated."""
+    prefix = _PASSWORD.sub(rb"\1***\3", body[:REFUSED_PREFIX])
+    return {
+        "refused": {
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "bytes": len(body),
+            "prefix": prefix.decode("utf-8", "replace"),
+        }
+    }
 
 
 def _outcome(status: int, answer: dict[str, Any]) -> str:

@@ -19,8 +19,8 @@ ASYNC_PATH = "/bip/async/v10"
 MessageType = Literal["REQUEST", "NOTIFICATION", "UPDATE", "RESPONSE"]
 
 HOP_HEADER = "X-Egov-Gateway"
-HOP_PASSWORD_HEADER = "X-Egov-Gateway-Password"
-"""A gateway that forwards a message names itself (and proves it) in these headers."""
+"""A gateway that forwards a message names itself in this header, and proves it with its signature
+over the hop (:mod:`gateway_protocol.hops`)."""
 
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"

@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     HOP_NOT_TRUSTED = "Client.HopNotTrusted"
     MESSAGE_DATE_OUT_OF_RANGE = "Client.MessageDateOutOfRange"
     MESSAGE_TYPE_MISSING = "Client.MessageTypeMissing"
+    MESSAGE_REPLAYED = "Client.MessageReplayed"
     UNKNOWN_MESSAGE = "Client.UnknownMessage"
     QUERY_INVALID = "Client.QueryInvalid"
     PROVIDER_UNAVAILABLE = "Server.ProviderUnavailable"
@@ -116,6 +117,12 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         "Асинхронды хабарламаның түрі (messageType) көрсетілмеген",
         "Не указан тип асинхронного сообщения (messageType)",
         "An async message needs its messageType",
+    ),
+    ErrorCode.MESSAGE_REPLAYED: ErrorSpec(
+        409, Side.caller,
+        "Бұл messageId бар хабарламаға бұрын жауап берілген, қайталау мерзімі өтіп кеткен",
+        "На сообщение с этим messageId уже был дан ответ, и срок повтора истёк",
+        "The messageId was answered before, longer ago than the replay window",
     ),
     ErrorCode.UNKNOWN_MESSAGE: ErrorSpec(
         404, Side.caller,

@@ -1,16 +1,22 @@
 """Receiving sync-channel requests as a provider system behind a gateway.
 
 A provider mounts :func:`provider_router` with one handler per serviceId it serves. The router
-takes requests only from the gateways it trusts, verifies the sender's signature end to end,
-dispatches, and signs what it answers.
+takes requests only from the gateways it trusts, each hop signed by the gateway's own key
+(:mod:`gateway_protocol.hops`), verifies the sender's signature end to end with the run's
+validator (chain, validity, key usage, revocation; the certificate must be the sender's) and a
+sync message's date, dispatches, and signs what it answers. Every request it gets is recorded in
+its hop log (:class:`gateway_protocol.replay.HopRecord`): when, through which hop, from whom,
+and the verdict.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -19,8 +25,6 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from gateway_protocol.envelope import (
-    HOP_HEADER,
-    HOP_PASSWORD_HEADER,
     SUCCESS_CODE,
     SUCCESS_MESSAGE,
     SYNC_PATH,
@@ -34,10 +38,12 @@ from gateway_protocol.envelope import (
 )
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.fastlane import render_json, serve_fast
-from gateway_protocol.replay import DatabaseAnswerStore, ReplayGuard
+from gateway_protocol.groupcommit import GroupCommit
+from gateway_protocol.hops import HOP_HEADER, HopVerifier, has_hop
+from gateway_protocol.replay import DatabaseAnswerStore, HopRecord, ReplayGuard
 from signatures.identity import Identity
-from signatures.jws import sign_detached, verify_detached
-from simulation.topology import sender_password
+from signatures.jws import sign_detached
+from simulation.clock import to_us
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,13 @@ class ProviderContext(Protocol):
     @property
     def trusted_roots(self) -> list[x509.Certificate]: ...
 
+    @property
+    def validator(self) -> Any: ...
+    """The run's :class:`signatures.validation.SignatureValidator` (revocation included)."""
+
+    settings: Any
+    """The run's settings (``message_date_skew``)."""
+
     async def now(self): ...
 
 
@@ -63,7 +76,10 @@ class Incoming:
     info: RequestInfo
     data: Any
     signer: dict[str, Any]
+    """The verified signer's certificate subject (``common_name`` is the sending system)."""
     path: list[str] = field(default_factory=list)
+    hop: str | None = None
+    """The gateway whose signed hop brought the request (None: a test double's direct caller)."""
 
 
 class ProviderError(GatewayFault):
@@ -103,36 +119,54 @@ def provider_router(
     (and, for test doubles only, ``accept_direct``: also from callers that are no gateway)."""
     router = APIRouter(tags=["ШЭП sync channel"])
     guard = ReplayGuard(DatabaseAnswerStore(context().db, context()))
+    hops = HopVerifier(context().name)
+    writer = GroupCommit.of(context().db)
+
+    async def record(at, hop: str | None, signed: SignedRequest | None, signer: str | None, verdict: str) -> None:
+        info = signed.request.requestInfo if signed is not None else None
+        await writer.insert(HopRecord.__table__, {
+            "at_us": to_us(at), "hop": (hop or "-")[:200], "sender_id": info.sender.senderId if info else "-",
+            "signer": signer, "message_id": info.messageId if info else "-",
+            "service_id": info.serviceId if info else "-", "verdict": verdict,
+        })
 
     async def take(body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
         ctx = context()
         at = await ctx.now()
+        skew = timedelta(seconds=ctx.settings.message_date_skew)
+        hop: str | None = headers.get(HOP_HEADER)
+        signed: SignedRequest | None = None
+        signer: str | None = None
         try:
-            hop = headers.get(HOP_HEADER)
-            if hop is None:
-                trusted = accept_direct
-            else:
-                trusted = hop in accept_from and headers.get(HOP_PASSWORD_HEADER) == sender_password(hop)
-            if not trusted:
-                raise GatewayFault(
-                    ErrorCode.HOP_NOT_TRUSTED,
-                    f"{ctx.name} takes requests only from {', '.join(sorted(accept_from))}",
+            if has_hop(headers) or not accept_direct:
+                hop = await hops.verify(
+                    headers, body, accepted=accept_from, validator=ctx.validator, at=at, skew=skew
                 )
             try:
                 signed = SignedRequest.model_validate_json(body)
             except ValidationError as exc:
                 raise GatewayFault(ErrorCode.ENVELOPE_INVALID, _errors(exc)) from None
             info = signed.request.requestInfo
-            verdict = verify_detached(
-                signed.signature,
-                signed_content(signed.request),
-                trusted_roots=ctx.trusted_roots,
-                at=at,
-            )
+            verdict = await ctx.validator.jws(signed.signature, signed_content(signed.request), at=at)
             if not verdict.valid:
                 raise GatewayFault(
                     ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code}
                 )
+            signer = (verdict.signer or {}).get("common_name")
+            if signer != info.sender.senderId:
+                raise GatewayFault(
+                    ErrorCode.SIGNATURE_INVALID,
+                    f"the certificate is issued to {signer!r}, not to the sender {info.sender.senderId!r}",
+                    data={"verdict": "SIGNER_NOT_SENDER"},
+                )
+            if info.messageType is None:  # sync: the gateway forwarded it at once
+                message_date = info.messageDate if info.messageDate.tzinfo else info.messageDate.replace(tzinfo=at.tzinfo)
+                if abs(message_date - at) > skew:
+                    raise GatewayFault(
+                        ErrorCode.MESSAGE_DATE_OUT_OF_RANGE,
+                        f"messageDate {info.messageDate.isoformat()} is more than {skew.total_seconds():g} s "
+                        f"from {ctx.name}'s time {at.isoformat()}",
+                    )
             handler = handlers.get(info.serviceId)
             if handler is None:
                 raise GatewayFault(ErrorCode.PROVIDER_UNKNOWN_SERVICE, info.serviceId)
@@ -140,15 +174,25 @@ def provider_router(
             async def process() -> tuple[int, dict[str, Any]]:
                 try:
                     result = await handler(
-                        Incoming(info=info, data=signed.request.requestData.data, signer=verdict.signer or {})
+                        Incoming(info=info, data=signed.request.requestData.data, signer=verdict.signer or {}, hop=hop)
                     )
                 except GatewayFault as fault:
                     return fault.http_status, fault.to_body(await ctx.now())
                 return 200, sign_response(ctx.identity, info, result, await ctx.now())
 
-            (status, answer), _ = await guard.answer((info.sender.senderId, info.messageId), process)
+            outcome = await asyncio.gather(
+                guard.answer((info.sender.senderId, info.messageId), process, at=at, window=skew),
+                record(at, hop, signed, signer, "ACCEPTED"),
+                return_exceptions=True,
+            )
+            for failure in outcome:
+                if isinstance(failure, BaseException):
+                    raise failure
+            (status, answer), _ = outcome[0]
             return status, answer
         except GatewayFault as fault:
+            log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code, "hop": hop}})
+            await record(at, hop, signed, signer, fault.code)
             return fault.http_status, fault.to_body(at)
 
     @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")

@@ -77,7 +77,8 @@ class AccessRecord(RegistriesModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     registry_name: str
     service_id: str
-    requester: str = Field(description="the sending system (senderId)")
+    requester: str = Field(description="the sending system, as its verified signature names it (the certificate's CN)")
+    hop: str | None = Field(default=None, description="the gateway whose signed hop brought the request")
     purpose: str
     consent_ref: str | None = None
     correlation_id: str | None = Field(default=None, index=True)

@@ -3,7 +3,8 @@
 Every answer uses the real system's field names and coded values ``{code, nameKz, nameRu}``. A
 person the registry does not know is ``Provider.NotFound`` -- never confused with the registry
 being unreachable (``Server.ProviderUnavailable``, said by the gateway). Every access to personal
-data is logged: who asked (the sending system), why (the serviceId as the declared purpose, and the
+data is logged: who asked (the sending system its verified signature names, and the gateway whose
+signed hop brought the request), why (the serviceId as the declared purpose, and the
 citizen's consent reference where the law wants one), about whom, when, with what outcome.
 """
 
@@ -125,7 +126,8 @@ class Registries:
             session.add(
                 AccessRecord(
                     registry_name=SERVICES.get(info.serviceId, info.serviceId), service_id=info.serviceId,
-                    requester=info.sender.senderId, purpose=info.serviceId,
+                    requester=request.signer.get("common_name") or info.sender.senderId, hop=request.hop,
+                    purpose=info.serviceId,
                     consent_ref=consent if isinstance(consent, str) else None,
                     correlation_id=info.correlationId, subject_iin=subject,
                     at_us=to_us(await self.runtime.now()), outcome=outcome,

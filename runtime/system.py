@@ -44,7 +44,7 @@ from simulation.engine import Engine, Operations
 from simulation.hopclient import HopClient
 from simulation.observability import configure_logging
 from simulation.settings import Settings, get_settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.topology import SYSTEMS
 from simulation.trace import Tracer
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class SystemRuntime:
             self.http,
             self.url_of(via),
             sender_id=self.name,
-            password=sender_password(self.name),
+            password=self.credentials.password_of(self.name),
             identity=self.identity,
             clock=self,
             trusted_roots=self._roots,

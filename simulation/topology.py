@@ -1,7 +1,8 @@
 """The simulated systems of one run: who they are, where they listen, how the gateway knows them.
 
 This table is the single source for ports, gateway sender identities and display names; the
-gateway's participant file, ``egov-sim up`` and the docker-compose file follow it.
+gateway's participant file, ``egov-sim up`` and the docker-compose file follow it. The systems'
+gateway passwords are no part of it: each run draws its own (:mod:`simulation.credentials`).
 """
 
 from __future__ import annotations
@@ -102,11 +103,6 @@ TEST_DOUBLES = frozenset({"echo"})
 
 START_ORDER: tuple[str, ...] = ("signatures", *(n for n in SYSTEMS if n != "signatures" and n not in TEST_DOUBLES))
 """The systems of a run, the certification authority first (the others enrol with it)."""
-
-def sender_password(system: str) -> str:
-    """Default gateway password of a system (a development secret, as in the participant file)."""
-    return f"{system}-shep-2026"
-
 
 def regional_gateway(region: str) -> str:
     """The regional gateway (ЭҮӨШ) of ``region``, e.g. ``gateway-almaty`` for ``almaty``."""

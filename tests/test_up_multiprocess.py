@@ -18,7 +18,8 @@ from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import SYNC_PATH
 from signatures.identity import Identity
 from simulation.settings import Settings
-from simulation.topology import START_ORDER, SYSTEMS, sender_password
+from simulation.credentials import RunCredentials
+from simulation.topology import START_ORDER, SYSTEMS
 from simulation.database import drop_run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -92,7 +93,7 @@ def _reach_the_regional_providers(settings: Settings) -> None:
         for (sender, service, route), data in requests.items():
             identity = Identity.load(settings.data_dir.resolve() / "keys" / f"{sender}.p12")
             signed = build_signed_request(
-                identity, sender_id=sender, password=sender_password(sender), service_id=service,
+                identity, sender_id=sender, password=RunCredentials.of(settings).password_of(sender), service_id=service,
                 data=data, message_date=now, route_id=route,
             )
             reply = http.post(settings.url_of("gateway") + SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True))

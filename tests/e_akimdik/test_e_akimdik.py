@@ -13,11 +13,11 @@ import pytest
 
 from egov_sim.inprocess import Simulation
 from gateway_protocol.client import build_signed_request
-from gateway_protocol.envelope import HOP_HEADER, HOP_PASSWORD_HEADER, SYNC_PATH, SignedResponse, signed_content
+from gateway_protocol.envelope import HOP_HEADER, SYNC_PATH, SignedResponse, signed_content
 from signatures.jws import verify_detached
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.topology import SYSTEMS
 
 SERVICE = "EAKIMDIK_DocumentRegistration"
 ALIYA = "900515401230"
@@ -53,7 +53,7 @@ async def send(
 ) -> httpx.Response:
     runtime = run.runtime(sender)
     signed = build_signed_request(
-        runtime.identity, sender_id=sender, password=sender_password(sender), service_id=service_id,
+        runtime.identity, sender_id=sender, password=runtime.credentials.password_of(sender), service_id=service_id,
         data=data, message_date=await runtime.now(), route_id=route_id, correlation_id="case-wko-1",
     )
     async with run.client(via) as gateway:
@@ -216,14 +216,14 @@ async def test_a_caller_without_the_right_or_on_a_wrong_route_is_refused_by_the_
 async def test_e_akimdik_takes_requests_only_from_its_gateway(run):
     runtime = run.runtime("provider_ws")
     signed = build_signed_request(
-        runtime.identity, sender_id="provider_ws", password=sender_password("provider_ws"), service_id=SERVICE,
+        runtime.identity, sender_id="provider_ws", password=runtime.credentials.password_of("provider_ws"), service_id=SERVICE,
         data=registration(), message_date=await runtime.now(), route_id="wko",
     ).model_dump(mode="json", exclude_none=True)
     async with run.client("e_akimdik") as e_akimdik:
         direct = await e_akimdik.post(SYNC_PATH, json=signed)
         via_almaty = await e_akimdik.post(
             SYNC_PATH, json=signed,
-            headers={HOP_HEADER: "gateway-almaty", HOP_PASSWORD_HEADER: sender_password("gateway-almaty")},
+            headers={HOP_HEADER: "gateway-almaty"},
         )
     for reply in (direct, via_almaty):
         refused(reply, 403, "Client.HopNotTrusted")

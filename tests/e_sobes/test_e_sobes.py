@@ -15,11 +15,11 @@ import pytest
 from egov_sim.citizen import DEMO_CITIZEN, Citizen, obtain_signing_key, sign_with_ncalayer
 from egov_sim.inprocess import Simulation
 from gateway_protocol.client import build_signed_request
-from gateway_protocol.envelope import HOP_HEADER, HOP_PASSWORD_HEADER, SYNC_PATH, SignedResponse, signed_content
+from gateway_protocol.envelope import HOP_HEADER, SYNC_PATH, SignedResponse, signed_content
 from signatures.jws import verify_detached
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.topology import SYSTEMS
 
 SERVICE = "ESOBES_HousingAidApplication"
 ALIYA = DEMO_CITIZEN.iin
@@ -102,7 +102,7 @@ async def send(
 ) -> httpx.Response:
     runtime = run.runtime(sender)
     signed = build_signed_request(
-        runtime.identity, sender_id=sender, password=sender_password(sender), service_id=SERVICE,
+        runtime.identity, sender_id=sender, password=runtime.credentials.password_of(sender), service_id=SERVICE,
         data=data, message_date=await runtime.now(), route_id=route_id, correlation_id="aid-case",
     )
     async with run.client(via) as gateway:
@@ -270,13 +270,13 @@ async def test_a_caller_without_the_right_or_on_a_wrong_route_is_refused_by_the_
 async def test_e_sobes_takes_requests_only_from_the_almaty_gateway(run):
     runtime = run.runtime("portal")
     signed = build_signed_request(
-        runtime.identity, sender_id="portal", password=sender_password("portal"), service_id=SERVICE,
+        runtime.identity, sender_id="portal", password=runtime.credentials.password_of("portal"), service_id=SERVICE,
         data=application(), message_date=await runtime.now(), route_id="almaty",
     ).model_dump(mode="json", exclude_none=True)
     async with run.client("e_sobes") as e_sobes:
         direct = await e_sobes.post(SYNC_PATH, json=signed)
         via_central = await e_sobes.post(
-            SYNC_PATH, json=signed, headers={HOP_HEADER: "gateway", HOP_PASSWORD_HEADER: sender_password("gateway")},
+            SYNC_PATH, json=signed, headers={HOP_HEADER: "gateway"},
         )
         missing = await e_sobes.get("/api/registrations/ESB-2026-000404")
         bad_iin = await e_sobes.get("/api/registrations", params={"applicantIin": "12"})

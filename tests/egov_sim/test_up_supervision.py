@@ -23,7 +23,8 @@ from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
 from signatures.identity import Identity
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.credentials import RunCredentials
+from simulation.topology import SYSTEMS
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forks and POSIX signals")
 
@@ -118,7 +119,7 @@ async def test_only_starts_a_subset_whose_processes_log_json_lines_for_each_mess
                     data={"hello": "сәлем"}, message_date=now, correlation_id=f"case-{uuid.uuid4()}",
                     message_type="REQUEST" if path == ASYNC_PATH + "/sendMessage" else None,
                 )
-                for password, path in (("wrong", SYNC_PATH), (sender_password("echo"), ASYNC_PATH + "/sendMessage"))
+                for password, path in (("wrong", SYNC_PATH), (RunCredentials.of(settings).password_of("echo"), ASYNC_PATH + "/sendMessage"))
             )
             gateway = settings.url_of("gateway")
             assert http.post(gateway + SYNC_PATH, json=refused.model_dump(mode="json", exclude_none=True)).status_code == 403

@@ -14,7 +14,6 @@ from egov_sim.inprocess import Simulation
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
 from simulation.settings import Settings
-from simulation.topology import sender_password
 
 
 UNTIL_CLEARED = 10**6
@@ -47,7 +46,7 @@ async def signed_message(simulation: Simulation, *, late: timedelta = timedelta(
     echo = simulation.runtime("echo")
     fields: dict[str, Any] = {
         "sender_id": "echo",
-        "password": sender_password("echo"),
+        "password": echo.credentials.password_of("echo"),
         "service_id": "ECHO_Central",
         "data": {"hello": "сәлем"},
         "message_date": await echo.now() - late,
@@ -67,12 +66,14 @@ async def processed(simulation: Simulation) -> dict[str, int]:
         return {row["messageId"]: row["times"] for row in (await client.get("/api/processed")).json()}
 
 
-CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
+def credentials(run: Simulation) -> dict[str, str]:
+    """The echo's sender credentials in ``run`` (its password is the run's own)."""
+    return {"senderId": "echo", "password": run.credentials.password_of("echo")}
 
 
 async def status_of(run, message_ids: list[str]) -> list[dict]:
     async with run.client("gateway") as gateway:
-        reply = await gateway.post(ASYNC_PATH + "/getMessageStatus", json={**CREDENTIALS, "messageIds": message_ids})
+        reply = await gateway.post(ASYNC_PATH + "/getMessageStatus", json={**credentials(run), "messageIds": message_ids})
         assert reply.status_code == 200, reply.text
         return reply.json()["messages"]
 

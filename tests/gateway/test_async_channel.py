@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from conftest import (
-    CREDENTIALS, UNTIL_CLEARED, post, processed, send_async, signed_message, status_of, wait_for, wait_until,
+    UNTIL_CLEARED, credentials, post, processed, send_async, signed_message, status_of, wait_for, wait_until,
 )
 
 from gateway_protocol.envelope import ASYNC_PATH
@@ -19,7 +19,7 @@ async def test_accepted_then_delivered_with_a_notice(echo_run):
     assert delivered["response"]["response"]["responseData"]["data"]["echo"] == {"hello": "сәлем"}
     assert (await processed(echo_run))[message_id] == 1
     async with echo_run.client("gateway") as gateway:
-        notices = (await gateway.post(ASYNC_PATH + "/getDeliveryNotifications", json={**CREDENTIALS, "after": 0})).json()
+        notices = (await gateway.post(ASYNC_PATH + "/getDeliveryNotifications", json={**credentials(echo_run), "after": 0})).json()
         log = (await gateway.get("/v1/messages", params={"correlationId": "corr-1", "kind": "all"})).json()
     [notice] = notices["notifications"]
     assert notice["messageId"] == message_id and notice["state"] == "DELIVERED"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 from conftest import (
-    CREDENTIALS, UNTIL_CLEARED, echo_settings, post, processed, send_async, signed_message, status_of, wait_for,
+    UNTIL_CLEARED, credentials, echo_settings, post, processed, send_async, signed_message, status_of, wait_for,
     wait_until,
 )
 from sqlalchemy import update
@@ -46,12 +46,12 @@ async def test_a_notice_number_beyond_its_bounds_is_refused_naming_it(echo_run):
     async with echo_run.client("gateway") as gateway:
         notices = ASYNC_PATH + "/getDeliveryNotifications"
         for after in (HUGE, 2**63, MAX_NOTICE + 1, -1, "7", 1.5, True):
-            _query_refusal(await gateway.post(notices, json={**CREDENTIALS, "after": after}), "after")
-        last = await gateway.post(notices, json={**CREDENTIALS, "after": MAX_NOTICE})
+            _query_refusal(await gateway.post(notices, json={**credentials(echo_run), "after": after}), "after")
+        last = await gateway.post(notices, json={**credentials(echo_run), "after": MAX_NOTICE})
         assert last.status_code == 200 and last.json() == {"notifications": []}
         _query_refusal(await gateway.post(notices, content=b"not json"), "body")
         _query_refusal(await gateway.post(notices, json={"senderId": "echo", "after": 0}), "password")
-        _query_refusal(await gateway.post(notices, json={**CREDENTIALS, "senderId": "e" * 101}), "senderId")
+        _query_refusal(await gateway.post(notices, json={**credentials(echo_run), "senderId": "e" * 101}), "senderId")
 
 
 async def test_a_status_query_beyond_its_bounds_is_refused_naming_the_field(echo_run):
@@ -61,7 +61,7 @@ async def test_a_status_query_beyond_its_bounds_is_refused_naming_the_field(echo
             ([], "messageIds"), (["m"] * 1001, "messageIds"), (["m" * 101], "messageIds.0"),
             (["ok", "a\x00b"], "messageIds.1"), ([HUGE], "messageIds.0"),
         ):
-            _query_refusal(await gateway.post(status, json={**CREDENTIALS, "messageIds": ids}), field)
+            _query_refusal(await gateway.post(status, json={**credentials(echo_run), "messageIds": ids}), field)
     [unknown] = await status_of(echo_run, ["m" * 100])
     assert unknown["error"] == "Client.UnknownMessage"
 
@@ -139,7 +139,7 @@ async def test_a_hand_edited_target_ends_each_message_with_its_reason(echo_run):
     assert ended["state"] == "NOT_DELIVERED" and ended["attempts"] == 1
     assert ended["lastError"].startswith("Server.TargetUnknown") and "'nosuch'" in ended["lastError"]
     async with echo_run.client("gateway") as gateway:
-        notices = (await gateway.post(ASYNC_PATH + "/getDeliveryNotifications", json={**CREDENTIALS, "after": 0})).json()
+        notices = (await gateway.post(ASYNC_PATH + "/getDeliveryNotifications", json={**credentials(echo_run), "after": 0})).json()
         assert [(n["messageId"], n["state"]) for n in notices["notifications"]] == [(message_id, "NOT_DELIVERED")]
         # The regional path fails the same way when its provider is edited away.
         _hand_edit(echo_run, "ECHO_Regional: echo", "ECHO_Regional: nosuch")

@@ -19,11 +19,12 @@ from gateway_protocol.envelope import ASYNC_PATH
 from signatures.identity import Identity
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.access import TOKEN_HEADER
+from simulation.credentials import RunCredentials
+from simulation.topology import SYSTEMS
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forks and signals")
 SYSTEMS_NEEDED = ["signatures", "control", "gateway", "echo"]
-CREDENTIALS = {"senderId": "echo", "password": sender_password("echo")}
 CEILING = 120.0
 """Seconds to wait for what the test needs before calling it a hang (never a timing assertion)."""
 DELIVERY_MS = 3000
@@ -43,7 +44,9 @@ def test_a_killed_gateway_delivers_every_accepted_message_once(tmp_path):
         cluster.wait_healthy(CEILING)
         gateway, control, echo = (settings.url_of(s) for s in ("gateway", "control", "echo"))
         identity = Identity.load(settings.data_dir.resolve() / "keys" / "echo.p12")
-        with httpx.Client(timeout=CEILING) as http:
+        run = RunCredentials.of(settings)
+        CREDENTIALS = {"senderId": "echo", "password": run.password_of("echo")}
+        with httpx.Client(timeout=CEILING, headers={TOKEN_HEADER: run.admin_token}) as http:
             assert http.put(f"{gateway}/admin/faults/ECHO_Central", json={"mode": "slow", "delay_ms": DELIVERY_MS}).status_code == 200
             now = datetime.fromisoformat(http.get(f"{control}/clock").json()["now"])
             accepted = []

@@ -73,7 +73,7 @@ async def _send(simulation, **overrides) -> httpx.Response:
     portal = simulation.runtime("portal")
     fields = {
         "sender_id": "portal",
-        "password": "portal-shep-2026",
+        "password": portal.credentials.password_of("portal"),
         "service_id": "GBDFL_UniversalServiceSync",
         "data": {"iin": DEMO_CITIZEN.iin},
         "message_date": await portal.now(),

@@ -14,7 +14,7 @@ from gateway_protocol.envelope import SYNC_PATH
 from registries.loader import FixtureError, read_fixtures
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.topology import SYSTEMS
 
 ALIYA = "900515401230"
 PERSON_FIELDS = {"iin", "surname", "name", "birthDate", "gender", "nationality", "citizenship", "lifeStatus",
@@ -65,7 +65,7 @@ async def run(tmp_path):
 async def ask(run, service_id: str, data: dict, sender: str = "provider_ws") -> httpx.Response:
     runtime = run.runtime(sender)
     signed = build_signed_request(
-        runtime.identity, sender_id=sender, password=sender_password(sender), service_id=service_id,
+        runtime.identity, sender_id=sender, password=runtime.credentials.password_of(sender), service_id=service_id,
         data=data, message_date=await runtime.now(), correlation_id="case-1",
     )
     async with run.client("gateway") as gateway:
@@ -178,7 +178,7 @@ async def test_consent_is_required_for_incomes_and_property_and_every_access_is_
 async def test_the_registries_are_reachable_only_through_the_gateway(run):
     runtime = run.runtime("provider_ws")
     signed = build_signed_request(
-        runtime.identity, sender_id="provider_ws", password=sender_password("provider_ws"),
+        runtime.identity, sender_id="provider_ws", password=runtime.credentials.password_of("provider_ws"),
         service_id="GBDFL_UniversalServiceSync", data={"iin": ALIYA}, message_date=await runtime.now(),
     )
     async with run.client("registries") as registries:

@@ -17,7 +17,7 @@ from gateway_protocol.envelope import SYNC_PATH
 from reglaments import get_reglament
 from simulation.database import drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.topology import SYSTEMS
 from tests.conftest import WORKING_MONDAY
 
 REGLAMENT = "almaty-housing-aid"
@@ -35,7 +35,7 @@ async def run(tmp_path):
 
 async def ask_as(run: Simulation, sender: str, service: str, data: dict[str, Any]):
     runtime = run.runtime(sender)
-    signed = build_signed_request(runtime.identity, sender_id=sender, password=sender_password(sender),
+    signed = build_signed_request(runtime.identity, sender_id=sender, password=runtime.credentials.password_of(sender),
                                   service_id=service, data=data, message_date=await runtime.now())
     async with run.client("gateway") as gateway:
         return await gateway.post(SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True))
