@@ -42,6 +42,9 @@ SYSTEM = "provider_ws"
 ANSWER_TERM = Duration.parse("5 working days")
 """How long the applicant has to answer an offer; no answer counts as a decline."""
 TIMER_KIND = "housing-offer-answer"
+ALLOCATION_IDS = range(1, 2**31)
+"""The ids an offer can have: its table's key is a 32-bit INTEGER on PostgreSQL, which refuses
+to compare with a larger number (an error, not "no such row"), so an id outside is no offer."""
 
 FUNDS = {
     "state": {"kk": "мемлекеттік тұрғын үй қоры", "ru": "государственный жилищный фонд",
@@ -459,8 +462,10 @@ class HousingAllocation:
         return {"allocation": allocation_view(stored), "next": following}
 
     async def _open(self, allocation_id: int, deadline: bool = False) -> Allocation:
-        async with self.runtime.db.session() as session:
-            allocation = await session.get(Allocation, allocation_id)
+        allocation = None
+        if allocation_id in ALLOCATION_IDS:
+            async with self.runtime.db.session() as session:
+                allocation = await session.get(Allocation, allocation_id)
         if allocation is None:
             raise AllocationError(404, "not_found", {"kk": f"№ {allocation_id} ұсыныс жоқ",
                                                      "ru": f"предложения № {allocation_id} нет",

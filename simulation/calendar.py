@@ -138,6 +138,18 @@ _ACCEPTED = (
     " 'N times a working day' with N ≥ 1"
 )
 
+_LONGEST = {
+    DurationUnit.minute: 100 * 366 * 24 * 60,
+    DurationUnit.hour: 100 * 366 * 24,
+    DurationUnit.calendar_day: 100 * 366,
+    DurationUnit.working_day: 100 * 366 * 5 // 7,
+    DurationUnit.times_per_working_day: 24 * 60,
+}
+"""The largest amount of each unit: a century (a minute's rhythm for "times a working day").
+A reglament's terms are minutes to months; a duration beyond this -- a clock moved by a billion
+days -- would run past the dates Python and the holiday calendar represent, so it is refused as
+an invalid duration rather than overflowing where it is added."""
+
 
 def _russian_plural(n: int, one: str, few: str, many: str) -> str:
     """Pick the Russian noun form that agrees with the numeral ``n``."""
@@ -160,6 +172,11 @@ class Duration:
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 1:
             raise ValueError(f"duration amount must be a positive integer, got {self.amount!r}")
         object.__setattr__(self, "unit", DurationUnit(self.unit))
+        if self.amount > _LONGEST[self.unit]:
+            raise ValueError(
+                f"duration amount {self.amount} is beyond the longest the simulation takes:"
+                f" at most {_LONGEST[self.unit]} ({self.unit.value}, a century)"
+            )
 
     @classmethod
     def parse(cls, text: str) -> Duration:
