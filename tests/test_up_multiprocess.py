@@ -17,6 +17,7 @@ from egov_sim.ports import free_base_port
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import SYNC_PATH
 from signatures.identity import Identity
+from simulation.access import TOKEN_HEADER
 from simulation.settings import Settings
 from simulation.credentials import RunCredentials
 from simulation.topology import START_ORDER, SYSTEMS
@@ -43,8 +44,15 @@ async def _run_up_and_apply(settings: Settings) -> None:
         pids = set(up.pids().values())
         assert len(pids) == len(START_ORDER)
 
+        # the tester's token, read from the data directory up announced it in
+        token_file = settings.data_dir.resolve() / "admin.token"
+        assert f"The admin token is in {token_file}" in up.output()
+        assert token_file.stat().st_mode & 0o077 == 0
+        admin = {TOKEN_HEADER: token_file.read_text().strip()}
+        with httpx.Client(base_url=settings.url_of("control"), timeout=30) as anonymous:
+            assert anonymous.post("/clock/run").status_code == 401
         outcome = await apply_on_portal(
-            lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60),
+            lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60, headers=admin),
             "almaty-queue", DEMO_CITIZEN,
         )
         assert outcome.application["status"] == "result"
@@ -53,7 +61,7 @@ async def _run_up_and_apply(settings: Settings) -> None:
         assert [e["label"] for e in outcome.trace if e["kind"] != "action"] == [
             "1-процесс", "1-шарт", "3-процесс", "2-шарт", "5-процесс", "6-процесс", "3-шарт", "8-процесс"
         ]
-        with httpx.Client(base_url=settings.url_of("gateway"), timeout=30) as gateway:
+        with httpx.Client(base_url=settings.url_of("gateway"), timeout=30, headers=admin) as gateway:
             log = gateway.get("/v1/messages", params={"correlationId": outcome.application_id, "kind": "all"}).json()
             chain = gateway.get("/v1/messages/verify").json()
         assert {m["serviceId"] for m in log} == {

@@ -21,6 +21,7 @@ from egov_sim.ports import free_base_port
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
 from signatures.identity import Identity
+from simulation.access import TOKEN_HEADER
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.credentials import RunCredentials
@@ -55,8 +56,9 @@ async def test_a_killed_system_comes_back_on_its_data_and_a_later_application_co
         # its state is where it was: the same key storage, not a new enrolment
         assert key_storage.read_bytes() == identity
 
+        admin = {TOKEN_HEADER: RunCredentials.of(settings).admin_token}  # from the data directory
         outcome = await apply_on_portal(
-            lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60),
+            lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60, headers=admin),
             "almaty-queue", DEMO_CITIZEN,
         )
         assert outcome.application["status"] == "result"
