@@ -428,7 +428,35 @@ def _garbage_tokens(s) -> dict[str, object]:
         "duplicate alg": f"{b64url(duplicate)}..{signature_part}",
         "signature not base64url": f"{header_part}..{signature_part}+/",
         "signature missing": f"{header_part}..",
+        "signature trailing bits": f"{header_part}..{_set_trailing_bit(signature_part)}",
+        "header trailing bits": f"{_set_trailing_bit(_header_with_spare_bits(x5c))}..{signature_part}",
+        "signature padded": f"{header_part}..{signature_part}==",
+        "signature with a space": f"{header_part}..{signature_part[:5]} {signature_part[5:]}",
+        "token with a newline": f"{good}\n",
+        "token with leading space": f" {good}",
     }
+
+
+_URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _header_with_spare_bits(x5c: list[str]) -> str:
+    """A header part whose encoding ends with spare bits (its JSON padded with spaces to a length
+    that is no multiple of 3)."""
+    text = json.dumps({"alg": "ES256", "x5c": x5c}, separators=(",", ":"))
+    while len(text) % 3 == 0:
+        text += " "
+    return b64url(text.encode())
+
+
+def _set_trailing_bit(part: str, standard: bool = False) -> str:
+    """``part`` with the lowest spare bit of its last character set: the same bytes, another text."""
+    alphabet = _URL_SAFE.replace("-", "+").replace("_", "/") if standard else _URL_SAFE
+    text = part.rstrip("=")
+    spare = {2: 4, 3: 2}[len(text) % 4]  # 1 or 2 bytes in the last quantum leave 4 or 2 spare bits
+    index = alphabet.index(text[-1])
+    assert index % (1 << spare) == 0, "a canonical encoding's spare bits are zero"
+    return text[:-1] + alphabet[index | 1] + part[len(text):]
 
 
 def test_garbage_is_malformed(s):
@@ -440,6 +468,27 @@ def test_garbage_is_malformed(s):
         assert verdict.message.startswith("The signature is malformed"), name
         assert "unexpected error" not in verdict.message, name
         assert verdict.message_kk == "Қолтаңбаның пішімі дұрыс емес"
+
+
+def test_every_part_must_be_canonical_base64(s):
+    """One signature, one text: a part written another way that decodes to the same bytes is
+    refused, and the verdict says which part and why."""
+    good = sign_detached(MESSAGE, s.pki.ec_key, s.ec_chain)
+    header_part, _, signature_part = good.split(".")
+    x5c = json.loads(b64url_decode(header_part))["x5c"]
+    spare = base64.b64encode(b"\x30\x82").decode()  # "MII=": two spare bits
+    cases = {
+        f"{header_part}..{_set_trailing_bit(signature_part)}": "signature part is not canonical base64url",
+        f"{_set_trailing_bit(_header_with_spare_bits(x5c))}..{signature_part}": "header is not canonical base64url",
+        f"{header_part}..{signature_part}=": "signature part is not unpadded base64url",
+        make_token({"alg": "ES256", "x5c": [_set_trailing_bit(spare, standard=True)]}): "x5c[0]",
+        make_token({"alg": "ES256", "x5c": [x5c[0], spare.rstrip("=")]}): "x5c[1]",
+    }
+    for token, said in cases.items():
+        verdict = s.verify(token)
+        assert verdict.code == VerdictCode.MALFORMED, (said, verdict)
+        assert said in verdict.message and "base64" in verdict.message, verdict.message
+    assert s.verify(good).valid
 
 
 @pytest.mark.parametrize("content", [{"x": float("nan")}, {1: "x"}, {"when": object()}, 2**60])

@@ -706,6 +706,44 @@ async def test_refresh_notices_a_revocation(rpki, responder, http):
     assert result.reason is x509.ReasonFlags.superseded
 
 
+async def test_forget_makes_the_next_check_ask_at_once(rpki, responder, http):
+    check = checker(http)
+    assert (await check.status(rpki.good, rpki.ca, at=T0)).status == "good"
+    await check.status(rpki.revoked, rpki.ca, at=T0)
+    responder.records[rpki.good.serial_number] = CertStatusInfo("revoked", T0 + timedelta(minutes=5), "keyCompromise")
+    responder.now = T0 + timedelta(minutes=6)
+    # the CA's notice: forget this serial (of another issuer: nothing; of any issuer: its answer)
+    assert check.forget(rpki.good.serial_number, rpki.ec_ca) == 0
+    assert check.forget(rpki.good.serial_number) == 1
+    assert check.cached(rpki.good, rpki.ca) is None
+    assert check.cached(rpki.revoked, rpki.ca) is not None  # the others stay
+    result = await check.status(rpki.good, rpki.ca, at=T0 + timedelta(minutes=6))  # well within freshness
+    assert (result.status, result.source) == ("revoked", "ocsp")
+    assert responder.calls == 3
+
+
+async def test_an_answer_fetched_across_a_forget_is_not_cached(rpki, responder, http):
+    check = checker(http)
+    started = asyncio.Event()
+    release = asyncio.Event()
+    plain = responder.__call__
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await release.wait()
+        return plain(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as slow_http:
+        check = checker(slow_http)
+        asking = asyncio.create_task(check.status(rpki.good, rpki.ca, at=T0))
+        await asyncio.wait_for(started.wait(), 10)
+        check.forget(rpki.good.serial_number)  # the CA revoked it while the answer was on its way
+        release.set()
+        answer = await asking
+    assert answer.status == "good"  # handed to its caller ...
+    assert check.cached(rpki.good, rpki.ca) is None  # ... but not kept
+
+
 @pytest.mark.parametrize(
     ("mode", "why"),
     [
