@@ -47,6 +47,11 @@ def test_the_page_has_the_blocks_this_test_runs():
     assert re.findall(r"^```(\w*)$", text, flags=re.M).count("sh") == 1  # `egov-sim up`, started by the test
     assert any("egov-sim apply" in b for b in blocks)
     assert any("/ncalayer" in b for b in blocks)
+    # the tester's calls send the run's admin token, read from the data directory
+    assert 'X-Egov-Sim-Token: $(cat "${EGOV_SIM_DATA_DIR:-.egov-sim}/admin.token")' in blocks[0]
+    for call in ("/clock/run", "/trace/", "/api/operator/sessions"):
+        lines = [line for b in blocks for line in b.splitlines() if call in line]
+        assert lines and all('-H "$ADMIN"' in line for line in lines), call
 
 
 def _wait_healthy(settings: Settings, process: subprocess.Popen, ceiling: float = 180.0) -> None:
@@ -71,6 +76,7 @@ async def test_the_walkthrough_runs_as_written(tmp_path):
     settings = Settings(data_dir=tmp_path / "run", base_port=free_base_port())
     env = {k: v for k, v in os.environ.items() if k != "EGOV_SIM_URLS"}
     env["EGOV_SIM_BASE_PORT"] = str(settings.base_port)
+    env["EGOV_SIM_DATA_DIR"] = str(settings.data_dir)  # where the page's commands read admin.token
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # this egov-sim
     for variable, system in (("CONTROL", "control"), ("SIGNATURES", "signatures"),
                              ("PORTAL", "portal"), ("WORKSTATION", "corporation_ws")):
