@@ -15,9 +15,10 @@ order, answering ``Client.HopNotTrusted`` naming the first check that fails: the
 takes messages from; the signature verifies with the run's validator (chain, validity, key usage
 and revocation, :class:`signatures.validation.SignatureValidator`); the certificate's CN is the
 claimed hop; the statement names the receiver; its digest is the body's; its time is within
-``message_date_skew`` of the receiver's. A hop certificate that passed is remembered per serial
-number, so the next statement from that hop costs one signature check (its revocation status is
-still asked of the validator's cache, which the CA's revocations reach).
+``message_date_skew`` of the receiver's. A hop certificate is verified once per certificate: the
+validator keeps its parsed chain and trust path (keyed by the token's header) and its OCSP answer
+(keyed by issuer and serial number, for ``ocsp_freshness``, forgotten when the CA announces a
+revocation), so a statement from a known hop costs one ECDSA check and a dictionary look-up.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 from gateway_protocol.envelope import HOP_HEADER
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from signatures.identity import Identity
-from signatures.jws import sign_detached, signer_certificate
+from signatures.jws import sign_detached
 
 HOP_TARGET_HEADER = "X-Egov-Hop-Target"
 HOP_DIGEST_HEADER = "X-Egov-Hop-Body-Sha256"
@@ -74,11 +75,8 @@ def has_hop(headers: Mapping[str, str]) -> bool:
 class HopVerifier:
     """Checks the hop statements that reach one system (``receiver``)."""
 
-    def __init__(self, receiver: str, cache_size: int = 256) -> None:
+    def __init__(self, receiver: str) -> None:
         self.receiver = receiver
-        self.cache_size = cache_size
-        self._verified: dict[int, str] = {}
-        """serial number -> the CN of a hop certificate that passed every check once."""
 
     async def verify(
         self, headers: Mapping[str, str], body: bytes, *, accepted: Collection[str], validator: Validator,
@@ -117,20 +115,7 @@ class HopVerifier:
             raise _untrusted(
                 "hop date", f"the hop was signed at {moment}, more than {skew.total_seconds():g} s from {at.isoformat()}"
             )
-        self._remember(token, hop)
         return hop
-
-    def _remember(self, token: str, hop: str) -> None:
-        certificate = signer_certificate(token)
-        if certificate is None:
-            return
-        if len(self._verified) >= self.cache_size:
-            self._verified.clear()
-        self._verified[certificate.serial_number] = hop
-
-    def known(self, serial: int) -> str | None:
-        """The hop a certificate of this serial number was verified for, if any."""
-        return self._verified.get(serial)
 
 
 def _untrusted(check: str, detail: str, **data: Any) -> GatewayFault:
