@@ -80,6 +80,7 @@ from gateway_protocol.client import build_signed_request, verify_signed_response
 from gateway_protocol.envelope import SUCCESS_CODE, SYNC_PATH  # noqa: E402
 from gateway_protocol.errors import GatewayFault  # noqa: E402
 from signatures.identity import Identity  # noqa: E402
+from simulation.access import TOKEN_HEADER  # noqa: E402
 from simulation.settings import Settings  # noqa: E402
 from simulation.credentials import RunCredentials  # noqa: E402
 
@@ -557,7 +558,9 @@ def check_logs(settings: Settings, results: list[Result]) -> list[str]:
         total += len(_SENT[r.path.key])
         for g in r.path.through:
             expected[g] += 2 * len(_SENT[r.path.key])
-    with httpx.Client(timeout=120) as http:
+    # the message log is the auditor's to read: the run's token, from its data directory
+    auditor = {TOKEN_HEADER: RunCredentials.of(settings).auditor_token}
+    with httpx.Client(timeout=120, headers=auditor) as http:
         for g, records in expected.items():
             report = http.get(settings.url_of(g) + "/v1/messages/verify").json()
             if not report["ok"]:
