@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from egov_sim.citizen import Citizen, apply_on_portal
+from egov_sim.citizen import Citizen, apply_on_portal, register_citizen
 from egov_sim.inprocess import Simulation
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import SYNC_PATH
@@ -91,7 +91,9 @@ async def test_an_application_on_the_portal_end_to_end(run):
 
 async def test_the_queue_booked_on_the_portal_and_its_ticket_at_the_front_office(run):
     async with run.client("portal") as portal:
-        await portal.post("/api/accounts", json={"iin": FAMILY_OF_FOUR, "password": "Aidos-2026!"})
+        registered = await register_citizen(
+            run.client, Citizen(FAMILY_OF_FOUR, "ТЕМІРХАНОВ", "АЙДОС", "СЕРІКҰЛЫ", "Aidos-2026!"))
+        assert registered.status_code == 201, registered.text
         session = (await portal.post("/api/sessions", json={"iin": FAMILY_OF_FOUR, "password": "Aidos-2026!"})).json()
         auth = {"Authorization": f"Bearer {session['session']}"}
 
