@@ -46,7 +46,13 @@ async def advance(body: Advance, runtime: Runtime):
         return JSONResponse(
             {"error": "invalid_request", "fields": [{"field": "by", "problem": str(exc)}]}, 422
         )
-    moment = await runtime.clock.advance(duration)
+    try:
+        moment = await runtime.clock.advance(duration)
+    except (ValueError, OverflowError):  # each move within a century, but many of them add up
+        return JSONResponse(
+            {"error": "invalid_request",
+             "fields": [{"field": "by", "problem": f"{body.by} from now is beyond the calendar (year 9999)"}]}, 422
+        )
     return {"now": to_local(moment).isoformat()}
 
 

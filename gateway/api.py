@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from gateway.config import ConfigRefused, GatewayConfig, Participant, Problem, Service
-from gateway.messagelog import evidence, verify_chain
+from gateway.messagelog import covering_checkpoints, evidence, verify_chain
 from gateway.schemas import FaultRequest, NoticeQuery, SenderCredentials, StatusQuery
 from gateway_protocol.envelope import SignedRequest
 from gateway.service import GatewayService
@@ -156,14 +156,17 @@ def build_router(gateway: GatewayService) -> APIRouter:
     @router.get("/v1/messages/verify", dependencies=[AUDIT], tags=["message log"], summary="Check the log's hash chain")
     async def verify() -> dict[str, Any]:
         await gateway.log.flush()
-        return (await verify_chain(runtime.db)).as_dict()
+        report = (await verify_chain(runtime.db, trusted_roots=runtime.trusted_roots)).as_dict()
+        if gateway.log.anchor_problem:
+            report["anchorProblem"] = gateway.log.anchor_problem
+        return report
 
     @router.get("/v1/messages/evidence", dependencies=[AUDIT], tags=["message log"], summary="All logged messages of one correlationId")
     async def export(
         correlation_id: str = Query(alias="correlationId", min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
     ) -> dict[str, Any]:
         rows = await gateway.log.query(correlation_id=correlation_id, limit=100_000)
-        return evidence(rows, runtime.name)
+        return evidence(rows, runtime.name, await covering_checkpoints(runtime.db, [r.seq for r in rows]))
 
     # ---- administration -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import registry
 from gateway_protocol.groupcommit import GroupCommit
 from gateway_protocol.provider import Incoming, provider_router
 from runtime import Runtime, system_app
+from simulation.access import AUDIT
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
 
@@ -35,7 +36,7 @@ class Processed(EchoModel, table=True):
     message_id: str = Field(index=True)
 
 
-router = APIRouter(prefix="/api", tags=["echo"])
+router = APIRouter(prefix="/api", tags=["echo"], dependencies=[AUDIT])
 
 
 @router.get("/processed", summary="Messages processed, with how many times each")

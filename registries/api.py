@@ -31,7 +31,7 @@ async def access_log(
     async with runtime.db.session() as session:
         rows = (await session.exec(query.limit(limit))).all()
     return [
-        {"registry": r.registry_name, "serviceId": r.service_id, "requester": r.requester, "purpose": r.purpose,
+        {"registry": r.registry_name, "serviceId": r.service_id, "requester": r.requester, "hop": r.hop, "purpose": r.purpose,
          "consentRef": r.consent_ref, "correlationId": r.correlation_id, "iin": r.subject_iin,
          "at": to_local(from_us(r.at_us)).isoformat(), "outcome": r.outcome}
         for r in rows

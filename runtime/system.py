@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import MetaData
+from sqlalchemy.exc import DataError
 from starlette.routing import Match
 
 from gateway_protocol import fastlane
@@ -301,6 +302,22 @@ def system_app(
     async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
+    @app.exception_handler(DataError)
+    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # what the database cannot hold (a NUL inside a JSON text, a number beyond a column's
+        # range) is the request's fault, named as the database names it -- not a 500
+        problem = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return JSONResponse(
+            {
+                "error": "invalid_request",
+                "message": f"The request is not valid: a value cannot be stored ({problem})",
+                "message_kk": "Сұрау дұрыс емес: мәнді сақтау мүмкін емес",
+                "message_ru": "Запрос некорректен: значение невозможно сохранить",
+                "fields": [{"field": "body", "problem": problem}],
+            },
+            status_code=422,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
@@ -337,6 +354,9 @@ class _SystemApp(FastAPI):
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             await super().__call__(scope, receive, self._startup_failure_in_one_line(send))
+            return
+        if scope["type"] == "http" and (field := bodies.nul_field(scope)) is not None:
+            await bodies.answer(send, 422, bodies.nul_refused(field))
             return
         if scope["type"] == "http" and scope["method"] == "POST":
             handler = self.fast_routes.get(scope["path"])

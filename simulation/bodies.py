@@ -1,4 +1,7 @@
-"""Two rules every system applies to a request's body before any endpoint sees it.
+"""The rules every system applies to a request before any endpoint sees it.
+
+- **No NUL** in the path or a query parameter: a text with the character 0x00 is answered ``422``
+  naming where it is (PostgreSQL's text columns cannot hold it, and no identifier has it).
 
 - **Size** (``max_body_bytes``): a body declared longer than the limit (``Content-Length``), or a
   streamed one that grows past it, is answered ``413`` naming the limit and its setting -- before
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from simulation import jsoncodec
 
@@ -35,6 +39,30 @@ def header(scope: dict[str, Any], name: bytes) -> bytes | None:
         if key == name:
             return value
     return None
+
+
+def nul_field(scope: dict[str, Any]) -> str | None:
+    """Where the request line carries a NUL character: ``path``, or the query parameter's name."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "\\x00") or "query"
+        return "query"
+    return None
+
+
+def nul_refused(field: str) -> dict[str, Any]:
+    """The answer to a NUL character in the request line (422)."""
+    return {
+        "error": "invalid_request",
+        "message": "The request is not valid: a text may not contain the NUL character (0x00)",
+        "message_kk": "Сұрау дұрыс емес: мәтінде NUL (0x00) таңбасы болмауы керек",
+        "message_ru": "Запрос некорректен: текст не может содержать символ NUL (0x00)",
+        "fields": [{"field": field, "problem": "contains the NUL character (0x00)"}],
+    }
 
 
 def declared_length(scope: dict[str, Any]) -> int | None:

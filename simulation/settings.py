@@ -154,6 +154,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    log_checkpoint_records: int = Field(
+        default=1000, ge=1,
+        description="A gateway anchors its message log (a signed, time-stamped checkpoint) after this many records.",
+    )
+    log_checkpoint_seconds: float = Field(
+        default=60.0, gt=0,
+        description="... or when records have waited this many seconds (wall clock); and always at shutdown.",
+    )
+    log_checkpoint_retry_seconds: float = Field(
+        default=5.0, gt=0, description="Seconds before a checkpoint the TSA could not stamp is tried again.",
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description=(

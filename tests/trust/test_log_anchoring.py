@@ -28,7 +28,7 @@ from gateway_protocol.envelope import SYNC_PATH
 from signatures.timestamping import QUERY_TYPE, REPLY_TYPE, TSA_POLICY, TimeStampResponse, make_query
 from simulation.database import Database, drop_run
 from simulation.settings import Settings
-from simulation.topology import SYSTEMS, sender_password
+from simulation.topology import SYSTEMS
 
 VIRTUAL_START = datetime.fromisoformat("2026-11-02T10:00:00+05:00")
 CEILING = 120.0
@@ -55,7 +55,7 @@ async def send(simulation: Simulation, messages: int) -> None:
     async with simulation.client("gateway") as gateway:
         for n in range(messages):
             message = build_signed_request(
-                echo.identity, sender_id="echo", password=sender_password("echo"), service_id="ECHO_Central",
+                echo.identity, sender_id="echo", password=echo.credentials.password_of("echo"), service_id="ECHO_Central",
                 data={"hello": "сәлем", "n": n}, message_date=await echo.now(), correlation_id=f"application-{n}",
             ).model_dump(mode="json", exclude_none=True)
             assert (await gateway.post(SYNC_PATH, json=message)).status_code == 200
