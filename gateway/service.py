@@ -60,9 +60,8 @@ class GatewayService:
     def __init__(self, runtime: SystemRuntime, store: ConfigStore, role: Literal["central", "regional"]) -> None:
         self.runtime = runtime
         self.store = store
-        if store.credentials is None:  # the run's passwords, for every configuration the store reads
-            store.credentials = runtime.credentials
-            store._stamp = None
+        if store.credentials is None:
+            raise ValueError("the gateway's configuration store is bound to no run credentials (passwords)")
         self.role = role
         self._derived_for: GatewayConfig | None = None
         self._derived_value: tuple[str | None, frozenset[str]] = (None, frozenset())

@@ -303,7 +303,9 @@ def test_up_runs_from_the_wheel_and_stops_on_sigterm(installed: Installed, world
         applied = subprocess.run(
             [installed.bin("egov-sim"), "apply", "almaty-queue", "--channel", "portal", "--iin", "800404305123",
              "--run", "--json", "--base-port", str(base)],
-            cwd=installed.home, env=installed.environment(), capture_output=True, text=True, timeout=CEILING,
+            # the run's world, whose admin token apply reads (the clock, the trace)
+            cwd=installed.home, env={**installed.environment(), "EGOV_SIM_DATA_DIR": str(world)},
+            capture_output=True, text=True, timeout=CEILING,
         )
         assert applied.returncode == 0, f"egov-sim apply failed:\n{applied.stdout}\n{applied.stderr}"
         assert json.loads(applied.stdout)["outcome"] == "refused", applied.stdout
