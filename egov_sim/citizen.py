@@ -59,25 +59,20 @@ def _expect(response: httpx.Response, *statuses: int) -> dict[str, Any] | list[A
 
 async def obtain_signing_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identity:
     """The citizen's SIGN key storage from the certification authority."""
-    body = _expect(
-        await ca.post(
-            "/v1/certificates/person",
-            json={"iin": citizen.iin, "surname": citizen.surname, "name": citizen.name,
-                  "patronymic": citizen.patronymic, "usage": "sign"},
-        ),
-        200,
-    )
-    assert isinstance(body, dict)
-    return Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
+    return await _person_key(ca, citizen, "sign")
 
 
 async def obtain_auth_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identity:
     """The citizen's AUTH key storage (log-in and registration) from the certification authority."""
+    return await _person_key(ca, citizen, "auth")
+
+
+async def _person_key(ca: httpx.AsyncClient, citizen: Citizen, usage: str) -> Identity:
     body = _expect(
         await ca.post(
             "/v1/certificates/person",
             json={"iin": citizen.iin, "surname": citizen.surname, "name": citizen.name,
-                  "patronymic": citizen.patronymic, "usage": "auth"},
+                  "patronymic": citizen.patronymic, "usage": usage},
         ),
         200,
     )

@@ -39,7 +39,7 @@ from gateway.messagelog import MessageLog
 from gateway.messages import Accepted, Channel, Reply
 from gateway.metrics import GatewayMetrics
 from gateway_protocol.envelope import SYNC_PATH, SignedRequest, SignedResponse, signed_content
-from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.errors import ErrorCode, GatewayFault, check_message_date
 from gateway_protocol.hops import HopVerifier, has_hop, sign_hop
 from gateway_protocol.replay import ReplayGuard
 from simulation import jsoncodec
@@ -219,14 +219,7 @@ class GatewayService:
     ) -> Accepted:
         """The checks after authentication: time, service, access right, route."""
         info = signed.request.requestInfo
-        skew = timedelta(seconds=self.runtime.settings.message_date_skew)
-        message_date = info.messageDate if info.messageDate.tzinfo else info.messageDate.replace(tzinfo=at.tzinfo)
-        if abs(message_date - at) > skew:
-            raise GatewayFault(
-                ErrorCode.MESSAGE_DATE_OUT_OF_RANGE,
-                f"messageDate {info.messageDate.isoformat()} is more than {skew.total_seconds():g} s "
-                f"from the gateway's time {at.isoformat()}",
-            )
+        check_message_date(info, at, timedelta(seconds=self.runtime.settings.message_date_skew), "the gateway's")
         if channel == "async" and info.messageType is None:
             raise GatewayFault(ErrorCode.MESSAGE_TYPE_MISSING, "requestInfo.messageType")
         if info.serviceId not in config.services:

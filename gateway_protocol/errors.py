@@ -9,11 +9,11 @@ status and its text in Kazakh, Russian and English.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from gateway_protocol.envelope import ErrorInfo, Fault
+from gateway_protocol.envelope import ErrorInfo, Fault, RequestInfo
 
 
 class Side(StrEnum):
@@ -256,4 +256,16 @@ class GatewayFault(Exception):
             data=data,
             sub=cls.from_error_info(info.subError) if info.subError else None,
             session_id=info.sessionId,
+        )
+
+
+def check_message_date(info: RequestInfo, at: datetime, skew: timedelta, whose: str) -> None:
+    """``Client.MessageDateOutOfRange`` when the message's date is more than ``skew`` from ``at``,
+    the time of ``whose`` clock (a date without an offset is read in ``at``'s)."""
+    message_date = info.messageDate if info.messageDate.tzinfo else info.messageDate.replace(tzinfo=at.tzinfo)
+    if abs(message_date - at) > skew:
+        raise GatewayFault(
+            ErrorCode.MESSAGE_DATE_OUT_OF_RANGE,
+            f"messageDate {info.messageDate.isoformat()} is more than {skew.total_seconds():g} s "
+            f"from {whose} time {at.isoformat()}",
         )

@@ -36,7 +36,7 @@ from gateway_protocol.envelope import (
     SyncResponse,
     signed_content,
 )
-from gateway_protocol.errors import ErrorCode, GatewayFault
+from gateway_protocol.errors import ErrorCode, GatewayFault, check_message_date
 from gateway_protocol.fastlane import render_json, serve_fast
 from gateway_protocol.groupcommit import GroupCommit
 from gateway_protocol.hops import HOP_HEADER, HopVerifier, has_hop
@@ -160,13 +160,7 @@ def provider_router(
                     data={"verdict": "SIGNER_NOT_SENDER"},
                 )
             if info.messageType is None:  # sync: the gateway forwarded it at once
-                message_date = info.messageDate if info.messageDate.tzinfo else info.messageDate.replace(tzinfo=at.tzinfo)
-                if abs(message_date - at) > skew:
-                    raise GatewayFault(
-                        ErrorCode.MESSAGE_DATE_OUT_OF_RANGE,
-                        f"messageDate {info.messageDate.isoformat()} is more than {skew.total_seconds():g} s "
-                        f"from {ctx.name}'s time {at.isoformat()}",
-                    )
+                check_message_date(info, at, skew, f"{ctx.name}'s")
             handler = handlers.get(info.serviceId)
             if handler is None:
                 raise GatewayFault(ErrorCode.PROVIDER_UNKNOWN_SERVICE, info.serviceId)

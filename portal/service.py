@@ -135,18 +135,7 @@ class Portal:
             "challenge": nonce,
             "expiresAt": to_local(expires).isoformat(),
             "dataToSign": data,
-            "ncalayer": {
-                "module": BASICS,
-                "method": "sign",
-                "args": {
-                    "allowedStorages": ["PKCS12"],
-                    "format": "cms",
-                    "data": data,
-                    "signingParams": {"decode": True, "encapsulate": False},
-                    "signerParams": {"extKeyUsageOids": [EKU_AUTH.dotted_string]},
-                    "locale": "kk",
-                },
-            },
+            "ncalayer": _ncalayer_request(data, EKU_AUTH.dotted_string),
             "submit": {
                 "method": "POST", "path": "/api/accounts",
                 "body": {"iin": "<ЖСН>", "password": "<8 or more characters>", "challenge": nonce,
@@ -378,18 +367,7 @@ class Portal:
         return {
             "document": document,
             "dataToSign": data,
-            "ncalayer": {
-                "module": BASICS,
-                "method": "sign",
-                "args": {
-                    "allowedStorages": ["PKCS12"],
-                    "format": "cms",
-                    "data": data,
-                    "signingParams": {"decode": True, "encapsulate": False},
-                    "signerParams": {"extKeyUsageOids": [SIGN_EKU]},
-                    "locale": "kk",
-                },
-            },
+            "ncalayer": _ncalayer_request(data, SIGN_EKU),
             "submit": {
                 "method": "POST", "path": "/api/applications",
                 "body": {"document": "<document>", "signature": "<NCALayer's body.result[0]>"},
@@ -604,3 +582,20 @@ class Portal:
     async def notices_of(self, application_id: str) -> list[dict[str, Any]]:
         """An application's notices, oldest first, each with its signature's verdict now."""
         return await notices_of(self.runtime, CabinetNotice, application_id)
+
+
+def _ncalayer_request(data: str, extended_key_usage: str) -> dict[str, Any]:
+    """What the portal's page hands NCALayer: sign ``data`` (base64) as a detached CMS with a key
+    from a PKCS#12 storage whose certificate has ``extended_key_usage`` (AUTH or SIGN)."""
+    return {
+        "module": BASICS,
+        "method": "sign",
+        "args": {
+            "allowedStorages": ["PKCS12"],
+            "format": "cms",
+            "data": data,
+            "signingParams": {"decode": True, "encapsulate": False},
+            "signerParams": {"extKeyUsageOids": [extended_key_usage]},
+            "locale": "kk",
+        },
+    }
