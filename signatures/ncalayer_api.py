@@ -23,7 +23,7 @@ import base64
 import binascii
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from signatures.client import renewed_key_storage
@@ -31,6 +31,7 @@ from signatures.identity import Identity
 from signatures.ncalayer import NCALayer, person_key_storage
 from signatures.schemas import NCALayerCall
 from signatures.texts import INVALID_REQUEST
+from simulation.access import TOKEN_HEADER, AccessDenied, credentials_of
 from simulation.identifiers import IdentifierError, validate_iin
 
 # NCALayer's refusals as HTTP statuses, so that `curl --fail` notices them.
@@ -68,7 +69,7 @@ def build_router(runtime) -> APIRouter:
         summary="NCALayer's JSON message (kz.gov.pki.knca.basics sign …) with the person's dialog choices",
         description=__doc__,
     )
-    async def call(body: NCALayerCall):
+    async def call(body: NCALayerCall, request: Request):
         layer = NCALayer(runtime.now)
         dialog = body.dialog
         if body.method == "sign" and dialog is None:
@@ -77,6 +78,11 @@ def build_router(runtime) -> APIRouter:
             if (dialog.iin is None) == (dialog.pkcs12 is None):
                 return _refusal("dialog", "choose one key storage: dialog.iin (seeded) or dialog.pkcs12 (base64)")
             if dialog.iin is not None:
+                # A seeded person's storage is the run's (its password is the seeds' one): only the
+                # tester standing in for that person may sign with it, as with the operator's log-in.
+                role = credentials_of(request).role_of(request.headers.get(TOKEN_HEADER))
+                if role != "admin":
+                    raise AccessDenied(401 if role is None else 403, ("admin",))
                 try:
                     iin = validate_iin(dialog.iin, "dialog.iin")
                 except IdentifierError as exc:

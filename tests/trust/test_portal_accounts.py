@@ -213,3 +213,23 @@ async def test_wrong_passwords_lock_the_account_until_the_lock_ends(settings):
             assert (await control.post("/clock/advance", json={"by": "2 minutes"})).status_code == 200
             assert (await log_in(portal, PASSWORD, "almaty-queue")).status_code == 200
             assert (await log_in(portal, "not-her-password")).status_code == 401  # a fresh count
+
+
+async def test_nobody_but_the_tester_signs_with_a_seeded_persons_key_storage(simulation):
+    """The run keeps the seeded people's key storages, all with the seeds' one password: an
+    anonymous caller of the stand-in NCALayer who names a seeded ЖСН would prove that person's
+    ЖСН to the portal with her AUTH key. Only the admin (the tester standing in for her) may;
+    anyone may sign with a key storage they bring."""
+    async with simulation.client("portal", role=None) as portal:
+        request = (await challenge(portal))["ncalayer"]
+    dialog = {"iin": DEMO_CITIZEN.iin, "usage": "auth", "password": KEY_STORAGE_PASSWORD.decode()}
+    async with simulation.client("signatures", role=None) as anonymous, \
+            simulation.client("signatures", role="auditor") as auditor, simulation.client("signatures") as admin:
+        refused = await anonymous.post("/ncalayer", json={**request, "dialog": dialog})
+        assert refused.status_code == 401 and "result" not in refused.text, refused.text
+        assert (await auditor.post("/ncalayer", json={**request, "dialog": dialog})).status_code == 403
+        assert (await admin.post("/ncalayer", json={**request, "dialog": dialog})).json()["status"] is True
+        own = base64.b64encode(person_key_storage(simulation.settings.data_dir, DEMO_CITIZEN.iin, "auth").read_bytes())
+        brought = await anonymous.post("/ncalayer", json={
+            **request, "dialog": {"pkcs12": own.decode(), "password": KEY_STORAGE_PASSWORD.decode()}})
+        assert brought.json()["status"] is True, brought.text
