@@ -76,11 +76,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
     runtime = gateway.runtime
 
     def check_sender(credentials: SenderCredentials) -> None:
-        expected = gateway.config.password_of(credentials.senderId)
-        if expected is None:
-            raise GatewayFault(ErrorCode.UNKNOWN_SENDER, credentials.senderId)
-        if expected != credentials.password:
-            raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, credentials.senderId)
+        gateway.check_sender(credentials.senderId, credentials.password)
 
     # ---- channels -------------------------------------------------------------------------
 

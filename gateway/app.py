@@ -14,7 +14,6 @@ from gateway.models import GatewayModel
 from gateway.service import GatewayService
 from runtime import system_app
 from signatures import revocation_push
-from simulation.credentials import RunCredentials
 from simulation.settings import Settings, get_settings
 
 
@@ -25,9 +24,7 @@ def _create(
     transport: httpx.AsyncBaseTransport | None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    # every configuration the store reads is bound to the run's passwords
-    store = ConfigStore(settings.data_dir.expanduser().resolve() / "gateway" / "participants.yaml",
-                        RunCredentials.of(settings))
+    store = ConfigStore(settings.data_dir.expanduser().resolve() / "gateway" / "participants.yaml")
     holder: dict[str, GatewayService] = {}
 
     def routers(runtime):

@@ -21,7 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway_protocol.envelope import Identifier, Password
 from simulation.credentials import RunCredentials
@@ -86,8 +86,6 @@ class GatewayConfig(BaseModel):
     participants: dict[Identifier, Participant]
     services: dict[Identifier, Service]
     regions: dict[Identifier, Region]
-    _credentials: RunCredentials | None = PrivateAttr(default=None)
-    """The run's credentials, when the :class:`ConfigStore` that read this configuration has them."""
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:
@@ -154,21 +152,15 @@ class GatewayConfig(BaseModel):
         """The gateway password of ``sender_id``: the file's ``password`` when it sets one, else,
         for a simulated system, the run's (:meth:`RunCredentials.password_of`, drawn at random
         per run). None -- the sender cannot authenticate -- for no participant, or for an outside
-        participant without a password. ``credentials``: the run's; by default those of the
-        store that read this configuration."""
+        participant without a password, or without the run's ``credentials``."""
         participant = self.participants.get(sender_id)
         if participant is None:
             return None
         if participant.password is not None:
             return participant.password
-        credentials = credentials or self._credentials
         if credentials is None or sender_id not in SYSTEMS:
             return None
         return credentials.password_of(sender_id)
-
-    def with_credentials(self, credentials: RunCredentials | None) -> GatewayConfig:
-        self._credentials = credentials
-        return self
 
     def region_of_gateway(self, gateway: str) -> str | None:
         for route, region in self.regions.items():
@@ -214,10 +206,8 @@ class ConfigStore:
     not taken: the gateway logs why and goes on with the last configuration it read.
     """
 
-    def __init__(self, path: Path, credentials: RunCredentials | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.credentials = credentials
-        """The run's credentials: every configuration read is bound to them (passwords)."""
         if not path.exists():
             # Every gateway of a run may get here at once: each writes its own temporary file
             # and moves it into place atomically (the contents are the same).
@@ -243,7 +233,7 @@ class ConfigStore:
                 return self._config
             for problem in config.reachability_problems():
                 log.warning("%s: %s (messages to it end with Server.TargetUnknown)", self.path, problem)
-            self._config = config.with_credentials(self.credentials)
+            self._config = config
         return self._config
 
     def save(self, config: GatewayConfig) -> GatewayConfig:
@@ -254,7 +244,7 @@ class ConfigStore:
             self.path,
             yaml.safe_dump(checked.model_dump(exclude_none=True), allow_unicode=True, sort_keys=False),
         )
-        self._config, self._stamp = checked.with_credentials(self.credentials), None  # read back at once; kept should the read fail
+        self._config, self._stamp = checked, None  # read back at once; kept should the read fail
         return self.config
 
 

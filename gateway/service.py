@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import secrets
 import time
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -60,8 +61,6 @@ class GatewayService:
     def __init__(self, runtime: SystemRuntime, store: ConfigStore, role: Literal["central", "regional"]) -> None:
         self.runtime = runtime
         self.store = store
-        if store.credentials is None:
-            raise ValueError("the gateway's configuration store is bound to no run credentials (passwords)")
         self.role = role
         self._derived_for: GatewayConfig | None = None
         self._derived_value: tuple[str | None, frozenset[str]] = (None, frozenset())
@@ -160,9 +159,14 @@ class GatewayService:
         """How long after a message came its first answer is given again to a repeat."""
         return timedelta(seconds=self.runtime.settings.message_date_skew)
 
-    def password_of(self, sender_id: str, config: GatewayConfig | None = None) -> str | None:
-        """The gateway password of ``sender_id`` in this run (None: it cannot authenticate)."""
-        return (config or self.config).password_of(sender_id, self.runtime.credentials)
+    def check_sender(self, sender_id: str, password: str, config: GatewayConfig | None = None) -> None:
+        """The sender is a participant and ``password`` its password in this run (compared in
+        constant time); else ``Client.UnknownSender`` or ``Client.AuthenticationFailed``."""
+        expected = (config or self.config).password_of(sender_id, self.runtime.credentials)
+        if expected is None:
+            raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender_id)
+        if not secrets.compare_digest(password.encode(), expected.encode()):
+            raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, sender_id)
 
     # ---- the checks -----------------------------------------------------------------------
 
@@ -182,11 +186,7 @@ class GatewayService:
             info = signed.request.requestInfo
             came_from = came_from or info.sender.senderId
             sender = info.sender.senderId
-            expected = self.password_of(sender, config)
-            if expected is None:
-                raise GatewayFault(ErrorCode.UNKNOWN_SENDER, sender)
-            if info.sender.password != expected:
-                raise GatewayFault(ErrorCode.AUTHENTICATION_FAILED, sender)
+            self.check_sender(sender, info.sender.password, config)
             content = signed_content(signed.request)
             verdict = await self.runtime.validator.jws(signed.signature, content, at=at)
             if not verdict.valid:

@@ -11,7 +11,6 @@ and the verdict.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -174,15 +173,10 @@ def provider_router(
                     return fault.http_status, fault.to_body(await ctx.now())
                 return 200, sign_response(ctx.identity, info, result, await ctx.now())
 
-            outcome = await asyncio.gather(
-                guard.answer((info.sender.senderId, info.messageId), process, at=at, window=skew),
-                record(at, hop, signed, signer, "ACCEPTED"),
-                return_exceptions=True,
+            (status, answer), replayed = await guard.answer(
+                (info.sender.senderId, info.messageId), process, at=at, window=skew
             )
-            for failure in outcome:
-                if isinstance(failure, BaseException):
-                    raise failure
-            (status, answer), _ = outcome[0]
+            await record(at, hop, signed, signer, "REPLAYED" if replayed else "ACCEPTED")
             return status, answer
         except GatewayFault as fault:
             log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code, "hop": hop}})

@@ -234,13 +234,20 @@ async def test_a_replay_gets_the_first_answer_only_within_the_window(run):
     assert first.status_code == 200, first.text
     again = await post(run, "gateway", body)
     assert again.json() == first.json()
+    gateway = run.runtime("gateway")
+    redelivered = await post(run, "registries", body, sign_hop(gateway.identity, "gateway", "registries", body,
+                                                               await gateway.now()))
+    assert redelivered.json()["response"]["responseData"] == first.json()["response"]["responseData"]
     await run.runtime("gateway").clock.advance(timedelta(seconds=run.settings.message_date_skew + 60))
     refused(await post(run, "gateway", body), 409, "Client.MessageReplayed")
     # nor does the provider give it again, whoever relays it
-    gateway = run.runtime("gateway")
     headers = sign_hop(gateway.identity, "gateway", "registries", body, await gateway.now())
     reply = await post(run, "registries", body, headers)
     assert reply.status_code in (400, 409) and DEMO_CITIZEN.iin not in reply.text
+    # the provider's hop log: one row a request, saying what became of it
+    message_id = json.loads(body)["request"]["requestInfo"]["messageId"]
+    verdicts = [r.verdict for r in await hop_log(run, "registries") if r.message_id == message_id]
+    assert verdicts == ["ACCEPTED", "REPLAYED", reply.json()["errorInfo"]["errorCode"]], verdicts
 
 
 async def test_the_replay_guard_answers_only_the_same_sender_within_its_window():
