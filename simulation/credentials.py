@@ -39,6 +39,7 @@ class RunCredentials:
     def __init__(self, data_dir: Path, *, admin_token: str | None = None, auditor_token: str | None = None) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self._given = {"admin": admin_token, "auditor": auditor_token}
+        self._tokens: dict[str, tuple[tuple[int, int, int], str]] = {}
 
     @classmethod
     def of(cls, settings: Any) -> RunCredentials:
@@ -55,11 +56,28 @@ class RunCredentials:
         return self.data_dir / (ADMIN_TOKEN_FILE if role == "admin" else AUDITOR_TOKEN_FILE)
 
     def token(self, role: str) -> str:
-        """The token of ``role``: the setting when given, else the run's file (drawn if new)."""
+        """The token of ``role``: the setting when given, else the run's file (drawn if new).
+
+        Asked on every guarded request: the file is read again only when it changed (one
+        ``os.stat``), so a token rotated by replacing the file counts at once."""
         given = self._given.get(role)
         if given:
             return given
-        return _read_or_create(self.token_file(role), lambda: secrets.token_urlsafe(32) + "\n").strip()
+        path = self.token_file(role)
+        try:
+            stat = path.stat()
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        cached = self._tokens.get(role)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        token = _read_or_create(path, lambda: secrets.token_urlsafe(32) + "\n").strip()
+        if stamp is None:
+            stat = path.stat()
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        self._tokens[role] = (stamp, token)
+        return token
 
     @property
     def admin_token(self) -> str:

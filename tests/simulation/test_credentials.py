@@ -86,3 +86,22 @@ async def test_roles_guard_endpoints(tmp_path):
         schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
         assert schemes["runToken"] == {"type": "apiKey", "in": "header", "name": TOKEN_HEADER,
                                        "description": schemes["runToken"]["description"]}
+
+
+def test_a_token_file_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
+    credentials = RunCredentials(tmp_path)
+    first = credentials.admin_token
+    reads = []
+    original = type(tmp_path).read_text
+
+    def counting(self, *args, **kwargs):
+        reads.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "read_text", counting)
+    assert [credentials.admin_token for _ in range(5)] == [first] * 5
+    assert reads == []  # unchanged: no read
+    (tmp_path / "admin.token").unlink()
+    (tmp_path / "admin.token").write_text("rotated-by-the-tester\n")
+    assert credentials.admin_token == "rotated-by-the-tester"
+    assert credentials.role_of(first) is None and credentials.role_of("rotated-by-the-tester") == "admin"
