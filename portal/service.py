@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -26,7 +26,7 @@ from portal.cabinet import keep_stage_result, stages_view
 from portal.operations import OPERATIONS, SIGNED_REQUEST
 from portal.schemas import Credentials, FilledForm, NewAccount, RequestDocument, SignedApplication
 from portal.texts import (
-    AUTH_REFUSED, CHALLENGE_UNKNOWN, CHALLENGE_USED, IDENTITY_NOT_PROVEN, NOT_AN_INDIVIDUAL, STATUS,
+    AUTH_REFUSED, CHALLENGE_UNKNOWN, CHALLENGE_USED, CHALLENGES_OUTSTANDING, IDENTITY_NOT_PROVEN, NOT_AN_INDIVIDUAL, STATUS,
     account_locked, challenge_expired,
 )
 from reglaments import Reglament, get_reglament
@@ -78,6 +78,11 @@ def verdict_reason(verdict: Verdict) -> dict[str, str]:
     }
 
 
+MAX_OPEN_CHALLENGES = 10_000
+"""Registration challenges that may wait for their signature at once (the simulator's own bound:
+challenges are handed out to anyone, so their number must not grow without end)."""
+
+
 class PortalError(Exception):
     """A refusal to show the citizen: HTTP status, machine code, three-language message."""
 
@@ -127,7 +132,19 @@ class Portal:
         now = await self.runtime.now()
         expires = now + timedelta(minutes=self.runtime.settings.portal_challenge_minutes)
         nonce = secrets.token_urlsafe(32)
+        lifetime = expires - now
+        unregistered = RegistrationChallenge.certificate_serial.is_(None)  # type: ignore[union-attr]
         async with self.runtime.db.session() as session:
+            # anyone may ask, so what they leave is bounded: a challenge that registered nobody is
+            # forgotten a lifetime after it expired (till then a late use is told "expired"), and
+            # no more than MAX_OPEN_CHALLENGES wait at once
+            await session.exec(delete(RegistrationChallenge).where(
+                unregistered, RegistrationChallenge.expires_us < to_us(now - lifetime)))
+            waiting = (await session.exec(select(func.count()).select_from(RegistrationChallenge).where(
+                unregistered, RegistrationChallenge.expires_us >= to_us(now)))).one()
+            if waiting >= MAX_OPEN_CHALLENGES:
+                await session.commit()
+                raise PortalError(429, "too_many_challenges", CHALLENGES_OUTSTANDING, field="challenge")
             session.add(RegistrationChallenge(nonce=nonce, issued_us=to_us(now), expires_us=to_us(expires)))
             await session.commit()
         data = base64.b64encode(nonce.encode()).decode()

@@ -48,6 +48,11 @@ CHALLENGE_UNKNOWN = {
     "en": "No such registration challenge: get a new one (POST /api/accounts/challenge)",
 }
 
+CHALLENGES_OUTSTANDING = {
+    "kk": "Тіркеуге арналған бір реттік мәтіндер тым көп берілді: бірнеше минуттан кейін қайталаңыз",
+    "ru": "Выдано слишком много одноразовых текстов для регистрации: повторите через несколько минут",
+    "en": "Too many registration challenges are waiting for a signature: try again in a few minutes",
+}
 CHALLENGE_USED = {
     "kk": "Тіркеуге арналған бір реттік мәтін бұрын пайдаланылған: жаңасын алыңыз",
     "ru": "Одноразовый текст для регистрации уже использован: получите новый",

@@ -233,3 +233,31 @@ async def test_nobody_but_the_tester_signs_with_a_seeded_persons_key_storage(sim
         brought = await anonymous.post("/ncalayer", json={
             **request, "dialog": {"pkcs12": own.decode(), "password": KEY_STORAGE_PASSWORD.decode()}})
         assert brought.json()["status"] is True, brought.text
+
+
+async def test_challenges_anyone_asks_for_do_not_pile_up(simulation, monkeypatch):
+    """Challenges are handed out to anyone: those that registered nobody are forgotten a lifetime
+    after they expired, and no more than MAX_OPEN_CHALLENGES wait at once (429 beyond)."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from portal import service
+    from portal.models import RegistrationChallenge
+
+    monkeypatch.setattr(service, "MAX_OPEN_CHALLENGES", 3)
+    portal_db = simulation.runtime("portal").db
+
+    async def stored() -> int:
+        async with portal_db.session() as session:
+            return (await session.exec(select(func.count()).select_from(RegistrationChallenge))).one()
+
+    async with simulation.client("portal", role=None) as portal, simulation.client("control") as control:
+        for _ in range(3):
+            assert (await portal.post("/api/accounts/challenge")).status_code == 200
+        refused = await portal.post("/api/accounts/challenge")
+        assert refused.status_code == 429 and refused.json()["error"] == "too_many_challenges", refused.text
+        assert refused.json()["message_kk"] and await stored() == 3
+        lifetime = simulation.settings.portal_challenge_minutes
+        assert (await control.post("/clock/advance", json={"by": f"{int(2 * lifetime) + 1} minutes"})).status_code == 200
+        assert (await portal.post("/api/accounts/challenge")).status_code == 200
+        assert await stored() == 1  # the three that registered nobody are gone
