@@ -99,7 +99,8 @@ async def _forgeries(run: Simulation, body: bytes) -> dict[str, dict[str, str]]:
     now = await gateway.now()
     return {
         "no hop": {},
-        "hop signature": {**OLD_HOP, "X-Egov-Hop-Signature": "eyJhbGciOiJFUzI1NiJ9..bm90IGEgc2lnbmF0dXJl"},
+        "hop signature": {**OLD_HOP, **sign_hop(gateway.identity, "gateway", "registries", body, now),
+                          "X-Egov-Hop-Signature": "eyJhbGciOiJFUzI1NiJ9..bm90IGEgc2lnbmF0dXJl"},
         "hop certificate": {**OLD_HOP, **sign_hop(portal.identity, "gateway", "registries", body, now)},
         "hop target": {**OLD_HOP, **sign_hop(gateway.identity, "gateway", "portal", body, now)},
         "hop digest": {**OLD_HOP, **sign_hop(gateway.identity, "gateway", "registries", body + b" ", now)},
@@ -124,6 +125,12 @@ async def test_a_request_straight_to_the_registries_with_the_old_or_a_made_up_ho
     logged = await hop_log(run, "registries")
     assert [r.verdict for r in logged] == ["Client.HopNotTrusted"] * len(replies)
     assert all(r.signer is None for r in logged)
+    # a genuine hop captured on the wire and sent again within the window is a copy
+    gateway = run.runtime("gateway")
+    genuine = sign_hop(gateway.identity, "gateway", "registries", body, await gateway.now())
+    assert (await post(run, "registries", body, genuine)).status_code == 200
+    copy = refused(await post(run, "registries", body, genuine), 403, "Client.HopNotTrusted")
+    assert copy["errorData"]["check"] == "hop replayed" and DEMO_CITIZEN.iin not in str(copy)
 
 
 async def test_a_peer_gateway_takes_only_a_hop_its_peer_signed(run):
