@@ -177,6 +177,9 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
             cert = await ca.issue_system(body.system, body.csr_pem)
         except CertificateRequestError as exc:
             return refusal(exc.field, exc.message)
+        if who == "holder" and body.proof is not None:
+            # a renewal: the key that proved it is superseded, so only the newest key renews
+            await ca.revoke(body.proof.serial, "superseded")
         return {
             "serial": format(cert.serial_number, "x"),
             "certificate_pem": cert_to_pem(cert).decode(),

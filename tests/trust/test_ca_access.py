@@ -180,6 +180,15 @@ async def test_a_system_renews_with_proof_of_its_own_key_only(simulation):
         renewed = await ca.post("/v1/certificates/system", json={"system": "portal", "csr_pem": csr, "proof": make_proof(
             portal, "certify-system", now, system="portal", csr_sha256=csr_digest(csr))})
         assert renewed.status_code == 200 and "certificate_pem" in renewed.json(), renewed.text
+        # the key that proved the renewal is superseded: it renews nothing any more
+        old = format(portal.certificate.serial_number, "x")
+        status = (await ca.get(f"/v1/certificates/{old}/status")).json()
+        assert status["status"] == "revoked" and status["reason"] == "superseded", status
+        again_csr = csr_for("portal", ec.generate_private_key(ec.SECP256R1()))
+        again = await ca.post("/v1/certificates/system", json={"system": "portal", "csr_pem": again_csr,
+                                                                "proof": make_proof(portal, "certify-system", now, system="portal",
+                                                                                    csr_sha256=csr_digest(again_csr))})
+        assert again.status_code == 401 and again.json()["rule"] == "revoked", again.text
 
 
 async def test_non_canonical_base64url_is_malformed(simulation):
