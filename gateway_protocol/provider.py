@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from cryptography import x509
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -55,8 +54,6 @@ class ProviderContext(Protocol):
     @property
     def identity(self) -> Identity: ...
 
-    @property
-    def trusted_roots(self) -> list[x509.Certificate]: ...
 
     @property
     def validator(self) -> Any: ...

@@ -11,7 +11,6 @@ from urllib.parse import unquote
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import APIKeyHeader
 
 from signatures.certificates import Role, Subject, cert_to_pem, chain_to_pem, subject_info
 from signatures.identity import KEY_STORAGE_PASSWORD
@@ -25,7 +24,7 @@ from signatures.proofs import REFUSALS, ProofRefused, csr_digest
 from signatures.schemas import Proof
 from signatures.service import CertificateRequestError, CertificationAuthority, b64
 from signatures.texts import INVALID_REQUEST, NEEDS_ADMIN_OR_PROOF, NO_CERTIFICATE, PROOF_REFUSED
-from simulation.access import ADMIN, TOKEN_HEADER, AccessDenied, credentials_of
+from simulation.access import ADMIN, RUN_TOKEN, TOKEN_HEADER, AccessDenied, credentials_of
 from simulation.identifiers import IdentifierError, validate_bin, validate_iin
 
 PEM = "application/x-pem-file"
@@ -54,12 +53,6 @@ def _not_found(serial: str) -> JSONResponse:
     )
 
 
-_run_token = APIKeyHeader(
-    name=TOKEN_HEADER,
-    scheme_name="runToken",
-    description="The run's admin token (data_dir/admin.token); or, instead, a proof in the body.",
-    auto_error=False,
-)
 
 
 def _unauthenticated() -> JSONResponse:
@@ -167,7 +160,7 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
     @router.post("/certificates/system", tags=["certificates"],
                  summary="Certify an information system (CSR): admin token, or a renewal with proof of its current key")
     async def certify_system(
-        body: SystemCertificateRequest, request: Request, token: str | None = Security(_run_token)
+        body: SystemCertificateRequest, request: Request, token: str | None = Security(RUN_TOKEN)
     ):
         who = await authorise(ca, request, token, body.proof, "certify-system",
                               {"system": body.system, "csr_sha256": csr_digest(body.csr_pem)}, system=body.system)
@@ -213,7 +206,7 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
     @router.post("/certificates/{serial}/revoke", tags=["revocation"],
                  summary="Revoke, with a reason and date: admin token, or proof of holding the certificate's key")
     async def revoke(
-        serial: str, body: RevocationRequest, request: Request, token: str | None = Security(_run_token)
+        serial: str, body: RevocationRequest, request: Request, token: str | None = Security(RUN_TOKEN)
     ):
         who = await authorise(ca, request, token, body.proof, "revoke", {"reason": body.reason}, serial=serial)
         if isinstance(who, JSONResponse):
@@ -235,7 +228,7 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
                  summary="New key, same holder; the old one superseded: admin token, or proof of holding the old key")
     async def reissue(
         serial: str, request: Request, body: ReissueRequest | None = None,
-        token: str | None = Security(_run_token),
+        token: str | None = Security(RUN_TOKEN),
     ):
         who = await authorise(ca, request, token, body.proof if body else None, "reissue", {}, serial=serial)
         if isinstance(who, JSONResponse):

@@ -25,12 +25,13 @@ from simulation.credentials import RunCredentials
 
 TOKEN_HEADER = "X-Egov-Sim-Token"
 
-_token = APIKeyHeader(
+RUN_TOKEN = APIKeyHeader(
     name=TOKEN_HEADER,
     scheme_name="runToken",
     description="The run's admin or auditor token (data_dir/admin.token, data_dir/auditor.token).",
     auto_error=False,
 )
+"""The header scheme, for an endpoint that reads the token itself (OpenAPI: ``runToken``)."""
 
 _MESSAGES = {
     401: ("The endpoint needs the {roles} token in the X-Egov-Sim-Token header",
@@ -70,7 +71,7 @@ def credentials_of(request: Request) -> RunCredentials:
 def requires(*roles: str):
     """A dependency that lets through only callers proving one of ``roles``."""
 
-    async def check(request: Request, token: Annotated[str | None, Security(_token)] = None) -> str:
+    async def check(request: Request, token: Annotated[str | None, Security(RUN_TOKEN)] = None) -> str:
         role = credentials_of(request).role_of(token)
         if role is None:
             raise AccessDenied(401, roles)

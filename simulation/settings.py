@@ -149,8 +149,8 @@ class Settings(BaseSettings):
         ge=1024,
         description=(
             "The largest request body any system takes, in bytes: a longer one is answered 413 before "
-            "it is read whole. At least the gateway's own envelope limit (16 MiB, gateway.service."
-            "MAX_ENVELOPE_BYTES), so a message over that is still refused by the gateway's rule."
+            "it is read whole. The default is above the gateway's own envelope limit (16 MiB, "
+            "gateway.service.MAX_ENVELOPE_BYTES); set lower, the 413 comes before that rule can."
         ),
     )
 
