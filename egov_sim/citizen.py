@@ -80,6 +80,20 @@ async def _person_key(ca: httpx.AsyncClient, citizen: Citizen, usage: str) -> Id
     return Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
 
 
+async def _key_storage(ca: httpx.AsyncClient, control: httpx.AsyncClient, citizen: Citizen, usage: str,
+                       given: Identity | Path | None, data_dir: Path | None) -> Identity:
+    """The citizen's ``usage`` key: ``given``, else the storage the CA seeded for them in
+    ``data_dir``, else one the CA issues now; a storage file renewed first if it ran out in
+    virtual time."""
+    key = given or (person_key_storage(data_dir, citizen.iin, usage) if data_dir else None)
+    if key is None:
+        return await _person_key(ca, citizen, usage)
+    if isinstance(key, Path):
+        now = datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
+        return await renewed_key_storage(ca, "", key, now)
+    return key
+
+
 async def register_on_portal(
     ca: httpx.AsyncClient, portal: httpx.AsyncClient, control: httpx.AsyncClient, citizen: Citizen,
     *, data_dir: Path | None = None, auth_key: Identity | Path | None = None,
@@ -88,12 +102,7 @@ async def register_on_portal(
     signed in NCALayer with the citizen's AUTH key -- ``auth_key``, else the one the CA seeded for
     them in ``data_dir``, else one the CA issues now. The portal's answer: 201, or 409 when the
     account exists (any other answer raises :class:`ScenarioError`)."""
-    key = auth_key or (person_key_storage(data_dir, citizen.iin, "auth") if data_dir else None)
-    if key is None:
-        key = await obtain_auth_key(ca, citizen)
-    elif isinstance(key, Path):
-        now = datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
-        key = await renewed_key_storage(ca, "", key, now)
+    key = await _key_storage(ca, control, citizen, "auth", auth_key, data_dir)
     challenge = _expect(await portal.post("/api/accounts/challenge"), 200)
     assert isinstance(challenge, dict)
     signature = await ncalayer_sign(control, key, challenge["ncalayer"])
@@ -152,14 +161,9 @@ def filled_form(form: dict[str, Any], citizen: Citizen, omit: tuple[str, ...] = 
 async def sign_with_ncalayer(
     control: httpx.AsyncClient, key: Identity | Path, document: dict[str, Any]
 ) -> str:
-    """What the portal page asks of the citizen's NCALayer: a detached CMS over the document."""
-
-    async def virtual_now() -> datetime:
-        return datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
-
-    ncalayer = NCALayer(virtual_now)
-    ncalayer.choose(key)
-    answer = await ncalayer.handle({
+    """What the portal page asks of the citizen's NCALayer: a detached CMS over the document, with
+    a SIGN key (the request the portal hands the page with a document to sign)."""
+    return await ncalayer_sign(control, key, {
         "module": BASICS,
         "method": "sign",
         "args": {
@@ -171,9 +175,6 @@ async def sign_with_ncalayer(
             "locale": "kk",
         },
     })
-    if not answer.get("status"):
-        raise ScenarioError(f"NCALayer: {answer.get('code')}: {answer.get('message')}")
-    return answer["body"]["result"][0]
 
 
 async def apply_on_portal(
@@ -195,12 +196,7 @@ async def apply_on_portal(
     ``auth_key``, the seeded AUTH key storage or a new one likewise (:func:`register_on_portal`).
     """
     async with client("signatures") as ca, client("portal") as portal, client("control") as control:
-        key = signing_key or (person_key_storage(data_dir, citizen.iin) if data_dir else None)
-        if key is None:
-            key = await obtain_signing_key(ca, citizen)
-        elif isinstance(key, Path):
-            now = datetime.fromisoformat(_expect(await control.get("/clock"), 200)["now"])  # type: ignore[index]
-            key = await renewed_key_storage(ca, "", key, now)
+        key = await _key_storage(ca, control, citizen, "sign", signing_key, data_dir)
         await register_on_portal(ca, portal, control, citizen, data_dir=data_dir, auth_key=auth_key)
         login = await portal.post(
             "/api/sessions",
@@ -220,7 +216,7 @@ async def apply_on_portal(
         )
         assert isinstance(prepared, dict)
         document = prepared["document"]
-        signature = await sign_with_ncalayer(control, key, document)
+        signature = await ncalayer_sign(control, key, prepared["ncalayer"])  # as the page hands it over
         application = _expect(
             await portal.post(
                 "/api/applications", json={"document": document, "signature": signature}, headers=auth
