@@ -8,7 +8,9 @@ from datetime import datetime
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from egov_sim.inprocess import Simulation
@@ -46,6 +48,16 @@ WORKING_MONDAY = datetime.fromisoformat("2026-11-02T10:00:00+05:00")
 """Where a test's virtual clock starts: a working Monday morning in Almaty. The staff work in
 their offices' hours, so when a run starts decides where it meets nights, weekends and holidays;
 a test does not depend on the hour it happens to run at."""
+
+
+def gateway_fault(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A refusal in the ШЭП envelope: ``status``, ``errorInfo.errorCode`` ``code`` and its texts in
+    Kazakh and Russian; the ``errorInfo``."""
+    assert reply.status_code == status, reply.text
+    info = reply.json()["errorInfo"]
+    assert info["errorCode"] == code, info
+    assert info["errorData"]["message_kk"] and info["errorData"]["message_ru"]
+    return info
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from gateway_protocol.errors import GatewayFault
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+from tests.conftest import gateway_fault
 
 ALIYA = "900515401230"
 """A person of the registries' default fixtures."""
@@ -60,14 +61,6 @@ async def _ask(run: Simulation, service_id: str, data: Any, sender: str = "provi
         return await gateway.post(SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True))
 
 
-def _fault(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert reply.status_code == status, reply.text
-    info = reply.json()["errorInfo"]
-    assert info["errorCode"] == code, info
-    assert info["errorData"]["message_kk"] and info["errorData"]["message_ru"]
-    return info
-
-
 def _is_hop_to(run: Simulation, system: str, request: httpx.Request) -> bool:
     """``request`` is a gateway's hop to ``system``'s sync endpoint."""
     url = httpx.URL(run.settings.url_of(system))
@@ -99,7 +92,7 @@ def _no_answer_from_registries(run: Simulation) -> list[httpx.Request]:
 
 async def test_a_registry_that_does_not_answer_in_time_is_a_provider_timeout(few):
     held = _no_answer_from_registries(few)
-    info = _fault(await _ask(few, PERSON_SERVICE, {"iin": ALIYA}), 504, "Server.ProviderTimeout")
+    info = gateway_fault(await _ask(few, PERSON_SERVICE, {"iin": ALIYA}), 504, "Server.ProviderTimeout")
     assert held, "the gateway never called the registries"
     assert info["errorData"]["side"] == "gateway" and "registries" in info["errorMessage"]
     assert "person" not in json.dumps(info)
@@ -130,7 +123,7 @@ async def test_an_answer_altered_on_its_way_back_is_not_passed_on(few, monkeypat
     monkeypatch.setattr(transport, "handle_async_request", alter_the_answer)
     reply = await _ask(few, PERSON_SERVICE, {"iin": ALIYA})
     assert altered, "no answer passed the man in the middle"
-    info = _fault(reply, 502, "Server.ProviderResponseInvalid")
+    info = gateway_fault(reply, 502, "Server.ProviderResponseInvalid")
     assert info["errorData"]["verdict"] == "SIGNATURE_MISMATCH"
     assert "ӨЗГЕРТІЛГЕН" not in reply.text and ALIYA not in json.dumps(info["errorData"])
     # The registry did answer (its access log says so); the caller got the fault instead.
@@ -154,7 +147,7 @@ async def test_registries_that_could_not_load_their_data_answer_an_internal_erro
     try:
         async with simulation:
             for _ in range(2):  # every look-up, not only the first
-                info = _fault(await _ask(simulation, PERSON_SERVICE, {"iin": ALIYA}), 500, "Server.InternalError")
+                info = gateway_fault(await _ask(simulation, PERSON_SERVICE, {"iin": ALIYA}), 500, "Server.InternalError")
                 assert "could not load their data" in info["errorMessage"]
                 assert "broken.yaml" in info["errorMessage"] and "check digit" in info["errorMessage"]
             # The system that asked sees the same code, not a hang or a traceback.
@@ -212,7 +205,7 @@ async def test_a_service_its_target_does_not_offer_is_refused_by_the_provider(fe
         assert (await gateway.put("/admin/services/GBDFL_NoSuchLookup", json={"system": "registries"})).status_code == 200
         granted = await gateway.put("/admin/participants/provider_ws", json={"services": [*rights, "GBDFL_NoSuchLookup"]})
         assert granted.status_code == 200, granted.text
-    info = _fault(await _ask(few, "GBDFL_NoSuchLookup", {"iin": ALIYA}), 404, "Provider.UnknownService")
+    info = gateway_fault(await _ask(few, "GBDFL_NoSuchLookup", {"iin": ALIYA}), 404, "Provider.UnknownService")
     assert info["errorData"]["side"] == "provider" and "GBDFL_NoSuchLookup" in info["errorMessage"]
     assert await _access_log(few, ALIYA) == []
 

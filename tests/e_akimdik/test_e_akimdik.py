@@ -18,6 +18,7 @@ from signatures.jws import verify_detached
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+from tests.conftest import gateway_fault
 
 SERVICE = "EAKIMDIK_DocumentRegistration"
 ALIYA = "900515401230"
@@ -63,14 +64,6 @@ async def send(
 def answer(reply: httpx.Response) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     return reply.json()["response"]["responseData"]["data"]
-
-
-def refused(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert reply.status_code == status, reply.text
-    info = reply.json()["errorInfo"]
-    assert info["errorCode"] == code, info
-    assert info["errorData"]["message_kk"] and info["errorData"]["message_ru"]
-    return info
 
 
 async def test_a_registration_goes_through_both_gateways_and_comes_back_signed(run):
@@ -154,7 +147,7 @@ async def test_the_same_application_twice_gets_its_registration_back(run):
     assert "уже зарегистрированы" in again["message"]["ru"]
     assert "already registered" in again["message"]["en"]
 
-    other = refused(await send(run, registration(title="Басқа атау", applicantIin="780120300886")), 409, "Provider.Refused")
+    other = gateway_fault(await send(run, registration(title="Басқа атау", applicantIin="780120300886")), 409, "Provider.Refused")
     assert other["errorData"]["rule"] == "registered_with_other_data"
     assert other["errorData"]["fields"] == ["applicantIin", "title"]
     assert other["errorData"]["registrationNumber"] == first["registrationNumber"]
@@ -183,7 +176,7 @@ REFUSALS = [
 
 async def test_each_refusal_names_its_field_and_rule(run):
     for data, field, rule in REFUSALS:
-        info = refused(await send(run, data), 400, "Provider.RequestInvalid")
+        info = gateway_fault(await send(run, data), 400, "Provider.RequestInvalid")
         assert (info["errorData"]["field"], info["errorData"]["rule"]) == (field, rule), data
         assert field in info["errorMessage"]
     async with run.client("e_akimdik") as e_akimdik:
@@ -191,12 +184,12 @@ async def test_each_refusal_names_its_field_and_rule(run):
 
 
 async def test_a_refusal_says_why_in_three_languages_and_lists_every_problem(run):
-    info = refused(await send(run, registration(applicantIin="900515401231")), 400, "Provider.RequestInvalid")
+    info = gateway_fault(await send(run, registration(applicantIin="900515401231")), 400, "Provider.RequestInvalid")
     [problem] = info["errorData"]["fields"]
     assert problem["message_kk"] == "ЖСН: бақылау саны сәйкес келмейді"
     assert problem["message_ru"] == "ИИН: контрольный разряд не совпадает"
     assert problem["message"] == "check digit 1 does not match the computed 0"
-    info = refused(
+    info = gateway_fault(
         await send(run, registration(applicantIin="1", documentKind="letter", title="")), 400, "Provider.RequestInvalid"
     )
     assert [p["field"] for p in info["errorData"]["fields"]] == ["applicantIin", "documentKind", "title"]
@@ -204,10 +197,10 @@ async def test_a_refusal_says_why_in_three_languages_and_lists_every_problem(run
 
 async def test_a_caller_without_the_right_or_on_a_wrong_route_is_refused_by_the_gateway(run):
     for sender in ("portal", "corporation_ws"):
-        info = refused(await send(run, registration(), sender=sender), 403, "Client.AccessDenied")
+        info = gateway_fault(await send(run, registration(), sender=sender), 403, "Client.AccessDenied")
         assert f"{sender} -> {SERVICE}" in info["errorMessage"]
     for route_id in ("almaty", "pavlodar", "mars", None):
-        info = refused(await send(run, registration(), route_id=route_id), 404, "Client.UnknownRoute")
+        info = gateway_fault(await send(run, registration(), route_id=route_id), 404, "Client.UnknownRoute")
         assert SERVICE in info["errorMessage"] and repr(route_id) in info["errorMessage"]
     async with run.client("e_akimdik") as e_akimdik:
         assert (await e_akimdik.get("/api/registrations")).json() == []
@@ -226,7 +219,7 @@ async def test_e_akimdik_takes_requests_only_from_its_gateway(run):
             headers={HOP_HEADER: "gateway-almaty"},
         )
     for reply in (direct, via_almaty):
-        refused(reply, 403, "Client.HopNotTrusted")
+        gateway_fault(reply, 403, "Client.HopNotTrusted")
 
 
 async def test_the_read_api_answers_what_is_not_there_clearly(run):

@@ -20,6 +20,7 @@ from signatures.jws import verify_detached
 from simulation.database import drop_run
 from simulation.settings import Settings
 from simulation.topology import SYSTEMS
+from tests.conftest import gateway_fault
 
 SERVICE = "ESOBES_HousingAidApplication"
 ALIYA = DEMO_CITIZEN.iin
@@ -114,14 +115,6 @@ def answer(reply: httpx.Response) -> dict[str, Any]:
     return reply.json()["response"]["responseData"]["data"]
 
 
-def refused(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert reply.status_code == status, reply.text
-    info = reply.json()["errorInfo"]
-    assert info["errorCode"] == code, info
-    assert info["errorData"]["message_kk"] and info["errorData"]["message_ru"]
-    return info
-
-
 async def registrations(run: Simulation) -> list[dict[str, Any]]:
     async with run.client("e_sobes") as e_sobes:
         return (await e_sobes.get("/api/registrations")).json()
@@ -191,7 +184,7 @@ async def test_numbers_are_gap_free_and_the_same_application_gets_its_number_bac
     assert again["alreadyRegistered"] is True
     assert "бұрын қабылданған" in again["message"]["kk"] and "уже принято" in again["message"]["ru"]
 
-    other = refused(await send(run, application("aid-7", period={"from": "2026-05", "to": "2026-07"})), 409,
+    other = gateway_fault(await send(run, application("aid-7", period={"from": "2026-05", "to": "2026-07"})), 409,
                     "Provider.Refused")
     assert other["errorData"]["fields"] == ["period"]
     assert other["errorData"]["rule"] == "registered_with_other_data"
@@ -201,17 +194,17 @@ async def test_numbers_are_gap_free_and_the_same_application_gets_its_number_bac
 
 async def test_a_signature_is_checked_against_the_applicant(run):
     data = await signed_by(run, OTHER, application())  # signed by someone else
-    info = refused(await send(run, data), 400, "Provider.RequestInvalid")
+    info = gateway_fault(await send(run, data), 400, "Provider.RequestInvalid")
     assert (info["errorData"]["field"], info["errorData"]["rule"]) == ("signature", "signature_not_valid")
     assert info["errorData"]["verdict"] == "IIN_MISMATCH"
     assert info["errorData"]["fields"][0]["message_kk"]
 
     data = await signed_by(run, DEMO_CITIZEN, application())
     tampered = changed("document.period.to", "2026-12", data)
-    info = refused(await send(run, tampered), 400, "Provider.RequestInvalid")
+    info = gateway_fault(await send(run, tampered), 400, "Provider.RequestInvalid")
     assert info["errorData"]["field"] == "signature" and info["errorData"]["verdict"] != "VALID"
 
-    info = refused(await send(run, {**data, "signature": "not base64!"}), 400, "Provider.RequestInvalid")
+    info = gateway_fault(await send(run, {**data, "signature": "not base64!"}), 400, "Provider.RequestInvalid")
     assert info["errorData"]["rule"] == "signature_not_base64"
     assert await registrations(run) == []
 
@@ -250,7 +243,7 @@ REFUSALS = [
 
 async def test_each_refusal_names_its_field_and_rule(run):
     for data, field, rule in REFUSALS:
-        info = refused(await send(run, data), 400, "Provider.RequestInvalid")
+        info = gateway_fault(await send(run, data), 400, "Provider.RequestInvalid")
         assert (info["errorData"]["field"], info["errorData"]["rule"]) == (field, rule), (field, info)
         assert field in info["errorMessage"]
         assert info["errorData"]["fields"][0]["message"]
@@ -259,10 +252,10 @@ async def test_each_refusal_names_its_field_and_rule(run):
 
 async def test_a_caller_without_the_right_or_on_a_wrong_route_is_refused_by_the_gateway(run):
     for sender in ("provider_ws",):  # the front office may send it: it takes housing-aid packages
-        info = refused(await send(run, application(), sender=sender), 403, "Client.AccessDenied")
+        info = gateway_fault(await send(run, application(), sender=sender), 403, "Client.AccessDenied")
         assert f"{sender} -> {SERVICE}" in info["errorMessage"]
     for route_id in ("wko", "karaganda", "nowhere", None):
-        info = refused(await send(run, application(), route_id=route_id), 404, "Client.UnknownRoute")
+        info = gateway_fault(await send(run, application(), route_id=route_id), 404, "Client.UnknownRoute")
         assert SERVICE in info["errorMessage"]
     assert await registrations(run) == []
 
@@ -281,6 +274,6 @@ async def test_e_sobes_takes_requests_only_from_the_almaty_gateway(run):
         missing = await e_sobes.get("/api/registrations/ESB-2026-000404")
         bad_iin = await e_sobes.get("/api/registrations", params={"applicantIin": "12"})
     for reply in (direct, via_central):
-        refused(reply, 403, "Client.HopNotTrusted")
+        gateway_fault(reply, 403, "Client.HopNotTrusted")
     assert missing.status_code == 404 and missing.json()["message_ru"].startswith("Регистрационный номер не найден")
     assert bad_iin.status_code == 422 and bad_iin.json()["fields"][0]["field"] == "applicantIin"
