@@ -25,6 +25,7 @@ from registries.models import (
     Tenancy,
 )
 from registries.population import Chunk, generate
+from registries.records import Records
 from simulation import jsoncodec
 from simulation.database import Database
 from simulation.identifiers import IdentifierError, validate_iin
@@ -188,3 +189,33 @@ async def load_fixtures(database: Database, paths: list[Path | Traversable]) -> 
         await _insert(database, rows)
         count += sum(len(v) for v in rows.values())
     return count
+
+
+GIVEN = "given"
+"""The ``source`` of a record a tester gave through the records endpoint (kept over a reload of
+the generated population, like the fixtures')."""
+
+
+async def give_records(database: Database, records: Records) -> dict[str, int]:
+    """Add ``records`` (checked: :func:`registries.records.check_records`), each replacing the
+    record of its key there was -- in one transaction: all of them are taken, or none. The
+    address registry's index of who lives where follows the histories given. How many records
+    each section took."""
+    documents = records.documents()
+    chunk = Chunk(persons=documents["persons"], powers=documents["powers_of_attorney"],
+                  addresses=documents["addresses"], properties=documents["properties"],
+                  incomes=documents["incomes"], tenancies=documents["tenancies"])
+    rows = _rows(chunk, GIVEN)
+    replaced = {table: [v["number" if table is PowerOfAttorneyRecord else "iin"] for v in values]
+                for table, values in rows.items()}
+    # a history given without a current registration leaves nobody at its old address
+    replaced[AddressOccupant] = [d["iin"] for d in documents["addresses"]]
+    async with database.engine.begin() as connection:
+        for table, keys in replaced.items():
+            key = table.number if table is PowerOfAttorneyRecord else table.iin
+            for start in range(0, len(keys), 1000):
+                await connection.execute(delete(table).where(key.in_(keys[start:start + 1000])))
+        for table, values in rows.items():
+            if values:
+                await connection.execute(table.__table__.insert(), values)
+    return {section: len(entries) for section, entries in documents.items()}
