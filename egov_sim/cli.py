@@ -34,6 +34,8 @@ _OWN_PARSERS: dict[str, tuple[str, str]] = {
     "apply": ("egov_sim.apply", "file one application with running systems (egov-sim up); prints its id"),
     "pki": ("egov_sim.pki", "the simulated certification authority (НУЦ)"),
     "gateway": ("egov_sim.gateway_cli", "the gateways' message logs"),
+    "snapshot": ("egov_sim.snapshot", "save and restore the whole world (databases, keys, secrets, the clock)"),
+    "scenario": ("egov_sim.scenario.cli", "scenario files (given / when / then) with path coverage"),
 }
 
 
@@ -178,6 +180,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from egov_sim.apply import run_apply
 
         return run_apply(args, settings, sys.stdout, sys.stderr)
+    if args.command == "scenario":
+        from egov_sim.scenario.cli import run_scenario_command
+
+        return run_scenario_command(args, sys.stdout, sys.stderr)
     if args.command == "pki":
         import asyncio
 
@@ -190,6 +196,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from egov_sim.gateway_cli import run_gateway
 
         return asyncio.run(run_gateway(args, settings, sys.stdout, sys.stderr))
+    if args.command == "snapshot":
+        from egov_sim.snapshot import run_snapshot
+
+        return run_snapshot(args, settings, sys.stdout, sys.stderr)
     return 2
 
 
