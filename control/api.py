@@ -88,13 +88,14 @@ async def timers(runtime: Runtime, state: str | None = None) -> list[dict[str, A
 @router.get(
     "/trace/{application_id}",
     dependencies=[AUDIT],
-    summary="Every step of one application, in order",
+    summary="Every step of one application (or of a portal session that made none), in order",
     responses={404: {"description": "no step was recorded for this application id"}},
 )
 async def trace(application_id: str, runtime: Runtime):
     # Every application's trace starts when it is created (its first step, or the log-in it takes
     # over), so an id without a single step is no application of this run.
-    events = await runtime.tracer.for_application(application_id)
+    # a log-in refused before any application existed: its steps are the session's
+    events = await runtime.tracer.for_application(application_id) or await runtime.tracer.for_session(application_id)
     if not events:
         text = no_trace(application_id)
         return JSONResponse(

@@ -228,6 +228,18 @@ async def apply_on_portal(
         return PortalOutcome(application["id"], application, trace)
 
 
+async def cabinet_view(client: Callable[[str], httpx.AsyncClient], citizen: Citizen,
+                       application_id: str) -> dict[str, Any]:
+    """What the citizen's personal cabinet shows of one application (they log in to read it)."""
+    async with client("portal") as portal:
+        session = _expect(await portal.post("/api/sessions", json={"iin": citizen.iin, "password": citizen.password}), 200)
+        assert isinstance(session, dict)
+        view = _expect(await portal.get(f"/api/cabinet/applications/{application_id}",
+                                        headers={"Authorization": f"Bearer {session['session']}"}), 200)
+        assert isinstance(view, dict)
+        return view
+
+
 async def sign_in_cabinet(
     client: Callable[[str], httpx.AsyncClient], citizen: Citizen, application_id: str,
     *, signing_key: Identity | Path | None = None, run_clock: bool = True,

@@ -35,6 +35,7 @@ _OWN_PARSERS: dict[str, tuple[str, str]] = {
     "pki": ("egov_sim.pki", "the simulated certification authority (НУЦ)"),
     "gateway": ("egov_sim.gateway_cli", "the gateways' message logs"),
     "snapshot": ("egov_sim.snapshot", "save and restore the whole world (databases, keys, secrets, the clock)"),
+    "scenario": ("egov_sim.scenario.cli", "scenario files (given / when / then) with path coverage"),
 }
 
 
@@ -179,6 +180,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from egov_sim.apply import run_apply
 
         return run_apply(args, settings, sys.stdout, sys.stderr)
+    if args.command == "scenario":
+        from egov_sim.scenario.cli import run_scenario_command
+
+        return run_scenario_command(args, sys.stdout, sys.stderr)
     if args.command == "pki":
         import asyncio
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 from datetime import date, datetime
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 
 from egov_sim.citizen import (
-    DEMO_CITIZEN, Citizen, apply_on_portal, obtain_signing_key, register_on_portal, sign_in_cabinet,
+    DEMO_CITIZEN, Citizen, apply_on_portal, cabinet_view, obtain_signing_key, register_on_portal, sign_in_cabinet,
 )
 from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, phrase, phrase_or, text_lines, trace_lines
@@ -72,27 +73,43 @@ async def run_case(settings: Settings, reglament_id: str, channel: str, case: st
                         f"(it has: {', '.join(available) or 'none'})")
     if case not in available[channel]:
         raise CaseError(f"channel {channel} has no case {case!r} (it has: {', '.join(available[channel])})")
-    spec = reglament.cases[channel][case]
-    first = reglament.channel(channel).first.system
     async with Simulation(settings) as simulation:
-        started = await simulation.runtime("control").clock.now()
-        if first == "portal":
-            application_id, trace, view = await _portal(simulation, reglament, channel, spec)
-        elif first == "corporation_ws":
-            application_id, trace, view = await _corporation(simulation, reglament, spec)
-        elif first == "provider_ws":
-            application_id, trace, view = await _provider_office(simulation, reglament, spec)
-        else:
-            raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal, the front office "
-                            "and the provider's chancellery")
-        messages = await _messages(simulation, application_id, reglament) if application_id else []
-    report = _report(reglament, channel, case, application_id, started, trace, view, messages)
+        report = await play(simulation, reglament.id, channel, reglament.cases[channel][case], case)
     if world is not None:
-        report["world"] = world.as_dict(started)
+        report["world"] = world.as_dict(datetime.fromisoformat(report["clock_at_start"]))
     return report
 
 
-async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
+StaffHand = Callable[[Any, str], Awaitable[None]]
+"""Performs the provider's staff procedures of one application by hand (manual mode): called with
+the world and the application id once the application waits at the provider."""
+
+
+async def play(simulation: Any, reglament_id: str, channel: str, spec: Case, case: str = "",
+               staff: StaffHand | None = None) -> dict[str, Any]:
+    """Play one application of ``spec`` through ``channel`` in a world already running, and report
+    it. ``simulation`` is the in-process :class:`Simulation` or any object with its ``client(system)``
+    and ``settings`` (a world of running systems: :class:`egov_sim.scenario.remote.RemoteWorld`)."""
+    reglament = get_reglament(reglament_id)
+    first = reglament.channel(channel).first.system
+    async with simulation.client("control") as control:
+        started = datetime.fromisoformat((await control.get("/clock")).json()["now"])
+    if first == "portal":
+        application_id, trace, view = await _portal(simulation, reglament, channel, spec, staff)
+    elif first == "corporation_ws":
+        application_id, trace, view = await _corporation(simulation, reglament, spec, staff)
+    elif first == "provider_ws":
+        application_id, trace, view = await _provider_office(simulation, reglament, spec, staff)
+    else:
+        raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal, the front office "
+                        "and the provider's chancellery")
+    messages = await _messages(simulation, application_id, reglament) if application_id else []
+    report = _report(reglament, channel, case, application_id, started, trace, view, messages)
+    report["clock_at_start"] = started.isoformat()
+    return report
+
+
+async def _portal(simulation: Any, reglament, channel: str, case: Case, staff: StaffHand | None = None):
     data_dir = simulation.settings.data_dir
     citizen = _citizen(case.applicant, case.queue_list)
     if case.password == "wrong":
@@ -101,9 +118,9 @@ async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
             await register_on_portal(ca, portal, control, citizen, data_dir=data_dir)
             refused = (await portal.post("/api/sessions", json={
                 "iin": citizen.iin, "password": "not-the-password", "reglament": reglament.id})).json()
-        trace = await simulation.runtime("control").tracer.for_session(refused["session"])
+            trace = (await control.get(f"/trace/{refused['session']}")).json()
         refusal = {"kk": refused["message_kk"], "ru": refused["message_ru"], "en": refused["message"]}
-        return None, [e.as_dict() for e in trace], {"refusal": refusal}
+        return None, trace, {"refusal": refusal}
     key = None
     if case.certificate != "valid":
         async with simulation.client("signatures") as ca:
@@ -118,16 +135,24 @@ async def _portal(simulation: Simulation, reglament, channel: str, case: Case):
             key = await obtain_signing_key(ca, _citizen(case.signer, None))
     outcome = await apply_on_portal(simulation.client, reglament.id, citizen, data_dir=data_dir, signing_key=key,
                                     omit=tuple(case.omit_documents), form_fields=case.form)
+    if staff is not None and outcome.application_id:
+        await staff(simulation, outcome.application_id)
+        outcome = replace(outcome, application=await cabinet_view(simulation.client, citizen, outcome.application_id))
+        async with simulation.client("control") as control:
+            outcome = replace(outcome, trace=(await control.get(f"/trace/{outcome.application_id}")).json())
     if case.citizen_signs and outcome.application_id and (outcome.application or {}).get("toSign"):
         # the cabinet asks the citizen to sign (a contract): they sign it, and time runs on
         view = await sign_in_cabinet(simulation.client, citizen, outcome.application_id)
+        if staff is not None:  # the next stage's staff procedures, by hand too
+            await staff(simulation, outcome.application_id)
+            view = await cabinet_view(simulation.client, citizen, outcome.application_id)
         async with simulation.client("control") as control:
             trace = (await control.get(f"/trace/{outcome.application_id}")).json()
         return outcome.application_id, trace, view
     return outcome.application_id, outcome.trace, outcome.application
 
 
-async def _corporation(simulation: Simulation, reglament, case: Case):
+async def _corporation(simulation: Any, reglament, case: Case, staff: StaffHand | None = None):
     applicant = _citizen(case.applicant, case.queue_list)
     if not reglament.queue_lists:  # a service with no queue lists (a certificate): the form names none
         applicant = replace(applicant, queue_list=None)
@@ -143,12 +168,14 @@ async def _corporation(simulation: Simulation, reglament, case: Case):
         taken.raise_for_status()
         application_id = taken.json()["id"]
         (await control.post("/clock/run")).raise_for_status()
+        if staff is not None:
+            await staff(simulation, application_id)
         view = (await ws.get(f"/api/applications/{application_id}", headers=auth)).json()
         trace = (await control.get(f"/trace/{application_id}")).json()
     return application_id, trace, view
 
 
-async def _provider_office(simulation: Simulation, reglament, case: Case):
+async def _provider_office(simulation: Any, reglament, case: Case, staff: StaffHand | None = None):
     """The applicant hands the package to the provider's chancellery on paper, and collects the
     result there once the staff procedures are done."""
     applicant = _citizen(case.applicant, case.queue_list)
@@ -163,6 +190,8 @@ async def _provider_office(simulation: Simulation, reglament, case: Case):
         taken.raise_for_status()
         application_id = taken.json()["applicationId"]
         (await control.post("/clock/run")).raise_for_status()
+        if staff is not None:
+            await staff(simulation, application_id)
         collected = await ws.post(f"/api/chancellery/applications/{application_id}/collect")
         view = collected.json() if collected.status_code == 200 else (
             await ws.get(f"/api/chancellery/applications/{application_id}")).json()
@@ -170,7 +199,7 @@ async def _provider_office(simulation: Simulation, reglament, case: Case):
     return application_id, trace, view
 
 
-async def _messages(simulation: Simulation, application_id: str, reglament) -> list[dict[str, Any]]:
+async def _messages(simulation: Any, application_id: str, reglament) -> list[dict[str, Any]]:
     """The application's gateway messages: those through ЭҮШ, and those a provider sent through its
     regional gateway alone (to a system of the region, such as "Е-әкімдік"); one entry a message."""
     messages: dict[str, dict[str, Any]] = {}

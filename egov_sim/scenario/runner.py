@@ -1,0 +1,186 @@
+"""Running scenarios: each in a world of its own (in one process, by default) or against running
+systems (``target``), and the verdict of each.
+
+In one process every scenario gets a fresh world in a temporary directory (and its own
+PostgreSQL schemas when ``EGOV_SIM_DATABASE_URL`` names a database), so scenarios cannot disturb
+one another and run in any order. Against a target, the scenarios share the running world: their
+faults are cleared after each, their applications stay.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from egov_sim.scenario.model import Scenario, StaffAction
+from egov_sim.scenario.verdict import compare
+from egov_sim.scenarios import play
+from reglaments import get_reglament
+from simulation.settings import Settings
+
+
+class ScenarioRunError(RuntimeError):
+    """The scenario could not be played as written (a staff step the case does not wait for, a
+    given record refused): says which field."""
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    report: dict[str, Any] | None = None
+    failures: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+    error: str | None = None
+    """The scenario could not run: why (``failures`` then says nothing)."""
+    details: str = ""
+    """For an error: the traceback, for whoever looks deeper (``--verbose``, the JUnit file)."""
+    seconds: float = 0.0
+    """Wall time the run took (reported in the JUnit file; nothing is decided by it)."""
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.failures
+
+
+@dataclass
+class RunOptions:
+    target: str | None = None
+    """The control system's URL of running systems; None: a world in this process."""
+    token: str | None = None
+    target_data_dir: Path | None = None
+    """The running world's data directory (its admin token) when ``target`` is given."""
+    snapshots_from: Path | None = None
+    """The data directory whose snapshots ``given.snapshot`` names (default: ``EGOV_SIM_DATA_DIR``)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Settings for the in-process worlds besides the data directory (e.g. ``population_size``)."""
+
+
+def _staff_hand(scenario: Scenario) -> Callable[[Any, str], Any] | None:
+    """Performs ``when.staff`` in order, then whatever procedure the case still waits for with no
+    inputs (the rules decide), letting each procedure's time pass first."""
+    if scenario.given.provider_staff != "manual":
+        return None
+    reglament = get_reglament(scenario.when.reglament)
+    planned = list(enumerate(scenario.when.staff))
+
+    async def perform(world: Any, application_id: str) -> None:
+        async with world.client("provider_ws") as ws, world.client("control") as control:
+            while True:
+                waiting = await ws.get(f"/api/cases/{application_id}/next")
+                step = (waiting.json() or {}).get("nextStep") if waiting.status_code == 200 else None
+                if not step:
+                    return
+                number = step["number"]
+                index, action = planned.pop(0) if planned else (None, StaffAction(step=number))
+                where = f"when.staff[{index}]" if index is not None else "the staff"
+                if action.step != number:
+                    raise ScenarioRunError(f"{where}.step: the case waits for procedure {number} "
+                                           f"({step.get('actor', '')}), the scenario performs {action.step}")
+                wait = action.after or reglament.staff_step(number).duration.english()
+                moved = await control.post("/clock/advance", json={"by": wait})
+                if moved.status_code != 200:
+                    raise ScenarioRunError(f"{where}.after: the clock did not move by {wait!r}: {moved.text}")
+                inputs = action.model_dump(include={"executor", "decision", "ground"}, exclude_none=True)
+                done = await ws.post(f"/api/cases/{application_id}/steps/{number}", json=inputs or None)
+                if done.status_code != 200:
+                    raise ScenarioRunError(f"{where}: procedure {number} refused: {done.json().get('message', done.text)}")
+                (await control.post("/clock/run")).raise_for_status()
+
+    return perform
+
+
+async def _give(world: Any, scenario: Scenario) -> None:
+    given = scenario.given
+    if given.registries:
+        from egov_sim.given import give_records
+
+        async with world.client("registries") as registries:
+            await give_records(registries, given.registries)
+    if given.faults:
+        from egov_sim.faults import apply_faults
+
+        await apply_faults(world.client, given.faults)
+
+
+async def _play(world: Any, scenario: Scenario) -> dict[str, Any]:
+    await _give(world, scenario)
+    try:
+        return await play(world, scenario.when.reglament, scenario.when.channel, scenario.case(),
+                          scenario.when.case or scenario.name, staff=_staff_hand(scenario))
+    finally:
+        if scenario.given.faults:
+            from egov_sim.faults import clear_faults
+
+            await clear_faults(world.client)
+
+
+async def _in_process(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
+    from egov_sim.inprocess import Simulation
+    from simulation.database import drop_run
+    from simulation.topology import SYSTEMS
+
+    with tempfile.TemporaryDirectory(prefix="egov-sim-scenario-") as folder:
+        chosen = {"data_dir": Path(folder) / "world", "provider_mode": scenario.given.provider_staff}
+        if scenario.given.clock is not None:
+            chosen["clock_start"] = scenario.given.clock
+        settings = Settings(**{**options.settings, **chosen})
+        try:
+            if scenario.given.snapshot:
+                from egov_sim.snapshot import restore_into
+
+                await restore_into(settings, scenario.given.snapshot, options.snapshots_from)
+            async with Simulation(settings) as world:
+                return await _play(world, scenario)
+        finally:
+            await drop_run(settings, (*SYSTEMS, "simulation"))
+
+
+async def _against_target(scenario: Scenario, options: RunOptions) -> dict[str, Any]:
+    from egov_sim.scenario.remote import RemoteWorld
+
+    if scenario.given.snapshot:
+        raise ScenarioRunError("given.snapshot: against running systems, restore it first "
+                               "(egov-sim snapshot restore NAME) and leave it out of the scenario")
+    if scenario.given.clock is not None:
+        raise ScenarioRunError("given.clock: running systems keep their own clock; leave it out against --target")
+    with tempfile.TemporaryDirectory(prefix="egov-sim-tester-") as folder:
+        assert options.target is not None
+        world = await RemoteWorld.connect(options.target, Path(folder), options.token, options.target_data_dir)
+        return await _play(world, scenario)
+
+
+async def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
+    """Play one scenario and judge it. Never raises for the scenario's own failures: a scenario that
+    cannot run is a result with ``error`` set."""
+    options = options or RunOptions()
+    started = time.monotonic()
+    result = ScenarioResult(scenario)
+    try:
+        report = await (_against_target if options.target else _in_process)(scenario, options)
+    except ScenarioRunError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # the systems answered what the runner did not expect: say what, keep the details
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.details = traceback.format_exc()
+    else:
+        result.report = report
+        result.failures, result.diff = compare(scenario.expected(), report)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def run_scenarios(scenarios: Iterable[Scenario], options: RunOptions | None = None,
+                        each: Callable[[ScenarioResult], None] | None = None) -> list[ScenarioResult]:
+    """Every scenario in order; ``each`` sees each result as it comes."""
+    results = []
+    for scenario in scenarios:
+        result = await run_scenario(scenario, options)
+        if each is not None:
+            each(result)
+        results.append(result)
+    return results
