@@ -2,6 +2,8 @@
 
 Each app gets the same :class:`InProcessTransport`, which hands a request to the app whose URL
 (from the settings) it is addressed to. Nothing listens on a port, so runs can go side by side.
+A request to an address that is none of the run's systems (an outside provider a tester
+registered at the gateway: docs/outside-systems.md) goes over the network.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         self.systems = (*START_ORDER, *extra)
         self._routes: dict[tuple[str, int], httpx.ASGITransport] = {}
         self.interceptors: list[Interceptor] = []
+        self._network: httpx.AsyncHTTPTransport | None = None
+        self._addresses: set[tuple[str, int]] | None = None
 
     def mount(self, system: str, app: FastAPI) -> None:
         url = httpx.URL(self.settings.url_of(system))
@@ -43,10 +47,31 @@ class InProcessTransport(httpx.AsyncBaseTransport):
                 replaced = await replaced  # type: ignore[misc]
             if replaced is not None:
                 request = replaced  # type: ignore[assignment]
-        target = self._routes.get((request.url.host, request.url.port or 80))
-        if target is None:
+        address = (request.url.host, request.url.port or 80)
+        target = self._routes.get(address)
+        if target is not None:
+            return await target.handle_async_request(request)
+        if address in self._simulated():
             raise httpx.ConnectError(f"no system listens at {request.url.host}:{request.url.port}")
-        return await target.handle_async_request(request)
+        # Outside the simulation (an outside provider a tester registered, the system under
+        # test): over the network, as the systems of ``egov-sim up`` reach it.
+        if self._network is None:
+            self._network = httpx.AsyncHTTPTransport()
+        return await self._network.handle_async_request(request)
+
+    def _simulated(self) -> set[tuple[str, int]]:
+        """Where the run's systems listen, started here or not: never reached over the network."""
+        if self._addresses is None:
+            urls = (httpx.URL(self.settings.url_of(system)) for system in SYSTEMS)
+            self._addresses = {(url.host, url.port or 80) for url in urls}
+        return self._addresses
+
+    async def close_network(self) -> None:
+        """Close the connections to outside addresses (when the run ends: every client of the
+        run shares this transport, and closing one of them must not cut another's request)."""
+        if self._network is not None:
+            network, self._network = self._network, None
+            await network.aclose()
 
 
 def create(system: str, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> FastAPI:
@@ -78,7 +103,10 @@ class Simulation:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self._stack.aclose()
+        try:
+            await self._stack.aclose()
+        finally:
+            await self.transport.close_network()
 
     @property
     def credentials(self) -> RunCredentials:

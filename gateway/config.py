@@ -19,9 +19,10 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from gateway_protocol.envelope import Identifier, Password
 from simulation.credentials import RunCredentials
@@ -43,15 +44,26 @@ class Participant(BaseModel):
     password: Password | None = None
 
 
+OUTSIDE_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+"""An outside provider's base URL: http(s), a host, a path (no query, no fragment)."""
+
+
 class Service(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system: Identifier | None = None
     regional: bool = False
+    url: Annotated[str, StringConstraints(max_length=500, pattern=OUTSIDE_URL)] | None = Field(
+        default=None,
+        description="an outside provider (no simulated system: the system under test): where it takes the "
+                    "sync channel (base URL); `system` is then its name, the CN its answers are signed with",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Service:
         if (self.system is None) == (not self.regional):
             raise ValueError("a service names its `system` or is `regional: true`, not both")
+        if self.url is not None and self.system in SYSTEMS:
+            raise ValueError(f"{self.system!r} is a simulated system: an outside provider at `url` has a name of its own")
         return self
 
 
@@ -125,7 +137,7 @@ class GatewayConfig(BaseModel):
         problems = []
         for service_id, service in self.services.items():
             if service.system is not None:
-                if problem := _target_problem(service.system):
+                if service.url is None and (problem := _target_problem(service.system)):
                     problems.append(Problem(f"services.{service_id}.system", problem))
             elif not any(service_id in region.services for region in self.regions.values()):
                 problems.append(Problem(
@@ -161,6 +173,10 @@ class GatewayConfig(BaseModel):
         if credentials is None or sender_id not in SYSTEMS:
             return None
         return credentials.password_of(sender_id)
+
+    def outside_url(self, system: str) -> str | None:
+        """Where an outside provider ``system`` (a service's `url`) takes the sync channel."""
+        return next((s.url.rstrip("/") for s in self.services.values() if s.system == system and s.url), None)
 
     def region_of_gateway(self, gateway: str) -> str | None:
         for route, region in self.regions.items():

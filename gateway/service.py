@@ -360,7 +360,10 @@ class GatewayService:
         try:
             return self.runtime.url_of(target)
         except KeyError:
-            raise GatewayFault(ErrorCode.TARGET_UNKNOWN, f"{target!r} is not a known system") from None
+            outside = self.config.outside_url(target)  # an outside provider a tester registered
+            if outside is None:
+                raise GatewayFault(ErrorCode.TARGET_UNKNOWN, f"{target!r} is not a known system") from None
+            return outside
 
     # ---- log and metrics ------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ certificates, and publishing their status as CRLs and OCSP answers."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -71,8 +73,15 @@ class CertificateRequestError(ValueError):
         self.message = message
 
 
+OUTSIDE_SYSTEM = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+"""The name of an outside information system the CA certifies (its certificate's CN)."""
+
+
 def system_bin(system: str) -> str:
-    """The БСН the simulation gives the organisation that runs a system."""
+    """The БСН the simulation gives the organisation that runs a system (an outside system's:
+    one drawn from its name, the same every run)."""
+    if system not in SYSTEMS:
+        return make_bin(datetime(2015, 6, 1).date(), 4, 50_000 + int(hashlib.sha256(system.encode()).hexdigest(), 16) % 40_000)
     return make_bin(datetime(2015, 6, 1).date(), 4, 1000 + SYSTEMS[system].port_offset)
 
 
@@ -195,8 +204,12 @@ class CertificationAuthority:
         return cert
 
     async def issue_system(self, system: str, csr_pem: str) -> x509.Certificate:
-        if system not in SYSTEMS:
-            raise CertificateRequestError("system", f"{system!r} is not a system of the simulation")
+        """A system's certificate from its CSR; a name outside the simulation's topology is an
+        outside information system a tester registers (it signs its gateway messages as such)."""
+        if system not in SYSTEMS and not OUTSIDE_SYSTEM.fullmatch(system):
+            raise CertificateRequestError(
+                "system", f"{system[:100]!r} is neither a system of the simulation nor an outside system's name "
+                          "(a letter, then up to 63 letters, digits, '_', '.' or '-')")
         try:
             csr = x509.load_pem_x509_csr(csr_pem.encode())
         except ValueError:
@@ -213,7 +226,8 @@ class CertificationAuthority:
             raise CertificateRequestError("csr_pem", "the request's own signature does not verify")
         ca = self.system_ca(public_key)
         subject = Subject.information_system(
-            system_id=system, organisation=SYSTEMS[system].title_ru, bin=system_bin(system)
+            system_id=system, bin=system_bin(system),
+            organisation=SYSTEMS[system].title_ru if system in SYSTEMS else f"{system} (внешняя информационная система)",
         )
         return await self._issue(public_key, subject, "sign", ca, days=3 * 365)
 
