@@ -19,7 +19,7 @@ from gateway.config import ConfigRefused, GatewayConfig, Participant, Problem, S
 from gateway.messagelog import covering_checkpoints, evidence, verify_chain
 from gateway.schemas import FaultRequest, NoticeQuery, SenderCredentials, StatusQuery
 from gateway_protocol.envelope import SignedRequest
-from gateway.service import GatewayService
+from gateway.service import CENTRAL, GatewayService
 from gateway.texts import CONFIG_REFUSED
 from gateway_protocol.envelope import ASYNC_PATH, IDENTIFIER_MAX, PRINTABLE, SYNC_PATH
 from gateway_protocol.errors import CATALOGUE, ErrorCode, GatewayFault
@@ -69,6 +69,20 @@ def _refused(problems: list[Problem], status_code: int = 422) -> JSONResponse:
 def _name() -> Any:
     """A path segment naming a participant, a service or a message."""
     return Path(max_length=IDENTIFIER_MAX, pattern=PRINTABLE)
+
+
+def _unknown(field: str, problem: str) -> JSONResponse:
+    return JSONResponse({"error": "invalid_request", "fields": [{"field": field, "problem": problem}]}, status_code=422)
+
+
+def _fault_targets(config: GatewayConfig) -> set[str]:
+    """The systems a fault may be set on: every service's target system, regional gateways and
+    their providers included."""
+    targets = {CENTRAL} | {s.system for s in config.services.values() if s.system}
+    for region in config.regions.values():
+        targets.add(region.gateway)
+        targets.update(region.services.values())
+    return targets
 
 
 def build_router(gateway: GatewayService) -> APIRouter:
@@ -204,22 +218,31 @@ def build_router(gateway: GatewayService) -> APIRouter:
 
     @router.get("/admin/faults", dependencies=[AUDIT], tags=["fault switches"], summary="Faults in force")
     async def faults() -> dict[str, Any]:
-        return {k: v.model_dump() for k, v in gateway.faults.all().items()}
+        """By serviceId for a service's fault, ``system:<name>`` for a system's."""
+        return gateway.faults.all()
 
-    @router.put("/admin/faults/{service_id}", dependencies=[ADMIN], tags=["fault switches"], summary="Make a service's target unreachable, slow or failing")
+    @router.put("/admin/faults/systems/{system}", dependencies=[ADMIN], tags=["fault switches"],
+                summary="Make every service whose target is this system down, slow, failing, reset or malformed")
+    async def set_system_fault(fault: FaultRequest, system: str = _name()):
+        if system not in _fault_targets(gateway.config):
+            return _unknown("system", f"unknown system {system!r}: not a target of any service")
+        return await gateway.faults.set_rule("system", system, fault)
+
+    @router.delete("/admin/faults/systems/{system}", dependencies=[ADMIN], tags=["fault switches"], summary="Clear one system's fault")
+    async def clear_system_fault(system: str = _name()):
+        return {"cleared": await gateway.faults.clear_rule("system", system)}
+
+    @router.put("/admin/faults/{service_id}", dependencies=[ADMIN], tags=["fault switches"], summary="Make a service's target down, slow, failing, reset or malformed")
     async def set_fault(fault: FaultRequest, service_id: str = _name()):
         if service_id not in gateway.config.services:
-            return JSONResponse(
-                {"error": "invalid_request", "fields": [{"field": "service_id", "problem": f"unknown service {service_id!r}"}]},
-                status_code=422,
-            )
-        return (await gateway.faults.set(service_id, fault)).model_dump()
+            return _unknown("service_id", f"unknown service {service_id!r}")
+        return await gateway.faults.set(service_id, fault)
 
     @router.delete("/admin/faults/{service_id}", dependencies=[ADMIN], tags=["fault switches"], summary="Clear one service's fault")
     async def clear_fault(service_id: str = _name()):
         return {"cleared": await gateway.faults.clear(service_id)}
 
-    @router.delete("/admin/faults", dependencies=[ADMIN], tags=["fault switches"], summary="Clear every fault")
+    @router.delete("/admin/faults", dependencies=[ADMIN], tags=["fault switches"], summary="Clear every fault (services' and systems')")
     async def clear_faults():
         return {"cleared": await gateway.faults.clear()}
 

@@ -1,5 +1,5 @@
 """The gateway's own tables: the hash-chained message log and its time-stamped checkpoints, the
-async channel's store, and the fault switches."""
+async channel's store, and the fault rules."""
 
 from __future__ import annotations
 
@@ -78,10 +78,23 @@ class AsyncMessage(GatewayModel, table=True):
 
 
 class FaultSwitch(GatewayModel, table=True):
-    """A fault an operator set on one service's target: unreachable, slow or error."""
+    """A fault of the first shape (one service: unreachable, slow or error), as data directories
+    made before :class:`FaultRule` hold it. Read once at the start, moved into ``gateway_fault_rules``
+    and deleted; nothing writes it any more."""
 
     __tablename__ = "gateway_faults"
     service_id: str = Field(primary_key=True)
     mode: str
     delay_ms: int = 0
     error_code: str | None = None
+
+
+class FaultRule(GatewayModel, table=True):
+    """A fault an operator set on the way to a target: on one service, or on every service whose
+    target (the next hop or the provider) is one system. ``spec`` is the normalised
+    :class:`gateway.schemas.FaultRequest` as JSON (mode, latency, error code, probability, seed)."""
+
+    __tablename__ = "gateway_fault_rules"
+    scope: str = Field(primary_key=True, description="service or system")
+    name: str = Field(primary_key=True, description="the serviceId or the system's name")
+    spec: str = Field(sa_column=Column(Text, nullable=False))

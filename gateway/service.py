@@ -287,11 +287,15 @@ class GatewayService:
         target = accepted.target
         try:
             url = self._url_of(target)
-            await self.faults.apply(accepted.info.serviceId, target)
             headers = sign_hop(self.runtime.identity, self.runtime.name, target, accepted.body, await self.runtime.now())
             headers["Content-Type"] = "application/json"
+            info = accepted.info
             try:
-                status, content = await self.runtime.post_bytes(url + SYNC_PATH, accepted.body, headers)
+                status, content = await self.faults.deliver(  # the operator's faults acted out, if any
+                    info.serviceId, target, lambda: self._provider_of(info.serviceId, info.routeId, self.config),
+                    lambda: self.runtime.post_bytes(url + SYNC_PATH, accepted.body, headers),
+                    timeout=self.runtime.settings.request_timeout, now=self.runtime.now,
+                )
             except httpx.TimeoutException:
                 raise GatewayFault(ErrorCode.PROVIDER_TIMEOUT, target) from None
             except httpx.TransportError as exc:
