@@ -40,6 +40,10 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         url = httpx.URL(self.settings.url_of(system))
         self._routes[(url.host, url.port or 80)] = httpx.ASGITransport(app=app)
 
+    def unmount(self, system: str) -> None:
+        url = httpx.URL(self.settings.url_of(system))
+        self._routes.pop((url.host, url.port or 80), None)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         for intercept in self.interceptors:
             replaced = intercept(request)
@@ -89,18 +93,33 @@ class Simulation:
         self.transport = InProcessTransport(settings)
         self.apps: dict[str, FastAPI] = {}
         self._stack = AsyncExitStack()
+        self._lifespans: dict[str, AsyncExitStack] = {}
 
     async def __aenter__(self) -> Simulation:
         try:
             for system in self.systems:
-                app = create(system, self.settings, self.transport)
-                self.apps[system] = app
-                self.transport.mount(system, app)
-                await self._stack.enter_async_context(app.router.lifespan_context(app))
+                self._lifespans[system] = await self._stack.enter_async_context(AsyncExitStack())
+                await self._start(system)
         except BaseException:
             await self._stack.aclose()
             raise
         return self
+
+    async def _start(self, system: str) -> None:
+        app = create(system, self.settings, self.transport)
+        self.apps[system] = app
+        self.transport.mount(system, app)
+        await self._lifespans[system].enter_async_context(app.router.lifespan_context(app))
+
+    async def restart(self, system: str) -> None:
+        """Stop ``system``'s app (its lifespan's shutdown, as a clean stop) and start a fresh one on
+        the same settings and data: whatever it knows afterwards comes from its database. The
+        others run on; requests to it meanwhile find nothing listening (``httpx.ConnectError``)."""
+        if system not in self._lifespans:
+            raise KeyError(f"{system!r} is not a system of this run: {', '.join(self.systems)}")
+        self.transport.unmount(system)
+        await self._lifespans[system].aclose()
+        await self._start(system)
 
     async def __aexit__(self, *exc: Any) -> None:
         try:
