@@ -23,6 +23,8 @@ from signatures.schemas import (
 from signatures.proofs import REFUSALS, ProofRefused, csr_digest
 from signatures.schemas import Proof
 from signatures.service import CertificateRequestError, CertificationAuthority, b64
+from signatures.faults import OcspSwitch
+from signatures.faults import build_router as build_fault_router
 from signatures.texts import INVALID_REQUEST, NEEDS_ADMIN_OR_PROOF, NO_CERTIFICATE, PROOF_REFUSED
 from simulation.access import ADMIN, RUN_TOKEN, TOKEN_HEADER, AccessDenied, credentials_of
 from simulation.identifiers import IdentifierError, validate_bin, validate_iin
@@ -264,16 +266,25 @@ def build_router(ca: CertificationAuthority) -> APIRouter:
             return Response(issued_crl.public_bytes(serialization.Encoding.PEM), media_type=PEM)
         return Response(issued_crl.public_bytes(serialization.Encoding.DER), media_type=CRL)
 
+    switch = OcspSwitch()
+
     @router.post("/ocsp", tags=["revocation"], summary="OCSP responder (RFC 6960), POST")
     async def ocsp_post(request: Request) -> Response:
+        if switch.down:
+            return switch.refusal()
         return Response(await ca.ocsp(await request.body()), media_type=OCSP_RESPONSE)
 
     @router.get("/ocsp/{encoded:path}", tags=["revocation"], summary="OCSP responder (RFC 6960), GET")
     async def ocsp_get(encoded: str) -> Response:
+        if switch.down:
+            return switch.refusal()
         try:
             der = base64.b64decode(unquote(encoded), validate=True)
         except (binascii.Error, ValueError):
             der = b""
         return Response(await ca.ocsp(der), media_type=OCSP_RESPONSE)
 
-    return router
+    whole = APIRouter()  # the responder's fault switch sits outside /v1, with the other systems' faults
+    whole.include_router(router)
+    whole.include_router(build_fault_router(switch))
+    return whole

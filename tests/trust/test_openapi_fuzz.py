@@ -79,6 +79,8 @@ LAST: dict[tuple[str, str], str] = {
     ("PUT", "/admin/participants/{sender_id}"): "sets a participant's password and services",
     ("PUT", "/admin/services/{service_id}"): "reroutes a service",
     ("PUT", "/admin/faults/{service_id}"): "switches a fault on for a service",
+    ("PUT", "/admin/faults/systems/{system}"): "switches a fault on for every service of a system",
+    ("PUT", "/admin/faults/ocsp"): "takes the OCSP responder down",
     ("POST", "/v1/certificates/{serial}/revoke"): "revokes a certificate",
     ("POST", "/v1/certificates/{serial}/reissue"): "reissues a certificate (the old one superseded)",
     ("POST", "/v1/certificates/system"): "issues a system's certificate (superseding the current one)",
