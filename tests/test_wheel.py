@@ -326,3 +326,20 @@ def test_up_runs_from_the_wheel_and_stops_on_sigterm(installed: Installed, world
         time.sleep(0.1)
     assert not running, f"systems left running after up stopped: {running}"
     check_opened(installed, log, "egov-sim up")
+
+
+def test_the_developer_guide_example_passes_with_the_plugin_from_the_wheel(installed: Installed, tmp_path: Path) -> None:
+    """docs/developers.md's provider against the mock ЭҮШ, run by pytest in the wheel's environment:
+    the egov-sim plugin comes from the wheel's pytest11 entry point (no checkout on sys.path)."""
+    from importlib.metadata import version
+
+    from test_developer_guide import run_example
+
+    # the test extra's pytest, pytest-asyncio and respx, as this environment has them (pip's cache)
+    run([sys.executable, "-m", "pip", "--python", str(installed.venv / "bin" / "python"), "install",
+         "--disable-pip-version-check", *(f"{name}=={version(name)}" for name in ("pytest", "pytest-asyncio", "respx"))])
+    folder = tmp_path / "developer"
+    folder.mkdir()
+    done = run_example(installed.bin("python"), folder, env=installed.environment())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout, done.stdout
