@@ -4,6 +4,7 @@ over real HTTP; SIGTERM leaves no process behind."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -72,6 +73,7 @@ async def _run_up_and_apply(settings: Settings) -> None:
         assert {(m["kind"], m["status"]) for m in log} == {("request", "RECEIVED"), ("response", "DELIVERED")}
         assert chain["ok"] is True and chain["records"] >= 6
         _reach_the_regional_providers(settings)
+        _play_a_scenario_against_them(settings)
     finally:
         code = up.stop(signal.SIGTERM)
     assert code == 0, up.output()
@@ -81,6 +83,34 @@ async def _run_up_and_apply(settings: Settings) -> None:
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in pids if alive(pid)], "service processes were left behind"
+
+
+SCENARIO = """\
+name: a front office application against running systems
+when: {reglament: almaty-queue, channel: corporation, case: refused}
+then:
+  signature: VALID
+  messages:
+    - {serviceId: GBDFL_UniversalServiceSync, sender: corporation_ws, status: DELIVERED}
+    - {serviceId: HousingQueueRegistration, sender: corporation_ws, status: DELIVERED}
+"""
+
+
+def _play_a_scenario_against_them(settings: Settings) -> None:
+    """`egov-sim scenario run --target`: the scenario plays in the running world, over its sockets,
+    with the admin token read from the world's data directory."""
+    scenario = settings.data_dir / "target-scenario.yaml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    played = subprocess.run(
+        [sys.executable, "-m", "egov_sim.cli", "scenario", "run", str(scenario), "--target", settings.url_of("control"),
+         "--data-dir", str(settings.data_dir), "--junit", str(settings.data_dir / "junit.xml")],
+        capture_output=True, text=True, timeout=CEILING)
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "PASS  almaty-queue / corporation: a front office application against running systems" in played.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "egov_sim.cli", "scenario", "run", str(scenario), "--target", settings.url_of("control"),
+         "--token", "not-the-token"], capture_output=True, text=True, timeout=CEILING)
+    assert refused.returncode == 1 and "the admin token is refused" in refused.stdout, refused.stdout
 
 
 def _reach_the_regional_providers(settings: Settings) -> None:

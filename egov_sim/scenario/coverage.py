@@ -123,8 +123,8 @@ class Coverage:
         return all(not c.missing_steps and not c.missing_branches for c in self.channels.values())
 
     def table(self, *, missing: bool = True) -> str:
-        """The coverage as a table to read: one row a channel, then what is missing (by the seed's
-        labels) when ``missing``."""
+        """The coverage as a table to read: one row a channel, then, when ``missing``, what is
+        missing (by the seed's labels) of each channel a run went through."""
         rows = [("reglament", "channel", "steps", "branches")]
         for (reglament, channel), cov in self.channels.items():
             counts = cov.counts()
@@ -135,8 +135,10 @@ class Coverage:
         lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
-        if missing:
+        if missing:  # what a run left out of the channels it went through (untouched ones are 0 % above)
             for (reglament, channel), cov in self.channels.items():
+                if not cov.steps:
+                    continue
                 gaps = [f"{cov.label(k)} ({k})" for k in cov.missing_steps]
                 gaps += [f"{cov.label(k)} → {side} ({k})" for k, side in cov.missing_branches]
                 if gaps:
