@@ -701,6 +701,7 @@ class UpAgent:
 
     def _start_again(self) -> set[str]:
         cluster = self.cluster
+        cluster.processes.clear()  # all stopped: start() launches those it has no process for
         try:
             cluster.start(first_timeout=RESTART_CEILING)
             cluster.wait_healthy(RESTART_CEILING)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -311,8 +312,18 @@ class Supervisor:
         exits: dict[str, deque[float]] = {system: deque() for system in cluster.systems}
         announced = False
         began = last_notice = time.monotonic()
-        with httpx.Client(timeout=2.0) as client:
+        from egov_sim.snapshot import UpAgent
+
+        snapshots = UpAgent(cluster, self.say)  # `egov-sim snapshot` asks through the data directory
+        with httpx.Client(timeout=2.0) as client, contextlib.closing(snapshots):
             while not self.stopping:
+                if announced and snapshots.pending():
+                    relaunched = snapshots.serve()
+                    if relaunched is not None:  # a restore stopped every system and started it anew
+                        not_started.clear(), restart_at.clear(), starting.clear()
+                        starting.update(relaunched)  # those not answering yet
+                        for recent in exits.values():
+                            recent.clear()
                 now = time.monotonic()
                 # the certification authority first: the others enrol with it as they start
                 ca_pending = "signatures" in cluster.systems and bool(
