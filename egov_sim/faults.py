@@ -87,7 +87,9 @@ class FaultSpec(BaseModel):
         return self
 
     def request(self) -> dict[str, Any]:
-        """The body of the gateway's ``PUT /admin/faults/...``."""
+        """The body of the ``PUT /admin/faults/...``: the gateway's fault, or the OCSP responder's."""
+        if self.mode == "ocsp-down":
+            return {"mode": "unavailable"}
         return self.model_dump(mode="json", include={"mode", "latency", "error_code", "probability", "seed"},
                                exclude_none=True)
 
