@@ -86,20 +86,22 @@ the world and the application id once the application waits at the provider."""
 
 
 async def play(simulation: Any, reglament_id: str, channel: str, spec: Case, case: str = "",
-               staff: StaffHand | None = None) -> dict[str, Any]:
+               staff: StaffHand | None = None, after_filing: StaffHand | None = None) -> dict[str, Any]:
     """Play one application of ``spec`` through ``channel`` in a world already running, and report
     it. ``simulation`` is the in-process :class:`Simulation` or any object with its ``client(system)``
-    and ``settings`` (a world of running systems: :class:`egov_sim.scenario.remote.RemoteWorld`)."""
+    and ``settings`` (a world of running systems: :class:`egov_sim.scenario.remote.RemoteWorld`).
+    ``after_filing`` is called once the application is filed, before time runs on (a system
+    restarted mid-application); ``staff`` once time has run as far as it goes by itself."""
     reglament = get_reglament(reglament_id)
     first = reglament.channel(channel).first.system
     async with simulation.client("control") as control:
         started = datetime.fromisoformat((await control.get("/clock")).json()["now"])
     if first == "portal":
-        application_id, trace, view = await _portal(simulation, reglament, channel, spec, staff)
+        application_id, trace, view = await _portal(simulation, reglament, channel, spec, staff, after_filing)
     elif first == "corporation_ws":
-        application_id, trace, view = await _corporation(simulation, reglament, spec, staff)
+        application_id, trace, view = await _corporation(simulation, reglament, spec, staff, after_filing)
     elif first == "provider_ws":
-        application_id, trace, view = await _provider_office(simulation, reglament, spec, staff)
+        application_id, trace, view = await _provider_office(simulation, reglament, spec, staff, after_filing)
     else:
         raise CaseError(f"channel {channel} starts at {first}: egov-sim run plays the portal, the front office "
                         "and the provider's chancellery")
@@ -109,7 +111,7 @@ async def play(simulation: Any, reglament_id: str, channel: str, spec: Case, cas
     return report
 
 
-async def _portal(simulation: Any, reglament, channel: str, case: Case, staff: StaffHand | None = None):
+async def _portal(simulation: Any, reglament, channel: str, case: Case, staff: StaffHand | None = None, after_filing: StaffHand | None = None):
     data_dir = simulation.settings.data_dir
     citizen = _citizen(case.applicant, case.queue_list)
     if case.password == "wrong":
@@ -134,9 +136,15 @@ async def _portal(simulation: Any, reglament, channel: str, case: Case, staff: S
         async with simulation.client("signatures") as ca:
             key = await obtain_signing_key(ca, _citizen(case.signer, None))
     outcome = await apply_on_portal(simulation.client, reglament.id, citizen, data_dir=data_dir, signing_key=key,
-                                    omit=tuple(case.omit_documents), form_fields=case.form)
-    if staff is not None and outcome.application_id:
-        await staff(simulation, outcome.application_id)
+                                    omit=tuple(case.omit_documents), form_fields=case.form,
+                                    run_clock=after_filing is None)
+    if after_filing is not None and outcome.application_id:
+        await after_filing(simulation, outcome.application_id)
+        async with simulation.client("control") as control:
+            (await control.post("/clock/run")).raise_for_status()
+    if (staff is not None or after_filing is not None) and outcome.application_id:
+        if staff is not None:
+            await staff(simulation, outcome.application_id)
         outcome = replace(outcome, application=await cabinet_view(simulation.client, citizen, outcome.application_id))
         async with simulation.client("control") as control:
             outcome = replace(outcome, trace=(await control.get(f"/trace/{outcome.application_id}")).json())
@@ -152,7 +160,7 @@ async def _portal(simulation: Any, reglament, channel: str, case: Case, staff: S
     return outcome.application_id, outcome.trace, outcome.application
 
 
-async def _corporation(simulation: Any, reglament, case: Case, staff: StaffHand | None = None):
+async def _corporation(simulation: Any, reglament, case: Case, staff: StaffHand | None = None, after_filing: StaffHand | None = None):
     applicant = _citizen(case.applicant, case.queue_list)
     if not reglament.queue_lists:  # a service with no queue lists (a certificate): the form names none
         applicant = replace(applicant, queue_list=None)
@@ -167,6 +175,8 @@ async def _corporation(simulation: Any, reglament, case: Case, staff: StaffHand 
             "form": {**({"queueList": applicant.queue_list} if reglament.queue_lists else {}), **case.form}})
         taken.raise_for_status()
         application_id = taken.json()["id"]
+        if after_filing is not None:
+            await after_filing(simulation, application_id)
         (await control.post("/clock/run")).raise_for_status()
         if staff is not None:
             await staff(simulation, application_id)
@@ -175,7 +185,7 @@ async def _corporation(simulation: Any, reglament, case: Case, staff: StaffHand 
     return application_id, trace, view
 
 
-async def _provider_office(simulation: Any, reglament, case: Case, staff: StaffHand | None = None):
+async def _provider_office(simulation: Any, reglament, case: Case, staff: StaffHand | None = None, after_filing: StaffHand | None = None):
     """The applicant hands the package to the provider's chancellery on paper, and collects the
     result there once the staff procedures are done."""
     applicant = _citizen(case.applicant, case.queue_list)
@@ -189,6 +199,8 @@ async def _provider_office(simulation: Any, reglament, case: Case, staff: StaffH
             "attachments": [{"code": code} for code in documents], "form": form})
         taken.raise_for_status()
         application_id = taken.json()["applicationId"]
+        if after_filing is not None:
+            await after_filing(simulation, application_id)
         (await control.post("/clock/run")).raise_for_status()
         if staff is not None:
             await staff(simulation, application_id)

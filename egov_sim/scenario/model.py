@@ -21,8 +21,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from egov_sim.faults import FaultSpec
+from egov_sim.given import GivenRecords
 from reglaments import ReglamentError, get_reglament
 from simulation.definition import Case
+from simulation.topology import SYSTEMS
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -51,10 +54,11 @@ class Given(_Strict):
     clock: AwareDatetime | None = Field(
         default=None, description="the virtual time the world starts at, with its UTC offset, e.g. "
                                   "2026-03-16T09:00:00+05:00 (default: now); a fixed start makes the terms repeatable")
-    registries: dict[str, Any] | None = Field(
+    registries: GivenRecords | None = Field(
         default=None, description="records the registries hold besides their own: persons, powers of attorney, "
-                                  "dwellings, incomes … (the shape of registries/fixtures.yaml)")
-    faults: list[dict[str, Any]] = Field(default=[], description="faults in force while the application runs")
+                                  "address histories, dwellings, incomes, tenancies (the shape of registries/fixtures.yaml)")
+    faults: list[FaultSpec] = Field(default=[], description="faults in force while the application runs "
+                                                            "(egov_sim.faults.FaultSpec; cleared after it)")
     provider_staff: Literal["auto", "manual"] = Field(
         default="auto", description="manual: the provider's staff procedures wait for `when.staff`")
 
@@ -74,6 +78,8 @@ class When(_Strict):
     citizen_signs: bool | None = None
     staff: list[StaffAction] = Field(default=[], description="the staff procedures performed by hand, in order "
                                                               "(given.provider_staff: manual)")
+    restart: list[str] = Field(default=[], description="systems restarted once the application is filed, before time "
+                                                        "runs on (in one process only): the application must complete")
 
 
 class MessageExpectation(_Strict):
@@ -129,6 +135,9 @@ class Scenario(_Strict):
             if action.step not in numbers:
                 raise ValueError(f"when.staff[{index}].step: {action.step} is no staff procedure of {reglament.id} "
                                  f"(they are {', '.join(map(str, sorted(numbers)))})")
+        for index, system in enumerate(self.when.restart):
+            if system not in SYSTEMS:
+                raise ValueError(f"when.restart[{index}]: {system!r} is no system of the run ({', '.join(SYSTEMS)})")
         if self.when.staff and self.given.provider_staff != "manual":
             raise ValueError("when.staff: staff procedures are performed by hand only with given.provider_staff: manual")
         return self
@@ -137,7 +146,7 @@ class Scenario(_Strict):
         """The definition's :class:`Case` the run plays: the named case, with ``when``'s fields over it."""
         reglament = get_reglament(self.when.reglament)
         base = reglament.cases[self.when.channel][self.when.case] if self.when.case else Case()
-        changes = {k: v for k, v in self.when.model_dump(exclude={"reglament", "channel", "case", "staff"}).items()
+        changes = {k: v for k, v in self.when.model_dump(exclude={"reglament", "channel", "case", "staff", "restart"}).items()
                    if v is not None}
         if changes.get("certificate") == "wrong-iin":  # signed with another person's key: their ЖСН differs
             changes["certificate"] = "valid"

@@ -94,24 +94,46 @@ def _staff_hand(scenario: Scenario) -> Callable[[Any, str], Any] | None:
     return perform
 
 
+def _restarts(scenario: Scenario) -> Callable[[Any, str], Any] | None:
+    """Restarts ``when.restart``'s systems once the application is filed (a world in this process)."""
+    if not scenario.when.restart:
+        return None
+
+    async def restart_them(world: Any, application_id: str) -> None:
+        if not hasattr(world, "restart"):
+            raise ScenarioRunError("when.restart: systems are restarted only in a world of this process, not against "
+                                   "--target (restart them there with egov-sim up's supervision)")
+        for system in scenario.when.restart:
+            await world.restart(system)
+
+    return restart_them
+
+
 async def _give(world: Any, scenario: Scenario) -> None:
     given = scenario.given
     if given.registries:
-        from egov_sim.given import give_records
+        from egov_sim.given import GivenRefused, give_records
 
         async with world.client("registries") as registries:
-            await give_records(registries, given.registries)
+            try:
+                await give_records(registries, given.registries)
+            except GivenRefused as exc:
+                raise ScenarioRunError(f"given.registries: {exc}") from None
     if given.faults:
-        from egov_sim.faults import apply_faults
+        from egov_sim.faults import FaultRefused, apply_faults
 
-        await apply_faults(world.client, given.faults)
+        try:
+            await apply_faults(world.client, given.faults)
+        except FaultRefused as exc:
+            raise ScenarioRunError(f"given.faults: {exc}") from None
 
 
 async def _play(world: Any, scenario: Scenario) -> dict[str, Any]:
     await _give(world, scenario)
     try:
         return await play(world, scenario.when.reglament, scenario.when.channel, scenario.case(),
-                          scenario.when.case or scenario.name, staff=_staff_hand(scenario))
+                          scenario.when.case or scenario.name, staff=_staff_hand(scenario),
+                          after_filing=_restarts(scenario))
     finally:
         if scenario.given.faults:
             from egov_sim.faults import clear_faults
