@@ -790,3 +790,23 @@ def run_snapshot(args: argparse.Namespace, settings: Settings, out: TextIO, err:
         err.write(f"egov-sim snapshot {action}: {exc}\n")
         return 1
 
+
+
+def restore_into(settings: Settings, name: str, source: Path | None = None) -> dict[str, Any]:
+    """Make the (new, not yet started) world of ``settings`` what snapshot ``name`` of another
+    world holds: the snapshot is copied from ``source``'s snapshots (a data directory; default:
+    ``EGOV_SIM_DATA_DIR``, else the default data directory) and restored here. A scenario's
+    ``given.snapshot`` starts its fresh world this way."""
+    check_name(name)
+    source_dir = (source or Settings().data_dir).expanduser().resolve()
+    found = source_dir / SNAPSHOTS / name
+    if not (found / "manifest.json").is_file():
+        known = [p.name for p in (source_dir / SNAPSHOTS).glob("*") if (p / "manifest.json").is_file()]
+        raise SnapshotError(f"no snapshot {name!r} in {source_dir / SNAPSHOTS} "
+                            f"(there: {', '.join(sorted(known)) or 'none'}; egov-sim snapshot save {name} makes one)")
+    target = snapshots_dir(settings) / name
+    if target.resolve() != found:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(found, target)
+    return restore(settings, name)

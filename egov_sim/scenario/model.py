@@ -208,7 +208,8 @@ def load_file(path: Path) -> list[Scenario]:
         try:
             found.append(Scenario.model_validate(item))
         except ValidationError as exc:
-            problems = "; ".join(f"{_where(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+            problems = "; ".join(f"{_where(e)}: " * bool(e["loc"]) + e["msg"].removeprefix("Value error, ")
+                                 for e in exc.errors())
             raise ScenarioFileError(f"{source} ({item.get('name')}): {problems}") from None
     return found
 

@@ -153,9 +153,14 @@ async def _in_process(scenario: Scenario, options: RunOptions) -> dict[str, Any]
         settings = Settings(**{**options.settings, **chosen})
         try:
             if scenario.given.snapshot:
-                from egov_sim.snapshot import restore_into
+                import asyncio
 
-                await restore_into(settings, scenario.given.snapshot, options.snapshots_from)
+                from egov_sim.snapshot import SnapshotError, restore_into
+
+                try:
+                    await asyncio.to_thread(restore_into, settings, scenario.given.snapshot, options.snapshots_from)
+                except SnapshotError as exc:
+                    raise ScenarioRunError(f"given.snapshot: {exc}") from None
             async with Simulation(settings) as world:
                 return await _play(world, scenario)
         finally:

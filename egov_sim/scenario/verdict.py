@@ -23,6 +23,26 @@ def _field(document: Any, path: str) -> Any:
     return document
 
 
+def _holds(actual: Any, expected: Any, where: str) -> list[str]:
+    """How ``actual`` falls short of ``expected``: a mapping holds every field ``expected`` names
+    (others may be there too), a list item by item, anything else is equal."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{where}: expected a mapping with {sorted(expected)}, got {actual!r}"]
+        problems = []
+        for key, value in expected.items():
+            if key not in actual:
+                problems.append(f"{where}.{key}: expected {value!r}, the result has no such field")
+            else:
+                problems.extend(_holds(actual[key], value, f"{where}.{key}"))
+        return problems
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [f"{where}: expected {expected!r}, got {actual!r}"]
+        return [p for i, (a, e) in enumerate(zip(actual, expected)) for p in _holds(a, e, f"{where}.{i}")]
+    return [] if actual == expected else [f"{where}: expected {expected!r}, got {actual!r}"]
+
+
 def steps_diff(expected: list[str], actual: list[str]) -> list[str]:
     """A unified diff of the step labels: ``-`` expected but not taken, ``+`` taken but not expected."""
     return [line.rstrip("\n") for line in difflib.unified_diff(
@@ -58,8 +78,8 @@ def compare(then: Then, report: dict[str, Any]) -> tuple[list[str], list[str]]:
         if found is _MISSING:
             failures.append(f"result.{path}: expected {value!r}, the result has no such field"
                             + ("" if document is not None else f" (no result: {report['outcome']})"))
-        elif found != value:
-            failures.append(f"result.{path}: expected {value!r}, got {found!r}")
+        else:
+            failures.extend(_holds(found, value, f"result.{path}"))
     if then.signature is not None:
         code = (result.get("verdict") or {}).get("code")
         if code != then.signature:

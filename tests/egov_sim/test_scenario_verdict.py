@@ -133,11 +133,10 @@ def test_every_difference_is_its_own_line():
     assert diff
 
 
-@pytest.mark.xfail(strict=True, reason="compare() wants a nested value equal, the cases' expect.result means "
-                                       "'holds these fields' (tests/test_reglament_cases.py assert_holds): "
-                                       "`when.case: approved` of almaty-certificate fails on the person's fullName")
 def test_a_nested_expected_value_holds_the_fields_it_names():
     """A case's ``expect.result`` (inherited by ``when.case``) lists some fields of each person; the
     result has more (the full name): that is as expected."""
     then = Then(result={"people": [{"iin": "900515401230", "relation": "applicant"}]})
     assert compare(then, report()) == ([], [])
+    missing = Then(result={"people": [{"iin": "900515401230", "relation": "spouse"}]})
+    assert compare(missing, report())[0] == ["result.people.0.relation: expected 'spouse', got 'applicant'"]
