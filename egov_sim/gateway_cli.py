@@ -1,4 +1,6 @@
-"""``egov-sim gateway``: the message log from the command line, on the gateways' own data."""
+"""``egov-sim gateway``: the message log from the command line, on the gateways' own data; and,
+with the systems running (``egov-sim up``), faults on the way, outside systems joining, and a run's
+exchanges recorded for replay."""
 
 from __future__ import annotations
 
@@ -33,8 +35,119 @@ def add_parser(commands) -> None:
     export.add_argument("--gateway", choices=GATEWAYS, default="gateway")
     export.add_argument("--out", required=True)
 
+    from egov_sim.join import add_join_parser
+
+    add_join_parser(sub)
+    record = sub.add_parser(
+        "record", help="record a running gateway's exchanges (requests and answers, by service) into a JSON file "
+                       "that mocks replay offline (docs/developers.md)")
+    chosen = record.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--correlation-id", help="the exchanges of one application")
+    chosen.add_argument("--service", help="the exchanges of one serviceId")
+    record.add_argument("--gateway", choices=GATEWAYS, default="gateway")
+    record.add_argument("--limit", type=int, default=1000, help="at most this many exchanges (default 1000)")
+    record.add_argument("--out", required=True)
+    fault = sub.add_parser("fault", help="faults on the way to a service or a system: set, clear, list "
+                                         "(docs/gateway.md, Faults)")
+    actions = fault.add_subparsers(dest="fault_command", required=True)
+    put = actions.add_parser("set", help="set one fault")
+    put.add_argument("--system", required=True, help="the target system (registries, provider_ws, …; "
+                                                     "signatures with --mode ocsp-down)")
+    put.add_argument("--service", help="one serviceId only (default: every service whose target is the system)")
+    put.add_argument("--gateway", choices=GATEWAYS, default="gateway", help="where it is acted out")
+    put.add_argument("--mode", required=True, choices=["down", "slow", "error", "reset", "malformed", "ocsp-down"])
+    put.add_argument("--latency", metavar="KIND:MS…",
+                     help="slow: fixed:MS, uniform:MIN_MS:MAX_MS or lognormal:MEDIAN_MS:SIGMA")
+    put.add_argument("--error-code", help="error: a code of the gateway's catalogue (GET /v1/errors)")
+    put.add_argument("--probability", type=float, default=1.0, help="the chance it strikes a message (0..1)")
+    put.add_argument("--seed", type=int, default=0, help="seeds the draws, so runs repeat")
+    actions.add_parser("clear", help="clear every fault, on every gateway and the OCSP responder")
+    listing = actions.add_parser("list", help="the faults in force")
+    listing.add_argument("--gateway", choices=GATEWAYS, default="gateway")
+
+
+def _latency(text: str) -> dict[str, object]:
+    kind, _, rest = text.partition(":")
+    numbers = [float(n) for n in rest.split(":")] if rest else []
+    shapes = {"fixed": ("ms",), "uniform": ("min_ms", "max_ms"), "lognormal": ("median_ms", "sigma")}
+    if kind not in shapes or len(numbers) != len(shapes[kind]):
+        raise ValueError(f"--latency {text!r}: fixed:MS, uniform:MIN_MS:MAX_MS or lognormal:MEDIAN_MS:SIGMA")
+    return {"kind": kind, **dict(zip(shapes[kind], numbers))}
+
+
+async def _faults(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    import httpx
+    from pydantic import ValidationError
+
+    from egov_sim.faults import FaultRefused, FaultSpec, apply_faults, clear_faults
+    from simulation.access import TOKEN_HEADER
+    from simulation.credentials import RunCredentials
+
+    headers = {TOKEN_HEADER: RunCredentials.of(settings).token("admin")}
+
+    def client(system: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=settings.url_of(system), headers=headers, timeout=30)
+
+    try:
+        if args.fault_command == "list":
+            async with client(args.gateway) as gateway, client("signatures") as ca:
+                listed = {"gateway": (await gateway.get("/admin/faults")).json(),
+                          "ocsp": (await ca.get("/admin/faults")).json()}
+            out.write(json.dumps(listed, ensure_ascii=False, indent=2) + "\n")
+            return 0
+        if args.fault_command == "clear":
+            await clear_faults(client)
+            out.write("every fault cleared\n")
+            return 0
+        try:
+            spec = FaultSpec.model_validate({
+                "system": args.system, "service": args.service, "gateway": args.gateway, "mode": args.mode,
+                "latency": _latency(args.latency) if args.latency else None, "error_code": args.error_code,
+                "probability": args.probability, "seed": args.seed})
+        except (ValueError, ValidationError) as exc:
+            err.write(f"egov-sim gateway fault: {exc}\n")
+            return 2
+        await apply_faults(client, [spec])
+    except FaultRefused as exc:
+        err.write(f"egov-sim gateway fault: {exc}\n")
+        return 1
+    except httpx.TransportError as exc:
+        err.write(f"egov-sim gateway fault: the run's systems do not answer ({exc}); is `egov-sim up` running?\n")
+        return 1
+    out.write(f"fault set: {spec.mode} on {spec.service or spec.system} at {spec.owner}\n")
+    return 0
+
+
+async def _record(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    import httpx
+
+    from egov_sim.clients import ClientError
+    from egov_sim.replay import record_command
+    from simulation.credentials import RunCredentials
+
+    try:
+        recording = await record_command(settings.url_of(args.gateway), RunCredentials.of(settings).token("admin"),
+                                         args.out, correlation_id=args.correlation_id, service=args.service,
+                                         limit=args.limit)
+    except ClientError as exc:
+        err.write(f"egov-sim gateway record: the gateway refused ({exc})\n")
+        return 1
+    except httpx.TransportError as exc:
+        err.write(f"egov-sim gateway record: the gateway does not answer ({exc}); is `egov-sim up` running?\n")
+        return 1
+    out.write(f"recorded {len(recording.exchanges)} exchanges into {args.out}\n")
+    return 0
+
 
 async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    if args.gateway_command == "join":
+        from egov_sim.join import run_join
+
+        return await run_join(args, settings, out, err)
+    if args.gateway_command == "fault":
+        return await _faults(args, settings, out, err)
+    if args.gateway_command == "record":
+        return await _record(args, settings, out, err)
     # imported here, not at the top: `egov-sim gateway --help` needs none of them
     from sqlmodel import select
 

@@ -3,6 +3,8 @@ over real HTTP; SIGTERM leaves no process behind."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -74,6 +76,7 @@ async def _run_up_and_apply(settings: Settings) -> None:
         assert chain["ok"] is True and chain["records"] >= 6
         _reach_the_regional_providers(settings)
         _play_a_scenario_against_them(settings)
+        _faults_and_a_recording_from_the_command_line(settings, outcome.application_id)
     finally:
         code = up.stop(signal.SIGTERM)
     assert code == 0, up.output()
@@ -111,6 +114,45 @@ def _play_a_scenario_against_them(settings: Settings) -> None:
         [sys.executable, "-m", "egov_sim.cli", "scenario", "run", str(scenario), "--target", settings.url_of("control"),
          "--token", "not-the-token"], capture_output=True, text=True, timeout=CEILING)
     assert refused.returncode == 1 and "the admin token is refused" in refused.stdout, refused.stdout
+
+
+NO_DATA_SCENARIO = """\
+name: the persons registry down, set from the command line
+when: {reglament: almaty-queue, channel: corporation, applicant: "851102304571", queue_list: socially-vulnerable}
+then:
+  outcome: rejected
+  steps: ["1-процесс", "1-шарт", "3-процесс", "4-процесс", "2-шарт", "5-процесс"]
+"""
+
+
+def _egov_sim(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "egov_sim.cli", *args], capture_output=True, text=True,
+                          timeout=CEILING, env={**os.environ, "EGOV_SIM_DATA_DIR": str(settings.data_dir),
+                                                "EGOV_SIM_BASE_PORT": str(settings.base_port)})
+
+
+def _faults_and_a_recording_from_the_command_line(settings: Settings, application_id: str) -> None:
+    """`egov-sim gateway fault set|list|clear` on the running gateway: ЖТ МДҚ down gives the
+    reglament's no-data step; `egov-sim gateway record` writes an application's exchanges."""
+    put = _egov_sim(settings, "gateway", "fault", "set", "--system", "registries", "--service",
+                    "GBDFL_UniversalServiceSync", "--mode", "down")
+    assert put.returncode == 0, put.stderr
+    listed = _egov_sim(settings, "gateway", "fault", "list")
+    assert "GBDFL_UniversalServiceSync" in listed.stdout, listed.stdout + listed.stderr
+    bad = _egov_sim(settings, "gateway", "fault", "set", "--system", "registries", "--mode", "slow")
+    assert bad.returncode == 2 and "needs a latency" in bad.stderr, bad.stderr
+    scenario = settings.data_dir / "no-data.yaml"
+    scenario.write_text(NO_DATA_SCENARIO, encoding="utf-8")
+    played = _egov_sim(settings, "scenario", "run", str(scenario), "--target", settings.url_of("control"),
+                       "--data-dir", str(settings.data_dir))
+    assert played.returncode == 0, played.stdout + played.stderr
+    cleared = _egov_sim(settings, "gateway", "fault", "clear")
+    assert cleared.returncode == 0 and "GBDFL" not in _egov_sim(settings, "gateway", "fault", "list").stdout
+    recorded = settings.data_dir / "recording.json"
+    done = _egov_sim(settings, "gateway", "record", "--correlation-id", application_id, "--out", str(recorded))
+    assert done.returncode == 0, done.stderr
+    exchanges = json.loads(recorded.read_text(encoding="utf-8"))["exchanges"]
+    assert "GBDFL_UniversalServiceSync" in {e["service_id"] for e in exchanges}, exchanges[:1]
 
 
 def _reach_the_regional_providers(settings: Settings) -> None:
