@@ -1,0 +1,8 @@
+"""The shipped scenarios of almaty-queue (scenarios/almaty-queue/): each passes, keeps the invariants of every run,
+and together they cover every step and branch outcome of the reglament's channels."""
+
+from tests.scenarios.library import check_library
+
+
+async def test_the_library_of_almaty_queue():
+    await check_library("almaty-queue")
