@@ -110,28 +110,40 @@ class FaultRefused(Exception):
 
 async def apply_faults(client_for: ClientFor, faults: list[dict[str, Any]] | list[FaultSpec]) -> None:
     """Set every fault of ``faults`` (dicts as :class:`FaultSpec` reads them, or FaultSpecs)."""
+    from egov_sim.clients import CAClient, ClientError, GatewayClient
+
     specs = [f if isinstance(f, FaultSpec) else FaultSpec.model_validate(f) for f in faults]
     for number, spec in enumerate(specs):
-        async with client_for(spec.owner) as client:
-            if spec.service and spec.mode != "ocsp-down":
-                config = (await client.get("/admin/config")).json()
-                target = (config.get("services", {}).get(spec.service) or {}).get("system")
-                if target is not None and target != spec.system:
-                    raise FaultRefused(f"fault {number}: {spec.service} goes to {target!r} at {spec.gateway}, "
-                                       f"not to {spec.system!r}")
-            answer = await client.put(spec.path(), json=spec.request())
-        if answer.status_code != 200:
-            raise FaultRefused(f"fault {number} ({spec.mode} on {spec.service or spec.system} at {spec.owner}): "
-                               f"HTTP {answer.status_code} {answer.text}")
+        async with client_for(spec.owner) as http:
+            try:
+                if spec.mode == "ocsp-down":
+                    await CAClient(http).ocsp_down()
+                    continue
+                gateway = GatewayClient(http)
+                if spec.service:
+                    services = (await gateway.config()).get("services", {})
+                    target = (services.get(spec.service) or {}).get("system")
+                    if target is not None and target != spec.system:
+                        raise FaultRefused(f"fault {number}: {spec.service} goes to {target!r} at {spec.gateway}, "
+                                           f"not to {spec.system!r}")
+                    await gateway.set_fault(spec.request(), service_id=spec.service)
+                else:
+                    await gateway.set_fault(spec.request(), system=spec.system)
+            except ClientError as exc:
+                raise FaultRefused(f"fault {number} ({spec.mode} on {spec.service or spec.system} at {spec.owner}): "
+                                   f"{exc}") from None
 
 
 async def clear_faults(client_for: ClientFor) -> None:
     """Clear every fault: on every gateway, and the OCSP responder's."""
+    from egov_sim.clients import CAClient, ClientError, GatewayClient
+
     for system in (*gateways(), "signatures"):
-        async with client_for(system) as client:
-            answer = await client.delete("/admin/faults")
-        if answer.status_code != 200:
-            raise FaultRefused(f"clearing the faults of {system}: HTTP {answer.status_code} {answer.text}")
+        async with client_for(system) as http:
+            try:
+                await (CAClient(http) if system == "signatures" else GatewayClient(http)).clear_faults()
+            except ClientError as exc:
+                raise FaultRefused(f"clearing the faults of {system}: {exc}") from None
 
 
 async def restart(simulation: Any, system: str) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from egov_sim.citizen import (
     DEMO_CITIZEN, Citizen, apply_on_portal, cabinet_view, obtain_signing_key, register_on_portal, sign_in_cabinet,
 )
+from egov_sim.clients import ControlClient, GatewayClient
 from egov_sim.inprocess import Simulation
 from egov_sim.texts import duration, phrase, phrase_or, text_lines, trace_lines
 from reglaments import get_reglament
@@ -95,7 +96,7 @@ async def play(simulation: Any, reglament_id: str, channel: str, spec: Case, cas
     reglament = get_reglament(reglament_id)
     first = reglament.channel(channel).first.system
     async with simulation.client("control") as control:
-        started = datetime.fromisoformat((await control.get("/clock")).json()["now"])
+        started = await ControlClient(control).now()
     if first == "portal":
         application_id, trace, view = await _portal(simulation, reglament, channel, spec, staff, after_filing)
     elif first == "corporation_ws":
@@ -217,15 +218,14 @@ async def _messages(simulation: Any, application_id: str, reglament) -> list[dic
     messages: dict[str, dict[str, Any]] = {}
     for gateway_name in ("gateway", regional_gateway(reglament.gateway.route_id)):
         async with simulation.client(gateway_name) as gateway:
-            records = (await gateway.get("/v1/messages", params={"correlationId": application_id, "kind": "all",
-                                                                   "limit": 10_000})).json()
+            records = await GatewayClient(gateway).messages(correlation_id=application_id, kind="all", limit=10_000)
         for record in records:
-            entry = messages.setdefault(record["messageId"], {
-                "messageId": record["messageId"], "serviceId": record["serviceId"], "sender": record["sender"],
-                "recipient": record["recipient"], "status": record["status"]})
-            if record["kind"] == "response":
-                entry["status"] = record["status"]
-                entry["recipient"] = entry["recipient"] or record["recipient"]
+            entry = messages.setdefault(record.messageId, {
+                "messageId": record.messageId, "serviceId": record.serviceId, "sender": record.sender,
+                "recipient": record.recipient, "status": record.status})
+            if record.kind == "response":
+                entry["status"] = record.status
+                entry["recipient"] = entry["recipient"] or record.recipient
     return list(messages.values())
 
 

@@ -144,12 +144,23 @@ class GatewayClient(BaseClient):
     async def config(self) -> dict[str, Any]:
         return await self.json("GET", "/admin/config")
 
-    async def set_fault(self, service_id: str, mode: Literal["unreachable", "slow", "error"], *,
-                        delay_ms: int = 0, error_code: str | None = None) -> dict[str, Any]:
-        return await self.json("PUT", f"/admin/faults/{service_id}",
-                               json=params(mode=mode, delay_ms=delay_ms, error_code=error_code))
+    async def faults(self) -> dict[str, Any]:
+        """The faults in force: by serviceId, and ``system:<name>`` for a whole target system."""
+        return await self.json("GET", "/admin/faults")
 
-    async def clear_faults(self, service_id: str | None = None) -> dict[str, Any]:
+    async def set_fault(self, fault: dict[str, Any], *, service_id: str | None = None,
+                        system: str | None = None) -> dict[str, Any]:
+        """Set a fault (``{"mode": "down"|"slow"|"error"|"reset"|"malformed", "latency": …,
+        "error_code": …, "probability": …, "seed": …}``: egov_sim.faults.FaultSpec) on one service
+        or on every service whose target is ``system``."""
+        if (service_id is None) == (system is None):
+            raise ValueError("set_fault: name a service_id or a system, not both")
+        path = f"/admin/faults/{service_id}" if service_id else f"/admin/faults/systems/{system}"
+        return await self.json("PUT", path, json=fault)
+
+    async def clear_faults(self, service_id: str | None = None, *, system: str | None = None) -> dict[str, Any]:
+        if system is not None:
+            return await self.json("DELETE", f"/admin/faults/systems/{system}")
         return await self.json("DELETE", f"/admin/faults/{service_id}" if service_id else "/admin/faults")
 
     async def errors(self) -> list[dict[str, Any]]:

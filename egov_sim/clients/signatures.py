@@ -100,6 +100,16 @@ class CAClient(BaseClient):
             body["at"] = at.isoformat()
         return await self.json("POST", f"/v1/certificates/{serial}/revoke", CertificateStatus, json=body)
 
+    async def ocsp_down(self) -> dict[str, Any]:
+        """The OCSP responder answers 503 until :meth:`clear_faults` (admin)."""
+        return await self.json("PUT", "/admin/faults/ocsp", json={"mode": "unavailable"})
+
+    async def clear_faults(self) -> dict[str, Any]:
+        return await self.json("DELETE", "/admin/faults")
+
+    async def faults(self) -> dict[str, Any]:
+        return await self.json("GET", "/admin/faults")
+
     async def status(self, serial: str) -> CertificateStatus:
         from signatures.client import CertificationAuthorityUnavailable, certificate_status
 

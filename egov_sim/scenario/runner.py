@@ -69,10 +69,15 @@ def _staff_hand(scenario: Scenario) -> Callable[[Any, str], Any] | None:
     planned = list(enumerate(scenario.when.staff))
 
     async def perform(world: Any, application_id: str) -> None:
-        async with world.client("provider_ws") as ws, world.client("control") as control:
+        from egov_sim.clients import ClientError, ControlClient, ProviderClient
+
+        async with world.client("provider_ws") as ws_http, world.client("control") as control_http:
+            provider, control = ProviderClient(ws_http), ControlClient(control_http)
             while True:
-                waiting = await ws.get(f"/api/cases/{application_id}/next")
-                step = (waiting.json() or {}).get("nextStep") if waiting.status_code == 200 else None
+                try:
+                    step = (await provider.next_step(application_id)).get("nextStep")
+                except ClientError:
+                    step = None  # no case waits there (yet, or any more)
                 if not step:
                     return
                 number = step["number"]
@@ -82,14 +87,16 @@ def _staff_hand(scenario: Scenario) -> Callable[[Any, str], Any] | None:
                     raise ScenarioRunError(f"{where}.step: the case waits for procedure {number} "
                                            f"({step.get('actor', '')}), the scenario performs {action.step}")
                 wait = action.after or reglament.staff_step(number).duration.english()
-                moved = await control.post("/clock/advance", json={"by": wait})
-                if moved.status_code != 200:
-                    raise ScenarioRunError(f"{where}.after: the clock did not move by {wait!r}: {moved.text}")
-                inputs = action.model_dump(include={"executor", "decision", "ground"}, exclude_none=True)
-                done = await ws.post(f"/api/cases/{application_id}/steps/{number}", json=inputs or None)
-                if done.status_code != 200:
-                    raise ScenarioRunError(f"{where}: procedure {number} refused: {done.json().get('message', done.text)}")
-                (await control.post("/clock/run")).raise_for_status()
+                try:
+                    await control.advance(wait)
+                except ClientError as exc:
+                    raise ScenarioRunError(f"{where}.after: the clock did not move by {wait!r}: {exc.message}") from None
+                try:
+                    await provider.perform(application_id, number, executor=action.executor,
+                                           decision=action.decision, ground=action.ground)
+                except ClientError as exc:
+                    raise ScenarioRunError(f"{where}: procedure {number} refused: {exc.message}") from None
+                await control.run()
 
     return perform
 
