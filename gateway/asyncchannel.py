@@ -126,26 +126,29 @@ class AsyncDelivery:
 
     async def _deliver_forever(self) -> None:
         running: set[asyncio.Task[None]] = set()
-        while True:
-            try:
-                free = self.concurrency - len(running)
-                due, wait = await self._due(free) if free > 0 else ([], 0.05)
-                for row in due:
-                    key = (row.sender_id, row.message_id)
-                    self._in_flight.add(key)
-                    task = asyncio.create_task(self._attempt(row))
-                    running.add(task)
-                    task.add_done_callback(lambda t, key=key: (running.discard(t), self._in_flight.discard(key), self._wake.set()))
-                await self._update_depth()
-            except asyncio.CancelledError:
-                for task in running:
-                    task.cancel()
-                raise
-            except Exception:
-                log.exception("the async delivery loop failed; going on")
-                wait = 1.0
-            self._wake.clear()
-            await wait_event(self._wake, wait)
+        try:
+            while True:
+                try:
+                    free = self.concurrency - len(running)
+                    due, wait = await self._due(free) if free > 0 else ([], 0.05)
+                    for row in due:
+                        key = (row.sender_id, row.message_id)
+                        self._in_flight.add(key)
+                        task = asyncio.create_task(self._attempt(row))
+                        running.add(task)
+                        task.add_done_callback(lambda t, key=key: (running.discard(t), self._in_flight.discard(key), self._wake.set()))
+                    await self._update_depth()
+                except Exception:
+                    log.exception("the async delivery loop failed; going on")
+                    wait = 1.0
+                self._wake.clear()
+                await wait_event(self._wake, wait)
+        finally:
+            # stopped (cancelled wherever it was): the attempts under way end before this loop
+            # does, so the gateway's stop, which awaits the loop, disposes of its database only
+            # once none of them holds a connection. An attempt cut off stays ON_DELIVERY and is
+            # tried again after the restart.
+            await _cancel_and_wait(running)
 
     async def _due(self, limit: int) -> tuple[list[AsyncMessage], float]:
         """Messages whose next attempt is due (not already being tried), and how long until the next."""
@@ -295,6 +298,22 @@ def describe(row: AsyncMessage) -> dict[str, Any]:
         "lastError": row.last_error,
         "response": json.loads(row.response) if row.response else None,
     }
+
+
+async def _cancel_and_wait(running: set[asyncio.Task[None]]) -> None:
+    """Cancel the tasks of ``running`` and wait until every one has ended; stopped again meanwhile,
+    cancel those still going once more (a cancellation can be lost) and wait on."""
+    tasks = set(running)  # ``running`` loses each task as it ends
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        try:
+            await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            continue
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: an attempt logs its own failures
 
 
 def _fault_reply(fault: GatewayFault, at: datetime) -> Reply:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from simulation.settings import Settings
+from simulation.tasks import run_to_completion
 
 
 def schema_name(settings: Settings, system: str) -> str:
@@ -87,6 +88,22 @@ async def _release(engine: AsyncEngine) -> None:
     await engine.dispose()
 
 
+class Session(AsyncSession):
+    """A system's session: its commit and rollback, once begun, run to their end before a
+    cancellation of the calling task takes effect.
+
+    Both give the session's connection back to its pool, which resets it with one more await
+    into the driver. A task cancelled there (a background loop stopped as its system shuts down)
+    would leave the pool a half-returned connection, and SQLAlchemy logs the cancellation's
+    traceback. Leaving the session's ``async with`` is shielded by SQLAlchemy itself."""
+
+    async def commit(self) -> None:
+        await run_to_completion(super().commit())
+
+    async def rollback(self) -> None:
+        await run_to_completion(super().rollback())
+
+
 class Database:
     """The async engine and session factory of one system."""
 
@@ -115,7 +132,7 @@ class Database:
                 f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30}
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self.engine, class_=Session, expire_on_commit=False)
 
     async def create_tables(self, metadatas: Iterable[MetaData]) -> None:
         """Create what is missing. Systems starting together may race to create the shared

@@ -4,14 +4,20 @@ Python 3.11's ``asyncio.wait_for`` can swallow a cancellation that arrives just 
 event is set (the task goes on as if never cancelled), so a background loop built on it may
 outlive the ``cancel()`` meant to stop it and leave its stopper waiting for ever.
 :func:`wait_event` waits with ``asyncio.timeout`` instead, and :func:`stop_task` cancels again
-until the task has ended.
+until the task has ended. :func:`run_to_completion` runs work that must not stop halfway (a
+session's commit, which gives its pooled connection back) to its end, and only then lets a
+cancellation of the caller take effect.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-__all__ = ["wait_event", "stop_task"]
+T = TypeVar("T")
+
+__all__ = ["wait_event", "stop_task", "run_to_completion"]
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
@@ -33,3 +39,30 @@ async def stop_task(task: asyncio.Task | None, *, retry_every: float = 1.0) -> N
         await asyncio.wait({task}, timeout=retry_every)
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not report it again: the task logged its own error
+
+
+async def run_to_completion(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` in a task of its own, to its end even when the caller is cancelled meanwhile;
+    the cancellation is raised once ``work`` has ended (``work``'s own error, if it failed, as its context).
+
+    A background loop cancelled as its system stops must not be cut off inside a commit: the
+    connection would reach its pool half reset (SQLAlchemy logs the cancellation's traceback) or
+    go back after the pool was disposed of."""
+    task = asyncio.get_running_loop().create_task(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():  # ``work`` itself was cancelled (or the loop is closing): nothing to wait for
+                raise
+            cancelled = exc
+        except BaseException:
+            if cancelled is not None:
+                raise cancelled  # the caller's cancellation, with ``work``'s error as its context
+            raise
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
