@@ -95,7 +95,8 @@ class Then(_Strict):
     result: dict[str, Any] = Field(default={}, description="fields of the result document (dotted paths) and "
                                                             "their values")
     signature: str | None = Field(default=None, description="the result signature's verdict code, e.g. VALID")
-    refusal_contains: str | None = Field(default=None, description="text the refusal (any language) contains")
+    refusal_contains: str | None = Field(default=None, description="text the refusal contains (any language): the "
+                                                                    "receipt of a stop, or the provider's refusal document")
     term_met: bool | None = None
     messages: list[MessageExpectation] = Field(default=[], description="gateway messages that must be among the "
                                                                           "application's, in this order")

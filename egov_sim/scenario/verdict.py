@@ -85,7 +85,10 @@ def compare(then: Then, report: dict[str, Any]) -> tuple[list[str], list[str]]:
         if code != then.signature:
             failures.append(f"signature: expected {then.signature}, got {code}")
     if then.refusal_contains is not None:
-        text = json.dumps(result.get("refusal"), ensure_ascii=False)
+        # a stop before the provider decides carries a refusal; the provider's refusal is its signed document
+        refusal = result.get("refusal") if result.get("refusal") is not None else (
+            document if report["outcome"] == "refused" else None)
+        text = json.dumps(refusal, ensure_ascii=False)
         if then.refusal_contains not in text:
             failures.append(f"refusal: expected it to contain {then.refusal_contains!r}, it reads {text}")
     if then.term_met is not None and report["term"]["met"] != then.term_met:
