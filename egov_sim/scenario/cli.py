@@ -34,6 +34,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--require-coverage", action="store_true",
                      help="exit 1 unless every step and branch of every reglament is covered")
     run.add_argument("--verbose", "-v", action="store_true", help="narrate each run and show an error's traceback")
+    from egov_sim.texts import LANGUAGES, default_language
+
+    run.add_argument("--lang", choices=LANGUAGES, default=default_language(),
+                     help="language of the narration (--verbose) around the systems' Kazakh texts")
     check = actions.add_parser("check", help="read scenario files and report the first problem, without running them")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
@@ -74,7 +78,7 @@ def run_scenario_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             if args.verbose:
                 from egov_sim.scenarios import narrate
 
-                print("      " + narrate(result.report).replace("\n", "\n      "), file=out)
+                print("      " + narrate(result.report, args.lang).replace("\n", "\n      "), file=out)
         if args.verbose and result.details:
             print(result.details, file=out)
         out.flush()
