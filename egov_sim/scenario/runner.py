@@ -9,6 +9,7 @@ faults are cleared after each, their applications stay.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 import traceback
@@ -62,7 +63,8 @@ class RunOptions:
 
 def _staff_hand(scenario: Scenario) -> Callable[[Any, str], Any] | None:
     """Performs ``when.staff`` in order, then whatever procedure the case still waits for with no
-    inputs (the rules decide), letting each procedure's time pass first."""
+    inputs (the rules decide), letting each procedure's time pass first: ``after``, or the
+    procedure's duration in its office's working hours."""
     if scenario.given.provider_staff != "manual":
         return None
     reglament = get_reglament(scenario.when.reglament)
@@ -86,9 +88,10 @@ def _staff_hand(scenario: Scenario) -> Callable[[Any, str], Any] | None:
                 if action.step != number:
                     raise ScenarioRunError(f"{where}.step: the case waits for procedure {number} "
                                            f"({step.get('actor', '')}), the scenario performs {action.step}")
-                wait = action.after or reglament.staff_step(number).duration.english()
+                wait = action.after or await _until_done(reglament, number, control)
                 try:
-                    await control.advance(wait)
+                    if wait:
+                        await control.advance(wait)
                 except ClientError as exc:
                     raise ScenarioRunError(f"{where}.after: the clock did not move by {wait!r}: {exc.message}") from None
                 try:
@@ -114,6 +117,16 @@ def _restarts(scenario: Scenario) -> Callable[[Any, str], Any] | None:
             await world.restart(system)
 
     return restart_them
+
+
+async def _until_done(reglament: Any, number: int, control: Any) -> str | None:
+    """How long procedure ``number`` takes from now, in its actor's working hours (as the engine
+    times it in auto mode): the wait before a person performs it; None if it is due already."""
+    procedure = reglament.staff_step(number)
+    now = await control.now()
+    hours = reglament.schedule_of(reglament.actor_of(procedure).system)
+    minutes = math.ceil((hours.add(procedure.duration, now) - now).total_seconds() / 60)
+    return f"{minutes} minutes" if minutes > 0 else None
 
 
 async def _give(world: Any, scenario: Scenario) -> None:
