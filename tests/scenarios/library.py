@@ -89,11 +89,10 @@ def invariants(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if outcome != "rejected":
         if channel.first.system != reglament.provider.system and reglament.gateway.service_id not in services:
             problems.append(f"the request did not reach the provider through ЭҮШ ({reglament.gateway.service_id})")
-        # a procedure that registers the case in another system did so through the gateway (a label
-        # several steps share does not tell from the trace which of them ran)
-        labels = {e["label"] for e in trace}
-        shared = {s.label for s in channel.steps if sum(t.label == s.label for t in channel.steps) > 1}
-        registered_in = {params["service_id"] for s in channel.steps if s.label in labels - shared
+        # a procedure that registers the case in another system did so through the gateway (each
+        # trace event names its step's key, so steps sharing a label are told apart)
+        taken = {e["step"] for e in trace}
+        registered_in = {params["service_id"] for s in channel.steps if s.key in taken
                          for _, params in s.calls if "service_id" in params}
         if registered_in - services:
             problems.append(f"no message of {sorted(registered_in - services)}, which the steps taken call")
