@@ -405,6 +405,10 @@ class FrontOffice:
             application = await db.get(FrontApplication, application_id)
         if application is None:
             raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no front-office application {application_id}")
+        if (application.result_signature == data["signature"] and application.result_document
+                and json.loads(application.result_document) == data["document"]):
+            # the same result again: the provider tried again after an answer was lost on the way
+            return {"applicationId": application_id, "received": True, "already": True}
         reglament = get_reglament(application.reglament)
         try:
             channel = reglament.channel(str(data["channel"])) if data.get("channel") else front_channel(reglament)

@@ -603,11 +603,11 @@ class ESobes:
         if not case.result_document or not case.result_signature:
             raise RuntimeError(f"{application_id}: the notification is not signed yet")
         await self.update_case(application_id, state="dispatched")
-        await self.gateway_of(reglament).send(case.reply_service, {
+        await self.runtime.deliver(case.reply_service, {  # retried in virtual time while the way is down
             "applicationId": case.application_id, "reglament": reglament.id, "channel": case.channel,
             "registrationNumber": case.registration_number, "decision": case.decision,
             "document": json.loads(case.result_document), "signature": case.result_signature,
-        }, correlation_id=case.application_id)
+        }, correlation_id=case.application_id, via=regional_gateway(reglament.gateway.route_id))
 
     # ---- the status, by the application's number (the contact centre 1414 asks) ---------------
 

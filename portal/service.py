@@ -496,6 +496,10 @@ class Portal:
             application = await session.get(Application, application_id)
             if application is None:
                 raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
+            if (application.result_signature == signature and application.result_document
+                    and json.loads(application.result_document) == document):
+                # the same result again: the provider tried again after an answer was lost on the way
+                return {"applicationId": application_id, "delivered": True, "already": True}
             application.result_document = json.dumps(document, ensure_ascii=False)
             application.result_signature = signature
             session.add(application)

@@ -379,10 +379,9 @@ async def report_acceptance(ws: ProviderWorkstation, call: StepCall) -> Done:
     reglament = call.reglament
 
     async def send() -> None:
-        await ws.gateway_of(reglament).send(
-            service, {"applicationId": case.application_id, "reglament": reglament.id, "kind": "acceptance-report",
-                      "document": report, "signature": signature},
-            correlation_id=case.application_id)
+        await ws.deliver(reglament, service, {  # retried in virtual time while the way is down
+            "applicationId": case.application_id, "reglament": reglament.id, "kind": "acceptance-report",
+            "document": report, "signature": signature})
 
     return Done(detail=f"хабарлама-есеп: қабылданды {accepted:%Y-%m-%d %H:%M}, алу күні {issue.isoformat()}; "
                        f"{_regional(call)} арқылы {service} жолданды", after=send)

@@ -129,6 +129,12 @@ class ProviderWorkstation:
         """A client sending through the reglament's regional gateway."""
         return self.runtime.gateway(regional_gateway(reglament.gateway.route_id))
 
+    async def deliver(self, reglament: Reglament, service_id: str, data: dict[str, Any]) -> None:
+        """A result or a notice of the case ``data["applicationId"]`` through the reglament's
+        regional gateway, tried again in virtual time while the way is down (:mod:`runtime.outbox`)."""
+        await self.runtime.deliver(service_id, data, correlation_id=data.get("applicationId"),
+                                   via=regional_gateway(reglament.gateway.route_id))
+
     # ---- the heads who sign -------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -539,7 +545,8 @@ class ProviderWorkstation:
 
     async def dispatch(self, application_id: str | None, reglament: Reglament) -> None:
         """The signed result through the reglament's regional gateway to the channel's
-        ``result_service`` (the cabinet's, the front office's)."""
+        ``result_service`` (the cabinet's, the front office's), tried again in virtual time while
+        the way is down (:mod:`runtime.outbox`)."""
         case = await self.case(application_id)
         if not case.result_document or not case.result_signature:
             raise RuntimeError(f"{application_id}: the result is not signed yet")
@@ -547,7 +554,8 @@ class ProviderWorkstation:
             await self.update_case(application_id, state="awaiting-collection")
             return
         await self.update_case(application_id, state="dispatched")
-        await self.gateway_of(reglament).send(
+        await self.deliver(
+            reglament,
             case.reply_service,
             {
                 "applicationId": case.application_id,
@@ -558,7 +566,6 @@ class ProviderWorkstation:
                 "document": json.loads(case.result_document),
                 "signature": case.result_signature,
             },
-            correlation_id=case.application_id,
         )
 
     # ---- the chancellery: an application on paper, the result collected there -----------------

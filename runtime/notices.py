@@ -33,6 +33,11 @@ async def keep_notice(runtime: SystemRuntime, request: Incoming, *, applications
     async with runtime.db.session() as session:
         if await session.get(applications, application_id) is None:
             raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
+        kept = (await session.exec(select(notices).where(notices.application_id == application_id,
+                                                         notices.signature == signature))).all()
+        for earlier in kept:  # the same notice again: its sender tried again after an answer was lost
+            if json.loads(earlier.document) == document:
+                return {"applicationId": application_id, "notice": earlier.id, "delivered": True, "already": True}
         notice = notices(
             application_id=application_id, kind=str(data.get("kind") or document.get("type") or "notice"),
             document=json.dumps(document, ensure_ascii=False), signature=signature,

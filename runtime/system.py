@@ -28,8 +28,10 @@ from starlette.routing import Match
 
 from gateway_protocol import fastlane
 from gateway_protocol.client import GatewayClient
+from gateway_protocol.envelope import SyncResponse
 from gateway_protocol.replay import ReplayModel
 from reglaments import all_reglaments, get_reglament
+from runtime.outbox import Outbox
 from signatures.client import CertificationAuthorityUnavailable, enrol_system, fetch_chain, fetch_roots
 from signatures.identity import Identity
 from signatures.revocation import RevocationChecker
@@ -77,6 +79,8 @@ class SystemRuntime:
         self._validator: SignatureValidator | None = None
         self._clock_reader: _SqliteClockReader | None = None
         self.ready = False
+        self.outbox = Outbox(self)
+        """Results and notices delivered through the gateway, retried in virtual time (:mod:`runtime.outbox`)."""
 
     # ---- identity -----------------------------------------------------------------------
 
@@ -138,6 +142,7 @@ class SystemRuntime:
         system's start with the file, the step and the rule."""
         for reglament in all_reglaments().values():
             check_operations(reglament, operations)
+        self.outbox.listen()  # a walk's results and notices go out through the outbox
         return Engine(
             self.name, operations, target, tracer=self.tracer, clock=self.clock, timers=self.timers,
             store=self.store, reglaments=get_reglament, works_by_hand=works_by_hand,
@@ -154,6 +159,22 @@ class SystemRuntime:
             clock=self,
             trusted_roots=self._roots,
         )
+
+    async def deliver(
+        self,
+        service_id: str,
+        data: Any,
+        *,
+        correlation_id: str | None = None,
+        route_id: str | None = None,
+        via: str = "gateway",
+        properties: dict[str, str] | None = None,
+    ) -> SyncResponse | None:
+        """Deliver a result or a notice through the gateway ``via``, tried again in virtual time
+        while the way is down (:meth:`runtime.outbox.Outbox.deliver`): the response of a first
+        attempt that went through, else None; a refusal raises its GatewayFault."""
+        return await self.outbox.deliver(service_id, data, correlation_id=correlation_id, route_id=route_id,
+                                         via=via, properties=properties)
 
     # ---- life cycle ---------------------------------------------------------------------
 

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
         default=0.2, description="Seconds before the first retry; doubled each time (wall clock)."
     )
     async_retry_cap: float = Field(default=30.0, description="The longest wait between retries.")
+    outbox_attempts: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Attempts a system makes to deliver a result or a notice through the gateway while the "
+            "way is down (unreachable, too slow, a broken answer) before it gives up; between them "
+            "1, 2, 4 … minutes of virtual time, at most an hour."
+        ),
+    )
     population_seed: int = Field(default=2026, description="Seed of the registries' synthetic population.")
     population_size: int = Field(
         default=10_000, ge=0, description="Persons in the synthetic population (0: fixtures only)."
