@@ -63,6 +63,9 @@ def run_scenario_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     except (ScenarioFileError, ReglamentError) as exc:
         print(f"egov-sim scenario: {exc}", file=err)
         return 2
+    if not scenarios:  # (a file always holds one; kept against an empty selection)
+        print("egov-sim scenario: no scenario found", file=err)
+        return 2
     if args.scenario_command == "check":
         print(f"{len(scenarios)} scenarios read, no problem found", file=out)
         return 0

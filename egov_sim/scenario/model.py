@@ -192,6 +192,8 @@ def load_file(path: Path) -> list[Scenario]:
         documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
     except OSError as exc:
         raise ScenarioFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioFileError(f"{path}: is not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ScenarioFileError(f"{path}: not YAML: {exc}") from None
     if not documents:
@@ -200,6 +202,8 @@ def load_file(path: Path) -> list[Scenario]:
     if len(documents) > 1:  # documents separated by `---`: numbered as a list's scenarios are
         items = [dict(item, source=f"{path}#{i + 1}") if isinstance(item, dict) else item
                  for i, item in enumerate(items)]
+    if not items:
+        raise ScenarioFileError(f"{path}: holds no scenario (`scenarios:` is empty)")
     found = []
     for item in items:
         if not isinstance(item, dict):

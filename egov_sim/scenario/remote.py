@@ -50,7 +50,13 @@ class RemoteWorld:
             raise TargetError(f"{control_url}: the control system does not answer ({exc})") from None
         if checked.status_code in (401, 403):
             raise TargetError(f"{control_url}: the admin token is refused ({checked.status_code})")
-        return cls(control_url, token, work_dir, {s["name"]: s["url"] for s in listed.json()})
+        urls = {s["name"]: s["url"] for s in listed.json()}
+        host = httpx.URL(control_url).host
+        elsewhere = {name: url for name, url in urls.items() if httpx.URL(url).host != host}
+        if elsewhere:  # the token goes only where the tester pointed it
+            raise TargetError(f"{control_url}: the control system places {', '.join(f'{n} at {u}' for n, u in elsewhere.items())}, "
+                              f"not on {host}: the admin token is sent only to the target's host")
+        return cls(control_url, token, work_dir, urls)
 
     def client(self, system: str, *, role: str | None = "admin", **kwargs: Any) -> httpx.AsyncClient:
         if system not in self.urls:

@@ -1,7 +1,10 @@
-"""The scenario runner plays the staff by hand: each listed procedure in order, with its inputs,
-after its own duration; one out of order is named by its field, and the application waits."""
+"""The scenario runner: the staff by hand (each listed procedure in order, with its inputs, after
+its own duration; one out of order named by its field), systems restarted mid-application, faults
+cleared whatever happened, files it cannot read, a JUnit file that always parses."""
 
 from __future__ import annotations
+
+import pytest
 
 from egov_sim.scenario import RunOptions, Scenario, run_scenario
 from tests.conftest import WORKING_MONDAY
@@ -47,3 +50,46 @@ async def test_systems_restarted_once_the_application_is_filed_finish_it_once():
     labels = [e["label"] for e in result.report["trace"]]
     assert len(labels) == len(set(labels))  # no step twice
     assert result.report["result"]["document"]["queue"]["sequenceNumber"] == 1
+
+
+async def test_the_faults_set_before_a_refused_one_are_cleared(settings):
+    from egov_sim.inprocess import Simulation
+    from egov_sim.scenario.runner import ScenarioRunError, _play
+
+    scenario = Scenario.model_validate({
+        "name": "a refused second fault",
+        "given": {"faults": [{"system": "registries", "service": "GBDFL_UniversalServiceSync", "mode": "down"},
+                             {"system": "portal", "service": "GBDFL_UniversalServiceSync", "mode": "down"}]},
+        "when": {"reglament": "almaty-queue", "channel": "corporation", "case": "approved"}})
+    async with Simulation(settings) as world:
+        with pytest.raises(ScenarioRunError, match=r"given\.faults: fault 1: GBDFL_UniversalServiceSync goes to "
+                                                   r"'registries' at gateway, not to 'portal'"):
+            await _play(world, scenario)
+        async with world.client("gateway") as gateway:
+            assert (await gateway.get("/admin/faults")).json() == {}
+
+
+def test_a_file_of_no_scenario_or_not_utf8_is_refused(tmp_path):
+    from egov_sim.scenario import ScenarioFileError, load_file
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("scenarios: []\n", encoding="utf-8")
+    with pytest.raises(ScenarioFileError, match="holds no scenario"):
+        load_file(empty)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ScenarioFileError, match="is not UTF-8 text"):
+        load_file(latin)
+
+
+def test_the_junit_file_parses_whatever_an_error_carries():
+    import xml.etree.ElementTree as ET
+
+    from egov_sim.scenario.junit import junit_xml
+    from egov_sim.scenario.runner import ScenarioResult
+
+    scenario = _scenario([{"step": 1}])
+    broken = ScenarioResult(scenario, error="outside answer: \x1b[31mred\x00", details="trace \x07")
+    suite = ET.fromstring(junit_xml([broken]))
+    assert suite.get("errors") == "1"
+    assert suite.find(".//error").get("message") == "outside answer: \ufffd[31mred\ufffd"
