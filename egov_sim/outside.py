@@ -48,8 +48,8 @@ from simulation.topology import REGIONAL_GATEWAYS
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ControlClock", "OutsideRefused", "OutsideSystem", "certify", "grant", "new_csr", "provider_app",
-    "register_client", "register_provider",
+    "Certified", "ControlClock", "OutsideRefused", "OutsideSystem", "admit_client", "certify", "certify_csr", "grant",
+    "new_csr", "provider_app", "register_client", "register_provider", "route_provider",
 ]
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -66,6 +66,7 @@ class OutsideRefused(RuntimeError):
         except ValueError:
             answer = reply.text[:500]
         super().__init__(f"{step}: {reply.status_code} {answer}")
+        self.step = step
         self.status = reply.status_code
         self.answer = answer
 
@@ -122,29 +123,60 @@ def new_csr(name: str, algorithm: Literal["ec", "rsa"] = "ec") -> tuple[PrivateK
     return key, csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
+@dataclass(frozen=True)
+class Certified:
+    """What the CA issued for a system's CSR: the certificate's serial (hex) and its chain."""
+
+    serial: str
+    chain_pem: str
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        return x509.load_pem_x509_certificates(self.chain_pem.encode())
+
+
+async def certify_csr(ca_client: httpx.AsyncClient, name: str, csr_pem: str) -> Certified:
+    """The CA's certificate for ``name`` from its CSR (``ca_client`` carries the admin token): for
+    a system whose key stays elsewhere (``egov-sim gateway join``)."""
+    issued = _ok(f"the CA certifying {name}", await ca_client.post(
+        "/v1/certificates/system", json={"system": name, "csr_pem": csr_pem}))
+    return Certified(str(issued["serial"]), issued["chain_pem"])
+
+
 async def certify(ca_client: httpx.AsyncClient, name: str, key: PrivateKey, csr_pem: str) -> tuple[Identity, list[x509.Certificate]]:
     """The CA's certificate for ``name`` from its own CSR (``ca_client`` carries the admin token),
     and the CA's roots."""
-    issued = _ok(f"the CA certifying {name}", await ca_client.post(
-        "/v1/certificates/system", json={"system": name, "csr_pem": csr_pem}))
-    chain = x509.load_pem_x509_certificates(issued["chain_pem"].encode())
+    chain = (await certify_csr(ca_client, name, csr_pem)).chain
     reply = await ca_client.get("/v1/ca/root")
     if reply.status_code != 200:
         raise OutsideRefused("the CA's root", reply)
     return Identity(key, tuple(chain)), x509.load_pem_x509_certificates(reply.content)
 
 
+async def admit_client(gateway_client: httpx.AsyncClient, name: str, services: Sequence[str], password: str) -> None:
+    """The gateway's side of a client: ``name`` may send with ``password`` to ``services``."""
+    _ok(f"the gateway registering {name}", await gateway_client.put(
+        f"/admin/participants/{name}", json={"services": list(services), "password": password}))
+
+
+async def route_provider(gateway_client: httpx.AsyncClient, name: str, service_ids: Sequence[str], url: str) -> None:
+    """The gateway's side of a provider: ``service_ids`` are delivered to ``name`` at ``url``."""
+    for service_id in service_ids:
+        _ok(f"the gateway routing {service_id} to {name}", await gateway_client.put(
+            f"/admin/services/{service_id}", json={"system": name, "url": url}))
+
+
 async def register_client(
     gateway_client: httpx.AsyncClient, ca_client: httpx.AsyncClient, name: str, services: Sequence[str],
     password: str, *, csr: tuple[PrivateKey, str] | None = None,
 ) -> OutsideSystem:
-    """Register ``name`` at the gateway as a client with the right to ``services`` and its
-    ``password``, and have the CA certify its key (``csr``: the system's own key and CSR; a new
-    ECDSA P-256 one when not given). The clients carry the admin token."""
+    """Have the CA certify the key of ``name`` (``csr``: the system's own key and CSR; a new
+    ECDSA P-256 one when not given), then register it at the gateway as a client with the right to
+    ``services`` and its ``password`` -- in this order, so a CA's refusal leaves the gateway
+    untouched. The clients carry the admin token."""
     key, csr_pem = csr or new_csr(name)
-    _ok(f"the gateway registering {name}", await gateway_client.put(
-        f"/admin/participants/{name}", json={"services": list(services), "password": password}))
     identity, roots = await certify(ca_client, name, key, csr_pem)
+    await admit_client(gateway_client, name, services, password)
     return OutsideSystem(name, identity, roots, password, list(services))
 
 
@@ -153,15 +185,13 @@ async def register_provider(
     url: str, *, csr: tuple[PrivateKey, str] | None = None,
 ) -> OutsideSystem:
     """Route ``service_ids`` to the outside provider ``name`` listening at ``url`` (its base URL:
-    the gateway posts to ``url`` + ``/bip/sync/v10``), and have the CA certify its key, with which
+    the gateway posts to ``url`` + ``/bip/sync/v10``), once the CA has certified its key, with which
     it signs its answers. A service the gateway had (a simulated system's) is routed there
     instead: the system under test replaces the simulated one. Give callers the right to a new
     service with :func:`grant`."""
     key, csr_pem = csr or new_csr(name)
     identity, roots = await certify(ca_client, name, key, csr_pem)
-    for service_id in service_ids:
-        _ok(f"the gateway routing {service_id} to {name}", await gateway_client.put(
-            f"/admin/services/{service_id}", json={"system": name, "url": url}))
+    await route_provider(gateway_client, name, service_ids, url)
     return OutsideSystem(name, identity, roots, services=list(service_ids))
 
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from egov_sim.join import add_join_parser, run_join
 from egov_sim.outside import new_csr
 
@@ -52,7 +54,7 @@ async def test_join_registers_a_client_and_a_provider(simulation, tmp_path: Path
                                 "GBDFL_UniversalServiceSync", "--csr", str(tmp_path / "bank.csr")),
                           simulation.settings, out, err, transport=simulation.transport)
     assert code == 0, err.getvalue()
-    chain = x509.load_pem_x509_certificates((tmp_path / "bank.pem").read_bytes())
+    chain = x509.load_pem_x509_certificates((tmp_path / "bank.chain.pem").read_bytes())
     assert chain[0].public_key().public_numbers() == key.public_key().public_numbers()
 
     _, csr = new_csr("acme_scoring")
@@ -74,3 +76,48 @@ async def test_join_registers_a_client_and_a_provider(simulation, tmp_path: Path
                                 "--csr", str(tmp_path / "bank.csr")), simulation.settings, out, err,
                           transport=simulation.transport)
     assert code == 1 and "NO_SUCH" in err.getvalue()
+
+
+async def test_a_csr_named_pem_is_kept_and_a_refused_csr_joins_nothing(simulation, tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from egov_sim.outside import OutsideRefused, register_client
+
+    _, csr = new_csr("acme_bank")
+    (tmp_path / "bank.pem").write_text(csr, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = await run_join(_args("client", "acme_bank", "--password", "Acme-2026!", "--service",
+                                "GBDFL_UniversalServiceSync", "--csr", str(tmp_path / "bank.pem")),
+                          simulation.settings, out, err, transport=simulation.transport)
+    assert code == 0, err.getvalue()
+    assert (tmp_path / "bank.pem").read_text(encoding="utf-8") == csr  # the CSR is not overwritten
+    assert x509.load_pem_x509_certificates((tmp_path / "bank.chain.pem").read_bytes())
+    assert str(tmp_path / "bank.chain.pem") in out.getvalue()
+
+    # a chain path that leads back to the CSR (a link) is refused before any call
+    _, other = new_csr("acme_linked")
+    (tmp_path / "linked.csr").write_text(other, encoding="utf-8")
+    (tmp_path / "linked.chain.pem").symlink_to(tmp_path / "linked.csr")
+    err = io.StringIO()
+    code = await run_join(_args("client", "acme_linked", "--password", "x", "--service", "GBDFL_UniversalServiceSync",
+                                "--csr", str(tmp_path / "linked.csr")), simulation.settings, out, err,
+                          transport=simulation.transport)
+    assert code == 2 and "overwrite the CSR" in err.getvalue()
+    assert (tmp_path / "linked.csr").read_text(encoding="utf-8") == other
+
+    # the CA refuses the CSR: the gateway never hears of the client
+    (tmp_path / "broken.csr").write_text("-----BEGIN CERTIFICATE REQUEST-----\nnot one\n"
+                                         "-----END CERTIFICATE REQUEST-----\n", encoding="utf-8")
+    err = io.StringIO()
+    code = await run_join(_args("client", "acme_broken", "--password", "x", "--service", "GBDFL_UniversalServiceSync",
+                                "--csr", str(tmp_path / "broken.csr")), simulation.settings, out, err,
+                          transport=simulation.transport)
+    assert code == 1 and "the CA certifying acme_broken refused" in err.getvalue(), err.getvalue()
+    assert not (tmp_path / "broken.chain.pem").exists()
+    async with simulation.client("gateway") as gateway, simulation.client("signatures") as ca:
+        assert "acme_broken" not in (await gateway.get("/admin/config")).json()["participants"]
+        with pytest.raises(OutsideRefused) as refused:  # the library's order is the same
+            await register_client(gateway, ca, "acme_library", ["GBDFL_UniversalServiceSync"], "x",
+                                  csr=(new_csr("acme_library")[0], (tmp_path / "broken.csr").read_text("utf-8")))
+        assert refused.value.step == "the CA certifying acme_library"
+        assert "acme_library" not in (await gateway.get("/admin/config")).json()["participants"]
