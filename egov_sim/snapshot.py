@@ -228,7 +228,12 @@ def read_manifest(settings: Settings, name: str) -> dict[str, Any]:
 
 
 def check_restorable(settings: Settings, name: str) -> dict[str, Any]:
-    """The manifest of ``name`` if it can be restored in the run of ``settings``, else why not."""
+    """The manifest of ``name`` if it can be restored in the run of ``settings``, else why not.
+
+    Checked before anything is touched: the backend; every system named is one this egov-sim
+    knows; every file named lies inside the snapshot and inside the data directory (relative, no
+    ``..``, no link out) and is a file the world keeps (not a database, not ``snapshots/``); every
+    source is there and opens (an SQLite copy passes ``PRAGMA quick_check``)."""
     manifest = read_manifest(settings, name)
     here = _backend(settings)
     if manifest.get("backend") != here:
@@ -238,24 +243,117 @@ def check_restorable(settings: Settings, name: str) -> dict[str, Any]:
             f"and this run keeps its state in {names[here]}: a snapshot is restored on the backend it was "
             "taken on (set or unset EGOV_SIM_DATABASE_URL as when it was saved)"
         )
+    folder = snapshots_dir(settings) / name
+    _check_systems(name, manifest, folder / here)
+    _check_files(name, manifest, folder / "files", _data_dir(settings))
     return manifest
+
+
+def _known_systems() -> set[str]:
+    from simulation.database import STORE
+    from simulation.topology import SYSTEMS
+
+    return {*SYSTEMS, STORE}
+
+
+def _check_systems(name: str, manifest: dict[str, Any], source_dir: Path) -> None:
+    systems = manifest.get("systems")
+    if not isinstance(systems, list) or not all(isinstance(system, str) for system in systems):
+        raise SnapshotError(f"snapshot {name!r}: its manifest's 'systems' is not a list of names")
+    known = _known_systems()
+    for system in systems:
+        if system not in known:
+            raise SnapshotError(f"snapshot {name!r} holds a system this egov-sim does not know: {system!r} "
+                                f"(known: {', '.join(sorted(known))})")
+    for system in systems:
+        if source_dir.name == "sqlite":
+            _check_sqlite_copy(name, system, source_dir / f"{system}.sqlite")
+        else:
+            _check_postgres_copy(name, system, source_dir / system)
+
+
+def _check_sqlite_copy(name: str, system: str, path: Path) -> None:
+    if not path.is_file() or path.is_symlink():
+        raise SnapshotError(f"snapshot {name!r} lacks the database of {system!r} ({path} is missing)")
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = connection.execute("PRAGMA quick_check").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"snapshot {name!r}: the database of {system!r} does not open ({path}: {exc})") from None
+    if verdict != [("ok",)]:
+        problems = "; ".join(str(row[0]) for row in verdict[:3])
+        raise SnapshotError(f"snapshot {name!r}: the database of {system!r} is damaged ({path}: {problems})")
+
+
+def _check_postgres_copy(name: str, system: str, folder: Path) -> None:
+    try:
+        described = json.loads((folder / "schema.json").read_text())
+        missing = [table["rows"] for table in described["tables"]
+                   if not isinstance(table["rows"], str) or "/" in table["rows"]
+                   or not (folder / table["rows"]).is_file()]
+        described["sequences"]
+    except FileNotFoundError:
+        raise SnapshotError(f"snapshot {name!r} lacks the schema of {system!r} ({folder / 'schema.json'} "
+                            "is missing)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SnapshotError(f"snapshot {name!r}: the schema of {system!r} is not readable "
+                            f"({folder / 'schema.json'}: {exc!r})") from None
+    if missing:
+        raise SnapshotError(f"snapshot {name!r} lacks rows of {system!r}: {', '.join(missing[:3])} in {folder}")
+
+
+def _check_files(name: str, manifest: dict[str, Any], source_dir: Path, data_dir: Path) -> None:
+    files = manifest.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(entry, str) for entry in files):
+        raise SnapshotError(f"snapshot {name!r}: its manifest's 'files' is not a list of paths")
+    source_root = source_dir.resolve()
+    for relative in files:
+        path = Path(relative)
+        refused = None
+        if not relative or path.is_absolute() or ".." in path.parts or relative != path.as_posix():
+            refused = "not a plain relative path"
+        elif path.parts[0] in (SNAPSHOTS, UP_MARKER) or (len(path.parts) == 1 and (
+                path.suffix == ".sqlite" or path.name.endswith(tuple(".sqlite" + t for t in _TRANSIENT)))):
+            refused = "not a file a snapshot keeps as a file (a database, up.json or the snapshots folder)"
+        elif not (data_dir / path).resolve().is_relative_to(data_dir):
+            refused = "it leads out of the data directory"
+        elif not (source_dir / path).resolve().is_relative_to(source_root):
+            refused = "it leads out of the snapshot"
+        if refused:
+            raise SnapshotError(f"snapshot {name!r}: its manifest names the file {relative!r}, which is refused: "
+                                f"{refused}; nothing was restored")
+        if not (source_dir / path).is_file():
+            raise SnapshotError(f"snapshot {name!r} lacks the file {relative!r} ({source_dir / path} is missing)")
 
 
 def restore(settings: Settings, name: str) -> dict[str, Any]:
     """Make the world of ``settings`` what snapshot ``name`` holds; its manifest.
 
     The run's systems must not be running (``egov-sim snapshot restore`` has ``up`` stop and start
-    them again): an in-process :class:`~egov_sim.inprocess.Simulation` is restored before it starts."""
-    manifest = check_restorable(settings, name)
+    them again): an in-process :class:`~egov_sim.inprocess.Simulation` is restored before it starts.
+    A snapshot that does not pass :func:`check_restorable` is refused with nothing touched."""
+    read_manifest(settings, name)
     _refuse_if_running_here(settings)
     data_dir = _data_dir(settings)
     folder = snapshots_dir(settings) / name
     with _locked(settings):
-        if settings.database_url:
-            _restore_postgres(settings, folder / "postgresql", manifest["systems"])
-        else:
-            _restore_sqlite(data_dir, folder / "sqlite", manifest["systems"])
-        _restore_files(data_dir, folder / "files", manifest.get("files", []))
+        manifest = check_restorable(settings, name)  # under the lock: no save replaces it meanwhile
+        # the files first into place beside their targets (nothing of the world changed yet) ...
+        staged = _stage_files(data_dir, folder / "files", manifest.get("files", []))
+        try:
+            if settings.database_url:
+                _restore_postgres(settings, folder / "postgresql", manifest["systems"])
+            else:
+                _restore_sqlite(data_dir, folder / "sqlite", manifest["systems"])
+        except BaseException:
+            for temporary in staged.values():
+                temporary.unlink(missing_ok=True)
+            raise
+        # ... then swapped in at once, and what came later removed
+        _place_files(data_dir, staged)
     return manifest
 
 
@@ -328,10 +426,8 @@ def _sqlite_clock(path: Path) -> int | None:
 
 
 def _restore_sqlite(data_dir: Path, source_dir: Path, systems: list[str]) -> None:
-    for system in _sqlite_systems(data_dir):
-        if system not in systems:  # a system's database made after the snapshot: not of that world
-            for suffix in ("", *_TRANSIENT):
-                (data_dir / f"{system}.sqlite{suffix}").unlink(missing_ok=True)
+    """Each database of the snapshot over the run's (the sources checked already), then the
+    databases made after the snapshot removed."""
     for system in systems:
         source = sqlite3.connect(f"file:{source_dir / f'{system}.sqlite'}?mode=ro", uri=True)
         target = sqlite3.connect(data_dir / f"{system}.sqlite", timeout=30)
@@ -340,6 +436,10 @@ def _restore_sqlite(data_dir: Path, source_dir: Path, systems: list[str]) -> Non
         finally:
             target.close()
             source.close()
+    for system in _sqlite_systems(data_dir):
+        if system not in systems:  # a system's database made after the snapshot: not of that world
+            for suffix in ("", *_TRANSIENT):
+                (data_dir / f"{system}.sqlite{suffix}").unlink(missing_ok=True)
 
 
 # ---- PostgreSQL -------------------------------------------------------------------------------
@@ -532,25 +632,33 @@ def _restore_schema(connection, schema: str, source: Path) -> None:
 # ---- the other files --------------------------------------------------------------------------
 
 
-def _restore_files(data_dir: Path, source_dir: Path, files: list[str]) -> None:
-    wanted = set(files)
-    for relative in _world_files(data_dir):
-        if relative not in wanted:
-            (data_dir / relative).unlink(missing_ok=True)
-    for relative in files:
-        if Path(relative).is_absolute() or ".." in Path(relative).parts:
-            raise SnapshotError(f"the snapshot's manifest names a file outside the data directory: {relative!r}")
-        destination = data_dir / relative
-        destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # a new file put in place: whoever caches a file by its inode and time reads it anew
-        handle, temporary = tempfile.mkstemp(prefix=".restore.", dir=destination.parent)
-        os.close(handle)
-        try:
+def _stage_files(data_dir: Path, source_dir: Path, files: list[str]) -> dict[str, Path]:
+    """Copy the snapshot's files to temporary names beside their places; {relative: temporary}.
+    A failure removes what it copied (the world's files are untouched)."""
+    staged: dict[str, Path] = {}
+    try:
+        for relative in files:
+            destination = data_dir / relative
+            destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handle, temporary = tempfile.mkstemp(prefix=".restore.", dir=destination.parent)
+            os.close(handle)
+            staged[relative] = Path(temporary)
             shutil.copy2(source_dir / relative, temporary)
-            os.replace(temporary, destination)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    except BaseException:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+        raise
+    return staged
+
+
+def _place_files(data_dir: Path, staged: dict[str, Path]) -> None:
+    temporaries = {temporary.relative_to(data_dir).as_posix() for temporary in staged.values()}
+    for relative in _world_files(data_dir):
+        if relative not in staged and relative not in temporaries:
+            (data_dir / relative).unlink(missing_ok=True)
+    for relative, temporary in staged.items():
+        # a new file put in place: whoever caches a file by its inode and time reads it anew
+        os.replace(temporary, data_dir / relative)
 
 
 # ---- with egov-sim up running -----------------------------------------------------------------

@@ -114,3 +114,130 @@ def test_a_snapshot_of_a_newer_format_is_refused(tmp_path):
     path.write_text(json.dumps({**manifest, "format": snapshot.FORMAT + 1}))
     with pytest.raises(snapshot.SnapshotError, match="format"):
         snapshot.restore(settings, "s")
+
+
+# ---- a tampered or damaged snapshot is refused before anything is touched ----------------------
+
+
+def _sql(settings: Settings, system: str, *statements: str) -> list:
+    """Run statements in ``system``'s database (SQLite file or PostgreSQL schema); the last one's rows."""
+    from simulation.database import schema_name
+
+    if settings.database_url:
+        import psycopg
+
+        schema = schema_name(settings, system)
+        with psycopg.connect(snapshot._postgres_url(settings), autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            connection.execute(f'SET search_path TO "{schema}"')
+            rows = [connection.execute(statement) for statement in statements][-1]
+            return rows.fetchall() if rows.description else []
+    import sqlite3
+
+    connection = sqlite3.connect(settings.data_dir.resolve() / f"{system}.sqlite")
+    try:
+        rows = [connection.execute(statement) for statement in statements][-1].fetchall()
+        connection.commit()
+        return rows
+    finally:
+        connection.close()
+
+
+def _state(settings: Settings) -> dict:
+    """Every file of the data directory but the snapshots, and the rows of each database."""
+    data_dir = settings.data_dir.resolve()
+    files = {p.relative_to(data_dir).as_posix(): p.read_bytes() for p in data_dir.rglob("*")
+             if p.is_file() and p.relative_to(data_dir).parts[0] != "snapshots"}
+    rows = {system: _sql(settings, system, "SELECT x FROM t ORDER BY x") for system in ("gateway", "portal")}
+    return {"files": files, "rows": rows}
+
+
+def _tamper_path(folder, manifest, tmp_path):
+    (folder / "outside").write_text("not of the world")
+    manifest["files"].append("../outside")
+    return r"'\.\./outside'.*not a plain relative path"
+
+
+def _tamper_absolute(folder, manifest, tmp_path):
+    (tmp_path / "absolute").write_text("not of the world")
+    manifest["files"].append(str(tmp_path / "absolute"))
+    return "not a plain relative path"
+
+
+def _tamper_snapshots_folder(folder, manifest, tmp_path):
+    manifest["files"].append("snapshots/other/manifest.json")
+    return "not a file a snapshot keeps"
+
+
+def _tamper_system(folder, manifest, tmp_path):
+    manifest["systems"].append("../../evil")
+    return r"does not know: '\.\./\.\./evil'"
+
+
+def _tamper_missing_database(folder, manifest, tmp_path):
+    for path in (folder / "sqlite" / "gateway.sqlite", folder / "postgresql" / "gateway" / "schema.json"):
+        path.unlink(missing_ok=True)
+    return "lacks the (database|schema) of 'gateway'"
+
+
+def _tamper_corrupt_database(folder, manifest, tmp_path):
+    for path in (folder / "sqlite" / "gateway.sqlite", folder / "postgresql" / "gateway" / "schema.json"):
+        if path.exists():
+            path.write_bytes(b"\x00garbage" * 512)
+    return "(database|schema) of 'gateway' (does not open|is damaged|is not readable)"
+
+
+def _tamper_missing_file(folder, manifest, tmp_path):
+    (folder / "files" / "keys" / "a.p12").unlink()
+    return "lacks the file 'keys/a.p12'"
+
+
+@pytest.mark.parametrize("tamper", [
+    _tamper_path, _tamper_absolute, _tamper_snapshots_folder, _tamper_system, _tamper_missing_database,
+    _tamper_corrupt_database, _tamper_missing_file,
+], ids=lambda tamper: tamper.__name__.removeprefix("_tamper_"))
+def test_a_tampered_or_damaged_snapshot_is_refused_and_nothing_is_touched(settings, tmp_path, tamper, capsys):
+    data_dir = settings.data_dir.resolve()
+    (data_dir / "keys").mkdir(parents=True)
+    (data_dir / "admin.token").write_text("first\n")
+    (data_dir / "keys" / "a.p12").write_bytes(b"key")
+    for system in ("gateway", "simulation"):
+        _sql(settings, system, "CREATE TABLE t (x integer)", "INSERT INTO t VALUES (1)")
+    snapshot.save(settings, "s")
+    # the world goes on: a rotated token, a new key storage, a changed row, a new database
+    (data_dir / "admin.token").write_text("rotated\n")
+    (data_dir / "keys" / "later.p12").write_bytes(b"later")
+    _sql(settings, "gateway", "UPDATE t SET x = 2")
+    _sql(settings, "portal", "CREATE TABLE t (x integer)", "INSERT INTO t VALUES (3)")
+    before = _state(settings)
+    assert before["rows"] == {"gateway": [(2,)], "portal": [(3,)]}
+
+    folder = data_dir / "snapshots" / "s"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    expected = tamper(folder, manifest, tmp_path)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(snapshot.SnapshotError, match=expected):
+        snapshot.restore(settings, "s")
+    assert main(["snapshot", "restore", "s", "--data-dir", str(data_dir)]) == 2
+    assert "snapshot 's'" in capsys.readouterr().err
+    assert _state(settings) == before
+    assert not (tmp_path / "outside").exists()
+
+
+def test_an_untampered_snapshot_of_the_same_world_restores(settings):
+    """The world of the test above, restored from its snapshot as saved: what the refusals kept back."""
+    data_dir = settings.data_dir.resolve()
+    (data_dir / "keys").mkdir(parents=True)
+    (data_dir / "keys" / "a.p12").write_bytes(b"key")
+    for system in ("gateway", "simulation"):
+        _sql(settings, system, "CREATE TABLE t (x integer)", "INSERT INTO t VALUES (1)")
+    snapshot.save(settings, "s")
+    (data_dir / "keys" / "later.p12").write_bytes(b"later")
+    _sql(settings, "gateway", "UPDATE t SET x = 2")
+    _sql(settings, "portal", "CREATE TABLE t (x integer)", "INSERT INTO t VALUES (3)")
+    snapshot.restore(settings, "s")
+    assert _sql(settings, "gateway", "SELECT x FROM t") == [(1,)]
+    assert sorted(p.name for p in (data_dir / "keys").iterdir()) == ["a.p12"]
+    if not settings.database_url:
+        assert not (data_dir / "portal.sqlite").exists()
