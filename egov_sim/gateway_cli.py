@@ -90,9 +90,16 @@ async def _faults(args: argparse.Namespace, settings: Settings, out: TextIO, err
 
     try:
         if args.fault_command == "list":
+            from egov_sim.clients import ClientError
+
+            listed = {}
             async with client(args.gateway) as gateway, client("signatures") as ca:
-                listed = {"gateway": (await gateway.get("/admin/faults")).json(),
-                          "ocsp": (await ca.get("/admin/faults")).json()}
+                for part, system, http in (("gateway", args.gateway, gateway), ("ocsp", "signatures", ca)):
+                    reply = await http.get("/admin/faults")
+                    if reply.status_code != 200:
+                        err.write(f"egov-sim gateway fault list: {ClientError.of(reply, system)}\n")
+                        return 1
+                    listed[part] = reply.json()
             out.write(json.dumps(listed, ensure_ascii=False, indent=2) + "\n")
             return 0
         if args.fault_command == "clear":
@@ -125,6 +132,10 @@ async def _record(args: argparse.Namespace, settings: Settings, out: TextIO, err
     from egov_sim.replay import record_command
     from simulation.credentials import RunCredentials
 
+    if not Path(args.out).parent.is_dir():
+        err.write(f"egov-sim gateway record: cannot write {args.out}: its directory {Path(args.out).parent} "
+                  f"does not exist\n")
+        return 1
     try:
         recording = await record_command(settings.url_of(args.gateway), RunCredentials.of(settings).token("admin"),
                                          args.out, correlation_id=args.correlation_id, service=args.service,
@@ -134,6 +145,9 @@ async def _record(args: argparse.Namespace, settings: Settings, out: TextIO, err
         return 1
     except httpx.TransportError as exc:
         err.write(f"egov-sim gateway record: the gateway does not answer ({exc}); is `egov-sim up` running?\n")
+        return 1
+    except OSError as exc:
+        err.write(f"egov-sim gateway record: cannot write {exc.filename or args.out}: {exc.strerror or exc}\n")
         return 1
     out.write(f"recorded {len(recording.exchanges)} exchanges into {args.out}\n")
     return 0

@@ -15,6 +15,7 @@ in :attr:`Recording.misses` too.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,15 @@ class Recording:
     # ---- saving ------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
+        """Write the recording to ``path``, readable by its owner only (0600): it holds the
+        requests' and answers' personal data, which the gateway shows only to its auditor."""
         path = Path(path)
-        path.write_text(json.dumps({"format": FORMAT, "exchanges": [asdict(e) for e in self.exchanges]},
-                                   ensure_ascii=False, indent=1), encoding="utf-8")
+        text = json.dumps({"format": FORMAT, "exchanges": [asdict(e) for e in self.exchanges]},
+                          ensure_ascii=False, indent=1)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o600)  # a file that was there keeps no wider mode
+            file.write(text)
         return path
 
     @classmethod

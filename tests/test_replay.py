@@ -66,3 +66,20 @@ def test_an_ignored_field_may_differ_and_a_foreign_file_is_refused(tmp_path) -> 
         import asyncio
 
         asyncio.run(Recording.from_gateway(None))  # type: ignore[arg-type]
+
+
+def test_a_recording_is_saved_for_its_owner_only(tmp_path) -> None:
+    import os
+    import stat
+
+    from egov_sim.replay import Exchange
+
+    recording = Recording([Exchange("S", {"iin": "1"}, 200, answer={"ok": True})])
+    fresh = recording.save(tmp_path / "fresh.json")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    there = tmp_path / "there.json"
+    there.write_text("old", encoding="utf-8")
+    os.chmod(there, 0o644)
+    recording.save(there)
+    assert stat.S_IMODE(there.stat().st_mode) == 0o600
+    assert Recording.load(there).exchanges == recording.exchanges
