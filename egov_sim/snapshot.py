@@ -696,19 +696,29 @@ def _write_json(path: Path, body: dict[str, Any]) -> None:
 def ask_up(settings: Settings, pid: int, action: str, name: str, *, replace: bool = False,
            ceiling: float = UP_CEILING) -> dict[str, Any]:
     """Hand a save or restore to the running ``up`` and wait for its answer (``ok``, ``message``,
-    ``manifest``)."""
+    ``manifest``). Past ``ceiling`` the request is withdrawn (``up`` skips one that has expired),
+    so no restore is carried out later that nobody waits for."""
     folder = snapshots_dir(settings) / REQUESTS
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    request = uuid.uuid4().hex
-    _write_json(folder / f"{request}.request", {"action": action, "name": name, "replace": replace})
-    answer = folder / f"{request}.answer"
+    request = folder / f"{uuid.uuid4().hex}.request"
+    _write_json(request, {"action": action, "name": name, "replace": replace,
+                          "expires": time.time() + ceiling})
+    answer = request.with_suffix(".answer")
     deadline = time.monotonic() + ceiling
     while not answer.exists():
         if not _alive(pid):
-            (folder / f"{request}.request").unlink(missing_ok=True)
+            request.unlink(missing_ok=True)
             raise SnapshotError(f"egov-sim up (pid {pid}) ended before it answered")
         if time.monotonic() > deadline:
-            raise SnapshotError(f"egov-sim up (pid {pid}) did not answer within {ceiling:g} s")
+            try:
+                request.unlink()
+            except FileNotFoundError:  # up took it: it is carrying it out, its output will say how it went
+                raise SnapshotError(
+                    f"egov-sim up (pid {pid}) took the {action} of {name!r} but did not answer within "
+                    f"{ceiling:g} s; its output says how it ended") from None
+            raise SnapshotError(f"egov-sim up (pid {pid}) did not take the request within {ceiling:g} s "
+                                f"(still starting, or hung); the {action} of {name!r} was withdrawn and will not "
+                                "be carried out")
         time.sleep(0.1)
     body = json.loads(answer.read_text())
     answer.unlink(missing_ok=True)
@@ -745,13 +755,19 @@ class UpAgent:
         """Carry out the waiting requests. None when no system was restarted; after a restore,
         the systems that did not answer again within :data:`RESTART_CEILING` (empty: all did)."""
         restarted: set[str] | None = None
-        for path in sorted(self.folder.glob("*.request"), key=lambda p: p.stat().st_mtime):
+        self._sweep_answers()
+        for path in sorted(self.folder.glob("*.request"), key=_mtime):
+            written = _mtime(path)
             try:
                 request = json.loads(path.read_text())
                 path.unlink()
                 action, name = request["action"], request["name"]
+                expires = float(request.get("expires") or written + UP_CEILING)
             except (OSError, ValueError, KeyError, TypeError):
                 path.unlink(missing_ok=True)
+                continue
+            if time.time() > expires:  # its command gave up waiting: nobody would read the answer
+                self.say(f"snapshot {action} {name}: skipped, the command that asked gave up waiting")
                 continue
             answer = path.with_suffix(".answer")
             try:
@@ -768,6 +784,12 @@ class UpAgent:
             self.say(f"snapshot {action} {name}: {body['message']}")
             _write_json(answer, body)
         return restarted
+
+    def _sweep_answers(self) -> None:
+        """Remove answers nobody fetched within :data:`UP_CEILING` (their command gave up)."""
+        for path in self.folder.glob("*.answer"):
+            if time.time() - _mtime(path) > UP_CEILING:
+                path.unlink(missing_ok=True)
 
     def _running(self) -> list[int]:
         return [child.pid for child in self.cluster.processes.values() if child.poll() is None]
@@ -817,6 +839,13 @@ class UpAgent:
             return {system for system in cluster.systems if system not in cluster.processes
                     or not _answers(cluster.settings.url_of(system))}
         return set()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone meanwhile
+        return 0.0
 
 
 def _answers(url: str) -> bool:

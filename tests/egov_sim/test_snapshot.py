@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -241,3 +244,40 @@ def test_an_untampered_snapshot_of_the_same_world_restores(settings):
     assert sorted(p.name for p in (data_dir / "keys").iterdir()) == ["a.p12"]
     if not settings.database_url:
         assert not (data_dir / "portal.sqlite").exists()
+
+
+# ---- the command and egov-sim up: a request nobody waits for is not carried out ----------------
+
+
+def test_a_request_up_did_not_take_in_time_is_withdrawn(tmp_path):
+    settings = Settings(data_dir=tmp_path / "run")
+    requests = snapshot.snapshots_dir(settings) / snapshot.REQUESTS
+    # this process stands for an up that is alive but never answers
+    with pytest.raises(snapshot.SnapshotError, match="did not take the request.*withdrawn"):
+        snapshot.ask_up(settings, os.getpid(), "restore", "s", ceiling=0.2)
+    assert list(requests.iterdir()) == []
+
+
+def test_up_skips_a_request_whose_command_gave_up_and_serves_a_fresh_one(tmp_path):
+    settings = Settings(data_dir=tmp_path / "run")
+    said: list[str] = []
+    agent = snapshot.UpAgent(SimpleNamespace(settings=settings, processes={}), said.append)
+    try:
+        requests = snapshot.snapshots_dir(settings) / snapshot.REQUESTS
+        requests.mkdir(parents=True)
+        old = {"action": "restore", "name": "s", "expires": time.time() - 1}
+        (requests / "old.request").write_text(json.dumps(old))
+        # one written by an older command (no expiry): its file's age counts
+        (requests / "older.request").write_text(json.dumps({"action": "restore", "name": "s"}))
+        os.utime(requests / "older.request", (0, 0))
+        (requests / "fresh.request").write_text(json.dumps({"action": "list", "name": "s",
+                                                              "expires": time.time() + 600}))
+        (requests / "stale.answer").write_text("{}")
+        os.utime(requests / "stale.answer", (0, 0))
+        assert agent.pending()
+        assert agent.serve() is None  # no restore carried out: nothing stopped or started
+        assert sorted(p.name for p in requests.iterdir()) == ["fresh.answer"]
+        assert "unknown snapshot action" in json.loads((requests / "fresh.answer").read_text())["message"]
+        assert sum("skipped" in line for line in said) == 2
+    finally:
+        agent.close()
