@@ -4,8 +4,11 @@
   names of the registries' fixture file (persons with their families, powers of attorney,
   address histories, dwellings, incomes and the unemployed registration, communal tenancies),
   checked as the registries check them (:mod:`registries.records`).
-- :func:`give_records` hands them to a running registries system (``PUT /api/admin/records``,
-  the admin token): each added, or replacing the record of its ЖСН / number.
+- :func:`give_records` hands them to a running registries system
+  (:meth:`egov_sim.clients.registries.RegistriesAdminClient.give_records`, ``PUT
+  /api/admin/records``, the admin token): each added, or replacing the record of its ЖСН / number.
+- :class:`GivenRefused` is the :class:`egov_sim.clients.ClientError` of what a system refused (its
+  ``status``, ``code``, texts and ``fields``; ``problems`` and ``answer`` as before).
 - :func:`give_certificate` obtains a person's key storage from the certification authority as
   the scenario wants it: ``valid``, ``revoked``, ``expired`` or ``wrong-iin`` (issued in the
   person's name to another ЖСН).
@@ -27,6 +30,8 @@ from typing import Any, Literal
 
 import httpx
 
+from egov_sim.clients import ClientError
+from egov_sim.clients.registries import RegistriesAdminClient
 from registries.records import Records, RecordsRefused, check_records
 from signatures.identity import Identity
 from simulation.identifiers import iin_birth_date, iin_gender, make_iin, validate_iin
@@ -39,17 +44,22 @@ GivenRecords = Records
 CertificateKind = Literal["valid", "revoked", "expired", "wrong-iin"]
 KINDS: tuple[str, ...] = ("valid", "revoked", "expired", "wrong-iin")
 
-RECORDS_PATH = "/api/admin/records"
+class GivenRefused(ClientError):
+    """A system refused what was given (or did not answer: ``status`` 0): its ``status``, ``code``,
+    texts and answer (``body``); ``problems`` names each bad record and field."""
 
+    @property
+    def answer(self) -> Any:
+        return self.body
 
-class GivenRefused(RuntimeError):
-    """A system refused what was given: its status and answer (``problems`` names record and field)."""
+    @property
+    def problems(self) -> list[dict[str, Any]]:
+        return self.fields
 
-    def __init__(self, message: str, status: int, answer: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.answer = answer
-        self.problems: list[dict[str, Any]] = (answer.get("fields") or []) if isinstance(answer, dict) else []
+    @classmethod
+    def of_error(cls, error: ClientError) -> GivenRefused:
+        return cls(error.status, error.code, error.message, message_kk=error.message_kk, message_ru=error.message_ru,
+                   fields=error.fields, body=error.body, system=error.system)
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,9 @@ def _records(records: Records | Mapping[str, Any]) -> dict[str, Any]:
         try:
             records = check_records(dict(records))
         except RecordsRefused as refused:  # the same problems the registries would name, before any call
-            raise GivenRefused(str(refused), 422, {"fields": [p.as_dict() for p in refused.problems]}) from None
+            problems = [p.as_dict() for p in refused.problems]
+            raise GivenRefused(422, "records_invalid", f"The records are not taken: {refused}", fields=problems,
+                               body={"error": "records_invalid", "fields": problems}, system="registries") from None
     return {section: documents for section, documents in records.documents().items() if documents}
 
 
@@ -78,20 +90,10 @@ async def give_records(registries_client: httpx.AsyncClient, records: Records | 
     records each section took; :class:`GivenRefused` naming every bad record and field (then
     nothing is taken)."""
     body = _records(records)
-    reply = await registries_client.put(RECORDS_PATH, json=body)
-    answer = _json(reply)
-    if reply.status_code != 200:
-        message = answer.get("message") if isinstance(answer, dict) else None
-        raise GivenRefused(f"the registries refused the records ({reply.status_code}): {message or reply.text[:500]}",
-                           reply.status_code, answer)
-    return answer["taken"]
-
-
-def _json(reply: httpx.Response) -> Any:
     try:
-        return reply.json()
-    except ValueError:
-        return None
+        return await RegistriesAdminClient(registries_client).give_records(body)
+    except ClientError as error:
+        raise GivenRefused.of_error(error) from None
 
 
 def _person(person: Person | Mapping[str, Any] | Any) -> Person:
@@ -140,14 +142,12 @@ async def give_certificate(
         "iin": iin, "surname": subject.surname, "name": subject.name, "patronymic": subject.patronymic,
         "usage": usage, "validity": "expired" if kind == "expired" else "valid",
     })
-    body = _json(reply)
     if reply.status_code != 200:
-        raise GivenRefused(f"the CA refused the certificate ({reply.status_code}): {reply.text[:500]}",
-                           reply.status_code, body)
+        raise GivenRefused.of(reply, "signatures")
+    body = reply.json()
     identity = Identity.from_pkcs12(base64.b64decode(body["pkcs12"]), body["password"].encode())
     if kind == "revoked":
         revoked = await ca_client.post(f"/v1/certificates/{body['serial']}/revoke", json={"reason": "keyCompromise"})
         if revoked.status_code != 200:
-            raise GivenRefused(f"the CA did not revoke {body['serial']} ({revoked.status_code}): {revoked.text[:500]}",
-                               revoked.status_code, _json(revoked))
+            raise GivenRefused.of(revoked, "signatures")
     return identity

@@ -12,10 +12,10 @@ from egov_sim.clients.corporation_ws import OperatorClient
 from egov_sim.clients.gateway import GatewayClient, GatewaySender
 from egov_sim.clients.portal import PortalClient
 from egov_sim.clients.provider_ws import ProviderClient
-from egov_sim.clients.registries import RegistriesAuditClient, RegistriesClient
+from egov_sim.clients.registries import RegistriesAdminClient, RegistriesAuditClient, RegistriesClient
 from egov_sim.clients.signatures import CAClient
 
 __all__ = [
     "CAClient", "ClientError", "ControlClient", "GatewayClient", "GatewaySender", "OperatorClient",
-    "PortalClient", "ProviderClient", "RegistriesAuditClient", "RegistriesClient",
+    "PortalClient", "ProviderClient", "RegistriesAdminClient", "RegistriesAuditClient", "RegistriesClient",
 ]

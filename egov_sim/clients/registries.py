@@ -2,10 +2,14 @@
 
 >>> gbdfl = RegistriesClient(sender)          # a GatewaySender, or any object with send()
 >>> person = await gbdfl.person("900515401230")  # None: ЖТ МДҚ knows nobody by that ЖСН
+
+What a tester reads of them directly is the auditor's (:class:`RegistriesAuditClient`); the
+records a tester gives them, the administrator's (:class:`RegistriesAdminClient`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 from egov_sim.clients._base import Answer, BaseClient, ClientError, params
@@ -89,3 +93,19 @@ class RegistriesAuditClient(BaseClient):
 
     async def population(self) -> dict[str, Any]:
         return await self.json("GET", "/api/population")
+
+
+class RegistriesAdminClient(BaseClient):
+    """What a tester changes in the registries directly (the administrator's token)."""
+
+    system = "registries"
+
+    async def give_records(self, records: Mapping[str, Any]) -> dict[str, int]:
+        """Give the registries records by section, as their fixture file has them (``persons``,
+        ``powers_of_attorney``, ``addresses``, ``properties``, ``incomes``, ``tenancies``: JSON
+        ready; :func:`egov_sim.given.give_records` checks and converts a scenario's): each added,
+        or replacing the record of its ЖСН / number. How many records each section took; a
+        refusal (``records_invalid`` naming every bad record and field; then nothing is taken)
+        raises :class:`ClientError`."""
+        answer = await self.json("PUT", "/api/admin/records", json=dict(records))
+        return dict(answer["taken"])

@@ -3,11 +3,18 @@ another ЖСН, as the CA and the validators see it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 
 from egov_sim.citizen import DEMO_CITIZEN
+from egov_sim.clients import ClientError
+from egov_sim.clients.registries import RegistriesAdminClient
 from egov_sim.given import GivenRefused, give_certificate, give_records
 from signatures.certificates import subject_info
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_each_kind_of_certificate_is_what_it_says(simulation):
@@ -39,4 +46,38 @@ async def test_the_registries_refusal_reaches_the_caller(simulation):
     async with simulation.client("registries", role="auditor") as registries:
         with pytest.raises(GivenRefused) as refused:
             await give_records(registries, {"persons": []})
-    assert refused.value.status == 403
+    assert isinstance(refused.value, ClientError)  # the typed clients' refusal, with its code and texts
+    assert refused.value.status == 403 and refused.value.system == "registries" and refused.value.code
+    assert str(refused.value).startswith("registries: 403 ")
+    assert refused.value.answer == refused.value.body and refused.value.answer["error"] == refused.value.code
+
+
+async def test_the_admin_client_gives_records_and_names_each_bad_one(simulation):
+    import yaml
+
+    from registries.records import check_records
+
+    fixtures = yaml.safe_load((ROOT / "registries" / "fixtures.yaml").read_text(encoding="utf-8"))
+    person = check_records({"persons": fixtures["persons"][:1]}).documents()["persons"][0]  # JSON ready
+    bad = person["iin"][:-1] + str((int(person["iin"][-1]) + 1) % 10)  # its check digit broken
+    async with simulation.client("registries") as http:
+        assert await RegistriesAdminClient(http).give_records({"persons": [person]}) == {"persons": 1, "powers_of_attorney": 0, "addresses": 0, "properties": 0, "incomes": 0, "tenancies": 0}
+        with pytest.raises(ClientError) as refused:  # the registries' own check
+            await RegistriesAdminClient(http).give_records({"persons": [{**person, "iin": bad}]})
+        assert refused.value.status == 422 and refused.value.code == "records_invalid"
+        assert refused.value.message_kk and refused.value.message_ru
+        assert [(f["record"], f["field"]) for f in refused.value.fields] == [("persons[0]", "iin")]
+        with pytest.raises(GivenRefused) as given:  # the helper's check, before any call: the same shape
+            await give_records(http, {"persons": [{**person, "iin": bad}]})
+    assert given.value.code == "records_invalid" and given.value.status == 422
+    assert [(p["record"], p["field"]) for p in given.value.problems] == [("persons[0]", "iin")]
+
+
+async def test_registries_that_do_not_answer_are_a_refusal_too():
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with httpx.AsyncClient(base_url="http://registries.invalid", transport=httpx.MockTransport(down)) as http:
+        with pytest.raises(GivenRefused) as refused:
+            await give_records(http, {"persons": []})
+    assert refused.value.status == 0 and refused.value.code == "unreachable"
