@@ -2,7 +2,8 @@
 one subsystem against the others. Its fixtures are documented in docs/developers.md.
 
 Every fixture's name starts with ``egov_``; none is autouse; the heavy modules are imported inside
-the fixtures, so loading the plugin (``pytest --help``) costs nothing.
+the fixtures, so loading the plugin (``pytest --help``) costs nothing. The async fixtures are
+pytest-asyncio's (``pytest_asyncio.fixture``): they work in its strict mode as in auto mode.
 
 - ``egov_settings``: a fresh run's settings (its data directory in ``tmp_path``; its PostgreSQL
   schemas, when ``EGOV_SIM_DATABASE_URL`` is set, dropped afterwards);
@@ -28,11 +29,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from egov_sim.mocks import MockGateway
     from simulation.settings import Settings
 
+try:  # pytest-asyncio's own marker: the async fixtures work in its strict mode too, not only in auto mode
+    from pytest_asyncio import fixture as async_fixture
+except ImportError:  # pragma: no cover - without pytest-asyncio, whichever async plugin there is takes them
+    async_fixture = pytest.fixture
+
 STACK_START = "2026-11-02T10:00:00+05:00"
 """Where ``egov_settings``' virtual clock starts: a working Monday morning in Almaty."""
 
 
-@pytest.fixture
+@async_fixture
 async def egov_settings(tmp_path) -> AsyncIterator[Settings]:
     """A fresh run: its data directory in ``tmp_path``, a small population, the clock on a working
     Monday; ``EGOV_SIM_DATABASE_URL`` (PostgreSQL) honoured, the run's schemas dropped after."""
@@ -46,7 +52,7 @@ async def egov_settings(tmp_path) -> AsyncIterator[Settings]:
     await drop_run(settings, (*SYSTEMS, "simulation"))
 
 
-@pytest.fixture
+@async_fixture
 async def egov_stack(egov_settings) -> AsyncIterator[Simulation]:
     """The whole stack in one process: ``egov_stack.client("portal")`` is an httpx client with the
     run's admin token; ``egov_stack.runtime("control")`` a system's runtime."""
@@ -71,7 +77,7 @@ class EgovCitizen:
         return self.person.iin
 
 
-@pytest.fixture
+@async_fixture
 async def egov_citizen(egov_stack) -> EgovCitizen:
     """Әлия Нұрланова (registries/fixtures.yaml), registered on the portal with her AUTH key;
     her SIGN key to sign applications (``egov_sim.citizen.apply_on_portal(..., signing_key=…)``)."""

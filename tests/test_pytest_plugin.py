@@ -168,3 +168,29 @@ async def test_the_stack_and_a_citizen(egov_stack, egov_citizen) -> None:
             assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text, system
             assert (await http.get("/docs/assets/swagger-ui-bundle.js")).status_code == 200, system
             assert "cdn.jsdelivr" not in page.text, system
+
+
+STRICT_TEST = '''
+import pytest
+
+from simulation.settings import Settings
+
+
+@pytest.mark.asyncio
+async def test_the_async_fixtures_in_strict_mode(egov_settings, egov_stack):
+    assert isinstance(egov_settings, Settings) and egov_stack.settings is egov_settings
+    async with egov_stack.client("control") as control:
+        assert (await control.get("/clock")).status_code == 200
+'''
+
+
+def test_the_async_fixtures_work_in_pytest_asyncios_strict_mode(tmp_path: Path) -> None:
+    """Not only in auto mode: the plugin's async fixtures are pytest-asyncio's own, so a project
+    that keeps ``asyncio_mode = strict`` (pytest-asyncio's default) gets them as well."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n"
+                                         "asyncio_default_fixture_loop_scope = function\n", encoding="utf-8")
+    (tmp_path / "test_strict.py").write_text(STRICT_TEST, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_strict.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mode=Mode.STRICT" in done.stdout and "1 passed" in done.stdout, done.stdout
