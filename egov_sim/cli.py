@@ -36,6 +36,8 @@ _OWN_PARSERS: dict[str, tuple[str, str]] = {
     "gateway": ("egov_sim.gateway_cli", "the gateways' message logs"),
     "snapshot": ("egov_sim.snapshot", "save and restore the whole world (databases, keys, secrets, the clock)"),
     "scenario": ("egov_sim.scenario.cli", "scenario files (given / when / then) with path coverage"),
+    "trace": ("egov_sim.trace_cli", "one application's trace as text, a Mermaid diagram, one HTML file or OTLP spans"),
+    "trainer": ("egov_sim.trainer.cli", "the trainer's web view with every system in one process"),
 }
 
 

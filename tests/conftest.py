@@ -3,10 +3,10 @@ EGOV_SIM_DATABASE_URL is set) and every system of it started in one process."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import os
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ RUN_SCHEMAS = (*SYSTEMS, "simulation")
 SEEDS = Path(os.environ.get("EGOV_SIM_SEEDS") or Path(__file__).resolve().parents[2] / "shared" / "seeds")
 """The reglaments' seed texts: beside the repository (../shared/seeds), or where EGOV_SIM_SEEDS says."""
 
+NODE_MODULES = Path(__file__).resolve().parent / "browser" / "node_modules"
+"""The renderers the browser tests check exports with (tests/browser/package.json; `npm ci` there)."""
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -30,6 +33,51 @@ def pytest_configure(config: pytest.Config) -> None:
         "seeds: compares a definition with its seed text; skipped when the seeds are missing, "
         "failed instead when EGOV_SIM_REQUIRE_SEEDS=1 (as .ci/run sets it)",
     )
+
+
+def _browser_missing(why: str) -> None:
+    """Skip a browser test whose tools are missing, or fail it when the run requires them
+    (EGOV_SIM_REQUIRE_BROWSER=1, as .ci/run sets it): a browser test must not pass by not running."""
+    if os.environ.get("EGOV_SIM_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{why}, and EGOV_SIM_REQUIRE_BROWSER=1 requires it", pytrace=False)
+    pytest.skip(why)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (`apt-get install chromium`), or the one EGOV_SIM_CHROMIUM names."""
+    return os.environ.get("EGOV_SIM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium driven by Playwright's sync API (use it from plain ``def`` tests:
+    the sync API cannot run inside an event loop). Playwright is told the executable: it never
+    downloads a browser of its own."""
+    executable = chromium_path()
+    if executable is None:
+        _browser_missing("no Chromium (apt-get install chromium, or set EGOV_SIM_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_missing("Playwright for Python is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="session")
+def node_module() -> Callable[[str], Path]:
+    """``node_module("mermaid/dist/mermaid.min.js")``: a file of the renderers installed in
+    tests/browser (skipped, or failed under EGOV_SIM_REQUIRE_BROWSER=1, when not installed)."""
+    def find(relative: str) -> Path:
+        path = NODE_MODULES / relative
+        if not path.is_file():
+            _browser_missing(f"{path} is missing (run `npm ci` in tests/browser)")
+        return path
+    return find
 
 
 @pytest.fixture
