@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, or_, select
 
@@ -28,6 +27,7 @@ from corporation_ws.models import FrontApplication, Ticket
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
 from reglaments import ReglamentError, get_reglament
+from simulation import yamltext
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.identifiers import IdentifierError, validate_iin
@@ -111,7 +111,7 @@ def booking_problem(ticket: Ticket, applicant_iin: str) -> str | None:
 
 
 def _systems() -> list[dict[str, str]]:
-    staff = yaml.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))
+    staff = yamltext.safe_load((files(__package__) / "staff.yaml").read_text(encoding="utf-8"))
     return list((staff.get("contact_centre") or {}).get("systems") or [])
 
 

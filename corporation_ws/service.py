@@ -24,7 +24,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -40,6 +39,7 @@ from reglaments import Channel, Reglament, ReglamentError, get_reglament
 from signatures.client import obtain_person_identity, renewed_key_storage
 from signatures.jws import canonical_json
 from signatures.ncalayer import BASICS, SIGN_EKU, NCALayer, person_key_storage
+from simulation import yamltext
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
 from simulation.definition import Document
@@ -100,7 +100,7 @@ class FrontOffice:
     async def start(self) -> None:
         """The operator's key storages, on the workstation's NCALayer; the front office's engine."""
         self._engine = self.runtime.engine(OPERATIONS, self)
-        staff = yaml.safe_load(STAFF.read_text(encoding="utf-8"))
+        staff = yamltext.safe_load(STAFF.read_text(encoding="utf-8"))
         self.operator = {**staff["operator"], "organisation": staff["organisation"]["name"],
                          "bin": staff["organisation"]["bin"]}
         for usage, layer in (("auth", self.auth), ("sign", self.sign)):

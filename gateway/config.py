@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from gateway_protocol.envelope import Identifier, Password
+from simulation import yamltext
 from simulation.credentials import RunCredentials
 from simulation.topology import REGIONAL_GATEWAYS, SYSTEMS
 
@@ -210,7 +211,7 @@ def check_change(current: GatewayConfig, changed: GatewayConfig) -> GatewayConfi
 
 @cache
 def load_config(path: Path | Traversable = DEFAULT_FILE) -> GatewayConfig:
-    return GatewayConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return GatewayConfig.model_validate(yamltext.safe_load(path.read_text(encoding="utf-8")))
 
 
 class ConfigStore:
@@ -241,7 +242,7 @@ class ConfigStore:
         if self._config is None or stamp != self._stamp:
             self._stamp = stamp
             try:
-                config = GatewayConfig.model_validate(yaml.safe_load(self.path.read_text(encoding="utf-8")))
+                config = GatewayConfig.model_validate(yamltext.safe_load(self.path.read_text(encoding="utf-8")))
             except (yaml.YAMLError, ValidationError, OSError) as exc:
                 if self._config is None:
                     raise ValueError(f"{self.path} is not a gateway configuration: {exc}") from None

@@ -27,6 +27,7 @@ from registries.models import (
 from registries.population import Chunk, generate
 from registries.records import Records
 from simulation import jsoncodec
+from simulation import yamltext
 from simulation.database import Database
 from simulation.identifiers import IdentifierError, validate_iin
 
@@ -142,7 +143,7 @@ async def _indexed(database: Database, persons: int) -> bool:
 def read_fixtures(path: Path | Traversable) -> Chunk:
     """A fixture file as the registries' records; FixtureError names the file, entry and field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamltext.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise FixtureError(f"{path}: {exc}") from None
     if not isinstance(data, dict):

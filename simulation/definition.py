@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from simulation import yamltext
 from simulation.calendar import Duration
 from simulation.topology import SYSTEMS
 from simulation.workhours import Schedule
@@ -550,12 +551,12 @@ CASES_SUFFIX = ".cases.yaml"
 def load_file(path: Path) -> Reglament:
     """Read one definition and the cases file beside it (``<stem>.cases.yaml``), if there is one."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamltext.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ReglamentError(f"{path}: not a mapping of definition fields")
         cases_path = path.with_name(path.name.removesuffix(".yaml") + CASES_SUFFIX)
         if cases_path.is_file() and "cases" not in data:
-            data["cases"] = (yaml.safe_load(cases_path.read_text(encoding="utf-8")) or {}).get("cases", {})
+            data["cases"] = (yamltext.safe_load(cases_path.read_text(encoding="utf-8")) or {}).get("cases", {})
         data["path"] = str(path)
         reglament = Reglament.model_validate(data)
     except ReglamentError:
