@@ -27,7 +27,7 @@ SYSTEMS: dict[str, System] = {
     s.name: s
     for s in (
         System(
-            "control", "control.app:create_app", 0,
+            "control", "egov_sim.trainer.app:create_control_app", 0,
             "Симуляцияны басқару", "Управление симуляцией", "Simulation control",
         ),
         System(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text, or_, update
+from sqlalchemy import BigInteger, Column, Text, and_, func, or_, update
 from sqlmodel import Field, select
 
 from simulation.calendar import to_local
@@ -173,6 +173,42 @@ class Tracer:
     async def for_session(self, session_id: str) -> list[TraceEvent]:
         """Steps taken in a session that created no application (a refused log-in)."""
         return [_event(r) for r in await self._rows(None, session_id)]
+
+    async def applications(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The applications of the run, the one whose latest step is newest first: for each its
+        ``application_id``, ``reglament``, ``channel``, ``started_at`` and ``last_at`` (virtual
+        times of its first and latest step), ``last_label`` (the seed's label of the latest step)
+        and ``steps`` (how many). Steps of a session that made no application are not listed."""
+        last_us = func.max(TraceRow.sim_us).label("last_us")
+        summary = (
+            select(
+                TraceRow.application_id, func.min(TraceRow.reglament).label("reglament"),
+                func.min(TraceRow.channel).label("channel"), func.min(TraceRow.sim_us).label("first_us"),
+                last_us, func.count(TraceRow.id).label("steps"), func.max(TraceRow.id).label("last_id"),
+            )
+            .where(TraceRow.application_id.is_not(None))
+            .group_by(TraceRow.application_id)
+            .order_by(last_us.desc(), func.max(TraceRow.id).desc())
+            .limit(max(1, limit))
+            .subquery()
+        )
+        # the latest step's label: the row at the application's latest virtual time, the last recorded
+        latest = (
+            select(summary, TraceRow.label, TraceRow.id)
+            .join(TraceRow, and_(TraceRow.application_id == summary.c.application_id,
+                                 TraceRow.sim_us == summary.c.last_us))
+            .order_by(summary.c.last_us.desc(), summary.c.last_id.desc(), TraceRow.id)
+        )
+        async with self.store.session() as session:
+            rows = (await session.exec(latest)).all()
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:  # several rows at the latest time: the last recorded (highest id) wins
+            found[row.application_id] = {
+                "application_id": row.application_id, "reglament": row.reglament, "channel": row.channel,
+                "started_at": from_us(row.first_us), "last_at": from_us(row.last_us),
+                "last_label": row.label, "steps": row.steps,
+            }
+        return list(found.values())
 
     async def _rows(
         self,
