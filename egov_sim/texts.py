@@ -103,6 +103,69 @@ _PHRASES: dict[str, dict[str, str]] = {
         "ru": "Продолжается мир в {dir} (виртуальные часы: {clock})",
         "en": "Continuing the world in {dir} (virtual clock at {clock})",
     },
+    # ---- egov-sim trace show (egov_sim/trace_cli.py, egov_sim/trainer/text.py, mermaid.py) ----
+    "outcome.in-progress": {"kk": "әлі аяқталған жоқ", "ru": "ещё не завершено", "en": "still in progress"},
+    "outcome.decided": {"kk": "шешім шығарылды", "ru": "решение принято", "en": "decided"},
+    "trace.outcome": {"kk": "Нәтижесі: {outcome}", "ru": "Итог: {outcome}", "en": "Outcome: {outcome}"},
+    "trace.clock": {"kk": "Виртуалды уақыт: {start} – {end}", "ru": "Виртуальное время: {start} – {end}",
+                    "en": "Virtual time: {start} – {end}"},
+    "trace.staff": {"kk": "{actor}, {duration}; жұмыс уақыты: {hours}",
+                    "ru": "{actor}, {duration}; рабочее время: {hours}",
+                    "en": "{actor}, {duration}; working hours: {hours}"},
+    "trace.unplaced": {"kk": "Ешбір қадамға жатпайтын хабарламалар", "ru": "Сообщения вне шагов",
+                       "en": "Messages outside any step"},
+    "trace.error_code": {"kk": "қате коды {code}", "ru": "код ошибки {code}", "en": "error code {code}"},
+    "trace.signature.request": {"kk": "хабарламаның ЭЦҚ-сы", "ru": "ЭЦП сообщения", "en": "message signature"},
+    "trace.signature.response": {"kk": "жауаптың ЭЦҚ-сы", "ru": "ЭЦП ответа", "en": "response signature"},
+    "trace.signature.document": {"kk": "құжаттың ЭЦҚ-сы", "ru": "ЭЦП документа", "en": "document signature"},
+    "trace.revocation.good": {"kk": "кері қайтарылмаған", "ru": "не отозван", "en": "not revoked"},
+    "trace.revocation.revoked": {"kk": "кері қайтарылған", "ru": "отозван", "en": "revoked"},
+    "trace.revocation.unknown": {"kk": "ҰКО білмейді", "ru": "НУЦ не знает", "en": "unknown to НУЦ"},
+    "trace.unknown_application": {
+        "kk": "{id} өтініші бұл әлемде жоқ (оның ізі жазылмаған)",
+        "ru": "Заявления {id} в этом мире нет (его трасса не записана)",
+        "en": "No application {id} in this world (no trace of it)",
+    },
+    "trace.nowhere": {
+        "kk": "{url} мекенжайында жүйелер жауап бермейді және {dir} ішінде әлем жоқ: `egov-sim up --data-dir DIR` "
+              "іске қосыңыз, әлемнің --data-dir каталогын беріңіз (`egov-sim run … --data-dir DIR`) немесе --target URL",
+        "ru": "По адресу {url} системы не отвечают, а в {dir} нет мира: запустите `egov-sim up --data-dir DIR`, "
+              "укажите --data-dir мира (`egov-sim run … --data-dir DIR`) или --target URL",
+        "en": "no systems answer at {url} and {dir} holds no world: start `egov-sim up --data-dir DIR`, give the "
+              "--data-dir of a world (`egov-sim run … --data-dir DIR`), or --target URL",
+    },
+    "trace.up_elsewhere": {
+        "kk": "{dir} әлемінде egov-sim up жұмыс істеп тұр (pid {pid}), бірақ оның басқару жүйесі {url} мекенжайында "
+              "жауап бермейді: оның --base-port портын беріңіз",
+        "ru": "В мире {dir} работает egov-sim up (pid {pid}), но его система управления не отвечает по адресу {url}: "
+              "укажите его --base-port",
+        "en": "egov-sim up runs on {dir} (pid {pid}) but its control system does not answer at {url}: give its "
+              "--base-port",
+    },
+    "trace.target": {
+        "kk": "--target жүйелеріне қосылу мүмкін болмады: {problem}",
+        "ru": "Не удалось подключиться к системам --target: {problem}",
+        "en": "cannot use the systems of --target: {problem}",
+    },
+    "trace.no_token": {
+        "kk": "{url} мекенжайындағы жүйелер үшін аудитор немесе әкімші токені жоқ: --token беріңіз, "
+              "EGOV_SIM_AUDITOR_TOKEN орнатыңыз немесе әлемнің --data-dir каталогын беріңіз",
+        "ru": "Нет токена аудитора или администратора для систем по адресу {url}: укажите --token, "
+              "задайте EGOV_SIM_AUDITOR_TOKEN или --data-dir этого мира",
+        "en": "no auditor or admin token for the systems at {url}: give --token, set EGOV_SIM_AUDITOR_TOKEN, "
+              "or the --data-dir of that world",
+    },
+    "trace.refused": {"kk": "{system} жүйесі бас тартты: {problem}", "ru": "Система {system} отказала: {problem}",
+                      "en": "{system} refused: {problem}"},
+    "trace.unreachable": {"kk": "жүйе жауап бермеді: {problem}", "ru": "система не ответила: {problem}",
+                          "en": "a system did not answer: {problem}"},
+    "trace.output": {"kk": "{file} файлына жазу мүмкін емес: {problem}", "ru": "Не удаётся записать {file}: {problem}",
+                     "en": "cannot write {file}: {problem}"},
+    "trace.html_missing": {
+        "kk": "html пішімі әзірге жоқ (egov_sim.trainer.html модулі орнатылмаған)",
+        "ru": "Формат html пока недоступен (нет модуля egov_sim.trainer.html)",
+        "en": "the html format is not available yet (no module egov_sim.trainer.html)",
+    },
 }
 
 
