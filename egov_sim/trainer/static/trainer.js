@@ -774,6 +774,7 @@
 
   // ---- the run's API -------------------------------------------------------------------------
   function api(method, path, body) {
+    if (state.offline) return Promise.reject(new Error("offline export: no API"));  // never reached: no picker
     var headers = {"Accept": "application/json"};
     if (state.token) headers[TOKEN_HEADER] = state.token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
