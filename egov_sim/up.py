@@ -384,6 +384,8 @@ class Supervisor:
         data = settings.data_dir.expanduser().resolve()
         for line in credentials_notice(settings):
             self.say(line)
+        if "control" in cluster.systems:  # the fragment never reaches a server log; the page keeps it
+            self.say(f"trainer: {settings.url_of('control')}/trainer#token={RunCredentials.of(settings).admin_token}")
         if not self.elsewhere:
             self.say(f"All {len(cluster.systems)} systems are up; data in {data}. Ctrl-C stops them.")
             return
