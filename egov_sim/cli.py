@@ -78,6 +78,10 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="one application through the portal, every system in one process")
     demo.add_argument("--reglament", default="almaty-queue")
+    demo.add_argument("--step", action="store_true",
+                      help="pause after each step (with the seed's text of it) until Enter, so a trainer can "
+                           "talk it through; q and Enter stops the narration. The prompt goes to stderr. When "
+                           "the input ends (stdin closed or piped) the narration goes on without waiting")
     _world_arguments(demo)
 
     run = commands.add_parser("run", help="one application end to end in virtual time; exits 0 whatever the outcome")
@@ -221,6 +225,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, settings, world) -> int:
     import asyncio
+    import io
 
     from egov_sim.demo import run_demo
     from reglaments import ReglamentError, get_reglament
@@ -233,7 +238,11 @@ def _demo(args: argparse.Namespace, settings, world) -> int:
 
     async def demo() -> int:
         try:
-            return await run_demo(settings, sys.stdout, args.reglament, args.lang, world)
+            # --step reads stdin only after the simulation has stopped: nothing else runs meanwhile.
+            # A process started with stdin closed has none: the narration then never waits.
+            step_input = (sys.stdin if sys.stdin is not None else io.StringIO()) if args.step else None
+            return await run_demo(settings, sys.stdout, args.reglament, args.lang, world,
+                                  step_input=step_input, prompt=sys.stderr)
         finally:
             await world.drop_schemas(settings)
 

@@ -1,4 +1,11 @@
-"""``egov-sim demo``: one application through the portal, narrated step by step."""
+"""``egov-sim demo``: one application through the portal, narrated step by step.
+
+With ``--step`` (``step_input``) the narration stops after each step, under the seed's own text of
+it, until the trainer presses Enter; ``q`` and Enter ends the narration there (the demo still
+succeeds). When the input ends (stdin closed, or a pipe that ran dry) it goes on without waiting.
+The prompt goes to ``prompt`` (the command's stderr), so the narration on stdout stays as it is
+without ``--step``.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +23,77 @@ if TYPE_CHECKING:
     from egov_sim.world import World
 
 
-def narrate(trace: list[dict[str, Any]], out: TextIO, lang: str = "en") -> None:
-    """The trace, one line a step (``egov_sim.texts.trace_lines``)."""
-    if trace:
-        reglament = get_reglament(trace[0]["reglament"])
-        for line in trace_lines(trace, reglament, trace[0]["channel"], lang):
-            out.write(line + "\n")
+_STEP_WORDS: dict[str, dict[str, str]] = {
+    "prompt": {
+        "kk": "[{n}/{total}] Enter — келесі қадам, q — тоқтату: ",
+        "ru": "[{n}/{total}] Enter — следующий шаг, q — остановить: ",
+        "en": "[{n}/{total}] Enter: next step, q: stop: ",
+    },
+    "stopped": {
+        "kk": "Баяндау тоқтатылды: {total} қадамның {n}-і көрсетілді.",
+        "ru": "Рассказ остановлен: показано шагов {n} из {total}.",
+        "en": "Narration stopped after step {n} of {total}.",
+    },
+}
+
+
+class _Pauses:
+    """Waits for Enter between steps: ``q`` stops, the end of the input stops the waiting."""
+
+    def __init__(self, source: TextIO | None, prompt: TextIO | None, lang: str) -> None:
+        self.source, self.prompt, self.lang = source, prompt, lang
+        self.waiting = source is not None
+
+    def go_on(self, n: int, total: int) -> bool:
+        """False when the trainer typed ``q``; True otherwise (Enter, or the input ended)."""
+        if not self.waiting:
+            return True
+        if self.prompt is not None:
+            self.prompt.write(_STEP_WORDS["prompt"][self.lang].format(n=n, total=total))
+            self.prompt.flush()
+        line = self.source.readline() if self.source is not None else ""
+        if line == "":  # the end of the input: no one to wait for
+            self.waiting = False
+            if self.prompt is not None:
+                self.prompt.write("\n")
+            return True
+        return line.strip().lower() not in ("q", "quit", "й")  # й: q on a Kazakh or Russian layout
+
+
+def narrate(trace: list[dict[str, Any]], out: TextIO, lang: str = "en", pauses: _Pauses | None = None) -> bool:
+    """The trace, one line a step (``egov_sim.texts.trace_lines``). With ``pauses``: each line
+    followed by the seed's text of the step, then a wait for Enter. False if the trainer stopped."""
+    if not trace:
+        return True
+    reglament = get_reglament(trace[0]["reglament"])
+    lines = trace_lines(trace, reglament, trace[0]["channel"], lang)
+    for n, (event, line) in enumerate(zip(trace, lines, strict=True), start=1):
+        out.write(line + "\n")
+        if pauses is None:
+            continue
+        seed = _seed_text(reglament, event)
+        if seed:
+            out.write(f"      «{seed}»\n")
+        out.flush()
+        if not pauses.go_on(n, len(lines)):
+            out.write(_STEP_WORDS["stopped"][lang].format(n=n, total=len(lines)) + "\n")
+            return False
+    return True
+
+
+def _seed_text(reglament: Any, event: dict[str, Any]) -> str | None:
+    key = event.get("step") or f"{event['kind']}-{event['number']}"
+    try:
+        return reglament.channels[event["channel"]].step(key).text_kk
+    except KeyError:
+        return None
 
 
 async def run_demo(settings: Settings, out: TextIO, reglament_id: str = "almaty-queue", lang: str = "en",
-                   world: World | None = None) -> int:
+                   world: World | None = None, step_input: TextIO | None = None,
+                   prompt: TextIO | None = None) -> int:
+    """Play the demo and narrate it; ``step_input`` given, pause after each step (module doc).
+    0 when the result is a valid signed queue notification (or the trainer stopped early), else 1."""
     reglament = get_reglament(reglament_id)
     out.write(f"egov-sim: {getattr(reglament.title, lang)}\n")
     if lang != "kk":
@@ -39,7 +107,9 @@ async def run_demo(settings: Settings, out: TextIO, reglament_id: str = "almaty-
         outcome = await apply_on_portal(
             simulation.client, reglament_id, DEMO_CITIZEN, data_dir=settings.data_dir
         )
-    narrate(outcome.trace, out, lang)
+    pauses = _Pauses(step_input, prompt, lang) if step_input is not None else None
+    if not narrate(outcome.trace, out, lang, pauses):
+        return 0
     application = outcome.application or {}
     result = application.get("result") or {}
     document = result.get("document") or {}
