@@ -52,12 +52,19 @@ class _Pauses:
             self.prompt.write(_STEP_WORDS["prompt"][self.lang].format(n=n, total=total))
             self.prompt.flush()
         line = self.source.readline() if self.source is not None else ""
+        if self.prompt is not None and (line == "" or not _echoes(self.source)):
+            self.prompt.write("\n")  # a terminal echoes the Enter; a pipe or a file does not
         if line == "":  # the end of the input: no one to wait for
             self.waiting = False
-            if self.prompt is not None:
-                self.prompt.write("\n")
             return True
         return line.strip().lower() not in ("q", "quit", "й")  # й: q on a Kazakh or Russian layout
+
+
+def _echoes(source: TextIO | None) -> bool:
+    try:
+        return bool(source is not None and source.isatty())
+    except (ValueError, OSError):  # closed
+        return False
 
 
 def narrate(trace: list[dict[str, Any]], out: TextIO, lang: str = "en", pauses: _Pauses | None = None) -> bool:
