@@ -20,6 +20,7 @@ Routes (JSON; a refusal is ``{"error", "message", "message_kk", "message_ru", "f
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,6 +65,10 @@ PAGE_POLICY = (
 it keeps in sessionStorage is not for a script injected with some data to read."""
 
 MAX_APPLICATIONS = 500
+
+APPLICATION_ID = re.compile(r"[^/?#%\s\x00-\x1f\x7f]{1,200}")
+"""What an application's (or a session's) id can be: the flow reads it into other systems' paths
+and queries, so an id that would change their meaning (a ``?``, a ``/``) names no application."""
 
 
 def _refusal(status: int, error: str, texts: dict[str, str], fields: list[dict[str, str]] | None = None,
@@ -159,10 +164,12 @@ async def applications(runtime: Runtime,
     ]}
 
 
-@api.get("/flow/{application_id}", dependencies=[AUDIT],
+@api.get("/flow/{application_id:path}", dependencies=[AUDIT],
          summary="One application's flow: steps, messages, signatures (egov_sim.trainer.flow)")
 async def flow(application_id: str, request: Request):
     try:
+        if not APPLICATION_ID.fullmatch(application_id):
+            raise FlowError(application_id)
         return await collect(_world(request), application_id)
     except FlowError:
         return _refusal(404, "not_found", {

@@ -165,6 +165,9 @@ async def test_an_unknown_application_or_play_is_404_in_three_languages(simulati
         body = _refusal(await auditor.get("/trainer/api/flow/no-such-application"), 404, "not_found")
         assert "no-such-application" in body["message_kk"] and body["applicationId"] == "no-such-application"
         _refusal(await auditor.get("/trainer/api/plays/no-such-play"), 404, "not_found")
+        # an id that would change the meaning of the paths and queries the flow is read with
+        for odd in ("x%3Fy", "x%2Fy", "x%23y", "x%25y", "a%20b", "x" * 201):
+            _refusal(await auditor.get(f"/trainer/api/flow/{odd}"), 404, "not_found")
         bad_limit = _refusal(await auditor.get("/trainer/api/applications", params={"limit": 0}), 422,
                              "invalid_request")
         assert [f["field"] for f in bad_limit["fields"]] == ["limit"]
