@@ -220,6 +220,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from egov_sim.snapshot import run_snapshot
 
         return run_snapshot(args, settings, sys.stdout, sys.stderr)
+    if args.command == "trace":
+        from egov_sim.trace_cli import run_trace
+
+        return run_trace(args, None, sys.stdout, sys.stderr)  # its own --data-dir / --base-port
+    if args.command == "trainer":
+        from egov_sim.trainer.cli import run_trainer
+
+        return run_trainer(args, sys.stdout, sys.stderr)
     return 2
 
 
