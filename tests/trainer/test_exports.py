@@ -27,13 +27,18 @@ from simulation.database import drop_run
 from simulation.settings import Settings
 from tests.conftest import RUN_SCHEMAS, WORKING_MONDAY
 
-CASES = (("portal", "approved"), ("corporation", "refused"))
+CASES = {  # name: (reglament, channel, case)
+    "portal": ("almaty-queue", "portal", "approved"),
+    "corporation": ("almaty-queue", "corporation", "refused"),
+    "rejected": ("almaty-queue", "portal", "revoked-certificate"),  # stopped on the portal: no message at all
+    "housing-aid": ("almaty-housing-aid", "portal", "approved"),  # Е-собес decides
+}
 
 
 @pytest.fixture(scope="module")
 def flows(tmp_path_factory) -> dict[str, dict]:
-    """The flows of two finished applications of almaty-queue (the portal approved, the front
-    office refused), played in one world. A plain fixture: the browser tests are sync."""
+    """The flows of finished applications (:data:`CASES`), played in one world. A plain fixture:
+    the browser tests are sync."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("exports") / "run", population_size=300,
                         clock_start=WORKING_MONDAY)
 
@@ -41,11 +46,11 @@ def flows(tmp_path_factory) -> dict[str, dict]:
         try:
             async with Simulation(settings) as simulation:
                 found = {}
-                for channel, case in CASES:
-                    spec = get_reglament("almaty-queue").cases[channel][case]
-                    report = await play(simulation, "almaty-queue", channel, spec, case)
-                    assert report["outcome"] == case
-                    found[channel] = await collect(simulation, report["application_id"])
+                for name, (reglament, channel, case) in CASES.items():
+                    spec = get_reglament(reglament).cases[channel][case]
+                    report = await play(simulation, reglament, channel, spec, case)
+                    found[name] = await collect(simulation, report["application_id"])
+                    assert found[name]["outcome"] == report["outcome"]
                 return found
         finally:
             await drop_run(settings, RUN_SCHEMAS)
@@ -57,7 +62,7 @@ def flows(tmp_path_factory) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
-@pytest.mark.parametrize("channel", ["portal", "corporation"])
+@pytest.mark.parametrize("channel", list(CASES))
 def test_the_text_tells_every_step_in_order_with_its_messages_and_the_outcome(flows, channel, lang):
     flow = flows[channel]
     lines = render_text(flow, lang).splitlines()
@@ -118,7 +123,7 @@ def _nanos(iso: str) -> int:
     return (datetime.fromisoformat(iso) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
 
 
-@pytest.mark.parametrize("channel", ["portal", "corporation"])
+@pytest.mark.parametrize("channel", list(CASES))
 def test_otlp_is_a_trace_service_request_with_a_span_per_step_and_message(flows, channel):
     flow = flows[channel]
     document = render_otlp(flow)
@@ -130,7 +135,8 @@ def test_otlp_is_a_trace_service_request_with_a_span_per_step_and_message(flows,
 
     request = _parsed(document)
     resource = {a.key: a.value.string_value for a in request.resource_spans[0].resource.attributes}
-    assert resource == {"service.name": "egov-sim", "egov_sim.reglament": "almaty-queue", "egov_sim.channel": channel}
+    assert resource == {"service.name": "egov-sim", "egov_sim.reglament": flow["reglament"],
+                        "egov_sim.channel": flow["channel"]}
     spans = list(request.resource_spans[0].scope_spans[0].spans)
     assert {len(s.trace_id) for s in spans} == {16} and {len(s.span_id) for s in spans} == {8}
     assert len({s.trace_id for s in spans}) == 1 and len({s.span_id for s in spans}) == len(spans)
@@ -210,24 +216,26 @@ def mermaid_page(browser, node_module):
 
 
 @pytest.mark.parametrize("lang", ["kk", "en"])
-@pytest.mark.parametrize("channel", ["portal", "corporation"])
+@pytest.mark.parametrize("channel", list(CASES))
 def test_mermaid_parses_and_draws_an_arrow_per_hop_and_a_note_per_step(flows, mermaid_page, channel, lang):
     flow = flows[channel]
     diagram = render_mermaid(flow, lang)
     drawn = mermaid_page(diagram)
     assert "error" not in drawn, drawn.get("error")
     hops = [hop for message in flow["messages"] for hop in message["hops"]]
-    assert drawn["lines"] == len(hops) > 0
+    assert drawn["lines"] == len(hops) and (len(hops) > 0) == (channel != "rejected")
     assert drawn["solid"] == sum(h["kind"] == "request" for h in hops)
     assert drawn["dotted"] == sum(h["kind"] == "response" for h in hops)
     assert drawn["notes"] == len(flow["steps"])
+    if channel == "housing-aid":  # Е-собес decides there: a column of its own, arrows to it
+        assert "e_sobes" in [p["id"] for p in flow["participants"]] and "->>e_sobes: " in diagram
     titles = {p["title"][lang] for p in flow["participants"]}
     assert set(drawn["actors"]) == titles  # (each drawn at the top and at the bottom)
     notes = " ".join(drawn["noteTexts"])
     assert all(step["label"] in notes for step in flow["steps"])
-    filed = next(m for m in flow["messages"] if m["serviceId"] == "HousingQueueRegistration")
-    first = next(t for t in drawn["messages"] if t.startswith("HousingQueueRegistration ("))
-    assert all(s["verdict"] in first for s in filed["signatures"] if s["of"] in ("request", "document"))
+    for message in flow["messages"]:  # its first arrow says the request's and the document's verdicts
+        said = next(t for t in drawn["messages"] if t.startswith(f"{message['serviceId']} ("))
+        assert all(s["verdict"] in said for s in message["signatures"] if s["of"] in ("request", "document"))
 
 
 def test_mermaid_keeps_text_the_grammar_would_read_as_syntax(flows, mermaid_page):
@@ -253,3 +261,30 @@ def test_a_broken_diagram_fails_the_check(flows, mermaid_page):
     assert "Parse error" in mermaid_page(broken)["error"]
     missing_colon = diagram + "    portal->>gateway HousingQueueRegistration\n"
     assert "Parse error" in mermaid_page(missing_colon)["error"]
+
+
+def test_a_message_outside_any_step_and_a_failed_one_are_shown(flows):
+    """A message the flow could give to no step is told after the steps (a child of the root span);
+    one the gateway did not deliver is an error span, and the text says its error code."""
+    flow = copy.deepcopy(flows["portal"])
+    loose = flow["messages"][-1]
+    flow["steps"][loose["step"]]["messages"].remove(loose["index"])
+    loose["step"] = None
+    failed = flow["messages"][0]
+    failed.update(status="NOT_DELIVERED", errorCode="SERVICE_UNAVAILABLE")
+
+    said = render_text(flow, "en").splitlines()
+    outside = said.index("  Messages outside any step")
+    assert said[outside + 1].strip().startswith(f"✉ {loose['serviceId']}: ")
+    assert f"✉ {failed['serviceId']}: " in next(line for line in said if failed["serviceId"] in line and "✉" in line)
+    assert any(line.endswith(": NOT_DELIVERED (error code SERVICE_UNAVAILABLE)") for line in said)
+
+    spans = {s["name"]: s for s in render_otlp(flow)["resourceSpans"][0]["scopeSpans"][0]["spans"]}
+    root = next(s for s in spans.values() if not s["parentSpanId"])
+    assert spans[f"send {loose['serviceId']}"]["parentSpanId"] == root["spanId"]
+    assert spans[f"send {failed['serviceId']}"]["status"] == {"code": 2, "message": "SERVICE_UNAVAILABLE"}
+    assert "status" not in spans[f"send {loose['serviceId']}"]
+
+    diagram = render_mermaid(flow, "en")
+    assert diagram.count("->>") == sum(len(m["hops"]) for m in flow["messages"])
+    assert diagram.rstrip().splitlines()[-1].endswith(text(f"{loose['serviceId']}: DELIVERED"))
