@@ -81,7 +81,8 @@ def simulation_loggers() -> list[str]:
     """The loggers of the simulation's code: the package of every system of the topology, and
     the libraries they share."""
     packages = {system.app.partition(":")[0].partition(".")[0] for system in SYSTEMS.values()}
-    return sorted(packages | {"gateway_protocol", "reglaments", "egov_sim"})
+    # control's factory lives in egov_sim (it adds the trainer's view), its routes in control
+    return sorted(packages | {"control", "gateway_protocol", "reglaments", "egov_sim"})
 
 
 def configure_logging(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from egov_sim.clients._base import Answer, BaseClient, params
 
@@ -82,10 +83,10 @@ class ControlClient(BaseClient):
         return await self.json("GET", "/timers", list[Timer], params=params(state=state))
 
     async def trace(self, application_id: str) -> list[TraceEvent]:
-        return await self.json("GET", f"/trace/{application_id}", list[TraceEvent])
+        return await self.json("GET", f"/trace/{quote(application_id, safe='')}", list[TraceEvent])
 
     async def position(self, application_id: str) -> Position:
-        return await self.json("GET", f"/positions/{application_id}", Position)
+        return await self.json("GET", f"/positions/{quote(application_id, safe='')}", Position)
 
     async def systems(self) -> list[System]:
         return await self.json("GET", "/systems", list[System])
