@@ -78,7 +78,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     language = default_language()
     show.add_argument("--lang", choices=LANGUAGES, default=language,
                       help=f"language of the names and phrases around the systems' Kazakh texts (default here: "
-                           f"{language}; otlp carries all three)")
+                           f"{language}); otlp takes none: it carries the step names in all three")
     show.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     show.add_argument("--data-dir", metavar="DIR",
                       help="the world: its tokens for running systems, or the world to open when none run "

@@ -166,7 +166,8 @@ def render_otlp(flow: dict[str, Any]) -> dict[str, Any]:
         trace, root, None, f"{flow['reglament']} / {flow['channel']}", SPAN_KIND_INTERNAL, first, last,
         {"egov_sim.application.id": application, "egov_sim.reglament": flow["reglament"],
          "egov_sim.channel": flow["channel"], "egov_sim.outcome": flow["outcome"],
-         "egov_sim.reglament.title.kk": title.get("kk"), "egov_sim.reglament.title.en": title.get("en")},
+         "egov_sim.reglament.title.kk": title.get("kk"), "egov_sim.reglament.title.ru": title.get("ru"),
+         "egov_sim.reglament.title.en": title.get("en")},
     ))
     return {"resourceSpans": [{
         "resource": {"attributes": _attributes({
