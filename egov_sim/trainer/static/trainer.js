@@ -115,6 +115,10 @@
     "rev.revoked": ["кері қайтарылған", "отозван", "revoked"],
     "rev.unknown": ["белгісіз", "неизвестно", "unknown"],
     "rev.atTheTime": ["хабарлама жіберілген кезде: {state}", "на момент сообщения: {state}", "when the message travelled: {state}"],
+    "rev.now": ["қазір: {state}", "сейчас: {state}", "now: {state}"],
+    iin: ["ЖСН", "ИИН", "IIN"],
+    bin: ["БСН", "БИН", "BIN"],
+    organisation: ["Ұйым", "Организация", "Organisation"],
     "rev.since": ["{at} бастап, себебі: {reason}", "с {at}, причина: {reason}", "since {at}, reason: {reason}"],
     "kind.process": ["процесс", "процесс", "process"],
     "kind.condition": ["шарт", "условие", "condition"],
@@ -270,6 +274,7 @@
       state.index = wasAtEnd && !state.playing ? flow.steps.length - 1 : Math.min(previous, flow.steps.length - 1);
     } else {
       state.index = 0;
+      state.shownStep = null;
     }
     $("player").hidden = false;
     renderFlow();
@@ -280,10 +285,12 @@
     if (!flow) return;
     $("flow-title").textContent = tr(flow.title) || flow.reglament;
     $("flow-title").title = tr(flow.title) || flow.reglament;
-    var first = flow.participants.length ? flow.participants[0] : null;
+    // where the application was filed: the system of its first step (the portal, the front office,
+    // the provider's chancellery)
+    var first = flow.steps.length ? flow.steps[0].system : null;
     var channel = tr(flow.channelTitle) || flow.channel;
     $("flow-meta").textContent = t("flowMeta", {
-      channel: first ? t("channelFirst", {channel: channel, first: tr(first.title)}) : channel,
+      channel: first ? t("channelFirst", {channel: channel, first: systemTitle(first)}) : channel,
       id: flow.applicationId,
       start: when(flow.clock && flow.clock.start),
       end: when(flow.clock && flow.clock.end),
@@ -581,6 +588,15 @@
   function renderStep(step) {
     $("step-title").textContent = step.label + (step.name ? " · " + tr(step.name) : "");
     var box = $("step");
+    // the same step shown again (another language, projector, a live update): its documents stay
+    // open as the trainer left them
+    var open = {};
+    if (state.shownStep === state.index) {
+      Array.prototype.forEach.call(box.querySelectorAll("details[data-key]"), function (d) {
+        if (d.open) open[d.getAttribute("data-key")] = true;
+      });
+    }
+    state.shownStep = state.index;
     box.textContent = "";
     if (step.textKk) {
       box.appendChild(el("h4", {text: t("textKk")}));
@@ -620,6 +636,11 @@
     });
     head.appendChild(toggle);
     messages.forEach(function (m) { box.appendChild(renderMessage(m)); });
+    var all = box.querySelectorAll("details[data-key]"), any = false;
+    Array.prototype.forEach.call(all, function (d) {
+      if (open[d.getAttribute("data-key")]) { d.open = true; any = true; }
+    });
+    if (any && !Array.prototype.some.call(all, function (d) { return !d.open; })) toggle.textContent = t("closeAll");
   }
 
   function renderMessage(m) {
@@ -631,15 +652,15 @@
     var summary = el("summary", null, [
       el("strong", {text: m.serviceId}), " " + systemTitle(m.sender) + " → " + systemTitle(m.recipient) + " ", verdicts
     ]);
-    var details = el("details", {className: "message", "data-message": String(m.index)}, [summary]);
+    var details = el("details", {className: "message", "data-message": String(m.index), "data-key": "m" + m.index}, [summary]);
     var facts = el("dl", {className: "facts"});
     row(facts, "at", when(m.at));
     row(facts, "route", m.hops.filter(function (h) { return h.kind === "request"; }).map(function (h) { return h.from; })
       .concat([m.recipient]).join(" → "));
     row(facts, "messageStatus", (m.status || "") + (m.errorCode ? " · " + m.errorCode : ""));
     details.appendChild(facts);
-    details.appendChild(dataBlock("request", m.request));
-    details.appendChild(dataBlock("response", m.response));
+    details.appendChild(dataBlock("request", m.request, "m" + m.index + "-request"));
+    details.appendChild(dataBlock("response", m.response, "m" + m.index + "-response"));
     if (m.signatures.length) {
       details.appendChild(el("h5", {text: t("signatures")}));
       m.signatures.forEach(function (sig) { details.appendChild(renderSignature(sig)); });
@@ -647,8 +668,8 @@
     return details;
   }
 
-  function dataBlock(key, data) {
-    var block = el("details", {className: "data"}, [el("summary", {text: t(key)})]);
+  function dataBlock(key, data, id) {
+    var block = el("details", {className: "data", "data-key": id}, [el("summary", {text: t(key)})]);
     if (data == null || (typeof data === "object" && !Object.keys(data).length)) {
       block.appendChild(el("p", {className: "hint", text: t("noData")}));
     } else {
@@ -683,7 +704,11 @@
     dl.appendChild(el("dd", null, [el("span", {className: "badge " + (ok ? "ok" : "bad"), text: verdictMark(sig.verdict)}),
                                    sig.message ? " " + sig.message : ""]));
     row(dl, "signer", sig.signer);
-    row(dl, "subject", sig.subject);
+    var info = sig.signerInfo || {};
+    row(dl, "iin", info.iin, {className: "mono"});
+    row(dl, "organisation", info.organisation);
+    row(dl, "bin", info.bin, {className: "mono"});
+    if (!sig.signerInfo) row(dl, "subject", sig.subject);
     row(dl, "issuer", sig.issuer);
     row(dl, "serial", sig.serial, {className: "mono"});
     if (sig.validFrom || sig.validTo) row(dl, "validity", when(sig.validFrom) + " – " + when(sig.validTo));
@@ -692,7 +717,8 @@
     if (rev) {
       var status = T["rev." + rev.status] ? t("rev." + rev.status) : String(rev.status);
       var atTheTime = T["rev." + rev.atTheTime] ? t("rev." + rev.atTheTime) : String(rev.atTheTime);
-      var text = status + "; " + t("rev.atTheTime", {state: atTheTime});
+      var text = t("rev.atTheTime", {state: atTheTime});
+      if (rev.status !== rev.atTheTime) text += "; " + t("rev.now", {state: status});
       if (rev.revokedAt) text += "; " + t("rev.since", {at: when(rev.revokedAt), reason: rev.reason || "–"});
       row(dl, "revocation", text, {className: rev.atTheTime === "good" ? "ok" : "bad"});
     }
