@@ -813,6 +813,7 @@
           if (!response.ok) {
             var error = new Error(refusalText(data) || (response.status + " " + response.statusText));
             error.status = response.status;
+            error.body = data;
             throw error;
           }
           return data;
@@ -983,6 +984,12 @@
     api("POST", "/plays", body).then(function (answer) {
       pollPlay(answer.playId, null);
     }, function (error) {
+      if (error.status === 409 && error.body && error.body.playId) {
+        // another play runs (another trainer's tab): show its application when it ends
+        setStatus("error", {msg: error.message}, "bad");
+        pollPlay(error.body.playId, null);
+        return;
+      }
       setStatus("playFailed", {msg: error.message}, "bad");
       renderPlayNote();
     });
