@@ -4,6 +4,7 @@ what the guide says it prints."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ def blocks() -> list[str]:
 
 
 def test_the_guide_has_its_runnable_blocks():
-    assert len(blocks()) == 3
+    assert len(blocks()) == 6
 
 
 @pytest.fixture
@@ -60,3 +61,28 @@ def test_a_class_world_is_saved_and_restored(shell, tmp_path):
     out = shell(blocks()[2]).stdout
     assert "before-class" in out.splitlines()[-1], out  # `snapshot list` names it
     assert (tmp_path / "class-world" / "snapshots" / "before-class" / "manifest.json").is_file()
+
+
+def test_one_application_is_exported_in_every_format(shell, tmp_path):
+    out = shell(blocks()[3]).stdout
+    for label in ("1-процесс", "5-процесс", "8-процесс"):
+        assert label in out, out
+    assert (tmp_path / "flow.mmd").read_text(encoding="utf-8").startswith("sequenceDiagram")
+    spans = json.loads((tmp_path / "spans.json").read_text(encoding="utf-8"))
+    assert spans["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    page = (tmp_path / "flow.html").read_text(encoding="utf-8")
+    assert page.lower().startswith("<!doctype html>") and 'id="egov-flow"' in page
+
+
+def test_the_demo_stops_where_the_trainer_says(shell):
+    done = shell(blocks()[4])
+    assert "1-процесс" in done.stdout and "3-процесс" in done.stdout, done.stdout
+    assert "8-процесс" not in done.stdout, done.stdout  # stopped after the third step
+    assert done.stderr.count("q — остановить") == 3, done.stderr  # a prompt after each step shown
+
+
+def test_the_reglament_is_written_as_bpmn(shell, tmp_path):
+    shell(blocks()[5])
+    for name in ("almaty-queue.bpmn", "wko-queue-portal.bpmn"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "http://www.omg.org/spec/BPMN/20100524/MODEL" in text and "BPMNDiagram" in text, name

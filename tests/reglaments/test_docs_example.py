@@ -68,6 +68,18 @@ def test_the_command_runs_as_written(tmp_path):
     assert "Result signature: VALID" in result.stdout
 
 
+def test_the_export_command_runs_as_written(tmp_path):
+    write_example(tmp_path / "my-reglaments")
+    command = re.search(r"```sh\n(EGOV_SIM_REGLAMENTS=.*? reglaments export .*?)\n```", DOC.read_text(encoding="utf-8"), re.S)[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("EGOV_SIM_REGLAMENTS", None)
+    result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "example-queue.bpmn").read_text(encoding="utf-8")
+    assert "BPMNDiagram" in text and 'id="front-office_process-1"' in text, text[:500]
+
+
 def test_the_doc_lists_every_operation_with_its_parameters():
     from corporation_ws.operations import OPERATIONS as front_office
     from portal.operations import OPERATIONS as portal
