@@ -27,9 +27,12 @@ Interceptor = Callable[[httpx.Request], Awaitable[httpx.Request | None] | httpx.
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
-    def __init__(self, settings: Settings, extra: tuple[str, ...] = ()) -> None:
-        """``extra``: test doubles to start as well, e.g. ("echo",)."""
+    def __init__(self, settings: Settings, extra: tuple[str, ...] = (), *, from_template: bool = True) -> None:
+        """``extra``: test doubles to start as well, e.g. ("echo",). ``from_template``: a fresh
+        world may be a copy of its kind's template when EGOV_SIM_WORLD_TEMPLATES is set
+        (:mod:`egov_sim.templates`)."""
         self.settings = settings
+        self.from_template = from_template
         self.systems = (*START_ORDER, *extra)
         self._routes: dict[tuple[str, int], httpx.ASGITransport] = {}
         self.interceptors: list[Interceptor] = []
@@ -86,9 +89,12 @@ def create(system: str, settings: Settings, transport: httpx.AsyncBaseTransport 
 class Simulation:
     """All systems of one run, started in one process (an async context manager)."""
 
-    def __init__(self, settings: Settings, extra: tuple[str, ...] = ()) -> None:
-        """``extra``: test doubles to start as well, e.g. ("echo",)."""
+    def __init__(self, settings: Settings, extra: tuple[str, ...] = (), *, from_template: bool = True) -> None:
+        """``extra``: test doubles to start as well, e.g. ("echo",). ``from_template``: a fresh
+        world may be a copy of its kind's template when EGOV_SIM_WORLD_TEMPLATES is set
+        (:mod:`egov_sim.templates`)."""
         self.settings = settings
+        self.from_template = from_template
         self.systems = (*START_ORDER, *extra)
         self.transport = InProcessTransport(settings)
         self.apps: dict[str, FastAPI] = {}
@@ -96,6 +102,10 @@ class Simulation:
         self._lifespans: dict[str, AsyncExitStack] = {}
 
     async def __aenter__(self) -> Simulation:
+        if self.from_template:
+            from egov_sim import templates
+
+            await templates.prepare(self.settings)
         try:
             for system in self.systems:
                 self._lifespans[system] = await self._stack.enter_async_context(AsyncExitStack())

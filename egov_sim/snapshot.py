@@ -337,24 +337,48 @@ def restore(settings: Settings, name: str) -> dict[str, Any]:
     A snapshot that does not pass :func:`check_restorable` is refused with nothing touched."""
     read_manifest(settings, name)
     _refuse_if_running_here(settings)
-    data_dir = _data_dir(settings)
-    folder = snapshots_dir(settings) / name
     with _locked(settings):
         manifest = check_restorable(settings, name)  # under the lock: no save replaces it meanwhile
-        # the files first into place beside their targets (nothing of the world changed yet) ...
-        staged = _stage_files(data_dir, folder / "files", manifest.get("files", []))
-        try:
-            if settings.database_url:
-                _restore_postgres(settings, folder / "postgresql", manifest["systems"])
-            else:
-                _restore_sqlite(data_dir, folder / "sqlite", manifest["systems"])
-        except BaseException:
-            for temporary in staged.values():
-                temporary.unlink(missing_ok=True)
-            raise
-        # ... then swapped in at once, and what came later removed
-        _place_files(data_dir, staged)
+        _restore_checked(settings, snapshots_dir(settings) / name, manifest)
     return manifest
+
+
+def restore_folder(settings: Settings, folder: Path) -> dict[str, Any]:
+    """Make the (new, not yet started) world of ``settings`` what the snapshot in ``folder`` holds
+    -- a snapshot of another data directory, left where it is (not copied among this world's
+    snapshots): :mod:`egov_sim.templates` makes fresh worlds so. Checked as :func:`restore` checks."""
+    name = folder.name
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{folder}: not a snapshot ({exc})") from None
+    here = _backend(settings)
+    if not isinstance(manifest, dict) or manifest.get("backend") != here:
+        raise SnapshotError(f"{folder}: a snapshot of another backend than this run's ({here})")
+    _refuse_if_running_here(settings)
+    data_dir = _data_dir(settings)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_systems(name, manifest, folder / here)
+    _check_files(name, manifest, folder / "files", data_dir)
+    _restore_checked(settings, folder, manifest)
+    return manifest
+
+
+def _restore_checked(settings: Settings, folder: Path, manifest: dict[str, Any]) -> None:
+    data_dir = _data_dir(settings)
+    # the files first into place beside their targets (nothing of the world changed yet) ...
+    staged = _stage_files(data_dir, folder / "files", manifest.get("files", []))
+    try:
+        if settings.database_url:
+            _restore_postgres(settings, folder / "postgresql", manifest["systems"])
+        else:
+            _restore_sqlite(data_dir, folder / "sqlite", manifest["systems"])
+    except BaseException:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+        raise
+    # ... then swapped in at once, and what came later removed
+    _place_files(data_dir, staged)
 
 
 def list_snapshots(settings: Settings) -> list[dict[str, Any]]:
