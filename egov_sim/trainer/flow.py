@@ -28,7 +28,7 @@ The document (:data:`FORMAT`)::
                    "request": data, "response": data,
                    "signatures": [{"of": "request" | "response" | "document", "signer", "issuer",
                                    "serial", "validFrom", "validTo", "chain", "verdict",
-                                   "message", "revocation"}]}],
+                                   "message", "messages": {kk, ru, en}, "revocation"}]}],
      "clock": {"start", "end"}, "outcome": "approved" | "refused" | "rejected" | "in-progress"}
 """
 
@@ -408,7 +408,10 @@ def _signature(of: str, cert: x509.Certificate | None, verdict, statuses: dict[s
                at: datetime) -> dict[str, Any]:
     entry: dict[str, Any] = {"of": of, "signer": None, "issuer": None, "serial": None, "validFrom": None,
                              "validTo": None, "chain": [], "verdict": str(verdict.code) if verdict else "MALFORMED",
-                             "message": verdict.message if verdict else "not a signature", "revocation": None}
+                             "message": verdict.message if verdict else "not a signature",
+                             "messages": {"kk": verdict.message_kk, "ru": verdict.message_ru, "en": verdict.message}
+                             if verdict else {"kk": "қолтаңба емес", "ru": "не подпись", "en": "not a signature"},
+                             "revocation": None}
     if cert is None:
         return entry
     serial = _serial(cert)

@@ -697,12 +697,16 @@
     return table;
   }
 
+  function verdictText(sig) {  // the verdict's words in the interface's language (English as sent when absent)
+    return (sig.messages && sig.messages[state.lang]) || sig.message || "";
+  }
+
   function renderSignature(sig) {
     var ok = sig.verdict === "VALID";
     var dl = el("dl", {className: "facts signature " + (ok ? "ok" : "bad"), "data-of": sig.of});
     dl.appendChild(el("dt", {className: "sig-of", text: t("of." + sig.of)}));
     dl.appendChild(el("dd", null, [el("span", {className: "badge " + (ok ? "ok" : "bad"), text: verdictMark(sig.verdict)}),
-                                   sig.message ? " " + sig.message : ""]));
+                                   verdictText(sig) ? " " + verdictText(sig) : ""]));
     row(dl, "signer", sig.signer);
     var info = sig.signerInfo || {};
     row(dl, "iin", info.iin, {className: "mono"});
