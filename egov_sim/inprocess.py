@@ -27,12 +27,9 @@ Interceptor = Callable[[httpx.Request], Awaitable[httpx.Request | None] | httpx.
 
 
 class InProcessTransport(httpx.AsyncBaseTransport):
-    def __init__(self, settings: Settings, extra: tuple[str, ...] = (), *, from_template: bool = True) -> None:
-        """``extra``: test doubles to start as well, e.g. ("echo",). ``from_template``: a fresh
-        world may be a copy of its kind's template when EGOV_SIM_WORLD_TEMPLATES is set
-        (:mod:`egov_sim.templates`)."""
+    def __init__(self, settings: Settings, extra: tuple[str, ...] = ()) -> None:
+        """``extra``: test doubles to start as well, e.g. ("echo",)."""
         self.settings = settings
-        self.from_template = from_template
         self.systems = (*START_ORDER, *extra)
         self._routes: dict[tuple[str, int], httpx.ASGITransport] = {}
         self.interceptors: list[Interceptor] = []

@@ -352,8 +352,10 @@ def restore_folder(settings: Settings, folder: Path) -> dict[str, Any]:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"{folder}: not a snapshot ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("format"), int) or manifest["format"] > FORMAT:
+        raise SnapshotError(f"{folder}: not a snapshot of format {FORMAT} or older")
     here = _backend(settings)
-    if not isinstance(manifest, dict) or manifest.get("backend") != here:
+    if manifest.get("backend") != here:
         raise SnapshotError(f"{folder}: a snapshot of another backend than this run's ({here})")
     _refuse_if_running_here(settings)
     data_dir = _data_dir(settings)

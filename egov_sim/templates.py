@@ -24,9 +24,12 @@ Several processes (pytest-xdist's workers) share ``DIR``: a file lock makes one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,8 +59,27 @@ def kind(settings: Settings) -> str | None:
             fixtures.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
         except OSError:
             return None  # the world's start will say what is wrong with the file
-    text = json.dumps([VERSION, fields, fixtures], sort_keys=True, default=str)
+    text = json.dumps([VERSION, _code(), fields, fixtures], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@functools.cache
+def _code() -> str:
+    """A digest of the project's own code and package data (names, sizes, modification times):
+    a template built by other code -- other tables, other fixtures, another CA -- is another kind,
+    so a kept templates folder is never out of date after an upgrade or a pull."""
+    from simulation.topology import SYSTEMS
+
+    root = Path(__file__).resolve().parents[1]
+    packages = {s.app.partition(":")[0].partition(".")[0] for s in SYSTEMS.values()}
+    packages |= {"simulation", "runtime", "reglaments", "gateway_protocol", "egov_sim", "control"}
+    digest = hashlib.sha256()
+    for package in sorted(packages):
+        for path in sorted((root / package).rglob("*")):
+            if path.suffix in (".py", ".yaml") and path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(root)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def is_fresh(settings: Settings) -> bool:
@@ -83,36 +105,35 @@ async def prepare(settings: Settings) -> bool:
     template = template_settings(settings, key, root)
     snapshot_folder = snapshot.snapshots_dir(template) / SNAPSHOT
     if not (snapshot_folder / snapshot.MANIFEST).is_file():
-        lock = root / f"{key}.lock"
-        await asyncio.to_thread(_acquire, lock)
-        try:
-            if not (snapshot_folder / snapshot.MANIFEST).is_file():  # another process may have built it
+        async with _building.setdefault(key, asyncio.Lock()), _file_lock(root / f"{key}.lock"):
+            if not (snapshot_folder / snapshot.MANIFEST).is_file():  # another may have built it meanwhile
                 await _build(template)
-        finally:
-            _release(lock)
     await asyncio.to_thread(snapshot.restore_folder, settings, snapshot_folder)
     return True
 
 
-_held: dict[Path, object] = {}
+_building: dict[str, asyncio.Lock] = {}
+"""One builder per kind within a process (the file lock below serves between processes)."""
 
 
-def _acquire(lock: Path) -> None:
+@contextlib.asynccontextmanager
+async def _file_lock(path: Path, poll: float = 0.1) -> AsyncIterator[None]:
+    """An exclusive lock on ``path`` between processes (flock), asked for without blocking and
+    polled on the event loop: a cancelled waiter leaves no thread behind to take it later."""
     import fcntl
 
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock, "a")  # noqa: SIM115 -- held until _release
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    _held[lock] = handle
-
-
-def _release(lock: Path) -> None:
-    import fcntl
-
-    handle = _held.pop(lock, None)
-    if handle is not None:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(poll)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def _build(template: Settings) -> None:
@@ -128,7 +149,10 @@ async def _build(template: Settings) -> None:
     if data_dir.exists():  # a build interrupted before its snapshot: start it again
         shutil.rmtree(data_dir)
     await drop_run(template, (*SYSTEMS, "simulation"))
-    async with Simulation(template, from_template=False):
+    async with Simulation(template, from_template=False) as world:
+        # the registries load their population in the background: saved only once it is in, so
+        # that every copy starts with it rather than loading it again
+        await world.apps["registries"].state.registries.loaded.wait()
         await asyncio.to_thread(snapshot.save, template, SNAPSHOT, replace=True)
 
 

@@ -53,7 +53,7 @@ def create_app(
         if task is not None and not task.done():
             await stop_task(task)
 
-    return system_app(
+    app = system_app(
         "registries",
         tables=[RegistriesModel.metadata],
         routers=routers,
@@ -62,3 +62,5 @@ def create_app(
         on_start=start_filling,
         on_stop=stop_filling,
     )
+    app.state.registries = holder["registries"]  # its `loaded` event: a world's population is in
+    return app

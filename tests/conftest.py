@@ -52,9 +52,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """The session's templates go when it ends: their PostgreSQL schemas, then their files."""
     owned = config.stash.get(_TEMPLATES_OWNED, None)
     if owned is not None:
-        asyncio.run(templates.drop_all(owned))
-        shutil.rmtree(owned, ignore_errors=True)
-        os.environ.pop(templates.ENV, None)
+        try:
+            asyncio.run(templates.drop_all(owned))
+        finally:  # PostgreSQL gone meanwhile: the files go all the same
+            shutil.rmtree(owned, ignore_errors=True)
+            os.environ.pop(templates.ENV, None)
 
 
 def _browser_missing(why: str) -> None:

@@ -4,6 +4,7 @@ the next is a copy restored before its systems start, and each copy is a world o
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -87,9 +88,54 @@ async def test_templates_are_off_without_the_variable(world, monkeypatch):
     assert await templates.prepare(world("plain")) is False
 
 
-async def test_two_worlds_of_a_new_kind_at_once_build_one_template(world):
-    worlds = [world(f"at-once-{n}") for n in range(2)]
-    assert await asyncio.gather(*(templates.prepare(w) for w in worlds)) == [True, True]
-    assert len(list(templates.folder().glob("*/world"))) == 1
+async def test_two_worlds_of_a_new_kind_at_once_build_one_template(world, monkeypatch):
+    built = []
+    build = templates._build
+
+    async def counted(template):
+        built.append(template.data_dir)
+        await build(template)
+
+    monkeypatch.setattr(templates, "_build", counted)
+    worlds = [world(f"at-once-{n}") for n in range(3)]
+    assert await asyncio.gather(*(templates.prepare(w) for w in worlds)) == [True, True, True]
+    assert len(built) == 1
     async with Simulation(worlds[1], from_template=False) as simulation:
         await _approved(simulation)
+
+
+def test_another_process_waits_for_the_template_a_process_builds(tmp_path):
+    """Two processes (pytest-xdist's workers, say) ask for the same new kind at once: one builds,
+    the other waits on the file lock and copies what the first built."""
+    import subprocess
+    import sys
+    import textwrap
+
+    root = tmp_path / "templates"
+    script = textwrap.dedent(f"""
+        import asyncio, sys
+        from datetime import datetime
+        from pathlib import Path
+        from egov_sim import templates
+        from simulation.settings import Settings
+        built = []
+        real = templates._build
+        async def counted(template):
+            built.append(1)
+            await real(template)
+        templates._build = counted
+        settings = Settings(data_dir=Path(sys.argv[1]), population_size=30,
+                            clock_start=datetime.fromisoformat("2026-11-02T10:00:00+05:00"))
+        assert asyncio.run(templates.prepare(settings))
+        print("built" if built else "copied")
+    """)
+    env = {**os.environ, templates.ENV: str(root)}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"w{n}")], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    try:
+        said = sorted(run.communicate(timeout=600)[0].strip() for run in runs)
+    finally:
+        asyncio.run(templates.drop_all(root))
+        for n in range(2):
+            asyncio.run(drop_run(Settings(data_dir=tmp_path / f"w{n}"), RUN))
+    assert said == ["built", "copied"], said
