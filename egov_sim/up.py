@@ -384,8 +384,8 @@ class Supervisor:
         data = settings.data_dir.expanduser().resolve()
         for line in credentials_notice(settings):
             self.say(line)
-        if "control" in cluster.systems:  # the fragment never reaches a server log; the page keeps it
-            self.say(f"trainer: {settings.url_of('control')}/trainer#token={RunCredentials.of(settings).admin_token}")
+        if "control" in cluster.systems:  # no secret in up's output: the page asks for the admin token
+            self.say(f"trainer: {settings.url_of('control')}/trainer (the page asks for the admin token)")
         if not self.elsewhere:
             self.say(f"All {len(cluster.systems)} systems are up; data in {data}. Ctrl-C stops them.")
             return

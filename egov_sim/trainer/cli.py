@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import quote
 from typing import TextIO
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -41,11 +42,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                               "for anything beyond the catalogue)")
 
 
-def address_line(host: str, port: int, token: str) -> str:
-    """What the trainer opens: the view's URL with the admin token in the fragment."""
+def view_url(host: str, port: int) -> str:
+    """The view's address as a browser on this machine opens it (a wildcard host shown as loopback)."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else \
         f"[{host}]" if ":" in host else host
-    return f"trainer: http://{shown}:{port}/trainer#token={token}"
+    return f"http://{shown}:{port}/trainer"
+
+
+def address_line(url: str, token: str | None) -> str:
+    """What the trainer opens: the view's URL, with the run's own admin token (URL-encoded) in the
+    fragment -- never a token the environment sets, which may be shared beyond this run; the page
+    then asks for it."""
+    return f"trainer: {url}#token={quote(token, safe='')}" if token else f"trainer: {url}"
+
+
+def drawn_admin_token(settings) -> str | None:
+    """The run's admin token when the run drew it into its data directory (None when
+    EGOV_SIM_ADMIN_TOKEN sets it)."""
+    from simulation.credentials import RunCredentials
+
+    return RunCredentials.of(settings).admin_token if settings.admin_token is None else None
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -102,9 +118,11 @@ async def serve(settings, sock: socket.socket, host: str, out: TextIO, err: Text
                 server = Server(config)
                 data = settings.data_dir.expanduser().resolve()
                 out.write(f"egov-sim trainer: every system in this process; data in {data}\n")
-                out.write(address_line(host, sock.getsockname()[1], RunCredentials.of(settings).admin_token) + "\n")
-                out.write("Open the address in a browser (it holds the admin token: keep it to yourself). "
-                          "Ctrl-C stops it.\n")
+                token = drawn_admin_token(settings)
+                out.write(address_line(view_url(host, sock.getsockname()[1]), token) + "\n")
+                out.write(("Open the address in a browser (it holds the admin token: keep it to yourself). "
+                           if token else "Open the address in a browser; it asks for the admin token. ")
+                          + "Ctrl-C stops it.\n")
                 out.flush()
                 await server.serve(sockets=[sock])
     finally:

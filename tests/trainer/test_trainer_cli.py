@@ -31,6 +31,7 @@ TRAINER_COMMAND = [sys.executable, "-m", "egov_sim.trainer.cli"]
 """`egov-sim trainer`, through the same parser (egov_sim.cli's) as the installed command."""
 
 ADDRESS = r"^trainer: (http://[^#\s]+/trainer)#token=(\S+)$"
+UP_ADDRESS = r"^trainer: (http://[^#\s]+/trainer) \(the page asks for the admin token\)$"
 
 
 class Process:
@@ -152,9 +153,10 @@ async def test_up_prints_the_trainer_address_and_the_view_plays_over_http(tmp_pa
     up = UpProcess("--base-port", str(settings.base_port), "--data-dir", str(settings.data_dir))
     try:
         up.wait_until_up()
-        page_url, token = up.wait_for(ADDRESS).groups()
+        (page_url,) = up.wait_for(UP_ADDRESS).groups()
         assert page_url == f"{settings.url_of('control')}/trainer"
-        assert token == (settings.data_dir / "admin.token").read_text().strip()
+        token = (settings.data_dir / "admin.token").read_text().strip()
+        assert token not in up.output()  # up names where the token is, never the token
         _check_view(page_url, token)
         # the control system plays a case, reaching the other systems over HTTP, and reads its flow
         admin = {TOKEN_HEADER: token}
@@ -176,3 +178,20 @@ async def test_up_prints_the_trainer_address_and_the_view_plays_over_http(tmp_pa
     finally:
         up.stop(signal.SIGKILL)
         await drop_run(settings, (*SYSTEMS, "simulation"))
+
+
+def test_the_address_holds_only_the_runs_own_token_url_encoded(tmp_path):
+    from urllib.parse import unquote
+
+    from egov_sim.trainer.cli import address_line, drawn_admin_token, view_url
+
+    url = view_url("0.0.0.0", 8700)
+    assert url == "http://127.0.0.1:8700/trainer"
+    line = address_line(url, "a%b&c#d e")
+    assert line == "trainer: http://127.0.0.1:8700/trainer#token=a%25b%26c%23d%20e"
+    assert unquote(line.split("#token=", 1)[1]) == "a%b&c#d e"
+    assert address_line(url, None) == "trainer: http://127.0.0.1:8700/trainer"
+    drawn = Settings(data_dir=tmp_path / "drawn")
+    assert drawn_admin_token(drawn) == (tmp_path / "drawn" / "admin.token").read_text().strip()
+    shared = Settings(data_dir=tmp_path / "shared", admin_token="set-by-the-environment")
+    assert drawn_admin_token(shared) is None  # a token the environment sets is never printed

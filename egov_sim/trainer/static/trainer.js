@@ -1031,8 +1031,9 @@
     var hash = window.location.hash || "";
     var m = /(?:^#|&)token=([^&]+)/.exec(hash);
     if (m) {
-      var token = decodeURIComponent(m[1]);
-      store("session", "egov-sim-token", token);
+      var token = null;
+      try { token = decodeURIComponent(m[1]); } catch (e) { token = null; }  // not URL-encoded: asked for instead
+      if (token) store("session", "egov-sim-token", token);
       // the token leaves the address bar (and the history) at once
       var rest = hash.replace(/(^#|&)token=[^&]+/, "$1").replace(/^#&/, "#").replace(/&$/, "");
       history.replaceState(null, "", window.location.pathname + window.location.search + (rest === "#" ? "" : rest));
