@@ -84,11 +84,34 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="the world: its tokens for running systems, or the world to open when none run "
                            "(default ./.egov-sim, or EGOV_SIM_DATA_DIR)")
     where = show.add_mutually_exclusive_group()
-    where.add_argument("--base-port", type=int, metavar="PORT",
+    where.add_argument("--base-port", type=_port, metavar="PORT",
                        help="port of the first system of the running egov-sim up (default 8700)")
-    where.add_argument("--target", metavar="URL", help="the control system's URL of running systems")
+    where.add_argument("--target", type=_url, metavar="URL", help="the control system's URL of running systems")
     show.add_argument("--token", help="the auditor's (or admin's) token of the running systems")
     return trace
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535 - 20:  # the systems take the ports after it
+        raise argparse.ArgumentTypeError(f"{port} is not a port a run can start at (1-65515)")
+    return port
+
+
+def _url(text: str) -> str:
+    import httpx
+
+    try:
+        url = httpx.URL(text)
+        port = url.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host or (port is not None and not 1 <= port <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL of a control system with a valid port")
+    return text
 
 
 class TraceError(Exception):
@@ -194,12 +217,14 @@ async def _read(args: argparse.Namespace, settings) -> dict[str, Any]:
     from egov_sim.clients._base import ClientError
     from egov_sim.scenario.remote import TargetError
     from egov_sim.texts import in_language
-    from egov_sim.trainer.flow import FlowError, collect
+    from egov_sim.trainer.flow import DefinitionMissing, FlowError, collect
 
     lang = args.lang
     try:
         async with _world(args, settings) as world:
             return await collect(world, args.application_id)
+    except DefinitionMissing as exc:
+        raise TraceError(in_language(exc.texts, lang)) from None
     except FlowError:
         raise TraceError(_say("trace.unknown_application", lang, id=args.application_id)) from None
     except ClientError as exc:
@@ -267,7 +292,7 @@ async def _answers(url: str) -> bool:
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
             return (await client.get(url + "/health")).status_code == 200
-    except httpx.HTTPError:
+    except Exception:  # noqa: BLE001 -- whatever keeps it from answering (an OverflowError for a bad port too)
         return False
 
 

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from egov_sim.clients._base import ClientError
-from egov_sim.trainer.flow import FlowError, collect, title
+from egov_sim.trainer.flow import DefinitionMissing, FlowError, collect, title
 from egov_sim.trainer.plays import ControlWorld, PlayBusy, Plays
 from runtime import Runtime
 from simulation.access import ADMIN, AUDIT, requires
@@ -57,7 +57,7 @@ CONTENT_TYPES = {
 """The kinds of file the page is made of; a file of any other kind is not served."""
 
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -171,6 +171,8 @@ async def flow(application_id: str, request: Request):
         if not APPLICATION_ID.fullmatch(application_id):
             raise FlowError(application_id)
         return await collect(_world(request), application_id)
+    except DefinitionMissing as exc:
+        return _refusal(409, "definition_missing", exc.texts, applicationId=application_id, reglament=exc.reglament)
     except FlowError:
         return _refusal(404, "not_found", {
             "kk": f"Бұл симуляцияда {application_id} өтінішінің іздері жоқ",

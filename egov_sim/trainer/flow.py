@@ -48,7 +48,7 @@ from egov_sim.clients.control import ControlClient
 from egov_sim.clients.gateway import GatewayClient
 from egov_sim.clients.signatures import CAClient
 from gateway_protocol.envelope import SyncRequest, SyncResponse, signed_content
-from reglaments import get_reglament
+from reglaments import ReglamentError, get_reglament
 from signatures.cms import verify_cms
 from signatures.jws import canonical_json, signer_certificate, verify_detached
 from simulation.calendar import to_local
@@ -76,6 +76,20 @@ class World(Protocol):
 
 class FlowError(LookupError):
     """The application is not known to the run (no trace)."""
+
+
+class DefinitionMissing(FlowError):
+    """The application's reglament is not loaded here (a definition of ``EGOV_SIM_REGLAMENTS`` the
+    run had and this process has not): ``texts`` says so in kk, ru and en."""
+
+    def __init__(self, reglament: str) -> None:
+        self.reglament = reglament
+        self.texts = {
+            "kk": f"{reglament} регламенті мұнда жүктелмеген: EGOV_SIM_REGLAMENTS әлемдегідей болсын",
+            "ru": f"Регламент {reglament} здесь не загружен: задайте EGOV_SIM_REGLAMENTS как в этом мире",
+            "en": f"reglament {reglament!r} is not loaded here: set EGOV_SIM_REGLAMENTS as the world had it",
+        }
+        super().__init__(self.texts["en"])
 
 
 def title(system: str) -> dict[str, str]:
@@ -142,7 +156,10 @@ def build(
     evidence records (``/v1/messages/evidence``)."""
     if not trace:
         raise FlowError(f"no trace of application {application_id!r} in this run")
-    reglament = get_reglament(trace[0]["reglament"])
+    try:
+        reglament = get_reglament(trace[0]["reglament"])
+    except ReglamentError:
+        raise DefinitionMissing(trace[0]["reglament"]) from None
     channel = trace[0]["channel"]
     steps = [_step(index, event, reglament) for index, event in enumerate(trace)]
     messages = _messages(records, roots, statuses or {})

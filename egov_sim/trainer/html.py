@@ -50,6 +50,11 @@ def _inline(kind: str, text: str) -> str:
     return text
 
 
+EXPORT_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+                 "base-uri 'none'; form-action 'none'")
+"""The offline file's own policy: its inlined script and style, nothing from anywhere else."""
+
+
 def render_html(flow: dict[str, Any], lang: str = "kk") -> str:
     """The flow as one HTML document that plays it offline, its interface in ``lang``
     (``kk``, ``ru`` or ``en``; the seed's Kazakh text is always shown)."""
@@ -68,6 +73,8 @@ def render_html(flow: dict[str, Any], lang: str = "kk") -> str:
         lambda _m: f'<script type="application/json" id="{FLOW_ELEMENT_ID}">{data}</script>\n<script>\n{script}</script>',
         page, count=1)
     page, opened = _HTML_OPEN.subn(f'<html lang="{lang}" data-lang="{lang}">', page, count=1)
+    # the file fetches nothing: its policy says so too, so a browser refuses whatever would
+    page = page.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n<meta http-equiv="Content-Security-Policy" content="{EXPORT_POLICY}">', 1)
     if not (found and scripts and opened):
         raise ExportError("egov_sim/trainer/static/index.html no longer has the stylesheet link, the script "
                           "element or the <html> tag the export replaces")

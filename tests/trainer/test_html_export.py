@@ -135,6 +135,9 @@ def test_the_export_is_one_file_that_references_nothing_outside_itself(portal_fl
     assert len(code) == 1 and "TOKEN_HEADER" in code[0] and page.styles and ".sd" in page.styles[0]
     assert embedded_flow(html) == json.loads(json.dumps(portal_flow))
     assert '<html lang="kk" data-lang="kk">' in html
+    # and its own policy forbids fetching anything, should some text ever try
+    policies = [a.get("content") for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert len(policies) == 1 and policies[0].startswith("default-src 'none'"), policies
 
 
 def test_the_check_finds_a_reference_when_there_is_one(portal_flow):

@@ -18,7 +18,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from up_process import UpProcess
 
 from egov_sim import cli
+from egov_sim.cli import main
 from egov_sim.ports import free_base_port
+from egov_sim.scenarios import play
+from reglaments import ReglamentError, get_reglament
 from simulation.database import drop_run
 from simulation.settings import Settings
 from tests.conftest import RUN_SCHEMAS
@@ -183,3 +186,27 @@ def test_running_systems_are_read_with_the_auditors_token(world, idle_port, caps
         assert err == "egov-sim trace: No application no-such-application in this world (no trace of it)\n"
     finally:
         assert up.stop(signal.SIGTERM) == 0, up.output()
+
+
+@pytest.mark.parametrize("where", [["--base-port", "70000"], ["--base-port", "x"], ["--target", "http://127.0.0.1:99999"],
+                                   ["--target", "ftp://host"]])
+def test_a_port_or_url_no_system_can_have_is_a_usage_error(where, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["trace", "show", "some-id", *where])
+    assert exited.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+async def test_a_world_of_a_reglament_not_loaded_here_is_named(simulation, monkeypatch):
+    from egov_sim.trainer import flow as flows
+
+    spec = get_reglament("almaty-queue").cases["portal"]["approved"]
+    report = await play(simulation, "almaty-queue", "portal", spec, "approved")
+
+    def unknown(reglament_id):
+        raise ReglamentError(f"unknown reglament {reglament_id!r}")
+
+    monkeypatch.setattr(flows, "get_reglament", unknown)
+    with pytest.raises(flows.DefinitionMissing) as missing:
+        await flows.collect(simulation, report["application_id"])
+    assert "EGOV_SIM_REGLAMENTS" in missing.value.texts["en"] and missing.value.texts["kk"] and missing.value.texts["ru"]

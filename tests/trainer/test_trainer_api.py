@@ -43,7 +43,7 @@ async def test_the_catalogue_lists_every_reglament_with_its_channels_and_cases_w
     assert reply.status_code == 200, reply.text
     catalogue = reply.json()
     known = all_reglaments()
-    assert len(known) == 7
+    assert len(known) >= 7  # the package's seven, and any a developer adds with EGOV_SIM_REGLAMENTS
     assert [r["id"] for r in catalogue["reglaments"]] == list(known)
     for entry in catalogue["reglaments"]:
         reglament = known[entry["id"]]

@@ -101,7 +101,7 @@ def _check_view(page_url: str, token: str) -> None:
         assert client.get(f"{page_url}/api/whoami", headers={TOKEN_HEADER: token}).json() == {"role": "admin"}
         assert client.get(f"{page_url}/api/whoami").status_code == 401
         catalogue = client.get(f"{page_url}/api/catalogue").json()
-        assert len(catalogue["reglaments"]) == 7
+        assert len(catalogue["reglaments"]) >= 7  # and any of EGOV_SIM_REGLAMENTS
 
 
 async def test_the_trainer_command_serves_the_view_and_stops_on_sigterm(tmp_path):
