@@ -221,6 +221,9 @@ async def _read(args: argparse.Namespace, settings) -> dict[str, Any]:
 
     lang = args.lang
     try:
+        viewed = await _through_the_view(args, settings)
+        if viewed is not None:
+            return viewed
         async with _world(args, settings) as world:
             return await collect(world, args.application_id)
     except DefinitionMissing as exc:
@@ -235,6 +238,51 @@ async def _read(args: argparse.Namespace, settings) -> dict[str, Any]:
         raise TraceError(_say("trace.refused", lang, system=exc.system or "?", problem=problem)) from None
     except (httpx.HTTPError, TargetError) as exc:
         raise TraceError(_say("trace.unreachable", lang, problem=f"{type(exc).__name__}: {exc}")) from None
+
+
+async def _through_the_view(args: argparse.Namespace, settings) -> dict[str, Any] | None:
+    """The flow as the trainer's view gives it (``GET /trainer/api/flow/ID`` of the control system:
+    one request, read by the systems themselves), when a control system with the view answers --
+    the one ``--target`` names, the one of ``--base-port``, or an ``egov-sim trainer`` serving the
+    data directory (whose other systems listen on no socket); None when none does, or its control
+    system has no view (a bare ``uvicorn control.app:create_app``): then the systems are read one
+    by one (:class:`_world`)."""
+    from urllib.parse import quote
+
+    import httpx
+
+    from egov_sim.clients._base import ClientError
+    from egov_sim.trainer.cli import serving
+    from egov_sim.trainer.flow import DefinitionMissing, FlowError
+    from simulation.access import TOKEN_HEADER
+
+    lang = args.lang
+    view = None if args.target else serving(settings.data_dir.expanduser().resolve())
+    control = (args.target or (view.rsplit("/trainer", 1)[0] if view else settings.url_of("control"))).rstrip("/")
+    if not await _answers(control):
+        return None
+    token = _token(args, settings)
+    if token is None:
+        raise TraceError(_say("trace.no_token", lang, url=control), EXIT_USAGE)
+    async with httpx.AsyncClient(base_url=control, timeout=120, headers={TOKEN_HEADER: token}) as client:
+        reply = await client.get(f"/trainer/api/flow/{quote(args.application_id, safe='')}")
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if reply.status_code == 200 and isinstance(body, dict):
+        return body
+    if reply.status_code in (401, 403):
+        raise TraceError(_say("trace.target", lang, problem=f"{control}: the token is refused ({reply.status_code})"),
+                         EXIT_USAGE)
+    if reply.status_code == 404 and error is None:
+        return None  # no view on this control system
+    if reply.status_code == 404:
+        raise FlowError(args.application_id)
+    if reply.status_code == 409 and error == "definition_missing":
+        raise DefinitionMissing(str(body.get("reglament")))
+    raise ClientError.of(reply, "control")
 
 
 class _world:

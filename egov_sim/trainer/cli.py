@@ -64,6 +64,39 @@ def drawn_admin_token(settings) -> str | None:
     return RunCredentials.of(settings).admin_token if settings.admin_token is None else None
 
 
+MARKER = "trainer.json"
+"""Left in the data directory while ``egov-sim trainer`` serves it: its process id and the view's
+address, so that ``egov-sim trace show --data-dir`` reads the application through the view instead
+of opening the same world a second time (see :func:`serving`)."""
+
+
+def _mark(data_dir: Path, url: str) -> Path:
+    import json
+    import os
+
+    marker = data_dir / MARKER
+    marker.write_text(json.dumps({"pid": os.getpid(), "url": url}) + "\n")
+    return marker
+
+
+def _forget(marker: Path) -> None:
+    marker.unlink(missing_ok=True)
+
+
+def serving(data_dir: Path) -> str | None:
+    """The view's address when an ``egov-sim trainer`` serves ``data_dir`` now (its process alive)."""
+    import json
+    import os
+
+    try:
+        found = json.loads((data_dir / MARKER).read_text())
+        pid, url = int(found["pid"]), str(found["url"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url
+
+
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -117,6 +150,7 @@ async def serve(settings, sock: socket.socket, host: str, out: TextIO, err: Text
                 )
                 server = Server(config)
                 data = settings.data_dir.expanduser().resolve()
+                running.callback(_forget, _mark(data, view_url(host, sock.getsockname()[1])))
                 out.write(f"egov-sim trainer: every system in this process; data in {data}\n")
                 token = drawn_admin_token(settings)
                 out.write(address_line(view_url(host, sock.getsockname()[1]), token) + "\n")

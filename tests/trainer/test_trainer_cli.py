@@ -20,6 +20,7 @@ from up_process import CEILING, UpProcess
 
 from egov_sim.cli import main as egov_sim_main
 from egov_sim.ports import free_base_port
+from egov_sim.trainer.cli import serving
 from simulation.access import TOKEN_HEADER
 from simulation.database import drop_run
 from simulation.settings import Settings
@@ -116,12 +117,27 @@ async def test_the_trainer_command_serves_the_view_and_stops_on_sigterm(tmp_path
         with httpx.Client(timeout=30) as client:  # the control system says where it listens
             listed = {s["name"]: s["url"] for s in client.get(f"http://127.0.0.1:{port}/systems").json()}
         assert listed["control"] == f"http://127.0.0.1:{port}"
+        # trace show on the trainer's data directory reads through the view (the other systems
+        # listen on no socket; the world is not opened a second time)
+        assert serving(settings.data_dir.resolve()) == page_url
+        with httpx.Client(base_url=page_url, timeout=60, headers={TOKEN_HEADER: token}) as client:
+            started = client.post("/api/plays", json={"reglament": "almaty-queue", "channel": "portal", "case": "approved"})
+            deadline = time.monotonic() + CEILING
+            while (state := client.get(f"/api/plays/{started.json()['playId']}").json())["status"] == "running":
+                assert time.monotonic() < deadline, "the play still runs (a hang?)"
+                time.sleep(0.2)
+        shown = subprocess.run([sys.executable, "-m", "egov_sim.cli", "trace", "show", state["applicationId"],
+                                "--data-dir", str(settings.data_dir), "--base-port", str(free_base_port())],
+                               capture_output=True, text=True, timeout=CEILING)
+        assert shown.returncode == 0, shown.stderr
+        assert "5-процесс" in shown.stdout and "8-процесс" in shown.stdout, shown.stdout
         code = trainer.stop(signal.SIGTERM)
         assert code == 0, trainer.output()
         assert trainer.lines[-1] == "egov-sim trainer: stopped.", trainer.output()
         assert "Traceback" not in trainer.output()
         with socket.socket() as again:  # the port is free again
             again.bind(("127.0.0.1", port))
+        assert serving(settings.data_dir.resolve()) is None  # and the marker gone
     finally:
         trainer.stop(signal.SIGKILL)
         await drop_run(settings, (*SYSTEMS, "simulation"))
