@@ -75,6 +75,8 @@ SNAPSHOTS = "snapshots"
 MANIFEST = "manifest.json"
 UP_MARKER = "up.json"
 """Left in the data directory by a running ``egov-sim up``: its process id."""
+TRAINER_MARKER = "trainer.json"
+"""Left there by a running ``egov-sim trainer`` (egov_sim.trainer.cli.MARKER): never part of a world."""
 REQUESTS = ".requests"
 """Where the command leaves its requests for ``up``, and ``up`` its answers."""
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -120,7 +122,7 @@ def _world_files(data_dir: Path) -> list[str]:
     found = []
     for path in sorted(data_dir.rglob("*")):
         relative = path.relative_to(data_dir)
-        if relative.parts[0] in (SNAPSHOTS, UP_MARKER) or not path.is_file() or path.is_symlink():
+        if relative.parts[0] in (SNAPSHOTS, UP_MARKER, TRAINER_MARKER) or not path.is_file() or path.is_symlink():
             continue
         if len(relative.parts) == 1 and (path.suffix == ".sqlite" or path.name.endswith(
                 tuple(".sqlite" + t for t in _TRANSIENT))):
@@ -315,7 +317,7 @@ def _check_files(name: str, manifest: dict[str, Any], source_dir: Path, data_dir
         refused = None
         if not relative or path.is_absolute() or ".." in path.parts or relative != path.as_posix():
             refused = "not a plain relative path"
-        elif path.parts[0] in (SNAPSHOTS, UP_MARKER) or (len(path.parts) == 1 and (
+        elif path.parts[0] in (SNAPSHOTS, UP_MARKER, TRAINER_MARKER) or (len(path.parts) == 1 and (
                 path.suffix == ".sqlite" or path.name.endswith(tuple(".sqlite" + t for t in _TRANSIENT)))):
             refused = "not a file a snapshot keeps as a file (a database, up.json or the snapshots folder)"
         elif not (data_dir / path).resolve().is_relative_to(data_dir):

@@ -64,7 +64,7 @@ def drawn_admin_token(settings) -> str | None:
     return RunCredentials.of(settings).admin_token if settings.admin_token is None else None
 
 
-MARKER = "trainer.json"
+MARKER = "trainer.json"  # egov_sim.snapshot.TRAINER_MARKER: never part of a snapshot
 """Left in the data directory while ``egov-sim trainer`` serves it: its process id and the view's
 address, so that ``egov-sim trace show --data-dir`` reads the application through the view instead
 of opening the same world a second time (see :func:`serving`)."""
