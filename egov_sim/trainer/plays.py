@@ -142,7 +142,10 @@ class Plays:
         world = _Watched(self.world)
         try:
             spec = get_reglament(play.reglament).cases[play.channel][play.case]
-            report = await play_case(world, play.reglament, play.channel, spec, play.case)
+            async def filed(_world: Any, application_id: str) -> None:
+                play.application_id = application_id  # the page follows it live from now on
+
+            report = await play_case(world, play.reglament, play.channel, spec, play.case, after_filing=filed)
             play.application_id = report.get("application_id") or world.refused_session
             play.outcome = report.get("outcome")
             play.status = "done"

@@ -219,3 +219,33 @@ async def test_the_shipped_page_is_served(simulation):
     assert page.status_code == 200, page.text
     assert page.text == (trainer_app.STATIC / "index.html").read_text(encoding="utf-8")
     assert "<html" in page.text.lower()
+
+
+async def test_a_play_names_its_application_as_soon_as_it_is_filed(simulation, monkeypatch):
+    """The page follows a play's application live: the play says its id once it is filed, while
+    time still runs on (here held until the test lets it go)."""
+    import egov_sim.scenarios as scenarios
+
+    go_on = asyncio.Event()
+
+    async def held(world, reglament, channel, spec, case="", staff=None, after_filing=None):
+        await after_filing(world, "filed-application")
+        await go_on.wait()
+        return {"application_id": "filed-application", "outcome": "approved"}
+
+    monkeypatch.setattr(scenarios, "play", held)
+    async with simulation.client("control") as control:
+        started = await control.post("/trainer/api/plays", json={"reglament": "almaty-queue", "channel": "portal",
+                                                                 "case": "approved"})
+        assert started.status_code == 202, started.text
+        play_id = started.json()["playId"]
+
+        async def named() -> dict:
+            while (state := (await control.get(f"/trainer/api/plays/{play_id}")).json())["applicationId"] is None:
+                await asyncio.sleep(0.05)
+            return state
+
+        state = await asyncio.wait_for(named(), CEILING)
+        assert state["status"] == "running" and state["applicationId"] == "filed-application", state
+        go_on.set()
+        assert (await _wait_play(control, play_id))["status"] == "done"
