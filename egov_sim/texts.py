@@ -161,11 +161,6 @@ _PHRASES: dict[str, dict[str, str]] = {
                           "en": "a system did not answer: {problem}"},
     "trace.output": {"kk": "{file} файлына жазу мүмкін емес: {problem}", "ru": "Не удаётся записать {file}: {problem}",
                      "en": "cannot write {file}: {problem}"},
-    "trace.html_missing": {
-        "kk": "html пішімі әзірге жоқ (egov_sim.trainer.html модулі орнатылмаған)",
-        "ru": "Формат html пока недоступен (нет модуля egov_sim.trainer.html)",
-        "en": "the html format is not available yet (no module egov_sim.trainer.html)",
-    },
 }
 
 

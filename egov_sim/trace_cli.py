@@ -186,10 +186,7 @@ def _renderer(name: str, lang: str):
 
         return lambda flow: json.dumps(render_otlp(flow), ensure_ascii=False, indent=2) + "\n"
     if name == "html":
-        try:
-            from egov_sim.trainer.html import render_html
-        except ImportError:
-            raise TraceError(_say("trace.html_missing", lang)) from None
+        from egov_sim.trainer.html import render_html
 
         return lambda flow: render_html(flow, lang)
     raise TraceError(f"unknown format {name!r} (known: {', '.join(FORMATS)})", EXIT_USAGE)
