@@ -255,6 +255,21 @@ def when(iso: str) -> str:
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
 
 
+def said(name: str | None, outcome: str, detail: str, lang: str) -> str:
+    """What a step's line says after its system: its name with a condition's answer, and the
+    system's own Kazakh detail."""
+    answer = {"true": "yes", "false": "no"}.get(outcome)
+    named = " ".join(p for p in (name, f"[{phrase(answer, lang)}]" if answer else None) if p)
+    return " — ".join(part for part in (named, detail) if part)
+
+
+def aligned(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """(time, label, system, said) rows as the narration's lines, the labels and systems in columns."""
+    label_width = max((len(r[1]) for r in rows), default=0)
+    system_width = max((len(r[2]) for r in rows), default=0)
+    return [f"  {r[0]}  {r[1]:<{label_width}}  {r[2]:<{system_width}}  {r[3]}" for r in rows]
+
+
 def trace_lines(trace: list[dict[str, Any]], reglament: Any, channel: str, lang: str) -> list[str]:
     """One line per step: virtual time, the seed's label, the system, the step's name with the
     condition's answer, and the system's own Kazakh detail."""
@@ -262,12 +277,6 @@ def trace_lines(trace: list[dict[str, Any]], reglament: Any, channel: str, lang:
     for event in trace:
         key = event.get("step") or f"{event['kind']}-{event['number']}"  # the key: two steps may share a number
         name = step_name(reglament, event.get("channel") or channel, key, lang)
-        answer = {"true": "yes", "false": "no"}.get(event["outcome"])
-        said = " — ".join(part for part in (
-            " ".join(p for p in (name, f"[{phrase(answer, lang)}]" if answer else None) if p),
-            event["detail"],
-        ) if part)
-        rows.append((when(event["sim_time"]), event["label"], system_name(event["system"], lang), said))
-    label_width = max((len(r[1]) for r in rows), default=0)
-    system_width = max((len(r[2]) for r in rows), default=0)
-    return [f"  {r[0]}  {r[1]:<{label_width}}  {r[2]:<{system_width}}  {r[3]}" for r in rows]
+        rows.append((when(event["sim_time"]), event["label"], system_name(event["system"], lang),
+                     said(name, event["outcome"], event["detail"], lang)))
+    return aligned(rows)

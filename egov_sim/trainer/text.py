@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from egov_sim.texts import LANGUAGES, phrase, phrase_or, when
+from egov_sim.texts import LANGUAGES, aligned, phrase, phrase_or, said, when
 
 
 def render_text(flow: dict[str, Any], lang: str = "kk") -> str:
@@ -30,12 +30,12 @@ def render_text(flow: dict[str, Any], lang: str = "kk") -> str:
              "  " + phrase("application", lang, id=flow["applicationId"]),
              "  " + phrase("trace.clock", lang, start=when(flow["clock"]["start"]), end=when(flow["clock"]["end"]))]
     lines = [line for line in lines if line.strip()]
-    rows = [(when(step["at"]), step["label"], system(step["system"]), _said(step, lang)) for step in flow["steps"]]
-    label_width = max((len(row[1]) for row in rows), default=0)
-    system_width = max((len(row[2]) for row in rows), default=0)
+    rows = [(when(step["at"]), step["label"], system(step["system"]),
+             said((step.get("name") or {}).get(lang), step["outcome"], step.get("detail") or "", lang))
+            for step in flow["steps"]]
     messages = flow["messages"]
-    for step, row in zip(flow["steps"], rows):
-        lines.append(f"  {row[0]}  {row[1]:<{label_width}}  {row[2]:<{system_width}}  {row[3]}".rstrip())
+    for step, row, line in zip(flow["steps"], rows, aligned(rows)):
+        lines.append(line.rstrip())
         indent = " " * (2 + len(row[0]) + 2)
         if step.get("actor") and step.get("duration"):
             actor, took = step["actor"][lang], step["duration"][lang]
@@ -55,14 +55,6 @@ def render_text(flow: dict[str, Any], lang: str = "kk") -> str:
 
 def _outcome(value: str, lang: str) -> str:
     return phrase_or(f"outcome.{value}", lang, value)
-
-
-def _said(step: dict[str, Any], lang: str) -> str:
-    """The step's name (with a condition's answer) and its detail, as ``egov-sim run`` says them."""
-    name = (step.get("name") or {}).get(lang)
-    answer = {"true": "yes", "false": "no"}.get(step["outcome"])
-    named = " ".join(part for part in (name, f"[{phrase(answer, lang)}]" if answer else None) if part)
-    return " — ".join(part for part in (named, step.get("detail") or "") if part)
 
 
 def path_of(message: dict[str, Any]) -> list[str]:
