@@ -45,6 +45,37 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+LONGEST_FIRST = (
+    "egov_sim/test_cli.py", "trainer/test_trainer_cli.py", "trust/test_openapi_fuzz.py",
+    "trust/test_log_anchoring.py", "test_wheel.py", "trainer/test_page_browser.py", "trainer/test_trace_cli.py",
+    "egov_sim/test_pki_cli.py", "egov_sim/test_snapshot_docs.py", "scenarios/test_library_almaty_queue.py",
+    "scenarios/test_library_wko_queue.py", "scenarios/test_library_faults.py",
+    "scenarios/test_library_aktogai_queue_2013.py", "test_up_multiprocess.py", "gateway/test_gateway_refusals.py",
+    "gateway/test_faults.py", "gateway/test_gateway_checks.py", "gateway/test_gateway_bounds.py",
+    "signatures/test_validation.py", "scenarios/test_library_pavlodar_privatization.py",
+    "scenarios/test_library_almaty_housing_aid.py", "trust/test_portal_accounts.py", "egov_sim/test_templates.py",
+    "test_queue_concurrency.py", "test_walkthrough.py", "egov_sim/test_snapshot_up.py",
+)
+"""Test files that take longest (measured on this project's two-core machine), started first.
+pytest-xdist (``--dist loadfile``) hands whole files to its workers in collection order: a long
+file started last would run alone at the end while the other worker idles. Only the order changes;
+each file's tests keep theirs."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).resolve().parent
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+
+    def order(item: pytest.Item) -> int:
+        try:
+            relative = Path(str(item.path)).resolve().relative_to(here).as_posix()
+        except ValueError:
+            return len(rank)
+        return rank.get(relative, len(rank))
+
+    items.sort(key=order)  # stable: the rest keep their order, after the long ones
+
+
 _TEMPLATES_OWNED = pytest.StashKey[Path]()
 
 
