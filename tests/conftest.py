@@ -62,14 +62,6 @@ file started last would run alone at the end while the other worker idles. Only 
 each file's tests keep theirs."""
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker more than there are CPUs. Each worker waits about a third of its time
-    (on HTTP between a run's systems, on subprocesses such as `egov-sim up`, on PostgreSQL): with one
-    worker a core they ran at 50-65 % CPU. With three on this two-core machine PostgreSQL's peak of
-    open connections stays well under its 100 (55 measured with two)."""
-    return (os.cpu_count() or 1) + 1
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).resolve().parent
     rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
