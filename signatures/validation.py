@@ -1,7 +1,7 @@
 """Full verification of a signature, as a relying party does it: the signature and chain
-(:mod:`signatures.jws`, :mod:`signatures.cms`), the signer certificate's revocation status from
-the CA's OCSP responder (cached, hard- or soft-fail, :mod:`signatures.revocation`), and that the
-signer is who the document says (ЖСН / БСН).
+(:mod:`signatures.jws`, :mod:`signatures.cms`, :mod:`signatures.xmldsig`), the signer
+certificate's revocation status from the CA's OCSP responder (cached, hard- or soft-fail,
+:mod:`signatures.revocation`), and that the signer is who the document says (ЖСН / БСН).
 
 The first failing rule names the verdict, in this order: MALFORMED, SIGNATURE_MISMATCH,
 CHAIN_NOT_TRUSTED, CERT_NOT_YET_VALID / CERT_EXPIRED, WRONG_KEY_USAGE, REVOKED, IIN_MISMATCH /
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
 
@@ -21,6 +21,9 @@ from signatures.cms import CmsResult, verify_cms
 from signatures.jws import signer_certificate, verify_detached
 from signatures.revocation import RevocationChecker, RevocationStatus
 from signatures.verdicts import Verdict, VerdictCode
+
+if TYPE_CHECKING:
+    from signatures.xmldsig import XmlVerdict
 
 Usage = Literal["sign", "auth"]
 
@@ -67,6 +70,31 @@ class SignatureValidator:
         bin: str | None = None,
     ) -> CmsResult:
         result = verify_cms(signature, content, trusted_roots=self.trusted_roots, at=at, usage=usage)
+        if not result.valid:
+            return result
+        verdict = await self._complete(result.verdict, result.certificate, at=at, iin=iin, bin=bin)
+        return replace(result, verdict=verdict)
+
+    async def xmldsig(
+        self,
+        envelope: bytes,
+        *,
+        at: datetime,
+        usage: Usage | None = "sign",
+        iin: str | None = None,
+        bin: str | None = None,
+    ) -> XmlVerdict:
+        """A WS-Security signed SOAP envelope (:mod:`signatures.xmldsig`): the signature and
+        chain, then revocation and the signer's ЖСН / БСН as for :meth:`jws`."""
+        from signatures.xmldsig import verify_envelope  # signxml is loaded only by those who use it
+
+        result = verify_envelope(
+            envelope,
+            trusted_roots=self.trusted_roots,
+            issuing_cas=tuple(self.issuing_cas.values()),
+            at=at,
+            usage=usage,
+        )
         if not result.valid:
             return result
         verdict = await self._complete(result.verdict, result.certificate, at=at, iin=iin, bin=bin)
