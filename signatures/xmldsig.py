@@ -85,7 +85,13 @@ from signxml import (
     XMLSigner,
     XMLVerifier,
 )
-from signxml.exceptions import InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
+from signxml.exceptions import (
+    InvalidCertificate,
+    InvalidDigest,
+    InvalidInput,
+    InvalidSignature,
+    SignXMLException,
+)
 from signxml.verifier import SignatureConfiguration
 
 from .certificates import subject_info
@@ -594,6 +600,8 @@ def _verify(
             # ec:InclusiveNamespaces that WSS4J puts in CanonicalizationMethod.
             validate_schema=False,
         )
+    except InvalidCertificate as exc:  # signxml's own reading of the certificate
+        return _malformed(f"the signer's certificate cannot be used ({exc})", certificate=certificate)
     except InvalidDigest:
         return XmlVerdict(
             Verdict.fail(VerdictCode.SIGNATURE_MISMATCH, "the digest of the soap:Body does not match"),
