@@ -429,3 +429,20 @@ def test_a_response_date_out_of_its_type_in_an_answer_is_named():
     with pytest.raises(GatewayFault) as caught:
         parse_sync_response(broken)
     assert caught.value.detail.startswith("response/responseInfo/responseDate: 'soon'"), caught.value.detail
+
+
+def test_threads_parsing_at_once_each_get_their_own_verdict():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(body, where) for _, body, where in REFUSED if where.startswith("request/")] + [(JAXWS, None)]
+
+    def check(case):
+        body, where = case
+        try:
+            parse_sync_request(body)
+            return where is None
+        except GatewayFault as raised:
+            return where is not None and raised.detail.startswith(where)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(check, cases * 20))

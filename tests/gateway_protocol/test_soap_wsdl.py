@@ -20,7 +20,8 @@ from zeep.exceptions import Fault as ZeepFault
 
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.soap import (
-    ASYNC_SOAP_PATH, SYNC_SOAP_PATH, documents, fault, parse_async, parse_sync_request, render_wsdl,
+    ASYNC_SOAP_PATH, SYNC_SOAP_PATH, documents, fault, message_status_response, parse_async, parse_sync_request,
+    render_wsdl,
     send_message_response, success_info, sync_response, write_wsdl,
 )
 from gateway_protocol.soap.schema import WSDL_DIR
@@ -198,3 +199,28 @@ def test_a_zeep_client_sends_an_async_message_without_a_message_id(server):
     assert answer.messageId == "assigned-1" and answer.correlationId == "assigned-1"
     parsed = parse_async(server.received[0], new_message_id=lambda: "assigned-1")
     assert parsed.message_id_assigned and parsed.data.value == "hello"
+
+
+def test_zeep_builds_every_async_request_our_parser_reads_and_reads_our_answers(tmp_path: Path):
+    client = _client(str(write_wsdl("async", "http://gateway.example/bip-async", tmp_path)))
+    sender = dict(senderId="TEST_IS", password="secret")
+
+    def parsed(operation: str, **request):
+        return parse_async(etree.tostring(client.create_message(client.service, operation, request=request)))
+
+    status = parsed("getMessageStatus", messageId="m-1", requestDate=AT, sender=sender)
+    assert (status.operation, status.query.messageId, status.query.requestDate) == ("getMessageStatus", "m-1", AT)
+    notice = parsed("sendDeliveryNotification", requestDate=AT, notification=dict(
+        messageId="m-1", serviceId="svc", notificationDate=AT,
+        deliveryStatus=dict(receiveStatus="MESSAGE_ACCEPTED", statusDate=AT, resendMessage="NOT_RESEND")))
+    assert notice.query.notification.deliveryStatus.receiveStatus == "MESSAGE_ACCEPTED"
+    pulled = parsed("getMessages", serviceId="svc", amount=0, sender=sender)
+    assert (pulled.query.serviceId, pulled.query.amount) == ("svc", 0)
+
+    # our answers as zeep reads them for its operation
+    operation = client.service._binding._operations["getMessageStatus"]
+    for state in ("ON_DELIVERY", "DELIVERED", "NOT_DELIVERED", "DELIVERY_STOPPED"):
+        answer = message_status_response(state, status_code="SCSS001", status_message="ok", status_date=AT,
+                                         response_date=AT)
+        read = operation.process_reply(etree.fromstring(answer))
+        assert read.messageState == state and read.status.statusDate == AT
