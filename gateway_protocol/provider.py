@@ -7,6 +7,16 @@ validator (chain, validity, key usage, revocation; the certificate must be the s
 sync message's date, dispatches, and signs what it answers. Every request it gets is recorded in
 its hop log (:class:`gateway_protocol.replay.HopRecord`): when, through which hop, from whom,
 and the verdict.
+
+Two channels, one path of checks: JSON at ``SYNC_PATH`` and SOAP 1.1 at ``SYNC_SOAP_PATH``
+(``/bip-sync-wss-gost/``, where a gateway forwards a SOAP request as it came: a SyncChannel
+``SendMessage`` or an AsyncChannel ``sendMessage`` it delivers). Only reading the request, checking
+the sender's signature (JWS, or WS-Security via ``validator.xmldsig``) and rendering the answer differ.
+A SOAP answer is a ``SendMessageResponse`` with the handler's data as XML elements of the JSON
+answer's field names, WS-Security signed with the provider's key; a refusal is a SOAP fault (HTTP
+500) with the catalogue's ErrorInfo. The replay guard keeps one answer per (sender, messageId)
+whatever the channel: a repeat gets the first answer (over the other channel, the same response
+signed anew for that channel).
 """
 
 from __future__ import annotations
@@ -15,17 +25,18 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from gateway_protocol.envelope import (
     SUCCESS_CODE,
     SUCCESS_MESSAGE,
     SYNC_PATH,
+    ErrorInfo,
     RequestInfo,
     ResponseData,
     ResponseInfo,
@@ -39,8 +50,14 @@ from gateway_protocol.fastlane import render_json, serve_fast
 from gateway_protocol.groupcommit import GroupCommit
 from gateway_protocol.hops import HOP_HEADER, HopVerifier, has_hop
 from gateway_protocol.replay import DatabaseAnswerStore, HopRecord, ReplayGuard
+from gateway_protocol.soap.build import fault as soap_fault
+from gateway_protocol.soap.build import sync_response as soap_sync_response
+from gateway_protocol.soap.names import ASYNC_TYPES, SOAP_ENV, SYNC_OPERATION, SYNC_SOAP_PATH
+from gateway_protocol.soap.parse import SoapData, parse_async, parse_sync_request
+from gateway_protocol.soap.xmldata import XmlRefused, parse_xml
 from signatures.identity import Identity
 from signatures.jws import sign_detached
+from signatures.verdicts import Verdict
 from simulation.clock import to_us
 
 log = logging.getLogger(__name__)
@@ -111,42 +128,41 @@ def provider_router(
     accept_from: Collection[str],
     accept_direct: bool = False,
 ) -> APIRouter:
-    """The sync-channel endpoint of a provider serving ``handlers`` behind ``accept_from``
-    (and, for test doubles only, ``accept_direct``: also from callers that are no gateway)."""
+    """The sync-channel endpoints of a provider serving ``handlers`` behind ``accept_from``
+    (and, for test doubles only, ``accept_direct``: also from callers that are no gateway):
+    JSON at ``SYNC_PATH``, SOAP at ``SYNC_SOAP_PATH`` (one path of checks for both, see
+    :func:`_read_soap`)."""
     router = APIRouter(tags=["ШЭП sync channel"])
     guard = ReplayGuard(DatabaseAnswerStore(context().db, context()))
     hops = HopVerifier(context().name)
     writer = GroupCommit.of(context().db)
 
-    async def record(at, hop: str | None, signed: SignedRequest | None, signer: str | None, verdict: str) -> None:
-        info = signed.request.requestInfo if signed is not None else None
+    async def record(at, hop: str | None, info: RequestInfo | None, signer: str | None, verdict: str) -> None:
         await writer.insert(HopRecord.__table__, {
             "at_us": to_us(at), "hop": (hop or "-")[:200], "sender_id": info.sender.senderId if info else "-",
             "signer": signer, "message_id": info.messageId if info else "-",
             "service_id": info.serviceId if info else "-", "verdict": verdict,
         })
 
-    async def take(body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+    async def take(body: bytes, headers: Any, reader: Reader) -> tuple[int, dict[str, Any]]:
+        """The answer to one request, channel-neutral (:func:`_as_json`, :func:`_as_soap` render it)."""
         ctx = context()
         at = await ctx.now()
         skew = timedelta(seconds=ctx.settings.message_date_skew)
         hop: str | None = headers.get(HOP_HEADER)
-        signed: SignedRequest | None = None
+        read: Read | None = None
         signer: str | None = None
         try:
             if has_hop(headers) or not accept_direct:
                 hop = await hops.verify(
                     headers, body, accepted=accept_from, validator=ctx.validator, at=at, skew=skew
                 )
-            try:
-                signed = SignedRequest.model_validate_json(body)
-            except ValidationError as exc:
-                raise GatewayFault(ErrorCode.ENVELOPE_INVALID, _errors(exc)) from None
-            info = signed.request.requestInfo
-            verdict = await ctx.validator.jws(signed.signature, signed_content(signed.request), at=at)
+            read = reader.parse(body)
+            info = read.info
+            verdict, refusal = await reader.verify(ctx.validator, body, read, at)
             if not verdict.valid:
                 raise GatewayFault(
-                    ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code}
+                    ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code, **refusal}
                 )
             signer = (verdict.signer or {}).get("common_name")
             if signer != info.sender.senderId:
@@ -164,34 +180,203 @@ def provider_router(
             async def process() -> tuple[int, dict[str, Any]]:
                 try:
                     result = await handler(
-                        Incoming(info=info, data=signed.request.requestData.data, signer=verdict.signer or {}, hop=hop)
+                        Incoming(info=info, data=read.data, signer=verdict.signer or {}, hop=hop)
                     )
+                    answer = reader.answer(ctx.identity, info, result, await ctx.now())
                 except GatewayFault as fault:
                     return fault.http_status, fault.to_body(await ctx.now())
-                return 200, sign_response(ctx.identity, info, result, await ctx.now())
+                return 200, answer
 
             (status, answer), replayed = await guard.answer(
                 (info.sender.senderId, info.messageId), process, at=at, window=skew
             )
-            await record(at, hop, signed, signer, "REPLAYED" if replayed else "ACCEPTED")
+            await record(at, hop, info, signer, "REPLAYED" if replayed else "ACCEPTED")
             return status, answer
         except GatewayFault as fault:
             log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code, "hop": hop}})
-            await record(at, hop, signed, signer, fault.code)
+            await record(at, hop, read.info if read else None, signer, fault.code)
             return fault.http_status, fault.to_body(at)
+
+    json_reader, soap_reader = _JsonReader(), _SoapReader()
 
     @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
     async def receive(request: Request) -> JSONResponse:
-        status, answer = await take(await request.body(), request.headers)
-        return JSONResponse(answer, status_code=status)
+        status, answer = await take(await request.body(), request.headers, json_reader)
+        return JSONResponse(_as_json(context().identity, answer), status_code=status)
 
     async def fast(body: bytes, headers: Any) -> tuple[int, bytes]:
-        status, answer = await take(body, headers)
-        return status, render_json(answer)
+        status, answer = await take(body, headers, json_reader)
+        return status, render_json(_as_json(context().identity, answer))
 
     serve_fast(router, SYNC_PATH, fast)
 
+    @router.post(
+        SYNC_SOAP_PATH, summary="Take a WS-Security signed SOAP request (SendMessage, or an async sendMessage) "
+                                "forwarded by a gateway",
+        openapi_extra={"requestBody": {"required": True, "content": {
+            kind: {"schema": {"type": "string"}} for kind in SOAP_MEDIA_TYPES}}},
+        response_class=Response,
+    )
+    async def receive_soap(request: Request) -> Response:
+        body = await request.body()
+        status, answer = await take(body, request.headers, soap_reader)
+        ctx = context()
+        status, content = _as_soap(ctx.identity, status, answer, _soap_operation(body), await ctx.now())
+        return Response(content, status_code=status, media_type=SOAP_CONTENT_TYPE)
+
     return router
+
+
+# ---- the two channels -----------------------------------------------------------------------------
+
+SOAP_MEDIA_TYPES = ("text/xml", "application/xml", "application/soap+xml")
+"""What a SOAP request may say it is (real clients send all three with a SOAP 1.1 envelope)."""
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+
+@dataclass
+class Read:
+    """A request read from its channel: its info and the data its handler gets."""
+
+    info: RequestInfo
+    data: Any
+    signed: SignedRequest | None = None
+    """The JSON request (its signature is checked over it)."""
+
+
+class Reader(Protocol):
+    def parse(self, body: bytes) -> Read: ...
+
+    async def verify(self, validator: Any, body: bytes, read: Read, at: datetime) -> tuple[Verdict, dict[str, Any]]:
+        """The sender's signature's verdict, and what a refusal's errorData adds."""
+        ...
+
+    def answer(self, identity: Identity, info: RequestInfo, result: Any, at: datetime) -> dict[str, Any]: ...
+
+
+class _JsonReader:
+    def parse(self, body: bytes) -> Read:
+        try:
+            signed = SignedRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise GatewayFault(ErrorCode.ENVELOPE_INVALID, _errors(exc)) from None
+        return Read(signed.request.requestInfo, signed.request.requestData.data, signed)
+
+    async def verify(self, validator: Any, body: bytes, read: Read, at: datetime) -> tuple[Verdict, dict[str, Any]]:
+        assert read.signed is not None
+        return await validator.jws(read.signed.signature, signed_content(read.signed.request), at=at), {}
+
+    def answer(self, identity: Identity, info: RequestInfo, result: Any, at: datetime) -> dict[str, Any]:
+        return sign_response(identity, info, result, at)
+
+
+class _SoapReader:
+    """SOAP 1.1 (:mod:`gateway_protocol.soap`): a SyncChannel ``SendMessage``, or an AsyncChannel
+    ``sendMessage`` the gateway delivers (messageType set: no date check, as for JSON). The sender's
+    signature is its WS-Security one over the Body (:meth:`SignatureValidator.xmldsig`); the data
+    handed to the handler is what :func:`gateway_protocol.soap.parse_sync_request` reads (XML has
+    no types: text values are str), and an XML document carried as text in ``data`` (as real
+    clients send ГБД ФЛ's ``Request``) is handed over as its root element's fields."""
+
+    def parse(self, body: bytes) -> Read:
+        if _soap_operation(body) == "sendMessage":
+            message = parse_async(body)
+            if message.info is None:  # pragma: no cover - parse_async gives sendMessage its info
+                raise GatewayFault(ErrorCode.ENVELOPE_INVALID, "request/messageInfo: missing")
+            if message.info.messageType is None:
+                raise GatewayFault(ErrorCode.MESSAGE_TYPE_MISSING, "request/messageInfo/messageType")
+            return Read(message.info, _payload(message.data))
+        parsed = parse_sync_request(body)
+        return Read(parsed.info, _payload(parsed.data))
+
+    async def verify(self, validator: Any, body: bytes, read: Read, at: datetime) -> tuple[Verdict, dict[str, Any]]:
+        result = await validator.xmldsig(body, at=at)
+        if result.algorithm_refused:  # GOST, say: the message names it and the ones accepted
+            from signatures.xmldsig import ACCEPTED_SIGNATURE_METHODS
+
+            return result.verdict, {"accepted": list(ACCEPTED_SIGNATURE_METHODS)}
+        return result.verdict, {}
+
+    def answer(self, identity: Identity, info: RequestInfo, result: Any, at: datetime) -> dict[str, Any]:
+        # The JSON form (for a repeat over JSON) and the signed SOAP answer, made here so that a
+        # result with no XML form is this request's fault, not a crash later.
+        content = _response_content(info, result, at)
+        return {"response": content, "soap": _soap_answer(identity, content).decode("utf-8")}
+
+
+def _payload(data: SoapData | None) -> Any:
+    """What a handler gets of a SOAP message's data: as parsed, except that an XML document sent
+    as text (``<Request>...</Request>`` escaped in ``data``) is its root element's content."""
+    if data is None:
+        return None
+    value = data.value
+    if data.document is not None and isinstance(value, dict) and len(value) == 1:
+        inner = next(iter(value.values()))
+        if isinstance(inner, dict):
+            return inner
+    return value
+
+
+def _soap_operation(body: bytes) -> str:
+    """``sendMessage`` when the Body holds an AsyncChannel sendMessage, else ``SendMessage`` (the
+    operation a fault answers; the parse says what is wrong with anything else)."""
+    try:
+        root = parse_xml(body)
+    except XmlRefused:
+        return SYNC_OPERATION
+    content = root.find(f"{{{SOAP_ENV}}}Body/*")
+    if content is not None and content.tag == f"{{{ASYNC_TYPES}}}sendMessage":
+        return "sendMessage"
+    return SYNC_OPERATION
+
+
+def _response_content(info: RequestInfo, data: Any, at: datetime) -> dict[str, Any]:
+    return signed_content(SyncResponse(
+        responseInfo=ResponseInfo(
+            messageId=str(uuid.uuid4()),
+            correlationId=info.correlationId or info.messageId,
+            responseDate=at,
+            status=Status(code=SUCCESS_CODE, message=SUCCESS_MESSAGE),
+            sessionId=info.sessionId,
+        ),
+        responseData=ResponseData(data=data),
+    ))
+
+
+def _soap_answer(identity: Identity, content: dict[str, Any]) -> bytes:
+    """A signed ``SendMessageResponse`` of a response's JSON form: the data as XML elements with
+    the JSON answer's field names; ``Server.ProviderResponseInvalid`` when it has no XML form."""
+    response = SyncResponse.model_validate(content)
+    try:
+        envelope = soap_sync_response(response.responseInfo, response.responseData.data)
+    except ValueError as exc:
+        raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"the answer has no XML form: {exc}") from None
+    from signatures.xmldsig import sign_envelope  # signxml is loaded only by those who use it
+
+    return sign_envelope(envelope, identity)
+
+
+def _as_json(identity: Identity, answer: dict[str, Any]) -> dict[str, Any]:
+    """A neutral answer as the JSON channel gives it: a fault, or the signed response (signed now
+    when it was first given over SOAP)."""
+    if "errorInfo" in answer or "signature" in answer:
+        return {key: answer[key] for key in ("response", "signature", "errorInfo") if key in answer}
+    content = answer["response"]
+    return {"response": content, "signature": sign_detached(content, identity.key, identity.chain)}
+
+
+def _as_soap(identity: Identity, status: int, answer: dict[str, Any], operation: str,
+             at: datetime) -> tuple[int, bytes]:
+    """A neutral answer as the SOAP channel gives it: HTTP 200 and the signed SendMessageResponse,
+    or HTTP 500 and a SOAP fault (SOAP 1.1 over HTTP) carrying the catalogue's ErrorInfo."""
+    try:
+        if "errorInfo" in answer:
+            return 500, soap_fault(ErrorInfo.model_validate(answer["errorInfo"]), operation)
+        if "soap" in answer:
+            return status, answer["soap"].encode("utf-8")
+        return status, _soap_answer(identity, answer["response"])  # first given over JSON
+    except GatewayFault as fault:
+        return 500, soap_fault(fault, operation, at=at)
 
 
 def _errors(exc: ValidationError) -> str:
