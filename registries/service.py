@@ -78,6 +78,14 @@ def _iin(data: Any, field: str) -> str:
         ) from None
 
 
+def _listed(value: Any) -> list[Any]:
+    """A repeatable field as a list: None is none, a list itself, and one value (what a list of one
+    reads as from XML) a list of it."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 class Registries:
     def __init__(self, runtime: SystemRuntime) -> None:
         self.runtime = runtime
@@ -162,20 +170,32 @@ class Registries:
         the citizen themselves (the portal) or by an employee of an organisation who took the
         consent on paper (the State Corporation's form). It covers the citizen and the family
         members the request declares (``coveredIins``), for ``services`` (of those that need a
-        consent), granted to the system that records it. Its reference, and until when it lasts."""
+        consent), granted to the system that records it. Its reference, and until when it lasts.
+
+        Over SOAP (XML has no types, and a list of one reads as its one value): ``coveredIins``
+        and ``services`` may come as one element each; ``document`` comes as its JSON text,
+        since the evidence's signature covers its canonical JSON, which XML elements cannot
+        give back (``form.consent`` would read as the text ``true``)."""
         await self.ready()
         data = request.data if isinstance(request.data, dict) else {}
         subject = _iin(data, "subjectIin")
         covered = [subject]
-        for index, iin in enumerate(data.get("coveredIins") or []):
+        for index, iin in enumerate(_listed(data.get("coveredIins"))):
             checked = _iin({"iin": iin}, "iin") if isinstance(iin, str) else _iin({}, f"coveredIins[{index}]")
             if checked not in covered:
                 covered.append(checked)
-        services = data.get("services")
-        if not isinstance(services, list) or not services or not set(services) <= CONSENT_REQUIRED:
+        services = _listed(data.get("services"))
+        if not services or not all(isinstance(s, str) for s in services) or not set(services) <= CONSENT_REQUIRED:
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID,
                                 f"services: a list of {', '.join(sorted(CONSENT_REQUIRED))}", data={"field": "services"})
         document, signature = data.get("document"), data.get("signature")
+        if isinstance(document, str):  # its JSON text (over SOAP)
+            try:
+                document = json.loads(document)
+            except ValueError:
+                raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID,
+                                    "document: an object, or its JSON text (over SOAP); this text is not JSON",
+                                    data={"field": "document"}) from None
         if not isinstance(document, dict) or not isinstance(signature, str):
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature (the evidence) are required",
                                 data={"field": "document"})

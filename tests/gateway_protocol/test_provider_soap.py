@@ -8,6 +8,7 @@ with the same fields as its JSON answer; refusals are SOAP faults with the catal
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import timedelta
@@ -19,6 +20,7 @@ from lxml import etree
 from sqlmodel import select
 
 from egov_sim.citizen import DEMO_CITIZEN
+from egov_sim.given import give_certificate
 from egov_sim.inprocess import Simulation
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import SYNC_PATH, RequestInfo, Sender
@@ -27,6 +29,8 @@ from gateway_protocol.replay import HopRecord
 from gateway_protocol.soap import (
     SOAP_ENV, SYNC_SOAP_PATH, async_send_request, parse_fault, parse_sync_response, sync_request, xml_schema,
 )
+from signatures.cms import sign_cms
+from signatures.jws import canonical_json
 from signatures.xmldsig import sign_envelope
 from simulation.database import drop_run
 from simulation.settings import Settings
@@ -242,3 +246,61 @@ async def test_a_repeat_gets_the_first_answer_and_after_the_window_a_replay_faul
         assert (await control.post("/clock/advance", json={"by": "1 hour"})).status_code == 200
     late = await soap_request(run, message_id=message_id)  # dated now: only the replay rule refuses it
     fault_of(await deliver(run, late), "Client.MessageReplayed")
+
+
+# ---- the registries' other services over SOAP ----------------------------------------------------
+
+
+async def test_a_consent_recorded_over_soap_opens_the_incomes_registry_over_soap(run):
+    """CONSENT_Record takes its lists as one element each and the evidence as its JSON text (the
+    signature covers canonical JSON, which XML elements cannot give back); the reference it
+    gives is then accepted by GCVP_IncomesAndStatus, asked over SOAP as well."""
+    async with run.client("signatures") as ca:
+        citizen = await give_certificate(ca, DEMO_CITIZEN)
+    document = {"applicant": {"iin": DEMO_CITIZEN.iin}, "form": {"consent": True}}
+    now = await run.runtime("portal").now()
+    signature = base64.b64encode(sign_cms(canonical_json(document), citizen.key, citizen.chain, at=now,
+                                          detached=True)).decode()
+    record = {"subjectIin": DEMO_CITIZEN.iin, "coveredIins": DEMO_CITIZEN.iin, "services": "GCVP_IncomesAndStatus",
+              "purpose": "soap test", "document": json.dumps(document), "signature": signature}
+    answer = await verified_answer(run, await deliver(run, await soap_request(
+        run, service_id="CONSENT_Record", data=record)))
+    consent = answer.data.value
+    assert consent["consentRef"].startswith("CNS-")
+    assert (consent["services"], consent["coveredIins"], consent["grantedTo"]) == (
+        "GCVP_IncomesAndStatus", DEMO_CITIZEN.iin, "portal")
+
+    incomes = await verified_answer(run, await deliver(run, await soap_request(
+        run, service_id="GCVP_IncomesAndStatus", data={"iin": DEMO_CITIZEN.iin, "consentRef": consent["consentRef"]})))
+    assert incomes.data.value["iin"] == DEMO_CITIZEN.iin
+    fault_of(await deliver(run, await soap_request(run, service_id="GCVP_IncomesAndStatus",
+                                                   data={"iin": DEMO_CITIZEN.iin})), "Provider.ConsentRequired")
+    # a document that is neither an object nor JSON text is named
+    broken = {**record, "document": "<not json>"}
+    data = fault_of(await deliver(run, await soap_request(run, service_id="CONSENT_Record", data=broken)),
+                    "Provider.RequestInvalid")
+    assert data["field"] == "document"
+
+
+@pytest.mark.parametrize("service_id, data, field", [
+    ("ENIS_PowerOfAttorneyCheck", {"number": "NO-SUCH-1", "principalIin": DEMO_CITIZEN.iin,
+                                   "attorneyIin": DEMO_CITIZEN.iin, "serviceId": GBDFL}, "status"),
+    ("AR_AddressRegistrationHistory", {"iin": DEMO_CITIZEN.iin}, "addresses"),
+    ("GBDRN_RealEstateRights", {"iin": DEMO_CITIZEN.iin, "consentRef": "declared-on-paper"}, "owns"),
+    ("KZHF_CommunalTenancy", {"iin": DEMO_CITIZEN.iin}, "iin"),
+])
+async def test_the_other_registries_answer_over_soap_as_over_json(run, service_id, data, field):
+    portal = run.runtime("portal")
+    soap = await deliver(run, await soap_request(run, service_id=service_id, data=data))
+    signed = build_signed_request(
+        portal.identity, sender_id="portal", password=portal.credentials.password_of("portal"), service_id=service_id,
+        data=data, message_date=await portal.now())
+    reply = await deliver(run, json.dumps(signed.model_dump(mode="json", exclude_none=True)).encode(),
+                          path=SYNC_PATH, content_type="application/json")
+    if reply.status_code != 200:  # refused over JSON: refused over SOAP with the same code
+        fault_of(soap, reply.json()["errorInfo"]["errorCode"])
+        return
+    over_json = reply.json()["response"]["responseData"]["data"]
+    over_soap = (await verified_answer(run, soap)).data.value
+    assert field in over_json
+    assert over_soap == as_xml_text(over_json)
