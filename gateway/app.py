@@ -12,6 +12,7 @@ from gateway.config import ConfigStore
 from gateway.messagelog import CheckpointPolicy, LogAnchor
 from gateway.models import GatewayModel
 from gateway.service import GatewayService
+from gateway.soapchannel import build_soap_router
 from runtime import system_app
 from signatures import revocation_push
 from simulation.settings import Settings, get_settings
@@ -29,7 +30,7 @@ def _create(
 
     def routers(runtime):
         gateway = holder["gateway"] = GatewayService(runtime, store, role)
-        return [build_router(gateway), revocation_push.build_router(runtime)]
+        return [build_router(gateway), build_soap_router(gateway), revocation_push.build_router(runtime)]
 
     async def on_start(runtime) -> None:
         # the log's checkpoints: signed with the gateway's key, time-stamped by the PKI's TSA

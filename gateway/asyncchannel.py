@@ -24,9 +24,10 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from gateway.messages import Accepted, Checkpoint, Reply
+from gateway.messages import Accepted, Checkpoint, Format, Incoming, Reply, remembered, stored_message
 from gateway.models import AsyncMessage
-from gateway_protocol.envelope import SUCCESS_CODE, SUCCESS_MESSAGE, SignedRequest
+from gateway_protocol import soap
+from gateway_protocol.envelope import SUCCESS_CODE, SUCCESS_MESSAGE, ErrorInfo, RequestInfo
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from simulation.calendar import to_local
 from simulation.clock import from_us, to_us
@@ -43,6 +44,9 @@ FINAL = (DELIVERED, NOT_DELIVERED, DELIVERY_STOPPED)
 # one due (a message taken, an attempt finished, a delivery stopped) wakes it at once, and a retry
 # is waited for to its time; this is only the interval of its look at the store for anything else.
 IDLE_LOOK = 10.0
+PULL_ONLY = 2.0**62
+"""``next_attempt`` of a message whose recipient takes its messages itself (``getMessages``,
+:mod:`gateway.soapchannel`): the delivery loop never pushes it."""
 RETRYABLE = {
     ErrorCode.PROVIDER_UNAVAILABLE.value, ErrorCode.PROVIDER_TIMEOUT.value,
     ErrorCode.PROVIDER_RESPONSE_INVALID.value, ErrorCode.GATEWAY_INTERNAL.value,
@@ -61,43 +65,60 @@ class AsyncDelivery:
 
     # ---- taking a message -----------------------------------------------------------------
 
-    async def send(self, body: bytes, headers: Any) -> Reply:
+    async def send(self, body: bytes, headers: Any, fmt: Format = "json") -> Reply:
+        """A message taken (JSON, or a SOAP ``sendMessage``): checked as the sync channel checks it
+        (plus its messageType), stored, answered with its messageId and correlationId. A SOAP
+        answer (``sendMessageResponse`` or a fault) is signed with the gateway's key."""
         started = time.perf_counter()
         at = await self.runtime.now()
         service_id = "-"
+        incoming: Incoming | None = None
         try:
             config = self.gateway.config  # one configuration for all the checks of a message
-            signed, came_from, content = await self.gateway.authenticate(body, headers, at, "async", config)
-            info = signed.request.requestInfo
+            incoming, came_from = await self.gateway.authenticate(body, headers, at, "async", config, fmt)
+            info = incoming.info
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                              serviceId=info.serviceId, gateway=self.runtime.name):
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
-                        accepted = self.gateway.admit(signed, body, came_from, at, "async", config)
+                        accepted = self.gateway.admit(incoming, came_from, at, "async", config)
                     except GatewayFault as fault:
-                        self.gateway.log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
+                        self.gateway.log_request(incoming, came_from, None, at, "async", "REFUSED", fault.code)
                         return fault.http_status, fault.to_body(at)
                     await self._store(accepted)
-                    self.gateway.log_request(signed, came_from, accepted.target, at, "async", ON_DELIVERY, None, content)
-                    return 200, _acceptance(signed, at)
+                    self.gateway.log_request(incoming, came_from, accepted.target, at, "async", ON_DELIVERY, None)
+                    return 200, _acceptance(info, at)
 
                 try:
                     (status, answer), replayed = await self.gateway.replay.answer(
                         (info.sender.senderId, info.messageId), produce, at=at, window=self.gateway.replay_window
                     )
                 except GatewayFault as fault:  # a repeat older than the replay window
-                    self.gateway.log_request(signed, came_from, None, at, "async", "REFUSED", fault.code, content)
+                    self.gateway.log_request(incoming, came_from, None, at, "async", "REFUSED", fault.code)
                     raise
                 if replayed:
                     self.gateway.metrics.replays.inc()
                 self.gateway.count(service_id, "async", "REPLAYED" if replayed else ("ACCEPTED" if status == 200 else
                                     str(answer.get("errorInfo", {}).get("errorCode"))), started)
+                if fmt == "soap":
+                    return self._soap_answer(status, answer, at)
                 return Reply(status, answer)
         except GatewayFault as fault:
             self.gateway.count(service_id, "async", fault.code, started)
+            if fmt == "soap":
+                return self.gateway.soap_fault(fault, "sendMessage", at)
             return Reply(fault.http_status, fault.to_body(at))
+
+    def _soap_answer(self, status: int, answer: dict[str, Any], at: datetime) -> Reply:
+        """The SOAP answer to a sendMessage from the answer the replay guard keeps (a repeat gets
+        the same messageId and correlationId again, in an envelope signed anew)."""
+        if status != 200:
+            fault = GatewayFault.from_error_info(ErrorInfo.model_validate(answer["errorInfo"]))
+            return self.gateway.soap_fault(fault, "sendMessage", at)
+        envelope = soap.send_message_response(answer["messageId"], answer["correlationId"], at)
+        return Reply(200, answer, raw=self.gateway.sign_soap(envelope), at=at, format="soap")
 
     async def _store(self, accepted: Accepted) -> None:
         info = accepted.info
@@ -106,7 +127,8 @@ class AsyncDelivery:
                 AsyncMessage(
                     sender_id=info.sender.senderId, message_id=info.messageId, correlation_id=info.correlationId,
                     service_id=info.serviceId, message_type=info.messageType or "REQUEST",
-                    recipient=accepted.target, state=ON_DELIVERY, next_attempt=time.time(),
+                    recipient=accepted.target, state=ON_DELIVERY,
+                    next_attempt=PULL_ONLY if self.gateway.waits_for_pull(accepted.target) else time.time(),
                     accepted_us=to_us(accepted.at), body=accepted.body.decode("utf-8"),
                 )
             )
@@ -181,21 +203,21 @@ class AsyncDelivery:
         with log_context(correlationId=row.correlation_id or row.message_id, messageId=row.message_id,
                          serviceId=row.service_id, gateway=self.runtime.name):
             try:
-                signed = SignedRequest.model_validate_json(row.body)
-            except ValueError as exc:  # not one this gateway stored: nothing to deliver, ever
+                incoming = stored_message(row)
+            except (ValueError, GatewayFault) as exc:  # not one this gateway stored: nothing to deliver, ever
                 await self._finish(row, None, _fault_reply(GatewayFault(
                     ErrorCode.GATEWAY_INTERNAL, f"the stored message cannot be read: {exc}"
                 ), await self.runtime.now()), retry=False)
                 return
-            accepted = Accepted(signed, row.body.encode("utf-8"), row.sender_id, row.recipient, await self.runtime.now())
+            accepted = Accepted(incoming, row.sender_id, row.recipient, await self.runtime.now())
             try:
                 reply = await self.gateway.forward(accepted)
             except Exception as exc:  # a failure of the gateway's own: tried again, as far as attempts go
                 log.exception("delivering async message %s failed", row.message_id)
                 reply = _fault_reply(GatewayFault(ErrorCode.GATEWAY_INTERNAL, repr(exc)), await self.runtime.now())
-            await self._finish(row, signed, reply, retry=True)
+            await self._finish(row, incoming, reply, retry=True)
 
-    async def _finish(self, row: AsyncMessage, signed: SignedRequest | None, reply: Reply, *, retry: bool) -> None:
+    async def _finish(self, row: AsyncMessage, incoming: Incoming | None, reply: Reply, *, retry: bool) -> None:
         """Record an attempt's outcome: DELIVERED, on to the next attempt, or NOT_DELIVERED with
         its reason (the target refused it, the gateway has no way to it, attempts ran out)."""
         attempts = row.attempts + 1
@@ -214,8 +236,8 @@ class AsyncDelivery:
             values["last_error"] = f"{code or 'HTTP ' + str(reply.status_code)}: {info.get('errorMessage', '')}"
         if state in FINAL:
             values["finished_us"] = to_us(await self.runtime.now())
-            values["response"] = json.dumps(reply.body, ensure_ascii=False)
-            values["notice_seq"] = await self._next_notice()
+            values["response"] = json.dumps(remembered(reply), ensure_ascii=False)
+            values["notice_seq"] = await self.next_notice()
         async with self.runtime.db.session() as session:
             result = await session.exec(
                 update(AsyncMessage)
@@ -225,12 +247,12 @@ class AsyncDelivery:
             )
             await session.commit()
         if result.rowcount and state in FINAL:  # not stopped meanwhile
-            if signed is not None:
-                self.gateway.log_answer(signed, row.recipient, await self.runtime.now(), "async", state, reply)
+            if incoming is not None:
+                self.gateway.log_answer(incoming, row.recipient, await self.runtime.now(), "async", state, reply)
             log.info("async message %s: %s after %d attempt(s)%s", row.message_id, state, attempts,
                      f" ({values['last_error']})" if state == NOT_DELIVERED else "")
 
-    async def _next_notice(self) -> int:
+    async def next_notice(self) -> int:
         """The next delivery notice's number (this gateway is the only writer of its store)."""
         self._notice += 1
         return self._notice
@@ -277,7 +299,7 @@ class AsyncDelivery:
             if row.state == ON_DELIVERY:
                 row.state = DELIVERY_STOPPED
                 row.finished_us = to_us(await self.runtime.now())
-                row.notice_seq = await self._next_notice()
+                row.notice_seq = await self.next_notice()
                 session.add(row)
                 await session.commit()
                 self._wake.set()  # the queue depth changed
@@ -320,8 +342,7 @@ def _fault_reply(fault: GatewayFault, at: datetime) -> Reply:
     return Reply(fault.http_status, fault.to_body(at), at=at)
 
 
-def _acceptance(signed: SignedRequest, at) -> dict[str, Any]:
-    info = signed.request.requestInfo
+def _acceptance(info: RequestInfo, at: datetime) -> dict[str, Any]:
     return {
         "messageId": info.messageId,
         "correlationId": info.correlationId or info.messageId,

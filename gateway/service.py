@@ -37,10 +37,18 @@ from gateway.asyncchannel import AsyncDelivery
 from gateway.config import ConfigStore, GatewayConfig
 from gateway.faults import FaultSwitches
 from gateway.messagelog import MessageLog
-from gateway.messages import Accepted, Channel, Reply
+from cryptography.x509.oid import NameOID
+
+from gateway.messages import (
+    MAX_ENVELOPE_BYTES, SOAP_CONTENT_TYPE, SOAP_FORMAT, Accepted, Channel, Format, Incoming, Reply, check_size,
+    format_of, parse_json, parse_soap, remembered, soap_document, soap_operation,
+)
 from gateway.metrics import GatewayMetrics
-from gateway_protocol.envelope import SYNC_PATH, SignedRequest, SignedResponse, signed_content
+from gateway_protocol import soap
+from gateway_protocol.envelope import SYNC_PATH, ErrorInfo, RequestInfo, SignedRequest, SignedResponse, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault, check_message_date
+from gateway_protocol.soap.names import SYNC_OPERATION
+from signatures.xmldsig import ACCEPTED_DIGEST_METHODS, ACCEPTED_SIGNATURE_METHODS
 from gateway_protocol.hops import HopVerifier, has_hop, sign_hop
 from gateway_protocol.replay import ReplayGuard
 from simulation import jsoncodec
@@ -51,8 +59,8 @@ from runtime import SystemRuntime
 log = logging.getLogger(__name__)
 
 CENTRAL = "gateway"
-MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
-"""The largest message a gateway takes (it keeps every message it takes in its log)."""
+ACCEPTED_ALGORITHMS = (*ACCEPTED_SIGNATURE_METHODS, *ACCEPTED_DIGEST_METHODS)
+"""The XML-DSig algorithms (signature methods, then digest methods) a SOAP message may be signed with."""
 REFUSED_PREFIX = 1024
 """Bytes of a body refused before its sender was authenticated that the log keeps (with its digest)."""
 
@@ -106,16 +114,20 @@ class GatewayService:
 
     # ---- the sync channel -----------------------------------------------------------------
 
-    async def sync(self, body: bytes, headers: Any) -> Reply:
+    async def sync(self, body: bytes, headers: Any, fmt: Format = "json") -> Reply:
+        """A sync message (JSON, or a SOAP ``SendMessage``) checked, forwarded, answered and logged.
+
+        A SOAP message's answer is a :class:`Reply` whose ``raw`` is the SOAP envelope to send
+        (the provider's as it came, or the gateway's own, signed; :mod:`gateway.soapchannel`)."""
         started = time.perf_counter()
         at = await self.runtime.now()
         config = self.config  # one configuration for all the checks of a message
         service_id = "-"
-        signed: SignedRequest | None = None
-        came_from, content = "?", None
+        incoming: Incoming | None = None
+        came_from = "?"
         try:
-            signed, came_from, content = await self.authenticate(body, headers, at, "sync", config)
-            info = signed.request.requestInfo
+            incoming, came_from = await self.authenticate(body, headers, at, "sync", config, fmt)
+            info = incoming.info
             service_id = info.serviceId
             with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                              serviceId=info.serviceId, gateway=self.runtime.name):
@@ -123,36 +135,67 @@ class GatewayService:
 
                 async def produce() -> tuple[int, dict[str, Any]]:
                     try:
-                        accepted = self.admit(signed, body, came_from, at, "sync", config)
+                        accepted = self.admit(incoming, came_from, at, "sync", config)
                     except GatewayFault as fault:
                         log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
-                        self.log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
-                        reply = Reply(fault.http_status, fault.to_body(at))
-                        self.log_answer(signed, None, at, "sync", "REFUSED", reply, fault.code)
-                        return reply.status_code, reply.body
-                    self.log_request(signed, came_from, accepted.target, at, "sync", "RECEIVED", None, content)
+                        self.log_request(incoming, came_from, None, at, "sync", "REFUSED", fault.code)
+                        reply = self.answer_fault(incoming, fault, at)
+                        self.log_answer(incoming, None, at, "sync", "REFUSED", reply, fault.code)
+                        return reply.status_code, remembered(reply)
+                    self.log_request(incoming, came_from, accepted.target, at, "sync", "RECEIVED", None)
                     reply = await self.forward(accepted)
+                    if incoming.format == "soap" and reply.format != "soap":  # the gateway's own fault
+                        reply = self.answer_fault(incoming, reply, reply.at or at)
                     state = "DELIVERED" if reply.status_code == 200 else "NOT_DELIVERED"
-                    self.log_answer(signed, accepted.target, reply.at or await self.runtime.now(), "sync", state, reply)
+                    self.log_answer(incoming, accepted.target, reply.at or await self.runtime.now(), "sync", state, reply)
                     delivered.append(reply)
-                    return reply.status_code, reply.body
+                    return reply.status_code, remembered(reply)
 
                 (status, answer), replayed = await self.replay.answer(
                     (info.sender.senderId, info.messageId), produce, at=at, window=self.replay_window
                 )
                 if replayed:
+                    if format_of(answer) != incoming.format:
+                        raise GatewayFault(
+                            ErrorCode.MESSAGE_REPLAYED,
+                            f"messageId {info.messageId!r} of {info.sender.senderId!r} was first sent over the "
+                            f"{format_of(answer).upper()} interface; its answer is given again only there",
+                        )
                     self.metrics.replays.inc()
-                    self.log_request(signed, came_from, None, at, "sync", "REPLAYED", None, content)
+                    self.log_request(incoming, came_from, None, at, "sync", "REPLAYED", None)
                     log.info("a repeated messageId was answered with the first answer")
                 outcome = "REPLAYED" if replayed else _outcome(status, answer)
                 self.count(service_id, "sync", outcome, started)
-                return delivered[0] if delivered and not replayed else Reply(status, answer)
+                return delivered[0] if delivered and not replayed else replied(status, answer)
         except GatewayFault as fault:
-            if fault.code == ErrorCode.MESSAGE_REPLAYED and signed is not None:
-                self.log_request(signed, came_from, None, at, "sync", "REFUSED", fault.code, content)
+            if fault.code == ErrorCode.MESSAGE_REPLAYED and incoming is not None:
+                self.log_request(incoming, came_from, None, at, "sync", "REFUSED", fault.code)
                 log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
             self.count(service_id, "sync", fault.code, started)
+            if fmt == "soap":
+                return self.soap_fault(fault, incoming.operation if incoming else _operation_of(body), at)
             return Reply(fault.http_status, fault.to_body(at))
+
+    def answer_fault(self, incoming: Incoming, fault: GatewayFault | Reply, at: datetime) -> Reply:
+        """The gateway's fault in the format of the message it answers (a SOAP one signed)."""
+        if isinstance(fault, Reply):
+            if incoming.format == "json" or fault.format == "soap":
+                return fault
+            fault = GatewayFault.from_error_info(ErrorInfo.model_validate(fault.body["errorInfo"]))
+        if incoming.format == "soap":
+            return self.soap_fault(fault, incoming.operation, at)
+        return Reply(fault.http_status, fault.to_body(at), at=at)
+
+    def soap_fault(self, fault: GatewayFault, operation: str, at: datetime) -> Reply:
+        """A SOAP fault of the gateway's, signed with its key: HTTP 500, as SOAP 1.1 over HTTP says."""
+        envelope = self.sign_soap(soap.fault(fault, operation, at=at))
+        return Reply(500, fault.to_body(at), raw=envelope, at=at, format="soap")
+
+    def sign_soap(self, envelope: bytes) -> bytes:
+        """One of the gateway's own SOAP answers, WS-Security signed with its key."""
+        from signatures.xmldsig import sign_envelope
+
+        return sign_envelope(envelope, self.runtime.identity)
 
     @property
     def replay_window(self) -> timedelta:
@@ -171,39 +214,54 @@ class GatewayService:
     # ---- the checks -----------------------------------------------------------------------
 
     async def authenticate(
-        self, body: bytes, headers: Any, at: datetime, channel: Channel, config: GatewayConfig
-    ) -> tuple[SignedRequest, str, dict[str, Any]]:
-        """Envelope, hop, sender, password, signature: who sent this, proven. Logs a refusal.
+        self, body: bytes, headers: Any, at: datetime, channel: Channel, config: GatewayConfig,
+        fmt: Format = "json",
+    ) -> tuple[Incoming, str]:
+        """Hop, envelope, sender, password, signature: who sent this, proven. Logs a refusal.
 
-        Also gives the signed content (the request less the password), computed once for the
-        signature check and reused for the log."""
-        signed: SignedRequest | None = None
+        The same checks in the same order for both formats: only reading the envelope (JSON or
+        SOAP) and checking its signature (a JWS over the signed content, or WS-Security over the
+        SOAP Body, :meth:`SignatureValidator.xmldsig`) differ. Gives the message and the peer
+        gateway or sender it came from."""
+        incoming: Incoming | None = None
         came_from: str | None = None
-        content: dict[str, Any] | None = None
         try:
             came_from = await self._authenticate_hop(headers, body, at, config)
-            signed = self._parse(body)
-            info = signed.request.requestInfo
+            incoming = self._parse(body, channel) if fmt == "json" else self._parse_soap(body, channel, came_from)
+            info = incoming.info
             came_from = came_from or info.sender.senderId
             sender = info.sender.senderId
             self.check_sender(sender, info.sender.password, config)
-            content = signed_content(signed.request)
-            verdict = await self.runtime.validator.jws(signed.signature, content, at=at)
+            if incoming.format == "json":
+                assert incoming.signed is not None
+                incoming.content = signed_content(incoming.signed.request)
+                verdict = await self.runtime.validator.jws(incoming.signed.signature, incoming.content, at=at)
+            else:
+                checked = await self.runtime.validator.xmldsig(body, at=at)
+                verdict = checked.verdict
+                incoming.receipt = receipt(checked)
+                if checked.algorithm_refused:
+                    raise GatewayFault(
+                        ErrorCode.SIGNATURE_INVALID, verdict.message,
+                        data={"verdict": verdict.code, "accepted": list(ACCEPTED_ALGORITHMS)},
+                    )
             if not verdict.valid:
                 raise GatewayFault(ErrorCode.SIGNATURE_INVALID, verdict.message, data={"verdict": verdict.code})
             signer = (verdict.signer or {}).get("common_name")
             if signer != sender:
+                if incoming.receipt is not None:
+                    incoming.receipt["verdict"] = "SIGNER_NOT_SENDER"
                 raise GatewayFault(
                     ErrorCode.SIGNATURE_INVALID,
                     f"the certificate is issued to {signer!r}, not to the sender {sender!r}",
                     data={"verdict": "SIGNER_NOT_SENDER"},
                 )
-            return signed, came_from, content
+            return incoming, came_from
         except GatewayFault as fault:
             # Not authenticated: the log keeps the body's digest and first KiB, not the body.
-            if signed is not None:
-                info = signed.request.requestInfo
-                self.log_unauthenticated(body, came_from or "?", at, channel, fault.code, signed)
+            if incoming is not None:
+                info = incoming.info
+                self.log_unauthenticated(body, came_from or "?", at, channel, fault.code, incoming)
                 with log_context(correlationId=info.correlationId or info.messageId, messageId=info.messageId,
                                  serviceId=info.serviceId, gateway=self.runtime.name):
                     log.info("refused: %s", fault, extra={"fields": {"errorCode": fault.code}})
@@ -214,11 +272,10 @@ class GatewayService:
             raise
 
     def admit(
-        self, signed: SignedRequest, body: bytes, came_from: str, at: datetime, channel: Channel,
-        config: GatewayConfig,
+        self, incoming: Incoming, came_from: str, at: datetime, channel: Channel, config: GatewayConfig,
     ) -> Accepted:
         """The checks after authentication: time, service, access right, route."""
-        info = signed.request.requestInfo
+        info = incoming.info
         check_message_date(info, at, timedelta(seconds=self.runtime.settings.message_date_skew), "the gateway's")
         if channel == "async" and info.messageType is None:
             raise GatewayFault(ErrorCode.MESSAGE_TYPE_MISSING, "requestInfo.messageType")
@@ -226,7 +283,7 @@ class GatewayService:
             raise GatewayFault(ErrorCode.UNKNOWN_SERVICE, info.serviceId)
         if info.serviceId not in config.participants[info.sender.senderId].services:
             raise GatewayFault(ErrorCode.ACCESS_DENIED, f"{info.sender.senderId} -> {info.serviceId}")
-        return Accepted(signed, body, came_from, self._route(signed, came_from, config), at)
+        return Accepted(incoming, came_from, self._route(info, came_from, config), at)
 
     async def _authenticate_hop(self, headers: Any, body: bytes, at: datetime, config: GatewayConfig) -> str | None:
         """The peer gateway that signed this hop, None for a sender's own request, or
@@ -239,21 +296,14 @@ class GatewayService:
         )
 
     @staticmethod
-    def _parse(body: bytes) -> SignedRequest:
-        if len(body) > MAX_ENVELOPE_BYTES:
-            raise GatewayFault(
-                ErrorCode.ENVELOPE_INVALID, f"body: {len(body)} bytes, more than the {MAX_ENVELOPE_BYTES} a message may have"
-            )
-        try:
-            return SignedRequest.model_validate_json(body)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-            )
-            raise GatewayFault(ErrorCode.ENVELOPE_INVALID, problems) from None
+    def _parse(body: bytes, channel: Channel = "sync") -> Incoming:
+        return parse_json(body)
 
-    def _route(self, signed: SignedRequest, came_from: str | None, config: GatewayConfig) -> str:
-        info = signed.request.requestInfo
+    @staticmethod
+    def _parse_soap(body: bytes, channel: Channel, hop: str | None) -> Incoming:
+        return parse_soap(body, channel, hop)
+
+    def _route(self, info: RequestInfo, came_from: str | None, config: GatewayConfig) -> str:
         service = config.services[info.serviceId]
         if self.role == "regional":
             own = self._derived(config)[0]
@@ -283,23 +333,34 @@ class GatewayService:
     # ---- delivery -------------------------------------------------------------------------
 
     async def forward(self, accepted: Accepted) -> Reply:
-        """Hand an accepted message to its next hop; its answer, or the fault why not."""
+        """Hand an accepted message to its next hop; its answer, or the fault why not.
+
+        The message travels as it came (a SOAP one with its sender's WS-Security signature
+        intact, to the next hop's SOAP path), with this gateway's hop signature over its bytes."""
         target = accepted.target
+        fmt = accepted.incoming.format
         try:
             url = self._url_of(target)
             headers = sign_hop(self.runtime.identity, self.runtime.name, target, accepted.body, await self.runtime.now())
-            headers["Content-Type"] = "application/json"
+            if fmt == "soap":
+                headers["Content-Type"] = SOAP_CONTENT_TYPE
+                path = soap.SYNC_SOAP_PATH
+            else:
+                headers["Content-Type"] = "application/json"
+                path = SYNC_PATH
             info = accepted.info
             try:
                 status, content = await self.faults.deliver(  # the operator's faults acted out, if any
                     info.serviceId, target, lambda: self._provider_of(info.serviceId, info.routeId, self.config),
-                    lambda: self.runtime.post_bytes(url + SYNC_PATH, accepted.body, headers),
+                    lambda: self.runtime.post_bytes(url + path, accepted.body, headers),
                     timeout=self.runtime.settings.request_timeout, now=self.runtime.now,
                 )
             except httpx.TimeoutException:
                 raise GatewayFault(ErrorCode.PROVIDER_TIMEOUT, target) from None
             except httpx.TransportError as exc:
                 raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"{target}: {exc}") from None
+            if fmt == "soap":
+                return await self._soap_answer(status, content, accepted)
             try:
                 payload = jsoncodec.loads(content)
             except ValueError:
@@ -314,6 +375,49 @@ class GatewayService:
         except GatewayFault as fault:
             answered = await self.runtime.now()
             return Reply(fault.http_status, fault.to_body(answered), at=answered)
+
+    async def _soap_answer(self, status: int, content: bytes, accepted: Accepted) -> Reply:
+        """The next hop's SOAP answer, passed on as it came when it may be: a SOAP fault (any
+        status), or an answer WS-Security signed by the provider registered for the service.
+        A JSON fault (an operator's fault switch acts in the gateway's own format) becomes the
+        gateway's fault; anything else is ``Server.ProviderResponseInvalid``."""
+        target, info = accepted.target, accepted.info
+        answered = await self.runtime.now()
+        if content[:1] in (b"{", b"["):
+            try:
+                payload = jsoncodec.loads(content)
+            except ValueError:
+                payload = None
+            if isinstance(payload, dict) and "errorInfo" in payload:
+                return Reply(status if status != 200 else 500, payload, at=answered)
+        try:
+            carried = soap.parse_fault(content)
+        except GatewayFault as exc:
+            raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status}: {exc.detail}") from None
+        if carried is not None:
+            return Reply(500, carried.to_body(answered), raw=content, at=answered, format="soap")
+        if status != 200:
+            raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: HTTP {status} without a SOAP fault")
+        checked = await self.runtime.validator.xmldsig(content, at=answered)
+        expected = self._provider_of(info.serviceId, info.routeId, self.config)
+        verdict = checked.verdict
+        signer = (verdict.signer or {}).get("common_name")
+        if not verdict.valid:
+            fault = GatewayFault(
+                ErrorCode.PROVIDER_RESPONSE_INVALID, f"{target}: response signature: {verdict.message}",
+                data={"verdict": verdict.code},
+            )
+        elif signer != expected:
+            fault = GatewayFault(
+                ErrorCode.PROVIDER_RESPONSE_INVALID,
+                f"{target}: the answer is signed by {signer!r}, not by {expected or 'a registered provider'!r}, "
+                f"the provider of {info.serviceId}",
+                data={"verdict": "SIGNER_NOT_PROVIDER", "signer": signer, "expected": expected},
+            )
+        else:
+            return Reply(200, {}, raw=content, at=answered, format="soap", receipt=receipt(checked))
+        log.warning("an answer was not passed on: %s", fault, extra={"fields": {"errorCode": fault.code}})
+        raise fault
 
     async def _check_answer(self, payload: Any, accepted: Accepted, at: datetime) -> None:
         """An answer is passed on only when the provider registered for the service signed it
@@ -356,6 +460,18 @@ class GatewayService:
         region = config.regions.get(route_id or self._derived(config)[0] or "")
         return region.services.get(service_id) if region else None
 
+    def waits_for_pull(self, target: str) -> bool:
+        """Whether messages to ``target`` wait for it to take them (``getMessages``) rather than
+        being pushed: a registered participant the gateway knows no address of (an outside
+        client system a tester registered, which has no server)."""
+        if target == self.runtime.name or target in self.config.services:
+            return False
+        try:
+            self.runtime.url_of(target)
+            return False
+        except KeyError:
+            return self.config.outside_url(target) is None and target in self.config.participants
+
     def _url_of(self, target: str) -> str:
         """Where the next hop listens, or ``Server.TargetUnknown`` when the gateway knows no way
         to it (a service's target edited by hand into the participant file, say)."""
@@ -372,22 +488,22 @@ class GatewayService:
     # ---- log and metrics ------------------------------------------------------------------
 
     def log_request(
-        self, signed: SignedRequest, came_from: str, recipient: str | None, at: datetime,
-        channel: Channel, status: str, error_code: str | None = None, content: dict[str, Any] | None = None,
+        self, incoming: Incoming, came_from: str, recipient: str | None, at: datetime,
+        channel: Channel, status: str, error_code: str | None = None,
     ) -> None:
-        info = signed.request.requestInfo
+        info = incoming.info
         self.log.append(
             kind="request", channel=channel, message_id=info.messageId, correlation_id=info.correlationId,
             service_id=info.serviceId, sender_id=info.sender.senderId, came_from=came_from,
             recipient=recipient, at_us=to_us(at), status=status, status_code=None, error_code=error_code,
-            body=masked(signed, content),
+            body=masked(incoming),
         )
 
     def log_answer(
-        self, signed: SignedRequest, recipient: str | None, at: datetime, channel: Channel,
+        self, incoming: Incoming, recipient: str | None, at: datetime, channel: Channel,
         status: str, reply: Reply, error_code: str | None = None,
     ) -> None:
-        info = signed.request.requestInfo
+        info = incoming.info
         self.log.append(
             kind="response", channel=channel, message_id=info.messageId, correlation_id=info.correlationId,
             service_id=info.serviceId, sender_id=info.sender.senderId, came_from=self.runtime.name,
@@ -398,17 +514,21 @@ class GatewayService:
 
     def log_unauthenticated(
         self, body: bytes, came_from: str, at: datetime, channel: Channel, error_code: str,
-        signed: SignedRequest | None = None,
+        incoming: Incoming | None = None,
     ) -> None:
         """A refusal before the sender was authenticated: the body's SHA-256, its length and its
-        first :data:`REFUSED_PREFIX` bytes (the sender's password masked), not the body."""
-        info = signed.request.requestInfo if signed is not None else None
+        first :data:`REFUSED_PREFIX` bytes (the sender's password masked), not the body; for a
+        SOAP message also the verdict on its signature, when it was checked."""
+        info = incoming.info if incoming is not None else None
+        kept = refused_digest(body)
+        if incoming is not None and incoming.receipt is not None:
+            kept["receipt"] = incoming.receipt
         self.log.append(
             kind="request", channel=channel, message_id=info.messageId if info else "-",
             correlation_id=info.correlationId if info else None, service_id=info.serviceId if info else "-",
             sender_id=info.sender.senderId if info else "-", came_from=came_from, recipient=None,
             at_us=to_us(at), status="REFUSED", status_code=None, error_code=error_code,
-            body=jsoncodec.dumps_text(refused_digest(body)),
+            body=jsoncodec.dumps_text(kept),
         )
 
     def count(self, service_id: str, channel: Channel, outcome: str, started: float) -> None:
@@ -417,11 +537,15 @@ class GatewayService:
 
 
 _PASSWORD = re.compile(rb'("password"\s*:\s*")((?:[^"\\]|\\.)*)("?)')
+_XML_PASSWORD = re.compile(r"(<(?:[\w.-]+:)?password(?:\s[^>]*)?>)([^<]*)(</(?:[\w.-]+:)?password\s*>|$)")
+"""A SOAP sender's ``<password>`` element (any prefix); its text is masked as ``***``."""
+_XML_PASSWORD_BYTES = re.compile(_XML_PASSWORD.pattern.encode())
 
 
 def refused_digest(body: bytes) -> dict[str, Any]:
     """What the log keeps of a body refused before its sender was authenticated."""
     prefix = _PASSWORD.sub(rb"\1***\3", body[:REFUSED_PREFIX])
+    prefix = _XML_PASSWORD_BYTES.sub(rb"\1***\3", prefix)
     return {
         "refused": {
             "sha256": hashlib.sha256(body).hexdigest(),
@@ -431,17 +555,59 @@ def refused_digest(body: bytes) -> dict[str, Any]:
     }
 
 
+def mask_soap(envelope: bytes) -> str:
+    """A SOAP envelope's text as logged: as received but the sender's ``<password>`` text, which
+    becomes ``***`` (so its WS-Security signature can no longer be verified from the log)."""
+    return _XML_PASSWORD.sub(r"\1***\3", envelope.decode("utf-8", "replace"))
+
+
+def receipt(checked: Any) -> dict[str, Any]:
+    """The gateway's verdict on a WS-Security signature when the message came: signer (CN),
+    certificate serial number (hex), verdict code."""
+    signer = (checked.verdict.signer or {}).get("common_name")
+    certificate = checked.certificate
+    if signer is None and certificate is not None:
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        signer = names[0].value if names else None
+    return {
+        "signer": signer,
+        "serial": format(certificate.serial_number, "x") if certificate is not None else None,
+        "verdict": checked.verdict.code,
+        "message": checked.verdict.message,
+    }
+
+
+def replied(status: int, answer: dict[str, Any]) -> Reply:
+    """The :class:`Reply` of an answer the replay guard kept (:func:`remembered`)."""
+    if format_of(answer) == SOAP_FORMAT:
+        errors = {} if status == 200 else {"errorInfo": {"errorCode": answer.get("errorCode")}}
+        return Reply(status, errors, raw=answer["envelope"].encode("utf-8"), format="soap", receipt=answer.get("receipt"))
+    return Reply(status, answer)
+
+
+def _operation_of(body: bytes) -> str:
+    """The operation whose fault element answers ``body``: its own when it is one of the interface's."""
+    operation = soap_operation(body)
+    return operation if operation in (SYNC_OPERATION, *soap.ASYNC_OPERATIONS) else SYNC_OPERATION
+
+
 def _outcome(status: int, answer: dict[str, Any]) -> str:
     if status == 200:
         return "DELIVERED"
+    if format_of(answer) == SOAP_FORMAT:
+        return str(answer.get("errorCode") or "NOT_DELIVERED")
     return str(answer.get("errorInfo", {}).get("errorCode", "NOT_DELIVERED"))
 
 
-def masked(signed: SignedRequest, content: dict[str, Any] | None = None) -> str:
+def masked(incoming: Incoming) -> str:
     """The request as logged: everything, signature included, but the sender's password.
 
-    ``content``: the request's :func:`signed_content`, when it was already made (it is the
-    request's dump less the password, so the same document comes out)."""
+    A JSON request as its document (the signed content, reused when already made, and the JWS);
+    a SOAP request as :func:`soap_document` of its masked text with the verdict at receipt."""
+    if incoming.format == SOAP_FORMAT:
+        return jsoncodec.dumps_text(soap_document(mask_soap(incoming.body), incoming.receipt))
+    signed, content = incoming.signed, incoming.content
+    assert signed is not None
     if content is None:
         data = signed.model_dump(mode="json", exclude_none=True)
         data["request"]["requestInfo"]["sender"]["password"] = "***"
@@ -453,7 +619,10 @@ def masked(signed: SignedRequest, content: dict[str, Any] | None = None) -> str:
 
 
 def _answer_text(reply: Reply) -> str:
-    """An answer as logged: as it came from the next hop when it came from one."""
+    """An answer as logged: as it came from the next hop when it came from one (a SOAP answer as
+    :func:`soap_document`, with the verdict on its signature)."""
+    if reply.format == SOAP_FORMAT and reply.raw is not None:
+        return jsoncodec.dumps_text(remembered(reply))
     if reply.raw is not None:
         try:
             return reply.raw.decode("utf-8")
