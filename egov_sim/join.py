@@ -32,7 +32,11 @@ def add_join_parser(gateway_commands) -> None:
     join.add_argument("--csr", required=True, help="the system's certificate signing request (PEM file); "
                                                    "the chain is written beside it (<stem>.chain.pem)")
     join.add_argument("--password", help="a client's gateway password")
-    join.add_argument("--url", help="a provider's base URL (the gateway posts to URL/bip/sync/v10)")
+    join.add_argument("--url", help="a provider's base URL (the gateway posts to URL/bip/sync/v10, "
+                                    "or to URL/bip-sync-wss-gost/ with --protocol soap)")
+    join.add_argument("--protocol", choices=["json", "soap"], default="json",
+                      help="how the provider takes requests: json (default) or soap, the ШЭП SyncChannel v10 "
+                           "with WS-Security")
 
 
 def chain_path(csr_path: Path) -> Path:
@@ -53,6 +57,10 @@ async def run_join(args: argparse.Namespace, settings: Settings, out: TextIO, er
         return 2
     if args.role == "provider" and not args.url:
         err.write("egov-sim gateway join provider: --url is required (where the provider listens)\n")
+        return 2
+    protocol = getattr(args, "protocol", "json") or "json"
+    if args.role == "client" and protocol != "json":
+        err.write("egov-sim gateway join client: --protocol is a provider's (a client sends JSON or SOAP as it likes)\n")
         return 2
     csr_path = Path(args.csr)
     try:
@@ -79,7 +87,7 @@ async def run_join(args: argparse.Namespace, settings: Settings, out: TextIO, er
             if args.role == "client":
                 await admit_client(gateway, args.name, args.services, args.password)
             else:
-                await route_provider(gateway, args.name, args.services, args.url)
+                await route_provider(gateway, args.name, args.services, args.url, protocol)
     except OutsideRefused as exc:
         err.write(f"egov-sim gateway join: {exc.step} refused ({exc.status}): {str(exc.answer)[:1000]}\n")
         return 1
@@ -93,7 +101,7 @@ async def run_join(args: argparse.Namespace, settings: Settings, out: TextIO, er
                   f"({exc.strerror or exc}); here it is:\n{issued.chain_pem}")
         return 1
     what = f"with the right to {', '.join(args.services)}" if args.role == "client" else \
-        f"providing {', '.join(args.services)} at {args.url}"
+        f"providing {', '.join(args.services)} at {args.url}" + (" over SOAP" if protocol == "soap" else "")
     out.write(f"{args.name} joined the gateway as a {args.role} {what}; its certificate "
               f"(serial {issued.serial}) is in {chain}\n")
     return 0

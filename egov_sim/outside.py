@@ -8,7 +8,8 @@ An outside system takes part in the exchange as the simulated ones do:
   its name). Its messages, signed with that key (:meth:`OutsideSystem.gateway_client`), are
   accepted by the gateway and answered.
 - **as a provider** (:func:`register_provider`): a service routed to a URL outside the
-  simulation -- the system under test (``PUT /admin/services/{id}`` with ``system`` and ``url``).
+  simulation -- the system under test (``PUT /admin/services/{id}`` with ``system`` and ``url``,
+  and ``protocol: soap`` for one that takes the ШЭП SOAP interface).
   The gateway delivers to it with its signed hop, and passes on its answer only when it is signed
   with the key the CA certified for that name (``SIGNER_NOT_PROVIDER`` otherwise).
   :func:`provider_app` is a small ASGI app of such a provider: it checks the gateway's hop and the
@@ -48,7 +49,7 @@ from simulation.topology import REGIONAL_GATEWAYS
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Certified", "ControlClock", "OutsideRefused", "OutsideSystem", "admit_client", "certify", "certify_csr", "grant",
+    "Certified", "ControlClock", "OutsideRefused", "OutsideSystem", "Protocol", "admit_client", "certify", "certify_csr", "grant",
     "new_csr", "provider_app", "register_client", "register_provider", "route_provider",
 ]
 
@@ -159,11 +160,22 @@ async def admit_client(gateway_client: httpx.AsyncClient, name: str, services: S
         f"/admin/participants/{name}", json={"services": list(services), "password": password}))
 
 
-async def route_provider(gateway_client: httpx.AsyncClient, name: str, service_ids: Sequence[str], url: str) -> None:
-    """The gateway's side of a provider: ``service_ids`` are delivered to ``name`` at ``url``."""
+Protocol = Literal["json", "soap"]
+"""How an outside provider takes requests: ``json`` at URL/bip/sync/v10, or ``soap`` (the ШЭП
+SyncChannel v10 with WS-Security) at URL/bip-sync-wss-gost/."""
+
+
+async def route_provider(gateway_client: httpx.AsyncClient, name: str, service_ids: Sequence[str], url: str,
+                         protocol: Protocol = "json") -> None:
+    """The gateway's side of a provider: ``service_ids`` are delivered to ``name`` at ``url``, in
+    ``protocol`` (``soap``: a JSON caller's request is adapted by the central gateway,
+    :mod:`gateway.soapadapter`; a SOAP caller's goes as it came)."""
     for service_id in service_ids:
+        body: dict[str, Any] = {"system": name, "url": url}
+        if protocol != "json":
+            body["protocol"] = protocol
         _ok(f"the gateway routing {service_id} to {name}", await gateway_client.put(
-            f"/admin/services/{service_id}", json={"system": name, "url": url}))
+            f"/admin/services/{service_id}", json=body))
 
 
 async def register_client(
@@ -182,16 +194,17 @@ async def register_client(
 
 async def register_provider(
     gateway_client: httpx.AsyncClient, ca_client: httpx.AsyncClient, name: str, service_ids: Sequence[str],
-    url: str, *, csr: tuple[PrivateKey, str] | None = None,
+    url: str, *, csr: tuple[PrivateKey, str] | None = None, protocol: Protocol = "json",
 ) -> OutsideSystem:
     """Route ``service_ids`` to the outside provider ``name`` listening at ``url`` (its base URL:
-    the gateway posts to ``url`` + ``/bip/sync/v10``), once the CA has certified its key, with which
-    it signs its answers. A service the gateway had (a simulated system's) is routed there
-    instead: the system under test replaces the simulated one. Give callers the right to a new
-    service with :func:`grant`."""
+    the gateway posts to ``url`` + ``/bip/sync/v10``, or, for ``protocol="soap"``, a WS-Security
+    signed SOAP request to ``url`` + ``/bip-sync-wss-gost/``), once the CA has certified its key,
+    with which it signs its answers. A service the gateway had (a simulated system's) is routed
+    there instead: the system under test replaces the simulated one. Give callers the right to a
+    new service with :func:`grant`."""
     key, csr_pem = csr or new_csr(name)
     identity, roots = await certify(ca_client, name, key, csr_pem)
-    await route_provider(gateway_client, name, service_ids, url)
+    await route_provider(gateway_client, name, service_ids, url, protocol)
     return OutsideSystem(name, identity, roots, services=list(service_ids))
 
 

@@ -19,7 +19,7 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -58,6 +58,13 @@ class Service(BaseModel):
         description="an outside provider (no simulated system: the system under test): where it takes the "
                     "sync channel (base URL); `system` is then its name, the CN its answers are signed with",
     )
+    protocol: Literal["json", "soap"] | None = Field(
+        default=None,
+        description="how an outside provider (`url`) takes requests: `json` (the default, also when absent) at "
+                    "URL/bip/sync/v10, or `soap`, the ШЭП "
+                    "SyncChannel v10 with WS-Security at URL/bip-sync-wss-gost/ (a JSON request is adapted by the "
+                    "central gateway, gateway/soapadapter.py)",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Service:
@@ -65,6 +72,8 @@ class Service(BaseModel):
             raise ValueError("a service names its `system` or is `regional: true`, not both")
         if self.url is not None and self.system in SYSTEMS:
             raise ValueError(f"{self.system!r} is a simulated system: an outside provider at `url` has a name of its own")
+        if self.protocol is not None and self.url is None:
+            raise ValueError("`protocol` is an outside provider's (it has a `url`); the simulated systems take JSON and SOAP")
         return self
 
 
@@ -178,6 +187,11 @@ class GatewayConfig(BaseModel):
     def outside_url(self, system: str) -> str | None:
         """Where an outside provider ``system`` (a service's `url`) takes the sync channel."""
         return next((s.url.rstrip("/") for s in self.services.values() if s.system == system and s.url), None)
+
+    def outside_protocol(self, system: str) -> Literal["json", "soap"] | None:
+        """How an outside provider ``system`` takes requests (its service's `protocol`); None for
+        no outside provider."""
+        return next((s.protocol or "json" for s in self.services.values() if s.system == system and s.url), None)
 
     def region_of_gateway(self, gateway: str) -> str | None:
         for route, region in self.regions.items():
