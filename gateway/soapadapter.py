@@ -21,7 +21,9 @@ except two things:
   library and the certificate in its ``x5c``, and compare it with the SOAP request.
 
 ``data`` goes as XML elements with the JSON request's field names (the rules of
-:mod:`gateway_protocol.soap.xmldata`).
+:mod:`gateway_protocol.soap.xmldata`). An async message (``messageType`` set) goes as an
+AsyncChannel ``sendMessage`` with its messageType; the provider answers it as a sync one, a signed
+``SendMessageResponse`` (as the simulated providers do, :mod:`gateway_protocol.provider`).
 
 Answer (:func:`json_answer_from`): the provider's answer must be WS-Security signed by the
 provider registered for the service (``validator.xmldsig``: chain, validity, key usage,
