@@ -34,10 +34,11 @@ SOAP = {"Content-Type": "text/xml; charset=utf-8"}
 
 def info_of(run: Simulation, *, sender: str = "echo", service_id: str = "ECHO_Central", message_id: str | None = None,
             at=None, password: str | None = None, message_type: str | None = None,
-            correlation_id: str | None = None) -> RequestInfo:
+            correlation_id: str | None = None, route_id: str | None = None) -> RequestInfo:
     runtime = run.runtime(sender)
     return RequestInfo(
         messageId=message_id or str(uuid.uuid4()), serviceId=service_id, messageDate=at, correlationId=correlation_id,
+        routeId=route_id,
         sender=Sender(senderId=sender, password=password or runtime.credentials.password_of(sender)),
         messageType=message_type,
     )
@@ -273,3 +274,130 @@ def test_a_soap_password_is_masked_in_the_log_and_in_a_refused_prefix():
     assert "cret" not in refused_digest(envelope)["refused"]["prefix"]
     cut = envelope[: envelope.index(b"cret") + 2]  # the first KiB ends inside the password
     assert "se&amp;c" not in refused_digest(cut)["refused"]["prefix"]
+
+
+async def test_a_soap_message_for_a_region_travels_through_the_regional_gateway_as_it_came(echo_run):
+    body = await soap_sync(echo_run, {"region": "almaty"}, service_id="ECHO_Regional", route_id="almaty")
+    reply = await post_soap(echo_run, body)
+    assert reply.status_code == 200, reply.text
+    await signed_by(echo_run, reply.content, "echo")
+    assert parse_sync_response(reply.content).data.value == {"echo": {"region": "almaty"}}
+    regional = await echo_run.apps["gateway-almaty"].state.gateway.log.query(limit=10)
+    request = json.loads(next(r for r in regional if r.kind == "request").body)
+    assert request["format"] == "soap" and request["receipt"]["signer"] == "echo"  # the sender's own signature
+    assert next(r for r in regional if r.kind == "request").came_from == "gateway"  # the centre's signed hop
+    # the regional gateway serves the interface itself
+    direct = await post_soap(echo_run, await soap_sync(echo_run, {"n": "2"}, service_id="ECHO_Regional", route_id="almaty"),
+                             gateway="gateway-almaty")
+    assert direct.status_code == 200, direct.text
+    # an async message for the region reaches DELIVERED through both gateways
+    runtime = echo_run.runtime("echo")
+    info = info_of(echo_run, at=await runtime.now(), message_type="REQUEST", service_id="ECHO_Regional", route_id="almaty")
+    taken = await post_soap(echo_run, sign_envelope(async_send_request(info, {"n": "3"}), runtime.identity),
+                            ASYNC_SOAP_PATH)
+    assert taken.status_code == 200, taken.text
+    sender = Sender(senderId="echo", password=runtime.credentials.password_of("echo"))
+    for _ in range(200):
+        status = await post_soap(echo_run, message_status_request(info.messageId, await runtime.now(), sender),
+                                 ASYNC_SOAP_PATH)
+        state = parse_async_response(status.content)[1]["messageState"]
+        if state != "ON_DELIVERY":
+            break
+        await asyncio.sleep(0.05)
+    assert state == "DELIVERED"
+
+
+async def test_operator_faults_act_on_soap_deliveries(echo_run):
+    async with echo_run.client("gateway") as gateway:
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "error", "error_code": "Provider.Refused"})
+        reply = await post_soap(echo_run, await soap_sync(echo_run))
+        assert fault_code(reply) == "Provider.Refused"
+        await signed_by(echo_run, reply.content, "gateway")
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "down"})
+        assert fault_code(await post_soap(echo_run, await soap_sync(echo_run))) == "Server.ProviderUnavailable"
+        await gateway.put("/admin/faults/ECHO_Central", json={"mode": "malformed"})
+        assert fault_code(await post_soap(echo_run, await soap_sync(echo_run))) == "Server.ProviderResponseInvalid"
+        await gateway.delete("/admin/faults")
+    assert (await post_soap(echo_run, await soap_sync(echo_run))).status_code == 200
+
+
+PULL_CONFIG = """
+  acme_pull:
+    password: Acme-Pull-2026!
+    services: []
+"""
+
+
+@pytest.fixture
+async def pull_run(tmp_path):
+    """A run whose participant file (edited by hand) routes PULL_Orders to acme_pull, an outside
+    participant without an address: its messages wait for it to take them."""
+    from egov_sim.inprocess import Simulation as Run
+    from gateway.config import DEFAULT_FILE
+    from simulation.database import drop_run
+    from simulation.topology import SYSTEMS
+    from tests.gateway.conftest import echo_settings
+
+    settings = echo_settings(tmp_path)
+    text = DEFAULT_FILE.read_text(encoding="utf-8")
+    text = text.replace("    services: [ECHO_Central, ECHO_Regional]", "    services: [ECHO_Central, ECHO_Regional, PULL_Orders]")
+    text = text.replace("\nservices:\n", "\nservices:\n  PULL_Orders: {system: acme_pull}\n", 1)
+    text = text.replace("\nparticipants:\n", "\nparticipants:" + PULL_CONFIG, 1)
+    path = settings.data_dir / "gateway" / "participants.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    async with Run(settings, extra=("echo",)) as simulation:
+        yield simulation
+    await drop_run(settings, (*SYSTEMS, "simulation"))
+
+
+async def test_a_recipient_takes_its_messages_and_says_it_received_them(pull_run):
+    runtime = pull_run.runtime("echo")
+    assert "PULL_Orders" in pull_run.apps["gateway"].state.gateway.config.services
+    sent = []
+    for n in range(3):
+        info = info_of(pull_run, at=await runtime.now(), message_type="REQUEST", service_id="PULL_Orders")
+        reply = await post_soap(pull_run, sign_envelope(async_send_request(info, {"order": str(n)}), runtime.identity),
+                                ASYNC_SOAP_PATH)
+        assert reply.status_code == 200, reply.text
+        sent.append(info.messageId)
+    echo = Sender(senderId="echo", password=runtime.credentials.password_of("echo"))
+    puller = Sender(senderId="acme_pull", password="Acme-Pull-2026!")
+
+    async def state_of(message_id: str) -> str:
+        reply = await post_soap(pull_run, message_status_request(message_id, await runtime.now(), echo), ASYNC_SOAP_PATH)
+        return parse_async_response(reply.content)[1]["messageState"]
+
+    await asyncio.sleep(0.3)  # the delivery loop does not push them
+    assert [await state_of(m) for m in sent] == ["ON_DELIVERY"] * 3
+    # the recipient takes them (two at a time); the sender's password is not handed out
+    reply = await post_soap(pull_run, get_messages_request("PULL_Orders", sender=puller, amount=2), ASYNC_SOAP_PATH)
+    assert reply.status_code == 200, reply.text
+    valid(reply.content)
+    await signed_by(pull_run, reply.content, "gateway")
+    messages = parse_async_response(reply.content)[1]["messages"]
+    assert [m["messageInfo"]["messageId"] for m in messages] == sent[:2]
+    assert messages[0]["messageData"]["data"] == {"order": "0"}
+    assert runtime.credentials.password_of("echo") not in reply.text
+    # nobody else takes them: another participant gets none, a wrong password a fault
+    other = await post_soap(pull_run, get_messages_request("PULL_Orders", sender=echo), ASYNC_SOAP_PATH)
+    assert parse_async_response(other.content)[1].get("messages", []) == []
+    wrong = Sender(senderId="acme_pull", password="nope")
+    assert fault_code(await post_soap(pull_run, get_messages_request("PULL_Orders", sender=wrong), ASYNC_SOAP_PATH)) \
+        == "Client.AuthenticationFailed"
+    # it says it received the first, refuses the second for good, asks the third again
+    now = await runtime.now()
+    for message_id, accepted, resend in ((sent[0], True, False), (sent[1], False, False), (sent[2], False, True)):
+        said = await post_soap(pull_run, delivery_notification_request(
+            message_id, "PULL_Orders", accepted=accepted, resend=resend, at=now, sender=puller), ASYNC_SOAP_PATH)
+        assert said.status_code == 200, said.text
+        valid(said.content)
+    assert [await state_of(m) for m in sent] == ["DELIVERED", "NOT_DELIVERED", "ON_DELIVERY"]
+    # a final state is not changed; only the recipient may say so
+    again = await post_soap(pull_run, delivery_notification_request(
+        sent[0], "PULL_Orders", accepted=False, at=now, sender=puller), ASYNC_SOAP_PATH)
+    assert fault_code(again) == "Client.QueryInvalid"
+    assert fault_code(await post_soap(pull_run, delivery_notification_request(
+        sent[2], "PULL_Orders", accepted=True, at=now, sender=echo), ASYNC_SOAP_PATH)) == "Client.UnknownMessage"
+    left = await post_soap(pull_run, get_messages_request("PULL_Orders", sender=puller), ASYNC_SOAP_PATH)
+    assert [m["messageInfo"]["messageId"] for m in parse_async_response(left.content)[1]["messages"]] == [sent[2]]
