@@ -13,6 +13,9 @@ Signatures are checked here, as a relying party would, at the virtual time each 
 the hop signature of each message (the sending system's JWS) and the document signature a message
 carries (a citizen's, an operator's or an official's CMS over the document), against the run's
 root; the signer certificate's revocation status is the one the certification authority (НУЦ) gives.
+A message that travelled over the SOAP interface is logged with its sender's password masked, so its
+WS-Security signature cannot be checked again from the log: it is shown with the verdict the gateway
+recorded when it came (``"atReceipt": true``), and its data read from the envelope.
 
 The document (:data:`FORMAT`)::
 
@@ -134,6 +137,9 @@ def _signer_serials(records: dict[str, list[dict[str, Any]]], roots: list[x509.C
     serials = []
     for rows in records.values():
         for row in rows:
+            receipt = _receipt(row.get("message"))
+            if receipt is not None and receipt.get("serial"):
+                serials.append(receipt["serial"])
             for of, signature in _signatures_in(row.get("message")):
                 cert, _verdict = _check(row["message"], of, signature, roots, from_us(row["at_us"]))
                 if cert is not None:
@@ -268,9 +274,9 @@ def _messages(records: dict[str, list[dict[str, Any]]], roots: list[x509.Certifi
                 hops.append(_hop(path[position + 1], gateway, "response", row, gateway))
             hops.append(_hop(gateway, path[position - 1] if position else row["came_from"], "response", row, gateway))
         outer = responses.get(path[1]) if len(path) > 1 else None
-        request_body = (first.get("message") or {}).get("request") or {}
+        request_body = _body_of(first.get("message"), "request")
         response_row = outer or next((r for r in responses.values() if r), None)
-        response_body = ((response_row or {}).get("message") or {}).get("response") or {}
+        response_body = _body_of((response_row or {}).get("message"), "response")
         messages.append({
             "index": 0,
             "messageId": message_id,
@@ -355,6 +361,35 @@ def _place(messages: list[dict[str, Any]], steps: list[dict[str, Any]]) -> None:
 # ---- signatures -----------------------------------------------------------------------------
 
 
+def _receipt(message: Any) -> dict[str, Any] | None:
+    """The gateway's verdict recorded when a SOAP message came, None for a JSON message."""
+    if isinstance(message, dict) and message.get("format") == "soap" and isinstance(message.get("receipt"), dict):
+        return message["receipt"]
+    return None
+
+
+def _body_of(message: Any, kind: str) -> dict[str, Any]:
+    """A logged message's ``request`` / ``response`` part (requestInfo, requestData...): a JSON
+    message's own; a SOAP message's read from its logged envelope (empty when it cannot be)."""
+    if not isinstance(message, dict):
+        return {}
+    if message.get("format") != "soap":
+        return message.get(kind) or {}
+    from gateway_protocol.errors import GatewayFault
+    from gateway_protocol.soap import parse_async, parse_sync_request, parse_sync_response
+
+    envelope = str(message.get("envelope") or "").encode("utf-8")
+    try:
+        if kind == "response":
+            return {"responseData": {"data": parse_sync_response(envelope).data.value}}
+        if b"SendMessage" in envelope:
+            return {"requestData": {"data": parse_sync_request(envelope).data.value}}
+        parsed = parse_async(envelope, new_message_id=lambda: "-")
+        return {"requestData": {"data": parsed.data.value if parsed.data else None}}
+    except (GatewayFault, ValueError):  # a fault, an async acknowledgement, or no SOAP at all
+        return {}
+
+
 def _signatures_in(message: Any) -> list[tuple[str, Any]]:
     """(what, signature) of a logged message: its hop JWS, and a document's CMS it carries."""
     if not isinstance(message, dict):
@@ -395,10 +430,39 @@ def _verdicts(request_row: dict[str, Any], response_row: dict[str, Any] | None, 
             continue
         message = row.get("message")
         at = from_us(row["at_us"])
+        receipt = _receipt(message)
+        if receipt is not None:
+            checked.append(_recorded(row["kind"], receipt, statuses, at))
         for of, signature in _signatures_in(message):
             cert, verdict = _check(message, of, signature, roots, at)
             checked.append(_signature(of, cert, verdict, statuses, at))
     return checked
+
+
+def _recorded(of: str, receipt: dict[str, Any], statuses: dict[str, dict[str, Any]], at: datetime) -> dict[str, Any]:
+    """A SOAP message's WS-Security signature, as the gateway judged it when the message came."""
+    why = receipt.get("message") or ""
+    entry = _signature(of, None, None, statuses, at)
+    entry.update({
+        "signer": receipt.get("signer"), "serial": receipt.get("serial"), "verdict": receipt.get("verdict") or "MALFORMED",
+        "message": why, "atReceipt": True,
+        "messages": {
+            "kk": "Шлюз хабарлама келген кезде тексерген (журналдағы құпия сөз жасырылған)",
+            "ru": "Проверено шлюзом при получении (пароль в журнале скрыт)",
+            "en": "Checked by the gateway when the message came (the logged password is masked)" + (f": {why}" if why else ""),
+        },
+    })
+    if receipt.get("serial"):
+        entry["chain"] = [receipt.get("signer")] if receipt.get("signer") else []
+        status = statuses.get(receipt["serial"])
+        if status is not None:
+            revoked_at = status.get("revokedAt") or status.get("revoked_at")
+            entry["revocation"] = {
+                "status": status.get("status"), "revokedAt": revoked_at, "reason": status.get("reason"),
+                "atTheTime": "revoked" if revoked_at and datetime.fromisoformat(revoked_at) <= at else "good"
+                if status.get("status") in ("good", "revoked") else status.get("status"),
+            }
+    return entry
 
 
 def _check(message: dict[str, Any], of: str, signature: str, roots: list[x509.Certificate], at: datetime):

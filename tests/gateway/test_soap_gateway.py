@@ -401,3 +401,21 @@ async def test_a_recipient_takes_its_messages_and_says_it_received_them(pull_run
         sent[2], "PULL_Orders", accepted=True, at=now, sender=echo), ASYNC_SOAP_PATH)) == "Client.UnknownMessage"
     left = await post_soap(pull_run, get_messages_request("PULL_Orders", sender=puller), ASYNC_SOAP_PATH)
     assert [m["messageInfo"]["messageId"] for m in parse_async_response(left.content)[1]["messages"]] == [sent[2]]
+
+
+async def test_the_trainers_flow_shows_soap_messages_with_the_verdict_at_receipt(echo_run):
+    from egov_sim.trainer.flow import _messages
+
+    correlation = str(uuid.uuid4())
+    assert (await post_soap(echo_run, await soap_sync(echo_run, {"hello": "flow"}, correlation_id=correlation))).status_code == 200
+    tampered = (await soap_sync(echo_run, {"hello": "x"}, correlation_id=correlation)).replace(b">x<", b">y<")
+    assert fault_code(await post_soap(echo_run, tampered)) == "Client.SignatureInvalid"
+    async with echo_run.client("gateway") as client:
+        evidence = (await client.get("/v1/messages/evidence", params={"correlationId": correlation})).json()
+    messages = _messages({"gateway": evidence["records"]}, [], {})
+    answered = next(m for m in messages if m["status"] == "DELIVERED")
+    assert answered["request"] == {"hello": "flow"} and answered["response"] == {"echo": {"hello": "flow"}}
+    assert [(s["of"], s["signer"], s["verdict"], s["atReceipt"]) for s in answered["signatures"]] == [
+        ("request", "echo", "VALID", True), ("response", "echo", "VALID", True)]
+    assert all(s["serial"] for s in answered["signatures"])
+    json.dumps(messages)
