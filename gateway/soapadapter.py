@@ -43,7 +43,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from gateway_protocol.envelope import Property, SignedRequest, signed_content
+from gateway_protocol.envelope import Fault, Property, SignedRequest, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.soap.build import async_send_request, sync_request
 from gateway_protocol.soap.parse import parse_fault, parse_sync_response
@@ -120,6 +120,12 @@ async def json_answer_from(
     passed on, or its response checked (WS-Security signed by ``provider``, the system registered
     for the service, at the virtual time ``at``) and signed by the gateway (``gateway``) as a JSON
     ``SignedResponse``. Raises ``Server.ProviderResponseInvalid`` saying why it is not passed on."""
+    if soap[:1] == b"{":  # a refusal in the gateway's own JSON (its operators' fault switches answer so)
+        try:
+            refusal = Fault.model_validate_json(soap)
+        except ValueError:
+            raise GatewayFault(ErrorCode.PROVIDER_RESPONSE_INVALID, f"{provider}: JSON, not a SOAP answer") from None
+        return GatewayFault(refusal.errorInfo.errorCode).http_status, refusal.model_dump(mode="json", exclude_none=True)
     try:
         fault = parse_fault(soap)
     except GatewayFault as exc:

@@ -184,3 +184,18 @@ async def test_protocol_is_an_outside_providers_and_json_or_soap(simulation):
     from gateway.config import GatewayConfig
     parsed = GatewayConfig.model_validate(config)
     assert parsed.outside_protocol("acme_x") == "json" and parsed.outside_protocol("registries") is None
+
+
+async def test_a_refusal_in_the_gateways_own_json_is_passed_on(world):
+    """What an operator's fault switch answers in place of the provider (gateway/faults.py)."""
+    simulation, _, _ = world
+    gateway = simulation.runtime("gateway")
+    at = await gateway.now()
+    switched = json.dumps(GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, "acme_soap").to_body(at)).encode()
+    status, answer = await json_answer_from(switched, provider="acme_soap", validator=gateway.validator, at=at,
+                                            gateway=gateway.identity)
+    assert (status, answer["errorInfo"]["errorCode"]) == (502, "Server.ProviderUnavailable")
+    with pytest.raises(GatewayFault) as refused:
+        await json_answer_from(b'{"response": {}}', provider="acme_soap", validator=gateway.validator, at=at,
+                               gateway=gateway.identity)
+    assert refused.value.code == "Server.ProviderResponseInvalid"
