@@ -197,7 +197,7 @@ def provider_router(
             await record(at, hop, read.info if read else None, signer, fault.code)
             return fault.http_status, fault.to_body(at)
 
-    json_reader, soap_reader = _JsonReader(), _SoapReader()
+    json_reader = _JsonReader()
 
     @router.post(SYNC_PATH, summary="Take a signed request forwarded by a gateway")
     async def receive(request: Request) -> JSONResponse:
@@ -219,9 +219,10 @@ def provider_router(
     )
     async def receive_soap(request: Request) -> Response:
         body = await request.body()
-        status, answer = await take(body, request.headers, soap_reader)
+        operation = _soap_operation(body)
+        status, answer = await take(body, request.headers, _SoapReader(operation))
         ctx = context()
-        status, content = _as_soap(ctx.identity, status, answer, _soap_operation(body), await ctx.now())
+        status, content = _as_soap(ctx.identity, status, answer, operation, await ctx.now())
         return Response(content, status_code=status, media_type=SOAP_CONTENT_TYPE)
 
     return router
@@ -278,8 +279,12 @@ class _SoapReader:
     no types: text values are str), and an XML document carried as text in ``data`` (as real
     clients send ГБД ФЛ's ``Request``) is handed over as its root element's fields."""
 
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        """The Body's operation (:func:`_soap_operation`): ``SendMessage`` or ``sendMessage``."""
+
     def parse(self, body: bytes) -> Read:
-        if _soap_operation(body) == "sendMessage":
+        if self.operation == "sendMessage":
             message = parse_async(body)
             if message.info is None:  # pragma: no cover - parse_async gives sendMessage its info
                 raise GatewayFault(ErrorCode.ENVELOPE_INVALID, "request/messageInfo: missing")
