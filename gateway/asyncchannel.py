@@ -103,7 +103,7 @@ class AsyncDelivery:
                 self.gateway.count(service_id, "async", "REPLAYED" if replayed else ("ACCEPTED" if status == 200 else
                                     str(answer.get("errorInfo", {}).get("errorCode"))), started)
                 if fmt == "soap":
-                    return self._soap_answer(status, answer, at)
+                    return self._soap_answer(status, answer, at, info)
                 return Reply(status, answer)
         except GatewayFault as fault:
             self.gateway.count(service_id, "async", fault.code, started)
@@ -111,13 +111,21 @@ class AsyncDelivery:
                 return self.gateway.soap_fault(fault, "sendMessage", at)
             return Reply(fault.http_status, fault.to_body(at))
 
-    def _soap_answer(self, status: int, answer: dict[str, Any], at: datetime) -> Reply:
+    def _soap_answer(self, status: int, answer: dict[str, Any], at: datetime, info: RequestInfo) -> Reply:
         """The SOAP answer to a sendMessage from the answer the replay guard keeps (a repeat gets
-        the same messageId and correlationId again, in an envelope signed anew)."""
+        the same messageId and correlationId again, in an envelope signed anew). After a restart
+        the guard may hold the delivery's outcome instead of the acceptance: the message was taken
+        all the same, and is acknowledged with its own ids."""
         if status != 200:
-            fault = GatewayFault.from_error_info(ErrorInfo.model_validate(answer["errorInfo"]))
+            if isinstance(answer.get("errorInfo"), dict) and "errorMessage" in answer["errorInfo"]:
+                fault = GatewayFault.from_error_info(ErrorInfo.model_validate(answer["errorInfo"]))
+            else:
+                fault = GatewayFault(str(answer.get("errorCode") or ErrorCode.GATEWAY_INTERNAL.value),
+                                     "the first answer to this messageId, given again")
             return self.gateway.soap_fault(fault, "sendMessage", at)
-        envelope = soap.send_message_response(answer["messageId"], answer["correlationId"], at)
+        envelope = soap.send_message_response(
+            answer.get("messageId") or info.messageId, answer.get("correlationId") or info.correlationId or info.messageId, at,
+        )
         return Reply(200, answer, raw=self.gateway.sign_soap(envelope), at=at, format="soap")
 
     async def _store(self, accepted: Accepted) -> None:

@@ -18,6 +18,19 @@ certificate the validator accepts (revocation included); otherwise the sender ge
 A refusal before the sender is authenticated (a bad hop, an unknown sender, a wrong password, a
 bad signature) is logged as the body's SHA-256 and its first KiB, not the whole body: whoever can
 reach the gateway cannot fill its log. A refusal after it keeps the whole masked request.
+
+A message comes in one of two formats, read into the same :class:`gateway.messages.Incoming` and
+put through the same checks by the same code: the JSON envelope (a detached JWS over its signed
+content) and the ШЭП SOAP interface (:mod:`gateway.soapchannel`; WS-Security over the Body,
+checked with :meth:`signatures.validation.SignatureValidator.xmldsig`). Only reading the envelope
+and checking its signature differ. A SOAP message is forwarded as it came to the next hop's SOAP
+path (:data:`gateway_protocol.soap.SYNC_SOAP_PATH`), and a provider's SOAP answer is passed on as
+it came once its WS-Security signature is the registered provider's. The gateway's own answers to a
+SOAP caller are SOAP faults (HTTP 500) signed with its key. The log keeps a SOAP message as
+``{"format": "soap", "envelope", "receipt"}``: the envelope's text with the sender's password
+masked (so its signature cannot be verified again from the log) and the verdict at receipt. A
+repeated messageId is answered only in the format of its first answer (the other format gets
+``Client.MessageReplayed``).
 """
 
 from __future__ import annotations
@@ -101,12 +114,17 @@ class GatewayService:
     async def start(self) -> None:
         await self.log.start()
         await self.faults.load()
+        await self.recall_answers()
+        await self.async_channel.start()
+
+    async def recall_answers(self) -> None:
+        """The replay guard given the latest answers of the log (after a restart): a JSON answer
+        as its document, a SOAP one as its logged :func:`~gateway.messages.soap_document`."""
         async for record in self.log.recent_answers(self.replay.capacity):
             self.replay.remember(
                 (record.sender_id, record.message_id), (record.status_code or 200, jsoncodec.loads(record.body)),
                 record.at_us,
             )
-        await self.async_channel.start()
 
     async def stop(self) -> None:
         await self.async_channel.stop()

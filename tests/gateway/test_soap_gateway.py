@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -185,6 +187,10 @@ async def test_soap_and_json_share_one_log_chain_that_verifies(echo_run):
         report = (await client.get("/v1/messages/verify")).json()
     assert report["ok"], report
     assert report["records"] == len(rows) >= 5
+    cli = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "egov_sim.cli", "gateway", "--data-dir", str(echo_run.settings.data_dir), "verify-log",
+    ], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and f"holds ({report['records']} records" in cli.stdout, cli.stdout + cli.stderr
     records = await echo_run.apps["gateway"].state.gateway.log.query(limit=100)
     soap_rows = [json.loads(r.body) for r in records if r.body.startswith('{"format":"soap"')]
     assert len(soap_rows) == 2  # the request and the echo's answer
@@ -419,3 +425,21 @@ async def test_the_trainers_flow_shows_soap_messages_with_the_verdict_at_receipt
         ("request", "echo", "VALID", True), ("response", "echo", "VALID", True)]
     assert all(s["serial"] for s in answered["signatures"])
     json.dumps(messages)
+
+
+async def test_after_a_restart_a_repeated_soap_message_still_gets_its_first_answer(echo_run):
+    from gateway_protocol.replay import ReplayGuard
+
+    message_id = str(uuid.uuid4())
+    body = await soap_sync(echo_run, {"n": "restart"}, message_id=message_id)
+    first = await post_soap(echo_run, body)
+    assert first.status_code == 200
+    gateway = echo_run.apps["gateway"].state.gateway
+    await gateway.log.flush()
+    gateway.replay = ReplayGuard()  # what a restarted gateway has: its memory gone ...
+    await gateway.recall_answers()  # ... and taken again from the log, as its start does
+    again = await post_soap(echo_run, body)
+    assert again.status_code == 200 and again.content == first.content
+    logged = await gateway.log.query(message_id=message_id)
+    assert [(r.kind, r.status) for r in logged] == [
+        ("request", "RECEIVED"), ("response", "DELIVERED"), ("request", "REPLAYED")]  # the gateway answered it
