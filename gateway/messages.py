@@ -76,6 +76,9 @@ class Reply:
     """``soap``: ``raw`` is a SOAP envelope (``body`` then holds only ``errorInfo`` of a fault)."""
     receipt: dict[str, Any] | None = None
     """The gateway's verdict on a SOAP answer's signature when it came (signer, serial, verdict)."""
+    received: bytes | None = None
+    """A SOAP provider's answer as it came, when the gateway turned it into the JSON answer
+    ``body`` for a JSON caller (:mod:`gateway.soapadapter`): the log keeps both."""
 
 
 @dataclass
@@ -235,7 +238,13 @@ def remembered(reply: Reply) -> dict[str, Any]:
         if code:
             document["errorCode"] = code
         return document
+    if reply.received is not None:
+        return {**reply.body, PROVIDER_ANSWER: soap_document(reply.received.decode("utf-8", "replace"), reply.receipt)}
     return reply.body
+
+
+PROVIDER_ANSWER = "providerAnswer"
+"""The key under which a logged JSON answer the gateway adapted keeps the SOAP provider's answer."""
 
 
 def format_of(answer: dict[str, Any]) -> str:

@@ -30,7 +30,10 @@ SOAP caller are SOAP faults (HTTP 500) signed with its key. The log keeps a SOAP
 ``{"format": "soap", "envelope", "receipt"}``: the envelope's text with the sender's password
 masked (so its signature cannot be verified again from the log) and the verdict at receipt. A
 repeated messageId is answered only in the format of its first answer (the other format gets
-``Client.MessageReplayed``).
+``Client.MessageReplayed``). A JSON message for an outside provider registered with ``protocol:
+soap`` is adapted (:mod:`gateway.soapadapter`): sent as a SendMessage signed by the gateway, and
+the provider's checked SOAP answer turned into a JSON answer signed by the gateway; the log keeps
+that JSON answer with the provider's SOAP answer as it came (``providerAnswer``).
 """
 
 from __future__ import annotations
@@ -54,9 +57,10 @@ from cryptography.x509.oid import NameOID
 
 from gateway.messages import (
     MAX_ENVELOPE_BYTES, SOAP_CONTENT_TYPE, SOAP_FORMAT, Accepted, Channel, Format, Incoming, Reply, check_size,
-    format_of, parse_json, parse_soap, remembered, soap_document, soap_operation,
+    PROVIDER_ANSWER, format_of, parse_json, parse_soap, remembered, soap_document, soap_operation,
 )
 from gateway.metrics import GatewayMetrics
+from gateway.soapadapter import json_answer_from, soap_request_for
 from gateway_protocol import soap
 from gateway_protocol.envelope import SYNC_PATH, ErrorInfo, RequestInfo, SignedRequest, SignedResponse, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault, check_message_date
@@ -357,10 +361,15 @@ class GatewayService:
         intact, to the next hop's SOAP path), with this gateway's hop signature over its bytes."""
         target = accepted.target
         fmt = accepted.incoming.format
+        body = accepted.body
         try:
             url = self._url_of(target)
-            headers = sign_hop(self.runtime.identity, self.runtime.name, target, accepted.body, await self.runtime.now())
-            if fmt == "soap":
+            adapted = fmt == "json" and self._speaks_soap(accepted.info.serviceId, target)
+            if adapted:  # a JSON message for an outside provider that speaks SOAP (gateway.soapadapter)
+                assert accepted.incoming.signed is not None
+                body = soap_request_for(accepted.incoming.signed, self.runtime.identity)
+            headers = sign_hop(self.runtime.identity, self.runtime.name, target, body, await self.runtime.now())
+            if fmt == "soap" or adapted:
                 headers["Content-Type"] = SOAP_CONTENT_TYPE
                 path = soap.SYNC_SOAP_PATH
             else:
@@ -370,7 +379,7 @@ class GatewayService:
             try:
                 status, content = await self.faults.deliver(  # the operator's faults acted out, if any
                     info.serviceId, target, lambda: self._provider_of(info.serviceId, info.routeId, self.config),
-                    lambda: self.runtime.post_bytes(url + path, accepted.body, headers),
+                    lambda: self.runtime.post_bytes(url + path, body, headers),
                     timeout=self.runtime.settings.request_timeout, now=self.runtime.now,
                 )
             except httpx.TimeoutException:
@@ -379,6 +388,13 @@ class GatewayService:
                 raise GatewayFault(ErrorCode.PROVIDER_UNAVAILABLE, f"{target}: {exc}") from None
             if fmt == "soap":
                 return await self._soap_answer(status, content, accepted)
+            if adapted:
+                answered = await self.runtime.now()
+                status, payload = await json_answer_from(
+                    content, provider=self._provider_of(info.serviceId, info.routeId, self.config),
+                    validator=self.runtime.validator, at=answered, gateway=self.runtime.identity,
+                )
+                return Reply(status, payload, at=answered, received=content)
             try:
                 payload = jsoncodec.loads(content)
             except ValueError:
@@ -477,6 +493,12 @@ class GatewayService:
             return service.system
         region = config.regions.get(route_id or self._derived(config)[0] or "")
         return region.services.get(service_id) if region else None
+
+    def _speaks_soap(self, service_id: str, target: str) -> bool:
+        """Whether ``target`` is an outside provider of ``service_id`` registered with ``protocol: soap``."""
+        service = self.config.services.get(service_id)
+        return (service is not None and service.system == target and service.url is not None
+                and getattr(service, "protocol", None) == "soap")
 
     def waits_for_pull(self, target: str) -> bool:
         """Whether messages to ``target`` wait for it to take them (``getMessages``) rather than
@@ -600,7 +622,7 @@ def replied(status: int, answer: dict[str, Any]) -> Reply:
     if format_of(answer) == SOAP_FORMAT:
         errors = {} if status == 200 else {"errorInfo": {"errorCode": answer.get("errorCode")}}
         return Reply(status, errors, raw=answer["envelope"].encode("utf-8"), format="soap", receipt=answer.get("receipt"))
-    return Reply(status, answer)
+    return Reply(status, {k: v for k, v in answer.items() if k != PROVIDER_ANSWER})
 
 
 def _operation_of(body: bytes) -> str:
@@ -639,8 +661,8 @@ def masked(incoming: Incoming) -> str:
 def _answer_text(reply: Reply) -> str:
     """An answer as logged: as it came from the next hop when it came from one (a SOAP answer as
     :func:`soap_document`, with the verdict on its signature)."""
-    if reply.format == SOAP_FORMAT and reply.raw is not None:
-        return jsoncodec.dumps_text(remembered(reply))
+    if (reply.format == SOAP_FORMAT and reply.raw is not None) or reply.received is not None:
+        return jsoncodec.dumps_text(remembered(reply))  # a SOAP provider's answer as it came kept too
     if reply.raw is not None:
         try:
             return reply.raw.decode("utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from zeep import xsd  # noqa: E402
 from zeep.exceptions import Fault as ZeepFault  # noqa: E402
 from zeep.plugins import HistoryPlugin, Plugin  # noqa: E402
 
-from egov_sim.outside import ControlClock, grant, new_csr, register_client  # noqa: E402
+from egov_sim.outside import ControlClock, grant, new_csr, register_client, register_provider  # noqa: E402
 from gateway_protocol.soap import SOAP_ENV, SYNC_SOAP_PATH, xml_schema  # noqa: E402
 from signatures.identity import Identity  # noqa: E402
 from signatures.xmldsig import sign_envelope  # noqa: E402
@@ -168,3 +169,43 @@ async def test_a_zeep_client_of_an_outside_system_calls_send_message(simulation)
             except ZeepFault as fault:
                 entry_code = list(fault.detail)[0].findtext("errorCode")
             assert entry_code != "Client.AccessDenied"  # the right, once granted, lets it through
+
+
+async def test_a_json_caller_reaches_an_outside_soap_provider_through_the_gateway(simulation):
+    from gateway_protocol.client import build_signed_request
+    from gateway_protocol.envelope import SYNC_PATH
+    from tests.outside.test_soap_provider import SERVICE, soap_provider
+
+    seen: list[dict[str, Any]] = []
+    async with simulation.client("gateway") as gateway, simulation.client("signatures") as ca:
+        holder: dict[str, Any] = {}
+
+        async def late(scope, receive, send):  # the provider's app, once its certificate is known
+            await holder["app"](scope, receive, send)
+
+        async with serving(late) as url:
+            system = await register_provider(gateway, ca, "acme_soap", [SERVICE], url, csr=new_csr("acme_soap"),
+                                             protocol="soap")
+            holder["app"] = soap_provider(system, seen)
+            await grant(gateway, "portal", [SERVICE])
+            portal = simulation.runtime("portal")
+            signed = build_signed_request(portal.identity, sender_id="portal",
+                                          password=portal.credentials.password_of("portal"), service_id=SERVICE,
+                                          data={"iin": ALIYA}, message_date=await portal.now())
+            reply = await gateway.post(SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True))
+            assert reply.status_code == 200, reply.text
+            answer = reply.json()
+            assert answer["response"]["responseData"]["data"]["score"] == "712"
+            verdict = await portal.validator.jws(answer["signature"], answer["response"], at=await portal.now())
+            assert verdict.valid and verdict.signer["common_name"] == "gateway"  # the gateway adapted and vouches
+            assert seen and seen[0]["envelope_signer"] == "gateway" and seen[0]["sender_signer"] == "portal"
+            # the log keeps the JSON answer with the provider's SOAP answer as it came
+            rows = await simulation.apps["gateway"].state.gateway.log.query(
+                message_id=signed.request.requestInfo.messageId)
+            kept = next(r for r in rows if r.kind == "response")
+            logged = json.loads(kept.body)
+            assert logged["signature"] == answer["signature"]
+            assert logged["providerAnswer"]["format"] == "soap" and "SignatureValue" in logged["providerAnswer"]["envelope"]
+            # a repeat gets the JSON answer it got, without the provider's envelope
+            again = await gateway.post(SYNC_PATH, json=signed.model_dump(mode="json", exclude_none=True))
+            assert again.json() == answer
