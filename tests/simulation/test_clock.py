@@ -152,3 +152,46 @@ async def test_a_crowd_of_slow_timers_is_waited_for_while_it_makes_progress(cloc
     finally:
         await worker.stop()
     assert len(done) == 6
+
+
+async def test_the_fast_reader_reads_what_a_session_reads_and_falls_back_when_broken(clock, settings):
+    """A runtime reads the clock past the ORM (one plain query on SQLite's file, one round trip
+    on PostgreSQL); it sees every move, two clocks of one run share one PostgreSQL connection,
+    and a broken reader falls back to a session and then recovers."""
+    other = VirtualClock(clock.store, START, settings.run_id)
+    clock.open_reader()
+    other.open_reader()
+    try:
+        assert await clock.now() == START
+        moved = await other.advance(timedelta(minutes=5))
+        assert await clock.now() == moved == START + timedelta(minutes=5)
+        reader = clock._reader
+        if clock.store.schema is not None:
+            assert other._reader is reader, "one reader (one connection) for the run in this loop"
+            await reader._connection.close()  # the server dropped it, say
+        else:
+            reader._connection.close()
+            reader._connection = None
+            reader.path = "/nonexistent/dir/simulation.sqlite"  # unreadable: the session path answers
+        await other.advance(timedelta(minutes=5))
+        assert await clock.now() == START + timedelta(minutes=10)
+    finally:
+        await clock.close_reader()
+        await other.close_reader()
+    assert clock._reader is None
+
+
+async def test_moving_time_wakes_only_the_workers_that_have_a_timer_due(clock):
+    woken: dict[str, asyncio.Event] = {name: clock.subscribe(name) for name in ("due", "later", "idle")}
+    try:
+        await clock.schedule("due", "step", START + timedelta(minutes=1))
+        await clock.schedule("later", "step", START + timedelta(days=1))
+        for event in woken.values():
+            event.clear()
+        await clock.advance(timedelta(minutes=2))
+        assert {name for name, event in woken.items() if event.is_set()} == {"due"}
+        await clock.schedule("idle", "step", START)  # scheduling wakes its owner alone
+        assert woken["idle"].is_set() and not woken["later"].is_set()
+    finally:
+        for name, event in woken.items():
+            clock.unsubscribe(name, event)
