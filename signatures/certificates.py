@@ -669,6 +669,13 @@ def key_from_pem(data: bytes | str, password: bytes | None = None) -> PrivateKey
     return key  # type: ignore[return-value]
 
 
+PKCS12_KDF_ROUNDS = 2048
+"""PBKDF2 rounds of the key storages this simulation writes: OpenSSL's default (``openssl pkcs12
+-export``). ``cryptography``'s BestAvailableEncryption takes 20,000, which made every opening of a
+storage (a citizen or an official signing through NCALayer, a system starting) cost ~7 ms of CPU
+instead of ~1 ms, several times an application. The storages protect simulated keys."""
+
+
 def to_pkcs12(
     key: PrivateKey,
     cert: x509.Certificate,
@@ -678,13 +685,19 @@ def to_pkcs12(
 ) -> bytes:
     """A PKCS#12 key store (the format of НУЦ РК key files) protected by ``password``.
 
-    ``chain`` holds the CA certificates (issuing CA, root). Uses the strongest
-    encryption ``cryptography`` offers (PBES2/AES-256, HMAC-SHA256); an empty
-    password writes an unencrypted store.
+    ``chain`` holds the CA certificates (issuing CA, root). Encrypted with PBES2/AES-256-CBC
+    and an HMAC-SHA256 MAC, keys derived with :data:`PKCS12_KDF_ROUNDS` rounds of PBKDF2 (what
+    OpenSSL writes by default); an empty password writes an unencrypted store.
     """
     encryption: serialization.KeySerializationEncryption
     if password:
-        encryption = serialization.BestAvailableEncryption(password)
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(PKCS12_KDF_ROUNDS)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password)
+        )
     else:
         encryption = serialization.NoEncryption()
     return pkcs12.serialize_key_and_certificates(

@@ -345,3 +345,23 @@ def test_pkcs12_ec_without_chain(pki):
     key, loaded, chain = from_pkcs12(to_pkcs12(pki.ec_key, cert, [], b"secret", "portal"), b"secret")
     assert loaded == cert and chain == []
     assert key.private_numbers() == pki.ec_key.private_numbers()
+
+
+def test_pkcs12_is_written_as_openssl_writes_it_by_default(pki, tmp_path):
+    """PBES2 with AES-256-CBC, PBKDF2 with SHA-256 and 2048 rounds, an HMAC-SHA256 MAC: what
+    `openssl pkcs12 -export` writes, read back by OpenSSL itself."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command on this machine")
+    cert = pki.issue(pki.rsa_key, pki.INDIVIDUAL, "sign")
+    path = tmp_path / "key.p12"
+    path.write_bytes(to_pkcs12(pki.rsa_key, cert, [pki.ca], b"Qwerty12", "ТЕСТОВ ТЕСТ sign"))
+    info = subprocess.run(
+        ["openssl", "pkcs12", "-info", "-in", str(path), "-noout", "-passin", "pass:Qwerty12"],
+        capture_output=True, text=True, check=True,
+    ).stderr
+    assert "MAC: sha256, Iteration 2048" in info
+    assert "PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256" in info
+    assert "Iteration 20000" not in info
