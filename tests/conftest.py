@@ -64,6 +64,7 @@ each file's tests keep theirs."""
 
 STORAGE_NEUTRAL = (
     "test_trainers_guide.py", "test_testers_guide.py", "test_developer_guide.py", "test_walkthrough.py",
+    "test_soap_docs.py",
     "reglaments/test_docs_example.py", "outside/test_outside_docs.py", "faults/test_faults_docs.py",
     "test_wheel.py", "trust/test_openapi_fuzz.py", "trainer/test_page_browser.py", "trainer/test_exports.py",
     "trainer/test_bpmn.py", "trainer/test_html_export.py", "gateway_protocol/test_soap_envelope.py",
