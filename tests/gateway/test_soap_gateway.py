@@ -242,6 +242,11 @@ async def test_an_async_soap_message_is_delivered_and_its_status_says_so(echo_ru
     assert operation == "sendMessage"
     message_id = fields["messageId"]  # assigned by the gateway
     assert message_id and message_id != info.messageId
+    again = await post_soap(echo_run, body, ASYNC_SOAP_PATH)  # the same request sent again (its answer lost)
+    assert parse_async_response(again.content)[1]["messageId"] == message_id  # the same message, taken once
+    other = sign_envelope(async_send_request(info, {"hello": "async"}, with_message_id=False), runtime.identity)
+    assert parse_async_response((await post_soap(echo_run, other, ASYNC_SOAP_PATH)).content)[1]["messageId"] \
+        != message_id  # signed anew: another sending
     sender = Sender(senderId="echo", password=runtime.credentials.password_of("echo"))
     state = None
     for _ in range(200):
@@ -299,9 +304,12 @@ async def test_a_soap_message_for_a_region_travels_through_the_regional_gateway_
     # an async message for the region reaches DELIVERED through both gateways
     runtime = echo_run.runtime("echo")
     info = info_of(echo_run, at=await runtime.now(), message_type="REQUEST", service_id="ECHO_Regional", route_id="almaty")
-    taken = await post_soap(echo_run, sign_envelope(async_send_request(info, {"n": "3"}), runtime.identity),
-                            ASYNC_SOAP_PATH)
+    taken = await post_soap(echo_run, sign_envelope(async_send_request(info, {"n": "3"}, with_message_id=False),
+                                                    runtime.identity), ASYNC_SOAP_PATH)
     assert taken.status_code == 200, taken.text
+    assigned = parse_async_response(taken.content)[1]["messageId"]
+    assert assigned != info.messageId
+    info = info.model_copy(update={"messageId": assigned})
     sender = Sender(senderId="echo", password=runtime.credentials.password_of("echo"))
     for _ in range(200):
         status = await post_soap(echo_run, message_status_request(info.messageId, await runtime.now(), sender),
@@ -311,6 +319,9 @@ async def test_a_soap_message_for_a_region_travels_through_the_regional_gateway_
             break
         await asyncio.sleep(0.05)
     assert state == "DELIVERED"
+    # the regional gateway read the same messageId from the same bytes: a retry would be recognised
+    regional = await echo_run.apps["gateway-almaty"].state.gateway.log.query(message_id=assigned)
+    assert [r.kind for r in regional] == ["request", "response"]
 
 
 async def test_operator_faults_act_on_soap_deliveries(echo_run):
