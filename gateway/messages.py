@@ -14,8 +14,6 @@ both ways.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -185,22 +183,12 @@ def parse_soap(body: bytes, channel: Channel, hop: str | None, message_id: str |
     sendMessage that came without one (the stored message read again)."""
     check_size(body)
     if channel == "async" or (hop is not None and soap_operation(body) == "sendMessage"):
-        parsed = soap.parse_async(body, new_message_id=lambda: message_id or assigned_message_id(body))
+        parsed = soap.parse_async(body, new_message_id=lambda: message_id or soap.assigned_message_id(body))
         if parsed.operation != "sendMessage" or parsed.info is None or parsed.data is None:
             raise GatewayFault(ErrorCode.ENVELOPE_INVALID, f"Body: {parsed.operation} carries no message")
         return Incoming(parsed.info, "soap", body, operation="sendMessage", data=parsed.data.value)
     request = soap.parse_sync_request(body)
     return Incoming(request.info, "soap", body, operation=SYNC_OPERATION, data=request.data.value)
-
-
-def assigned_message_id(body: bytes) -> str:
-    """The messageId a gateway gives a ``sendMessage`` that came without one (the interface lets
-    the gateway assign it): a UUID drawn from the SHA-256 of the signed envelope, so every hop that
-    reads the same bytes -- the central gateway, a regional one, the provider -- gives the same id,
-    and a delivery tried again is recognised as the same message by the next hop's replay guard.
-    A signature makes two sendings differ (ECDSA draws anew; a new messageDate): the same id only
-    for the same bytes, i.e. a repeat."""
-    return str(uuid.UUID(bytes=hashlib.sha256(body).digest()[:16], version=4))
 
 
 def stored_message(row: Any) -> Incoming:

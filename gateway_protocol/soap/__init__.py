@@ -15,7 +15,7 @@ from gateway_protocol.soap.names import (
 )
 from gateway_protocol.soap.parse import (
     DeliveryNotificationRequest, MessagesQuery, MessageStatusQuery, SoapAsyncRequest, SoapData, SoapSyncRequest,
-    SoapSyncResponse, parse_async, parse_async_response, parse_fault, parse_sync_request, parse_sync_response,
+    SoapSyncResponse, assigned_message_id, parse_async, parse_async_response, parse_fault, parse_sync_request, parse_sync_response,
 )
 from gateway_protocol.soap.schema import documents, render_wsdl, write_wsdl, xml_schema
 from gateway_protocol.soap.xmldata import MAX_BYTES
@@ -24,7 +24,7 @@ __all__ = [
     "ASYNC_OPERATIONS", "ASYNC_SOAP_PATH", "ASYNC_TYPES", "COMMON", "MAX_BYTES", "SOAP_ENV", "SYNC_OPERATION",
     "SYNC_SOAP_PATH", "SYNC_TYPES", "DataForm", "DeliveryNotificationRequest", "MessageStatusQuery",
     "MessagesQuery", "SoapAsyncRequest", "SoapData", "SoapSyncRequest", "SoapSyncResponse",
-    "async_send_request", "delivery_notification_request", "delivery_notification_response", "documents",
+    "assigned_message_id", "async_send_request", "delivery_notification_request", "delivery_notification_response", "documents",
     "fault", "fault_element", "get_messages_request", "guid", "message_status_request",
     "message_status_response", "messages_response", "parse_async", "parse_async_response", "parse_fault",
     "parse_sync_request", "parse_sync_response", "render_wsdl", "send_message_response", "success_info",

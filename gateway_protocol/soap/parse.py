@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -335,10 +336,24 @@ def parse_sync_request(body: bytes) -> SoapSyncRequest:
     return SoapSyncRequest(info=info, data=data)
 
 
-def parse_async(body: bytes, *, new_message_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> SoapAsyncRequest:
+def assigned_message_id(body: bytes) -> str:
+    """The messageId a ``sendMessage`` that came without one is given (the interface lets the
+    gateway assign it): a UUID drawn from the SHA-256 of the signed envelope, so every hop that
+    reads the same bytes -- the central gateway, a regional one, the provider -- gives the same id,
+    and a delivery tried again is recognised as the same message by the next hop's replay guard.
+    A signature makes two sendings differ (ECDSA draws anew; a new messageDate): the same id only
+    for the same bytes, i.e. a repeat."""
+    return str(uuid.UUID(bytes=hashlib.sha256(body).digest()[:16], version=4))
+
+
+def parse_async(body: bytes, *, new_message_id: Callable[[], str] | None = None) -> SoapAsyncRequest:
     """An AsyncChannel request (``sendMessage``, ``getMessageStatus``, ``sendDeliveryNotification``,
     ``getMessages``), or ``Client.EnvelopeInvalid`` naming the field. A ``sendMessage`` without a
-    messageId (the gateway assigns it, as the published interface says) gets ``new_message_id()``."""
+    messageId (the gateway assigns it, as the published interface says) gets ``new_message_id()``,
+    by default :func:`assigned_message_id` of the body."""
+    if new_message_id is None:
+        def new_message_id() -> str:
+            return assigned_message_id(body)
     wrapper = _body_child(body)
     operation = _operation(wrapper, {op: ASYNC_TYPES for op in ASYNC_OPERATIONS})
     request = wrapper.find("request")

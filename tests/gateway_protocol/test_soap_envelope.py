@@ -12,7 +12,7 @@ from lxml import etree
 from gateway_protocol.envelope import ErrorInfo, Property, RequestInfo, ResponseInfo, Sender, Status
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.soap import (
-    MAX_BYTES, SOAP_ENV, async_send_request, delivery_notification_request, delivery_notification_response, fault,
+    MAX_BYTES, SOAP_ENV, assigned_message_id, async_send_request, delivery_notification_request, delivery_notification_response, fault,
     get_messages_request, message_status_request, message_status_response, messages_response, parse_async,
     parse_async_response, parse_fault, parse_sync_request, parse_sync_response, send_message_response,
     success_info, sync_request, sync_response, xml_schema,
@@ -294,6 +294,12 @@ def test_async_send_message_without_message_id_gets_one_assigned():
     parsed = parse_async(message, new_message_id=lambda: "assigned-1")
     assert parsed.message_id_assigned and parsed.info.messageId == "assigned-1"
     assert parsed.info.messageType == "REQUEST"
+    # by default the id comes from the bytes: every hop (gateways, the provider) assigns the same one,
+    # so a delivery tried again is the same message to the next hop's replay guard
+    first, again = parse_async(message), parse_async(message)
+    assert first.info.messageId == again.info.messageId == assigned_message_id(message)
+    other = async_send_request(info(), "y", with_message_id=False)
+    assert parse_async(other).info.messageId != first.info.messageId
 
 
 def test_async_queries_parse():
