@@ -202,9 +202,9 @@ class SystemRuntime:
 
     async def stop(self) -> None:
         self.ready = False
-        await self.clock.close_reader()
         await self.timers.stop()
         await self.http.aclose()
+        await self.clock.close_reader()  # after the work that reads the clock has stopped
         if self._hops is not None:
             await self._hops.close()
             self._hops = None

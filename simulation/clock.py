@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -125,37 +126,54 @@ class _PostgresReader:
     read, where a session costs four (the pool's ping, BEGIN, the SELECT, the ROLLBACK on its
     return) -- and a round trip waits for the server's process to be scheduled, which on a busy
     machine is most of its cost. The systems of one run in one process (and one event loop) share
-    one reader, so a run adds one connection, not one a system."""
+    one reader, so a run adds one connection, not one a system.
 
-    _shared: dict[tuple[str, str, int], tuple[_PostgresReader, int]] = {}
+    Any failure answers None (the caller reads through a session) and the reader does not try to
+    connect again for :data:`RETRY_AFTER` seconds; a connection attempt gives up after
+    :data:`CONNECT_TIMEOUT`. Once its last user closed it, a reader answers None for ever and
+    holds no connection (a read that was connecting meanwhile closes what it got)."""
+
+    CONNECT_TIMEOUT = 5
+    RETRY_AFTER = 2.0
+
+    # by event loop (weakly: a loop gone takes its readers' entries along), then (conninfo, schema)
+    _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], tuple[_PostgresReader, int]]]
+    _shared = weakref.WeakKeyDictionary()
 
     def __init__(self, conninfo: str, schema: str) -> None:
         self.conninfo = conninfo
-        self.query = f'SELECT now_us FROM "{schema}".clock WHERE id = 1'
+        self.query = f'SELECT {_NOW_US} FROM "{schema}".{_CLOCK_TABLE} WHERE {_CLOCK_ID} = 1'
         self._connection: Any = None
         self._lock = asyncio.Lock()
+        self._closed = False
+        self._retry_at = 0.0
 
     @classmethod
     def share(cls, conninfo: str, schema: str) -> _PostgresReader:
-        key = (conninfo, schema, id(asyncio.get_running_loop()))
-        found = cls._shared.get(key)
+        readers = cls._shared.setdefault(asyncio.get_running_loop(), {})
+        found = readers.get((conninfo, schema))
         reader = found[0] if found else cls(conninfo, schema)
-        cls._shared[key] = (reader, (found[1] if found else 0) + 1)
+        readers[(conninfo, schema)] = (reader, (found[1] if found else 0) + 1)
         return reader
 
     async def read(self) -> int | None:
         import psycopg
 
+        loop = asyncio.get_running_loop()
         async with self._lock:
+            if self._closed or loop.time() < self._retry_at:
+                return None
             try:
                 if self._connection is None or self._connection.closed:
                     self._connection = await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True, application_name="egov-sim clock reader"
+                        self.conninfo, autocommit=True, application_name="egov-sim clock reader",
+                        connect_timeout=self.CONNECT_TIMEOUT,
                     )
                 cursor = await self._connection.execute(self.query)
                 row = await cursor.fetchone()
             except psycopg.Error:
                 await self._close_connection()
+                self._retry_at = loop.time() + self.RETRY_AFTER
                 return None
         return int(row[0]) if row else None
 
@@ -168,16 +186,22 @@ class _PostgresReader:
             self._connection = None
 
     async def close(self) -> None:
-        for key, (reader, users) in list(self._shared.items()):
-            if reader is self:
-                if users > 1:
-                    self._shared[key] = (reader, users - 1)
-                    return
-                del self._shared[key]
-        await self._close_connection()
+        for readers in list(self._shared.values()):
+            for key, (reader, users) in list(readers.items()):
+                if reader is self:
+                    if users > 1:
+                        readers[key] = (reader, users - 1)
+                        return
+                    del readers[key]
+        async with self._lock:  # after a read under way, so nothing it connects outlives the reader
+            self._closed = True
+            await self._close_connection()
 
 
-_CLOCK_QUERY = f"SELECT {ClockRow.__table__.c.now_us.name} FROM {ClockRow.__tablename__} WHERE {ClockRow.__table__.c.id.name} = 1"
+_CLOCK_TABLE = ClockRow.__tablename__
+_NOW_US = ClockRow.__table__.c.now_us.name
+_CLOCK_ID = ClockRow.__table__.c.id.name
+_CLOCK_QUERY = f"SELECT {_NOW_US} FROM {_CLOCK_TABLE} WHERE {_CLOCK_ID} = 1"
 
 
 class VirtualClock:

@@ -66,14 +66,13 @@ STORAGE_NEUTRAL = (
     "test_trainers_guide.py", "test_testers_guide.py", "test_developer_guide.py", "test_walkthrough.py",
     "test_soap_docs.py",
     "reglaments/test_docs_example.py", "outside/test_outside_docs.py", "faults/test_faults_docs.py",
-    "test_wheel.py", "trust/test_openapi_fuzz.py", "trainer/test_page_browser.py", "trainer/test_exports.py",
+    "test_wheel.py", "trainer/test_page_browser.py", "trainer/test_exports.py",
     "trainer/test_bpmn.py", "trainer/test_html_export.py", "gateway_protocol/test_soap_envelope.py",
     "gateway_protocol/test_soap_wsdl.py", "signatures/test_xmldsig.py", "signatures/test_signatures_certificates.py",
     "signatures/test_signatures_chain.py", "test_layers.py", "test_no_step_names.py",
 )
 """Test files whose subject is not the storage -- the guides' examples run as written (on the
-default backend they name), the wheel's packaging, the API's input validation under fuzzing, the
-trainer's page in a browser and the export renderers, pure XML and crypto, the code's layering --
+default backend they name), the wheel's packaging, the trainer's page in a browser and the export renderers, pure XML and crypto, the code's layering --
 run on the default SQLite only: the PostgreSQL pass of CI (EGOV_SIM_DATABASE_URL set) leaves them
 out, as deselected, and runs everything else a second time. Leaving them out there saves about a
 fifth of that pass; a file named here that no longer exists stops the run."""

@@ -195,3 +195,23 @@ async def test_moving_time_wakes_only_the_workers_that_have_a_timer_due(clock):
     finally:
         for name, event in woken.items():
             clock.unsubscribe(name, event)
+
+
+async def test_a_closed_or_failing_postgresql_reader_holds_no_connection(clock, settings):
+    """Once its last user closed it a reader answers None (the session path reads) and keeps no
+    connection; a server it cannot reach is not asked again at every read."""
+    if clock.store.schema is None:
+        pytest.skip("PostgreSQL's reader")
+    clock.open_reader()
+    reader = clock._reader
+    assert await clock.now() == START and reader._connection is not None
+    await clock.close_reader()
+    assert reader._connection is None and await reader.read() is None
+    assert await clock.now() == START  # through a session
+
+    broken = type(reader)("postgresql://postgres@127.0.0.1:1/none", clock.store.schema)
+    assert await broken.read() is None  # refused: nothing listens on port 1
+    retry_at = broken._retry_at
+    assert retry_at > asyncio.get_running_loop().time()
+    assert await broken.read() is None and broken._retry_at == retry_at, "not tried again at once"
+    await broken.close()
