@@ -5,6 +5,9 @@ whose detail starts with the element it is about (``request/requestInfo/messageD
 the message is read hardened (:mod:`gateway_protocol.soap.xmldata`), checked to be a SOAP 1.1
 envelope with one operation in its Body, validated against the interface's XSDs and then read
 into the same models as the JSON channel (:class:`~gateway_protocol.envelope.RequestInfo`).
+Every message must be UTF-8 (what the gateway keeps and passes on is UTF-8 text), and a
+request's Body may hold no comment or processing instruction (exclusive C14N leaves comments out
+of the signed digest, so one could be slipped in after signing).
 
 Tolerated as real clients send them: ``data`` in any namespace (or none), with any ``xsi:type``
 or none, holding nested elements, text, or an escaped XML document (its rules:
@@ -161,8 +164,49 @@ class SoapAsyncRequest:
 # ---- the envelope ----------------------------------------------------------------------------
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_OTHER_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"), (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"),
+)
+_DECLARED_ENCODING = re.compile(rb"\A\s*<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']")
+
+
+def _require_utf8(body: bytes) -> None:
+    """Refuse an envelope that is not UTF-8. lxml would read another encoding (and the signature
+    over it would verify), but the gateway keeps, logs and passes on the envelope as UTF-8 text:
+    what it read and what it keeps must be the same characters."""
+    for bom, name in _OTHER_BOMS:
+        if body.startswith(bom):
+            raise _invalid("Envelope", f"the envelope must be UTF-8 (it looks {name}: it starts with a {name} byte order mark)")
+    if b"\x00" in body:
+        raise _invalid("Envelope", "the envelope must be UTF-8 (it looks UTF-16 or UTF-32: it holds NUL bytes)")
+    text = body.removeprefix(_UTF8_BOM)
+    declared = _DECLARED_ENCODING.match(text)
+    if declared and declared.group(1).strip().lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        named = declared.group(1).decode("ascii", "replace")
+        raise _invalid("Envelope", f"the envelope must be UTF-8 (it says encoding={named!r} in its XML declaration)")
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid("Envelope", f"the envelope must be UTF-8 (it looks like another encoding: "
+                                   f"byte 0x{text[exc.start]:02x} at offset {exc.start + len(body) - len(text)} is not UTF-8)") from None
+
+
+def _no_comments(wrapper: etree._Element) -> None:
+    """Refuse comments and processing instructions in the Body's operation. Exclusive C14N
+    leaves comments out of the signed digest, so one slipped in after signing would still
+    verify while changing what is read (a comment counts as a child of its element)."""
+    found = next(wrapper.getparent().iter(etree.Comment, etree.ProcessingInstruction), None)
+    if found is None:
+        return
+    parent = found.getparent()
+    where = (_path(parent) or etree.QName(parent).localname) if parent is not None else "Body"
+    raise _invalid(where, "comments and processing instructions are not allowed")
+
+
 def _body_child(body: bytes) -> etree._Element:
-    """The one element in the Body of a SOAP 1.1 envelope."""
+    """The one element in the Body of a SOAP 1.1 envelope (a UTF-8 one)."""
+    _require_utf8(body)
     try:
         root = parse_xml(body)
     except XmlRefused as exc:
@@ -326,6 +370,7 @@ def parse_sync_request(body: bytes) -> SoapSyncRequest:
     """A SyncChannel ``SendMessage`` request, or ``Client.EnvelopeInvalid`` naming the field."""
     wrapper = _body_child(body)
     _operation(wrapper, {SYNC_OPERATION: SYNC_TYPES})
+    _no_comments(wrapper)
     request = wrapper.find("request")
     _nil(request, "request")
     _drop_empty_optionals(request.find("requestInfo"))
@@ -338,12 +383,23 @@ def parse_sync_request(body: bytes) -> SoapSyncRequest:
 
 def assigned_message_id(body: bytes) -> str:
     """The messageId a ``sendMessage`` that came without one is given (the interface lets the
-    gateway assign it): a UUID drawn from the SHA-256 of the signed envelope, so every hop that
-    reads the same bytes -- the central gateway, a regional one, the provider -- gives the same id,
-    and a delivery tried again is recognised as the same message by the next hop's replay guard.
-    A signature makes two sendings differ (ECDSA draws anew; a new messageDate): the same id only
-    for the same bytes, i.e. a repeat."""
-    return str(uuid.UUID(bytes=hashlib.sha256(body).digest()[:16], version=4))
+    gateway assign it): a UUID drawn from the SHA-256 of the soap:Body's exclusive canonical form
+    without comments -- the content the signature covers, the same at every hop. The central
+    gateway, a regional one and the provider give the same id, and a delivery tried again is the
+    same message to the next hop's replay guard. What is outside the signed Body (the Header's
+    whitespace, the SignatureValue's form, the XML declaration, an unused namespace declaration
+    on the Envelope) cannot make a new id; a new signing can (it draws a fresh ``wsu:Id`` for the
+    Body, and usually a new messageDate)."""
+    _require_utf8(body)
+    try:
+        root = parse_xml(body)
+    except XmlRefused as exc:
+        raise _invalid("Envelope", str(exc)) from None
+    found = root.find(f"{{{SOAP_ENV}}}Body")
+    if found is None:
+        raise _invalid("Body", "missing")
+    canonical = etree.tostring(found, method="c14n", exclusive=True, with_comments=False)
+    return str(uuid.UUID(bytes=hashlib.sha256(canonical).digest()[:16], version=4))
 
 
 def parse_async(body: bytes, *, new_message_id: Callable[[], str] | None = None) -> SoapAsyncRequest:
@@ -356,6 +412,7 @@ def parse_async(body: bytes, *, new_message_id: Callable[[], str] | None = None)
             return assigned_message_id(body)
     wrapper = _body_child(body)
     operation = _operation(wrapper, {op: ASYNC_TYPES for op in ASYNC_OPERATIONS})
+    _no_comments(wrapper)
     request = wrapper.find("request")
     _nil(request, "request")
     if operation == "sendMessage":

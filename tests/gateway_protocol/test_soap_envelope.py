@@ -294,7 +294,7 @@ def test_async_send_message_without_message_id_gets_one_assigned():
     parsed = parse_async(message, new_message_id=lambda: "assigned-1")
     assert parsed.message_id_assigned and parsed.info.messageId == "assigned-1"
     assert parsed.info.messageType == "REQUEST"
-    # by default the id comes from the bytes: every hop (gateways, the provider) assigns the same one,
+    # by default the id comes from the signed Body: every hop (gateways, the provider) assigns the same one,
     # so a delivery tried again is the same message to the next hop's replay guard
     first, again = parse_async(message), parse_async(message)
     assert first.info.messageId == again.info.messageId == assigned_message_id(message)
@@ -452,3 +452,100 @@ def test_threads_parsing_at_once_each_get_their_own_verdict():
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(check, cases * 20))
+
+
+# ---- review (issue 17 follow-up): the assigned id, comments, encodings --------------------------------
+
+
+def test_the_assigned_id_comes_from_the_signed_body_only():
+    message = async_send_request(info(), "x", with_message_id=False)
+    assigned = assigned_message_id(message)
+    declaration, rest = message.split(b"?>", 1)
+    assert declaration.startswith(b"<?xml")
+    variants = [
+        rest.lstrip(),  # without the XML declaration
+        b'<?xml version="1.0" encoding="utf-8"?>' + rest,  # another declaration
+        message.replace(b"<soap:Header/>", b"<soap:Header>\n   \n</soap:Header>"),  # whitespace in the Header
+        message.replace(b"<soap:Envelope ", b'<soap:Envelope xmlns:unused="urn:x" '),  # an unused namespace
+    ]
+    for variant in variants:
+        assert variant != message
+        assert assigned_message_id(variant) == assigned, variant[:120]
+        parsed = parse_async(variant)
+        assert parsed.message_id_assigned and parsed.info.messageId == assigned
+    other = async_send_request(info(), "y", with_message_id=False)
+    assert assigned_message_id(other) != assigned
+    later = async_send_request(info(messageDate=AT + timedelta(seconds=1)), "x", with_message_id=False)
+    assert assigned_message_id(later) != assigned
+
+
+COMMENTED = [
+    ("comment in data", JAXWS.replace(b"</data>", b"<!-- after signing --></data>"),
+     "request/requestData/data: comments and processing instructions are not allowed"),
+    ("instruction in requestInfo", JAXWS.replace(b"<messageId>", b"<?keep me?><messageId>"),
+     "request/requestInfo: comments and processing instructions are not allowed"),
+    ("comment in the Body", JAXWS.replace(b"<ns2:SendMessage", b"<!-- x --><ns2:SendMessage"),
+     "Body: comments and processing instructions are not allowed"),
+]
+
+
+@pytest.mark.parametrize("body, where", [case[1:] for case in COMMENTED], ids=[case[0] for case in COMMENTED])
+def test_comments_and_instructions_in_a_requests_body_are_refused(body, where):
+    assert body != JAXWS
+    with pytest.raises(GatewayFault) as caught:
+        parse_sync_request(body)
+    assert caught.value.code == ErrorCode.ENVELOPE_INVALID.value
+    assert caught.value.detail == where, caught.value.detail
+
+
+def test_a_comment_in_an_async_request_and_in_a_nested_data_element_is_refused():
+    message = async_send_request(info(), {"person": {"iin": "900101300123"}})
+    assert b"<iin>900101300123</iin>" in message
+    with pytest.raises(GatewayFault) as caught:
+        parse_async(message.replace(b"<iin>900101300123</iin>", b"<iin>900101300123</iin><!--x-->"))
+    assert caught.value.code == ErrorCode.ENVELOPE_INVALID.value
+    assert caught.value.detail == "request/messageData/data/person: comments and processing instructions are not allowed"
+    # a comment in the Header is outside the Body: not refused here
+    in_header = message.replace(b"<soap:Header/>", b"<soap:Header><!-- x --></soap:Header>")
+    assert in_header != message and parse_async(in_header).info == parse_async(message).info
+
+
+NOT_UTF8 = [
+    ("windows-1251 declared", JAXWS.replace(b'<?xml version="1.0" encoding="UTF-8"?>', b'<?xml version="1.0" encoding="windows-1251"?>'),
+     "it says encoding='windows-1251'"),
+    ("windows-1251 bytes", JAXWS.replace(b"TEST_IS</senderId>", "ТЕСТ</senderId>".encode("windows-1251")),
+     "it looks like another encoding: byte 0xd2"),
+    ("UTF-16 with a BOM", JAXWS.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"),
+     "it looks UTF-16"),
+    ("UTF-16 without a BOM", JAXWS.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16-le"),
+     "it looks UTF-16 or UTF-32"),
+    ("UTF-32", JAXWS.decode().replace('encoding="UTF-8"', 'encoding="UTF-32"').encode("utf-32"), "it looks UTF-32"),
+]
+
+
+@pytest.mark.parametrize("body, says", [case[1:] for case in NOT_UTF8], ids=[case[0] for case in NOT_UTF8])
+def test_an_envelope_not_in_utf8_is_refused(body, says):
+    assert body != JAXWS
+    for parse in (parse_sync_request, parse_async, parse_sync_response):
+        with pytest.raises(GatewayFault) as caught:
+            parse(body)
+        assert caught.value.code == ErrorCode.ENVELOPE_INVALID.value
+        assert caught.value.detail.startswith("Envelope: the envelope must be UTF-8 ("), caught.value.detail
+        assert says in caught.value.detail, caught.value.detail
+
+
+def test_utf8_with_a_bom_or_a_lower_case_declaration_is_taken():
+    assert parse_sync_request(b"\xef\xbb\xbf" + JAXWS).info == parse_sync_request(JAXWS).info
+    lower = JAXWS.replace(b'encoding="UTF-8"?>', b"encoding='utf-8'?>", 1)
+    assert lower != JAXWS and parse_sync_request(lower).info == parse_sync_request(JAXWS).info
+
+
+def test_an_answer_not_in_utf8_is_refused_so_the_gateway_reports_the_provider():
+    answer = sync_response(ResponseInfo(messageId="m", responseDate=AT, status=Status(code="SCSS001", message="ок")), "Әлия")
+    assert parse_sync_response(answer).data.value == "Әлия"
+    text = answer.decode("utf-8")
+    for other in (text.replace("Әлия", "Алия").replace("UTF-8", "windows-1251").encode("windows-1251"), text.encode("utf-16")):
+        for parse in (parse_fault, parse_sync_response):
+            with pytest.raises(GatewayFault) as caught:
+                parse(other)
+            assert caught.value.detail.startswith("Envelope: the envelope must be UTF-8"), caught.value.detail
