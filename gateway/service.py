@@ -24,11 +24,15 @@ put through the same checks by the same code: the JSON envelope (a detached JWS 
 content) and the ШЭП SOAP interface (:mod:`gateway.soapchannel`; WS-Security over the Body,
 checked with :meth:`signatures.validation.SignatureValidator.xmldsig`). Only reading the envelope
 and checking its signature differ. A SOAP message is forwarded as it came to the next hop's SOAP
-path (:data:`gateway_protocol.soap.SYNC_SOAP_PATH`), and a provider's SOAP answer is passed on as
+path (:data:`gateway_protocol.soap.SYNC_SOAP_PATH`) -- to an outside provider a tester registered
+it goes made again, with the password ``***`` and signed by the gateway, since the sender's signed
+Body holds its password; for an outside provider that takes JSON only it is refused
+(``Client.UnknownRoute``) before anything is sent -- and a provider's SOAP answer is passed on as
 it came once its WS-Security signature is the registered provider's. The gateway's own answers to a
 SOAP caller are SOAP faults (HTTP 500) signed with its key. The log keeps a SOAP message as
-``{"format": "soap", "envelope", "receipt"}``: the envelope's text with the sender's password
-masked (so its signature cannot be verified again from the log) and the verdict at receipt. A
+``{"format": "soap", "envelope", "receipt"}``: the envelope re-serialised from its parsed tree
+with the sender's password masked (:func:`mask_soap`; so its signature cannot be verified again
+from the log) and the verdict at receipt. A
 repeated messageId is answered only in the format of its first answer (the other format gets
 ``Client.MessageReplayed``). A JSON message for an outside provider registered with ``protocol:
 soap`` is adapted (:mod:`gateway.soapadapter`): sent as a SendMessage signed by the gateway, and
@@ -60,11 +64,13 @@ from gateway.messages import (
     PROVIDER_ANSWER, format_of, parse_json, parse_soap, remembered, soap_document, soap_operation,
 )
 from gateway.metrics import GatewayMetrics
-from gateway.soapadapter import json_answer_from, soap_request_for
+from gateway.soapadapter import json_answer_from, soap_request_for, soap_request_from_soap
 from gateway_protocol import soap
-from gateway_protocol.envelope import SYNC_PATH, ErrorInfo, RequestInfo, SignedRequest, SignedResponse, signed_content
+from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH, ErrorInfo, RequestInfo, SignedRequest, SignedResponse, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault, check_message_date
 from gateway_protocol.soap.names import SYNC_OPERATION
+from gateway_protocol.soap.xmldata import XmlRefused, parse_xml
+from lxml import etree
 from signatures.xmldsig import ACCEPTED_DIGEST_METHODS, ACCEPTED_SIGNATURE_METHODS
 from gateway_protocol.hops import HopVerifier, has_hop, sign_hop
 from gateway_protocol.replay import ReplayGuard
@@ -305,7 +311,17 @@ class GatewayService:
             raise GatewayFault(ErrorCode.UNKNOWN_SERVICE, info.serviceId)
         if info.serviceId not in config.participants[info.sender.senderId].services:
             raise GatewayFault(ErrorCode.ACCESS_DENIED, f"{info.sender.senderId} -> {info.serviceId}")
-        return Accepted(incoming, came_from, self._route(info, came_from, config), at)
+        target = self._route(info, came_from, config)
+        if incoming.format == SOAP_FORMAT and config.outside_protocol(target) == "json":
+            # refused before anything is sent: the provider would get SOAP at a path it does not serve
+            path = ASYNC_PATH if channel == "async" else SYNC_PATH
+            raise GatewayFault(
+                ErrorCode.UNKNOWN_ROUTE,
+                f"the provider of {info.serviceId} ({target}) takes the JSON channel only, not SOAP: "
+                f"send this request as a JSON envelope to {path}",
+                data={"serviceId": info.serviceId, "provider": target, "jsonPath": path},
+            )
+        return Accepted(incoming, came_from, target, at)
 
     async def _authenticate_hop(self, headers: Any, body: bytes, at: datetime, config: GatewayConfig) -> str | None:
         """The peer gateway that signed this hop, None for a sender's own request, or
@@ -358,7 +374,11 @@ class GatewayService:
         """Hand an accepted message to its next hop; its answer, or the fault why not.
 
         The message travels as it came (a SOAP one with its sender's WS-Security signature
-        intact, to the next hop's SOAP path), with this gateway's hop signature over its bytes."""
+        intact, to the next hop's SOAP path), with this gateway's hop signature over its bytes --
+        except to an outside provider: a SOAP message is made again for it without the sender's
+        password and signed by this gateway (:func:`gateway.soapadapter.soap_request_from_soap`;
+        a JSON-only outside provider never gets SOAP, :meth:`admit` refuses that), and a JSON
+        message for an outside SOAP provider is adapted (:func:`gateway.soapadapter.soap_request_for`)."""
         target = accepted.target
         fmt = accepted.incoming.format
         body = accepted.body
@@ -368,6 +388,13 @@ class GatewayService:
             if adapted:  # a JSON message for an outside provider that speaks SOAP (gateway.soapadapter)
                 assert accepted.incoming.signed is not None
                 body = soap_request_for(accepted.incoming.signed, self.runtime.identity)
+            elif fmt == "soap" and self.config.outside_url(target) is not None:
+                # a SOAP message for an outside provider: made again without the sender's password,
+                # signed by the gateway (gateway.soapadapter.soap_request_from_soap); never as it came
+                try:
+                    body = soap_request_from_soap(accepted.incoming.body, accepted.info, self.runtime.identity)
+                except ValueError as exc:  # XmlRefused included: never for a body the gateway read
+                    raise GatewayFault(ErrorCode.ENVELOPE_INVALID, f"the request cannot be made for {target}: {exc}") from None
             headers = sign_hop(self.runtime.identity, self.runtime.name, target, body, await self.runtime.now())
             if fmt == "soap" or adapted:
                 headers["Content-Type"] = SOAP_CONTENT_TYPE
@@ -576,29 +603,59 @@ class GatewayService:
         self.metrics.latency(service_id, channel).observe(time.perf_counter() - started)
 
 
-_PASSWORD = re.compile(rb'("password"\s*:\s*")((?:[^"\\]|\\.)*)("?)')
-_XML_PASSWORD = re.compile(r"(<(?:[\w.-]+:)?password(?:\s[^>]*)?>)([^<]*)(</(?:[\w.-]+:)?password\s*>|$)")
-"""A SOAP sender's ``<password>`` element (any prefix); its text is masked as ``***``."""
-_XML_PASSWORD_BYTES = re.compile(_XML_PASSWORD.pattern.encode())
+_PASSWORD = re.compile(r'("password"\s*:\s*")((?:[^"\\]|\\.)*)("?)')
+"""A JSON sender's ``"password"`` value; masked as ``***``."""
+_XML_PASSWORD_TAG = re.compile(r"<(?:[\w.-]+:)?password(?=[\s/>]|$)", re.IGNORECASE)
+"""The start of a ``<password>`` start tag (any prefix), or the prefix's end inside one."""
+MASK = "***"
 
 
 def refused_digest(body: bytes) -> dict[str, Any]:
-    """What the log keeps of a body refused before its sender was authenticated."""
-    prefix = _PASSWORD.sub(rb"\1***\3", body[:REFUSED_PREFIX])
-    prefix = _XML_PASSWORD_BYTES.sub(rb"\1***\3", prefix)
-    return {
-        "refused": {
-            "sha256": hashlib.sha256(body).hexdigest(),
-            "bytes": len(body),
-            "prefix": prefix.decode("utf-8", "replace"),
-        }
-    }
+    """What the log keeps of a body refused before its sender was authenticated: its SHA-256, its
+    length and its first :data:`REFUSED_PREFIX` bytes as text, the password cut out. The prefix
+    may be no well-formed XML (cut short, or never XML), so it is not parsed: a JSON
+    ``"password"`` value becomes ``***``, and from the first ``<password`` start tag on (any
+    prefix; its text may be split by CDATA sections, comments, entities) the whole rest of the
+    prefix becomes ``***``. A body that is not UTF-8 keeps no prefix (digest and length only): its
+    text could not be searched for the password."""
+    refused: dict[str, Any] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"refused": refused}
+    # the body is UTF-8: its prefix can only be broken in its last character, cut there
+    refused["prefix"] = _cut_password(body[:REFUSED_PREFIX].decode("utf-8", "ignore"))
+    return {"refused": refused}
+
+
+def _cut_password(text: str) -> str:
+    """``text`` with a JSON password value masked and everything from the first ``<password``
+    start tag on replaced by ``***``: safe for text that is no well-formed XML."""
+    text = _PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    tag = _XML_PASSWORD_TAG.search(text)
+    return text if tag is None else text[:tag.start()] + MASK
 
 
 def mask_soap(envelope: bytes) -> str:
-    """A SOAP envelope's text as logged: as received but the sender's ``<password>`` text, which
-    becomes ``***`` (so its WS-Security signature can no longer be verified from the log)."""
-    return _XML_PASSWORD.sub(r"\1***\3", envelope.decode("utf-8", "replace"))
+    """A SOAP envelope as logged: the envelope **re-serialised** from its parsed tree with the
+    sender's password masked -- every element whose local name is ``password`` under a ``sender``
+    loses its content (text, CDATA sections, comments, children) and says ``***``. Not the bytes
+    as received: their password text may be split in ways a pattern on the text would miss, and
+    the WS-Security signature can no longer be verified from the log anyway. Read with the
+    hardened parser (:func:`gateway_protocol.soap.xmldata.parse_xml`); an envelope that does not
+    parse (never one the gateway read) is cut at its first ``<password`` start tag."""
+    try:
+        root = parse_xml(envelope, "the logged envelope")
+    except XmlRefused:
+        return _cut_password(envelope.decode("utf-8", "replace"))
+    for element in root.iter():
+        if not isinstance(element.tag, str) or etree.QName(element).localname != "password":
+            continue
+        if any(isinstance(up.tag, str) and etree.QName(up).localname == "sender" for up in element.iterancestors()):
+            for child in list(element):
+                element.remove(child)  # a child's tail is its parent's text: gone with the child
+            element.text = MASK
+    return etree.tostring(root, encoding="unicode")
 
 
 def receipt(checked: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The central gateway's adapter for an outside provider that speaks SOAP (a service registered with
 ``protocol: soap``, :class:`gateway.config.Service`) when the request came over JSON, as every
-simulated system sends it. A SOAP request to such a provider needs no adapter: it is forwarded as
-it came, the sender's WS-Security signature intact.
+simulated system sends it, and when it came over SOAP from a client (:func:`soap_request_from_soap`).
+A SOAP request never goes to an outside provider as it came: the sender's password is inside its
+signed Body, and an outside provider is a third party.
 
 Request (:func:`soap_request_for`): a SyncChannel ``SendMessage`` (or, for an async message, an
 AsyncChannel ``sendMessage`` with its messageType) with the JSON request's ``requestInfo`` as it
@@ -39,13 +40,18 @@ SOAP answer as received, with the provider's signature; the caller can ask for i
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from datetime import datetime
 from typing import Any
 
-from gateway_protocol.envelope import Fault, Property, SignedRequest, signed_content
+from lxml import etree
+
+from gateway_protocol.envelope import Fault, Property, RequestInfo, SignedRequest, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.soap.build import async_send_request, sync_request
+from gateway_protocol.soap.names import SOAP_ENV
+from gateway_protocol.soap.xmldata import parse_xml
 from gateway_protocol.soap.parse import parse_fault, parse_sync_response
 from signatures.identity import Identity
 from signatures.jws import canonical_json, sign_detached
@@ -85,6 +91,54 @@ def soap_request_for(signed: SignedRequest, gateway: Identity) -> bytes:
     data = signed.request.requestData.data
     envelope = async_send_request(adapted, data) if info.messageType else sync_request(adapted, data)
     return sign_envelope(envelope, gateway)
+
+
+def soap_request_from_soap(envelope: bytes, info: RequestInfo, gateway: Identity) -> bytes:
+    """The SOAP request the gateway sends an outside SOAP provider for a request a client sent over
+    SOAP (``envelope``, read by the gateway as ``info``; an async message's assigned messageId
+    included): as :func:`soap_request_for` makes it -- the same requestInfo with ``sender/password``
+    :data:`PASSWORD_PLACEHOLDER`, WS-Security signed with the gateway's key -- and the ``data``
+    element as it came (copied from the envelope: its elements, or its XML document as text with
+    its ``xsi:type``). The sender's own signed envelope does not travel (it holds the password in
+    its signed Body, so it cannot go without it); the provider trusts the gateway, which checked the
+    sender's signature. Properties ``senderSignature.*`` a client put in are dropped: they are
+    the gateway's to fill (for a JSON sender) and would name a signature the gateway did not check."""
+    from signatures.xmldsig import sign_envelope  # signxml is loaded only by those who use it
+
+    own = [p for p in info.properties if not p.key.startswith(f"{SIGNATURE_PROPERTY}.")]
+    adapted = info.model_copy(update={
+        "sender": info.sender.model_copy(update={"password": PASSWORD_PLACEHOLDER}),
+        "properties": own,
+    })
+    built = async_send_request(adapted) if info.messageType else sync_request(adapted)
+    came = _data_element(parse_xml(envelope, "the request"))
+    if came is not None:
+        root = parse_xml(built, "the adapted request")
+        placeholder = _data_element(root)
+        assert placeholder is not None  # the builder always writes one
+        copied = copy.deepcopy(came)
+        copied.tail = placeholder.tail
+        placeholder.getparent().replace(placeholder, copied)
+        built = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return sign_envelope(built, gateway)
+
+
+def _data_element(root: etree._Element) -> etree._Element | None:
+    """The ``data`` element of a SendMessage (``request/requestData/data``) or a sendMessage
+    (``request/messageData/data``) in an envelope's Body; None when there is none."""
+    body = root.find(f"{{{SOAP_ENV}}}Body")
+    wrapper = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
+    if wrapper is None:
+        return None
+    for request in _children(wrapper, "request"):
+        for holder in (*_children(request, "requestData"), *_children(request, "messageData")):
+            for data in _children(holder, "data"):
+                return data
+    return None
+
+
+def _children(parent: etree._Element, name: str) -> list[etree._Element]:
+    return [child for child in parent if isinstance(child.tag, str) and etree.QName(child).localname == name]
 
 
 def sender_signature(properties: list[Property] | list[dict[str, str]]) -> str | None:

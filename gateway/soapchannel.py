@@ -47,9 +47,9 @@ as a SOAP fault.
 
 The message log keeps SOAP requests and answers in the same hash chain as JSON ones
 (:mod:`gateway.service`: :func:`~gateway.service.masked`): each as a small JSON document
-``{"format": "soap", "envelope": <the envelope's text as received>, "receipt": {signer, serial,
-verdict, message}}`` -- the text kept but the sender's ``<password>``, which is masked as
-``***``. **A masked SOAP body's signature therefore cannot be verified again from the log**: the
+``{"format": "soap", "envelope": <the envelope re-serialised from its parsed tree>, "receipt":
+{signer, serial, verdict, message}}`` -- everything kept but the sender's ``<password>``, whose
+content (CDATA sections and comments included) becomes ``***`` (:func:`gateway.service.mask_soap`). **A masked SOAP body's signature therefore cannot be verified again from the log**: the
 ``receipt`` records the gateway's verdict when the message came (the trainer's flow and the
 evidence export show it).
 """
