@@ -375,14 +375,15 @@ def _body_of(message: Any, kind: str) -> dict[str, Any]:
         return {}
     if message.get("format") != "soap":
         return message.get(kind) or {}
+    from gateway.messages import soap_operation
     from gateway_protocol.errors import GatewayFault
-    from gateway_protocol.soap import parse_async, parse_sync_request, parse_sync_response
+    from gateway_protocol.soap import SYNC_OPERATION, parse_async, parse_sync_request, parse_sync_response
 
     envelope = str(message.get("envelope") or "").encode("utf-8")
     try:
         if kind == "response":
             return {"responseData": {"data": parse_sync_response(envelope).data.value}}
-        if b"SendMessage" in envelope:
+        if soap_operation(envelope) == SYNC_OPERATION:  # the Body's element, not a text anywhere in it
             return {"requestData": {"data": parse_sync_request(envelope).data.value}}
         parsed = parse_async(envelope, new_message_id=lambda: "-")
         return {"requestData": {"data": parsed.data.value if parsed.data else None}}
