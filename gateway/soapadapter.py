@@ -46,6 +46,7 @@ from datetime import datetime
 from typing import Any
 
 from lxml import etree
+from lxml.etree import _Element as XmlElement  # lxml's element type, as its documentation annotates it
 
 from gateway_protocol.envelope import Fault, Property, RequestInfo, SignedRequest, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault
@@ -123,7 +124,7 @@ def soap_request_from_soap(envelope: bytes, info: RequestInfo, gateway: Identity
     return sign_envelope(built, gateway)
 
 
-def _data_element(root: etree._Element) -> etree._Element | None:
+def _data_element(root: XmlElement) -> XmlElement | None:
     """The ``data`` element of a SendMessage (``request/requestData/data``) or a sendMessage
     (``request/messageData/data``) in an envelope's Body; None when there is none."""
     body = root.find(f"{{{SOAP_ENV}}}Body")
@@ -137,7 +138,7 @@ def _data_element(root: etree._Element) -> etree._Element | None:
     return None
 
 
-def _children(parent: etree._Element, name: str) -> list[etree._Element]:
+def _children(parent: XmlElement, name: str) -> list[XmlElement]:
     return [child for child in parent if isinstance(child.tag, str) and etree.QName(child).localname == name]
 
 

@@ -77,6 +77,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
+from lxml.etree import _Element as XmlElement  # lxml's element type, as its documentation annotates it
 from signxml import (
     CanonicalizationMethod,
     DigestAlgorithm,
@@ -160,7 +161,7 @@ class XmlVerdict:
 
     verdict: Verdict
     certificate: x509.Certificate | None = None
-    body: etree._Element | None = None
+    body: XmlElement | None = None
     algorithm_refused: bool = False
 
     @property
@@ -191,7 +192,7 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def _parse(envelope: Any) -> etree._Element | str:
+def _parse(envelope: Any) -> XmlElement | str:
     """The root element of ``envelope``, or why it cannot be read."""
     if isinstance(envelope, str):
         envelope = envelope.encode("utf-8")
@@ -217,7 +218,7 @@ def _parse(envelope: Any) -> etree._Element | str:
     return root
 
 
-def _children(parent: etree._Element, tag: str) -> list[etree._Element]:
+def _children(parent: XmlElement, tag: str) -> list[XmlElement]:
     return [child for child in parent if child.tag == tag]
 
 
@@ -225,7 +226,7 @@ def _qname(namespace: str, local: str) -> str:
     return f"{{{namespace}}}{local}"
 
 
-def _envelope_parts(root: etree._Element) -> tuple[etree._Element, etree._Element | None] | str:
+def _envelope_parts(root: XmlElement) -> tuple[XmlElement, XmlElement | None] | str:
     """(Body, Header or None) of a SOAP 1.1 envelope, or what is wrong."""
     if not isinstance(root.tag, str) or root.tag != _qname(SOAP11, "Envelope"):
         return f"the document is not a SOAP 1.1 Envelope (its root is {root.tag!r})"
@@ -238,7 +239,7 @@ def _envelope_parts(root: etree._Element) -> tuple[etree._Element, etree._Elemen
     return bodies[0], (headers[0] if headers else None)
 
 
-def _elements_with_id(root: etree._Element, value: str) -> list[etree._Element]:
+def _elements_with_id(root: XmlElement, value: str) -> list[XmlElement]:
     """Every element with an id-like attribute (Id / ID / id in any namespace, xml:id) = value."""
     found = []
     for element in root.iter(etree.Element):
@@ -274,7 +275,7 @@ def _key_algorithm(public_key: Any) -> str | None:
 # --------------------------------------------------------------------------- signing
 
 
-def _key_info(certificate: x509.Certificate) -> etree._Element:
+def _key_info(certificate: x509.Certificate) -> XmlElement:
     key_info = etree.Element(_qname(DS, "KeyInfo"), nsmap={"ds": DS})
     reference = etree.SubElement(
         key_info, _qname(WSSE, "SecurityTokenReference"), nsmap={"wsse": WSSE}
@@ -289,12 +290,12 @@ def _key_info(certificate: x509.Certificate) -> etree._Element:
     return key_info
 
 
-def _body_id(body: etree._Element) -> str | None:
+def _body_id(body: XmlElement) -> str | None:
     """The Body's id: its ``wsu:Id``, else an unqualified ``Id`` (as some Kalkan clients write it)."""
     return body.get(_WSU_ID) or body.get("Id")
 
 
-def _with_wsu_prefix(root: etree._Element, body: etree._Element) -> etree._Element:
+def _with_wsu_prefix(root: XmlElement, body: XmlElement) -> XmlElement:
     """``body``, or an equal Body in its place that declares ``xmlns:wsu`` (so the id reads
     ``wsu:Id``, not ``ns0:Id``); lxml cannot add a declaration to an existing element."""
     if WSU in body.nsmap.values() or "wsu" in body.nsmap:
@@ -373,21 +374,21 @@ def sign_envelope(envelope: bytes, identity: Identity) -> bytes:
 class _Checked:
     """What the structural checks found: the pieces signxml and the chain rules need."""
 
-    root: etree._Element
-    body: etree._Element
+    root: XmlElement
+    body: XmlElement
     algorithm: str
     prefixes: tuple[str, ...] | None
     certificate: x509.Certificate
 
 
-def _one(parent: etree._Element, namespace: str, local: str, where: str) -> etree._Element | str:
+def _one(parent: XmlElement, namespace: str, local: str, where: str) -> XmlElement | str:
     found = _children(parent, _qname(namespace, local))
     if len(found) != 1:
         return f"{where} must hold one {local} element, it holds {len(found)}"
     return found[0]
 
 
-def _prefix_list(transform: etree._Element) -> tuple[str, ...] | None | str:
+def _prefix_list(transform: XmlElement) -> tuple[str, ...] | None | str:
     """The InclusiveNamespaces PrefixList of a transform (None if there is none), or a problem."""
     extra = list(transform)
     if not extra:
@@ -397,7 +398,7 @@ def _prefix_list(transform: etree._Element) -> tuple[str, ...] | None | str:
     return tuple((extra[0].get("PrefixList") or "").split())
 
 
-def _certificate(key_info: etree._Element) -> x509.Certificate | str:
+def _certificate(key_info: XmlElement) -> x509.Certificate | str:
     tokens = [child for child in key_info if isinstance(child.tag, str)]
     if len(tokens) != 1 or tokens[0].tag != _qname(WSSE, "SecurityTokenReference"):
         return "KeyInfo must hold one wsse:SecurityTokenReference (and nothing else)"
@@ -423,7 +424,7 @@ def _certificate(key_info: etree._Element) -> x509.Certificate | str:
         return "the KeyIdentifier is not a DER X.509 certificate"
 
 
-def _check(root: etree._Element) -> _Checked | XmlVerdict:
+def _check(root: XmlElement) -> _Checked | XmlVerdict:
     """The structural and algorithm rules, before any cryptography."""
     parts = _envelope_parts(root)
     if isinstance(parts, str):
