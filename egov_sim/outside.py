@@ -169,7 +169,8 @@ async def route_provider(gateway_client: httpx.AsyncClient, name: str, service_i
                          protocol: Protocol = "json") -> None:
     """The gateway's side of a provider: ``service_ids`` are delivered to ``name`` at ``url``, in
     ``protocol`` (``soap``: a JSON caller's request is adapted by the central gateway,
-    :mod:`gateway.soapadapter`; a SOAP caller's goes as it came)."""
+    :mod:`gateway.soapadapter`; a SOAP caller's is made again without its password, signed by the
+    gateway)."""
     for service_id in service_ids:
         body: dict[str, Any] = {"system": name, "url": url}
         if protocol != "json":

@@ -62,8 +62,8 @@ class Service(BaseModel):
         default=None,
         description="how an outside provider (`url`) takes requests: `json` (the default, also when absent) at "
                     "URL/bip/sync/v10, or `soap`, the ШЭП "
-                    "SyncChannel v10 with WS-Security at URL/bip-sync-wss-gost/ (a JSON request is adapted by the "
-                    "central gateway, gateway/soapadapter.py)",
+                    "SyncChannel v10 with WS-Security at URL/bip-sync-wss-gost/ (every request made again by the "
+                    "central gateway without the sender's password and signed by it, gateway/soapadapter.py)",
     )
 
     @model_validator(mode="after")
