@@ -105,19 +105,9 @@ Handler = Callable[[Incoming], Awaitable[Any]]
 def sign_response(
     identity: Identity, info: RequestInfo, data: Any, at
 ) -> dict[str, Any]:
-    response = SyncResponse(
-        responseInfo=ResponseInfo(
-            messageId=str(uuid.uuid4()),
-            correlationId=info.correlationId or info.messageId,
-            responseDate=at,
-            status=Status(code=SUCCESS_CODE, message=SUCCESS_MESSAGE),
-            sessionId=info.sessionId,
-        ),
-        responseData=ResponseData(data=data),
-    )
     # A response's signed content is its whole JSON dump, so that dump, with the signature, is
     # the signed response's dump: made once, not again through a SignedResponse model.
-    content = signed_content(response)
+    content = _response_content(info, data, at)
     return {"response": content, "signature": sign_detached(content, identity.key, identity.chain)}
 
 
