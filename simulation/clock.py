@@ -324,13 +324,18 @@ class VirtualClock:
     async def claim_due(self, owner: str) -> list[Timer]:
         """Take the owner's due timers; each is handed out once, to one caller.
 
-        One statement: the timers due by the clock's row at that moment are marked firing and
-        returned, so two callers never both get one (and no separate read of the clock)."""
+        A look first, which only reads: most wake-ups find nothing due, and on SQLite a write --
+        even one that changes no row -- waits for the run's one write lock behind every other
+        writer. Then one statement: the timers due by the clock's row at that moment are marked
+        firing and returned, so two callers never both get one (and no separate read of the clock)."""
         now_us = select(ClockRow.now_us).where(ClockRow.id == 1).scalar_subquery()
+        due = (TimerRow.owner == owner, TimerRow.state == PENDING, TimerRow.due_us <= now_us)
         async with self.store.session() as session:
+            if (await session.exec(select(TimerRow.id).where(*due).limit(1))).first() is None:
+                return []
             result = await session.exec(
                 update(TimerRow)
-                .where(TimerRow.owner == owner, TimerRow.state == PENDING, TimerRow.due_us <= now_us)
+                .where(*due)
                 .values(state=FIRING)
                 .returning(TimerRow.id, TimerRow.owner, TimerRow.kind, TimerRow.due_us, TimerRow.payload,
                            TimerRow.application_id)
