@@ -63,6 +63,19 @@ class AsyncDelivery:
         self._in_flight: set[tuple[str, str]] = set()
         self._notice = 0
 
+    async def update_on_delivery(self, row: AsyncMessage, values: dict[str, Any]) -> bool:
+        """Write ``values`` on ``row``'s message if it is still ON_DELIVERY (a final state is never
+        changed); whether it was."""
+        async with self.runtime.db.session() as session:
+            result = await session.exec(
+                update(AsyncMessage)
+                .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
+                       AsyncMessage.state == ON_DELIVERY)
+                .values(**values)
+            )
+            await session.commit()
+        return bool(result.rowcount)
+
     # ---- taking a message -----------------------------------------------------------------
 
     async def send(self, body: bytes, headers: Any, fmt: Format = "json") -> Reply:
@@ -246,15 +259,7 @@ class AsyncDelivery:
             values["finished_us"] = to_us(await self.runtime.now())
             values["response"] = json.dumps(remembered(reply), ensure_ascii=False)
             values["notice_seq"] = await self.next_notice()
-        async with self.runtime.db.session() as session:
-            result = await session.exec(
-                update(AsyncMessage)
-                .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
-                       AsyncMessage.state == ON_DELIVERY)
-                .values(**values)
-            )
-            await session.commit()
-        if result.rowcount and state in FINAL:  # not stopped meanwhile
+        if await self.update_on_delivery(row, values) and state in FINAL:  # not stopped meanwhile
             if incoming is not None:
                 self.gateway.log_answer(incoming, row.recipient, await self.runtime.now(), "async", state, reply)
             log.info("async message %s: %s after %d attempt(s)%s", row.message_id, state, attempts,

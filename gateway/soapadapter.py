@@ -9,7 +9,7 @@ AsyncChannel ``sendMessage`` with its messageType) with the JSON request's ``req
 came -- messageId, correlationId, serviceId, messageDate, routeId, sender, properties, sessionId --
 except two things:
 
-- the sender's password is **not** passed on: ``sender/password`` carries the placeholder
+- the sender's password is **not** passed on: ``sender/password`` carries
   :data:`PASSWORD_PLACEHOLDER` (``***``, as the gateway's log masks it; the interface's XSD takes
   any string there). The gateway checked the password; a provider never needs it;
 - the sender's JWS goes along in ``properties``, because the envelope is signed by the
@@ -115,11 +115,11 @@ def soap_request_from_soap(envelope: bytes, info: RequestInfo, gateway: Identity
     came = _data_element(parse_xml(envelope, "the request"))
     if came is not None:
         root = parse_xml(built, "the adapted request")
-        placeholder = _data_element(root)
-        assert placeholder is not None  # the builder always writes one
+        written = _data_element(root)
+        assert written is not None  # the builder always writes one
         copied = copy.deepcopy(came)
-        copied.tail = placeholder.tail
-        placeholder.getparent().replace(placeholder, copied)
+        copied.tail = written.tail
+        written.getparent().replace(written, copied)
         built = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return sign_envelope(built, gateway)
 

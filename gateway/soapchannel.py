@@ -62,7 +62,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import update
 from sqlmodel import select
 
 from gateway.asyncchannel import DELIVERED, FINAL, NOT_DELIVERED, ON_DELIVERY, PULL_ONLY
@@ -205,15 +204,7 @@ class SoapChannel:
         values["attempts"] = row.attempts + 1
         if values.get("state") in FINAL:
             values["notice_seq"] = await self.gateway.async_channel.next_notice()
-        async with self.runtime.db.session() as session:
-            result = await session.exec(
-                update(AsyncMessage)
-                .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
-                       AsyncMessage.state == ON_DELIVERY)
-                .values(**values)
-            )
-            await session.commit()
-        if not result.rowcount:
+        if not await self.gateway.async_channel.update_on_delivery(row, values):
             raise GatewayFault(ErrorCode.QUERY_INVALID, f"{notice.messageId} reached a final state meanwhile")
         log.info("async message %s: %s says %s", row.message_id, recipient, status.receiveStatus)
         notification_id = f"{row.message_id}:{values['attempts']}"
