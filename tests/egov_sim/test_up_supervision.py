@@ -61,7 +61,11 @@ async def test_a_killed_system_comes_back_on_its_data_and_a_later_application_co
             lambda system: httpx.AsyncClient(base_url=settings.url_of(system), timeout=60, headers=admin),
             "almaty-queue", DEMO_CITIZEN,
         )
-        assert outcome.application["status"] == "result"
+        if outcome.application["status"] != "result":  # say what the run left behind
+            async with httpx.AsyncClient(base_url=settings.url_of("control"), headers=admin) as control:
+                timers = (await control.get("/timers")).json()
+            pytest.fail(f"application {outcome.application['status']}; timers: {timers}; "
+                        f"trace: {outcome.trace}; up printed:\n{up.output()[-20000:]}")
         assert outcome.application["result"]["verdict"]["valid"] is True
         assert up.process.poll() is None  # the others ran on throughout
     finally:
