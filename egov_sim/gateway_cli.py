@@ -165,8 +165,8 @@ async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO,
     # imported here, not at the top: `egov-sim gateway --help` needs none of them
     from sqlmodel import select
 
-    from gateway.messagelog import ChainReport, covering_checkpoints, evidence, verify_chain
-    from gateway.models import GatewayModel, LogRecord
+    from gateway.messagelog import ChainReport, chain_label, covering_checkpoints, evidence, verify_chain
+    from gateway.models import GatewayModel, LogRecord, upgrade_tables
     from signatures.timestamping import stored_roots
     from simulation.database import Database
 
@@ -182,8 +182,22 @@ async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO,
     database = Database(settings, args.gateway)
     try:
         await database.create_tables([GatewayModel.metadata])
-        report = await verify_chain(database, trusted_roots=roots or None)
+        await upgrade_tables(database)
+        report = await verify_chain(database, trusted_roots=roots or None, gateway=args.gateway)
         if args.gateway_command == "verify-log":
+            if report.chains:  # a gateway run as replicas: one chain each
+                for chain in report.chains:
+                    name = chain_label(chain.chain, args.gateway)
+                    if chain.ok:
+                        out.write(f"{args.gateway}: chain {name} holds ({chain.records} records; {anchoring(chain)})\n")
+                    else:
+                        out.write(f"{args.gateway}: chain {name} breaks at record {chain.first_bad}: {chain.problem}\n")
+                if report.ok:
+                    out.write(f"{args.gateway}: the message log holds ({len(report.chains)} chains, "
+                              f"{report.records} records)\n")
+                if report.trust:
+                    out.write(f"  note: {report.trust}\n")
+                return 0 if report.ok else 1
             if report.ok:
                 out.write(f"{args.gateway}: the message log holds ({report.records} records; {anchoring(report)})\n")
                 if report.trust:
@@ -194,7 +208,7 @@ async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO,
         async with database.session() as session:
             rows = (
                 await session.exec(
-                    select(LogRecord).where(LogRecord.correlation_id == args.correlation_id).order_by(LogRecord.seq)
+                    select(LogRecord).where(LogRecord.correlation_id == args.correlation_id).order_by(LogRecord.chain, LogRecord.seq)
                 )
             ).all()
         if not rows:
@@ -206,7 +220,7 @@ async def run_gateway(args: argparse.Namespace, settings: Settings, out: TextIO,
                 f"at record {report.first_bad}: {report.problem}\n"
             )
             return 1
-        checkpoints = await covering_checkpoints(database, [r.seq for r in rows])
+        checkpoints = await covering_checkpoints(database, rows)
         document = evidence(rows, args.gateway, checkpoints)
         Path(args.out).write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
         out.write(

@@ -154,7 +154,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
         rows = [r for r in rows if kind in ("all", r.kind)][:limit]
         return [
             {
-                "seq": r.seq, "kind": r.kind, "channel": r.channel,
+                **({"chain": r.chain} if r.chain else {}), "seq": r.seq, "kind": r.kind, "channel": r.channel,
                 "messageId": r.message_id, "correlationId": r.correlation_id, "serviceId": r.service_id,
                 "sender": r.sender_id, "cameFrom": r.came_from, "recipient": r.recipient,
                 "at": to_local(from_us(r.at_us)).isoformat(), "status": r.status,
@@ -166,7 +166,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
     @router.get("/v1/messages/verify", dependencies=[AUDIT], tags=["message log"], summary="Check the log's hash chain")
     async def verify() -> dict[str, Any]:
         await gateway.log.flush()
-        report = (await verify_chain(runtime.db, trusted_roots=runtime.trusted_roots)).as_dict()
+        report = (await verify_chain(runtime.db, trusted_roots=runtime.trusted_roots, gateway=runtime.name)).as_dict()
         if gateway.log.anchor_problem:
             report["anchorProblem"] = gateway.log.anchor_problem
         return report
@@ -176,7 +176,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
         correlation_id: str = Query(alias="correlationId", min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
     ) -> dict[str, Any]:
         rows = await gateway.log.query(correlation_id=correlation_id, limit=100_000)
-        return evidence(rows, runtime.name, await covering_checkpoints(runtime.db, [r.seq for r in rows]))
+        return evidence(rows, runtime.name, await covering_checkpoints(runtime.db, rows))
 
     # ---- administration -------------------------------------------------------------------
 

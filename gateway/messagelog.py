@@ -17,6 +17,12 @@ the PKI's time-stamping authority (RFC 3161, genTime in the run's virtual time).
 not answer never holds messages up: the checkpoint is tried again later and the records not yet
 anchored are reported. :func:`verify_chain` checks every checkpoint -- its signature, its token,
 that its record is in the chain with that hash, and that the chain still reaches it.
+
+A gateway run as replicas (docs/scaling.md) writes one chain per replica into the same tables:
+the first replica (or the gateway's only process) the gateway's own chain (``chain`` empty,
+hashed exactly as before the replicas), replica N its chain ``gateway#N``, whose records and
+checkpoints hash and sign their chain's name too, so a record cannot be moved from one chain
+to another. :func:`verify_chain` checks every chain and names the chain of a bad record.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +67,18 @@ CHECKPOINT_FORMAT = "egov-sim message log checkpoint v1"
 
 
 def record_hash(record: LogRecord) -> str:
-    return _hash({name: getattr(record, name) for name in HASHED_FIELDS})
+    return _hash(hashed_content(record.chain, {name: getattr(record, name) for name in HASHED_FIELDS}))
+
+
+def hashed_content(chain: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What a record's hash covers: its :data:`HASHED_FIELDS`, and the name of its chain when it
+    is a replica's (the gateway's own chain, ``''``, hashes as it did before replicas)."""
+    return {**fields, "chain": chain} if chain else fields
+
+
+def chain_label(chain: str, gateway: str = "gateway") -> str:
+    """How a chain is named to people: the replica's name, or the gateway's for its own chain."""
+    return chain or gateway
 
 
 def _hash(content: dict[str, Any]) -> str:
@@ -83,13 +100,31 @@ class ChainReport:
     was unreachable, or records newer than the last checkpoint)."""
     trust: str | None = None
     """None when the checkpoints' certificates were checked up to the run's root; else why not."""
+    chain: str = ""
+    """The chain this report is about (for the whole log: the chain of the first bad record)."""
+    chains: tuple[ChainReport, ...] = ()
+    """For a log of several chains (a gateway run as replicas): each chain's own report."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        report = {
             "records": self.records, "ok": self.ok, "firstBad": self.first_bad, "problem": self.problem,
             "checkpoints": self.checkpoints, "anchoredThrough": self.anchored_through,
             "unanchored": self.unanchored, "trust": self.trust,
         }
+        if self.chains:
+            report["chain"] = self.chain if not self.ok else None
+            report["chains"] = [
+                {"chain": c.chain, **{k: v for k, v in c.as_dict().items() if k != "trust"}} for c in self.chains
+            ]
+        return report
+
+
+async def chains_of(database: Database) -> list[str]:
+    """The chains the log holds records or checkpoints of, the gateway's own first."""
+    async with database.session() as session:
+        found = set((await session.exec(select(LogRecord.chain).distinct())).all())
+        found |= set((await session.exec(select(LogCheckpoint.chain).distinct())).all())
+    return sorted(found | {""})
 
 
 async def verify_chain(
@@ -97,21 +132,55 @@ async def verify_chain(
     batch: int = 5000,
     *,
     trusted_roots: Sequence[x509.Certificate] | None = None,
+    gateway: str = "gateway",
 ) -> ChainReport:
-    """Walk the log in order; the first record whose hash or link does not hold, if any; then
-    the checkpoints: each one's signature (by the gateway named in it) and time-stamp token, its
-    record present with its hash, and the chain reaching its last record.
+    """Every chain of the log (:func:`verify_one_chain`): a log of one chain gives that chain's
+    report; a log of several (replicas) a report of them all -- ok when every one is, else the
+    first bad chain's first bad record, its problem beginning with the chain's name -- with each
+    chain's report in :attr:`ChainReport.chains`."""
+    chains = await chains_of(database)
+    if chains == [""]:
+        return await verify_one_chain(database, batch, trusted_roots=trusted_roots)
+    reports = [
+        replace(await verify_one_chain(database, batch, trusted_roots=trusted_roots, chain=chain), chain=chain)
+        for chain in chains
+    ]
+    bad = next((r for r in reports if not r.ok), None)
+    return ChainReport(
+        records=sum(r.records for r in reports), ok=bad is None,
+        first_bad=bad.first_bad if bad else None,
+        problem=f"chain {chain_label(bad.chain, gateway)}: {bad.problem}" if bad else None,
+        checkpoints=sum(r.checkpoints for r in reports), anchored_through=None,
+        unanchored=sum(r.unanchored for r in reports), trust=reports[0].trust,
+        chain=bad.chain if bad else "", chains=tuple(reports),
+    )
+
+
+async def verify_one_chain(
+    database: Database,
+    batch: int = 5000,
+    *,
+    trusted_roots: Sequence[x509.Certificate] | None = None,
+    chain: str = "",
+) -> ChainReport:
+    """Walk one chain of the log in order; the first record whose hash or link does not hold, if
+    any; then the checkpoints: each one's signature (by the gateway named in it) and time-stamp
+    token, its record present with its hash, and the chain reaching its last record.
 
     ``trusted_roots``: the run's root certificate(s), to which the gateway's and the TSA's
     certificates must chain (at the token's genTime). Without them the signatures and tokens are
     checked against the certificates they carry, and :attr:`ChainReport.trust` says so."""
     async with database.session() as session:
-        checkpoints = list((await session.exec(select(LogCheckpoint).order_by(LogCheckpoint.seq))).all())
+        checkpoints = list((await session.exec(
+            select(LogCheckpoint).where(LogCheckpoint.chain == chain).order_by(LogCheckpoint.seq)
+        )).all())
     trust = None if trusted_roots is not None else (
         "no trust anchors were given: the checkpoints' certificates were not checked up to the run's root"
     )
     for checkpoint in checkpoints:
         problem = check_checkpoint(checkpoint, trusted_roots)
+        if problem is None and json.loads(checkpoint.content).get("chain", "") != chain:
+            problem = "it was signed for another chain (moved between replicas' chains)"
         if problem is not None:
             return ChainReport(0, False, checkpoint.seq, f"checkpoint {checkpoint.seq}: {problem}", trust=trust)
     by_seq = {c.seq: c for c in checkpoints}
@@ -129,7 +198,8 @@ async def verify_chain(
         while True:
             rows = (
                 await session.exec(
-                    select(LogRecord).where(LogRecord.seq >= expected_seq).order_by(LogRecord.seq).limit(batch)
+                    select(LogRecord).where(LogRecord.chain == chain, LogRecord.seq >= expected_seq)
+                    .order_by(LogRecord.seq).limit(batch)
                 )
             ).all()
             if not rows:
@@ -175,11 +245,13 @@ def _stamped(checkpoint: LogCheckpoint) -> str:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def checkpoint_content(gateway: str, seq: int, record_hash_: str, count: int, at: datetime) -> bytes:
-    """The statement a checkpoint signs, in its RFC 8785 form."""
+def checkpoint_content(
+    gateway: str, seq: int, record_hash_: str, count: int, at: datetime, chain: str = "",
+) -> bytes:
+    """The statement a checkpoint signs, in its RFC 8785 form (a replica's chain named in it)."""
     return canonical_json({
         "format": CHECKPOINT_FORMAT, "gateway": gateway, "seq": seq, "hash": record_hash_,
-        "count": count, "at": at.isoformat(),
+        "count": count, "at": at.isoformat(), **({"chain": chain} if chain else {}),
     })
 
 
@@ -272,10 +344,14 @@ class LogAnchor:
 
 class MessageLog:
     """Appends records to the chain from one writer task, in batches; with an :class:`LogAnchor`
-    (:meth:`set_anchor`), a second task writes the checkpoints."""
+    (:meth:`set_anchor`), a second task writes the checkpoints. ``chain``: this process's chain
+    (``''``: the gateway's own; a replica's name for the other replicas)."""
 
-    def __init__(self, database: Database, max_batch: int = 500, anchor: LogAnchor | None = None) -> None:
+    def __init__(
+        self, database: Database, max_batch: int = 500, anchor: LogAnchor | None = None, chain: str = "",
+    ) -> None:
         self.database = database
+        self.chain = chain
         self.max_batch = max_batch
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -303,9 +379,14 @@ class MessageLog:
 
     async def start(self) -> None:
         async with self.database.session() as session:
-            last = (await session.exec(select(LogRecord).order_by(LogRecord.seq.desc()).limit(1))).first()  # type: ignore[union-attr]
+            last = (await session.exec(
+                select(LogRecord).where(LogRecord.chain == self.chain).order_by(LogRecord.seq.desc()).limit(1)  # type: ignore[union-attr]
+            )).first()
             checkpoint = (
-                await session.exec(select(LogCheckpoint).order_by(LogCheckpoint.seq.desc()).limit(1))  # type: ignore[union-attr]
+                await session.exec(
+                    select(LogCheckpoint).where(LogCheckpoint.chain == self.chain)
+                    .order_by(LogCheckpoint.seq.desc()).limit(1)  # type: ignore[union-attr]
+                )
             ).first()
         if last is not None:
             self._last_seq, self._last_hash = last.seq, last.hash
@@ -339,7 +420,7 @@ class MessageLog:
         self._tried_at = time.monotonic()
         try:
             at = await anchor.now()
-            content = checkpoint_content(anchor.gateway, seq, last_hash, seq, at)
+            content = checkpoint_content(anchor.gateway, seq, last_hash, seq, at, self.chain)
             identity = anchor.identity
             signature = sign_cms(content, identity.key, identity.chain, at=at, detached=True)
             token = await request_token(anchor.http, anchor.tsa_url, hashlib.sha256(signature).digest())
@@ -347,7 +428,7 @@ class MessageLog:
             if not stamp.valid or stamp.gen_time is None:
                 raise TimeStampError(f"the TSA's token does not hold: {stamp.problem}")
             row = {
-                "seq": seq, "record_hash": last_hash, "count": seq, "at_us": to_us(at),
+                "chain": self.chain, "seq": seq, "record_hash": last_hash, "count": seq, "at_us": to_us(at),
                 "content": content.decode(), "signature": base64.b64encode(signature).decode(),
                 "token": base64.b64encode(token).decode(), "gen_time_us": to_us(stamp.gen_time),
             }
@@ -418,7 +499,8 @@ class MessageLog:
             seq += 1
             row = {name: fields.get(name) for name in HASHED_FIELDS}
             row["seq"], row["prev_hash"] = seq, previous
-            row["hash"] = previous = _hash(row)
+            row["hash"] = previous = _hash(hashed_content(self.chain, row))
+            row["chain"] = self.chain
             rows.append(row)
         await self.database.insert_rows([(LogRecord.__table__, rows)])
         self._last_seq, self._last_hash = seq, previous
@@ -436,7 +518,7 @@ class MessageLog:
         limit: int = 100,
     ) -> list[LogRecord]:
         await self.flush()
-        query = select(LogRecord).order_by(LogRecord.seq)
+        query = select(LogRecord).order_by(LogRecord.chain, LogRecord.seq)
         if correlation_id:
             query = query.where(LogRecord.correlation_id == correlation_id)
         if message_id:
@@ -451,11 +533,13 @@ class MessageLog:
             return list((await session.exec(query.limit(limit))).all())
 
     async def recent_answers(self, limit: int) -> AsyncIterator[LogRecord]:
-        """The latest answers, for the replay guard after a restart."""
+        """The latest answers, for the replay guard after a restart (of every chain: a replica
+        knows the answers the others gave before it started)."""
         async with self.database.session() as session:
             rows = (
                 await session.exec(
-                    select(LogRecord).where(LogRecord.kind == "response").order_by(LogRecord.seq.desc()).limit(limit)
+                    select(LogRecord).where(LogRecord.kind == "response")
+                    .order_by(LogRecord.at_us.desc(), LogRecord.seq.desc()).limit(limit)  # type: ignore[union-attr]
                 )
             ).all()
         for row in reversed(rows):
@@ -467,25 +551,29 @@ class MessageLog:
             return (await session.exec(select(func.count()).select_from(LogRecord))).one()
 
 
-async def covering_checkpoints(database: Database, seqs: Iterable[int]) -> list[LogCheckpoint]:
-    """For each of the records ``seqs``, the first checkpoint at or after it (each once)."""
-    seqs = sorted(set(seqs))
-    if not seqs:
-        return []
-    async with database.session() as session:
-        checkpoints = list(
-            (await session.exec(select(LogCheckpoint).where(LogCheckpoint.seq >= seqs[0]).order_by(LogCheckpoint.seq))).all()
-        )
-    chosen: dict[int, LogCheckpoint] = {}
-    for seq in seqs:
-        covering = next((c for c in checkpoints if c.seq >= seq), None)
-        if covering is not None:
-            chosen[covering.seq] = covering
-    return [chosen[s] for s in sorted(chosen)]
+async def covering_checkpoints(database: Database, records: Iterable[LogRecord]) -> list[LogCheckpoint]:
+    """For each of ``records``, the first checkpoint of its chain at or after it (each once)."""
+    by_chain: dict[str, set[int]] = {}
+    for record in records:
+        by_chain.setdefault(record.chain, set()).add(record.seq)
+    chosen: dict[tuple[str, int], LogCheckpoint] = {}
+    for chain, seqs in by_chain.items():
+        first = min(seqs)
+        async with database.session() as session:
+            checkpoints = list((await session.exec(
+                select(LogCheckpoint).where(LogCheckpoint.chain == chain, LogCheckpoint.seq >= first)
+                .order_by(LogCheckpoint.seq)
+            )).all())
+        for seq in sorted(seqs):
+            covering = next((c for c in checkpoints if c.seq >= seq), None)
+            if covering is not None:
+                chosen[(chain, covering.seq)] = covering
+    return [chosen[key] for key in sorted(chosen)]
 
 
 def checkpoint_document(checkpoint: LogCheckpoint) -> dict[str, Any]:
     return {
+        **({"chain": checkpoint.chain} if checkpoint.chain else {}),
         "seq": checkpoint.seq, "hash": checkpoint.record_hash, "count": checkpoint.count,
         "at": from_us(checkpoint.at_us).isoformat(), "genTime": from_us(checkpoint.gen_time_us).isoformat(),
         "content": checkpoint.content, "signature": checkpoint.signature, "token": checkpoint.token,
@@ -499,21 +587,27 @@ def evidence(
     each record with its exact logged body (signature included; parsed again as ``message``),
     its hash and its link; and the checkpoints that cover them (:func:`covering_checkpoints`):
     the gateway's signed statement of the chain's end (CMS, detached, over ``content``) and the
-    TSA's RFC 3161 token over that signature's SHA-256 (``openssl ts -verify`` checks it)."""
+    TSA's RFC 3161 token over that signature's SHA-256 (``openssl ts -verify`` checks it). A
+    record or checkpoint of a replica's chain names it (``chain``), which its hash covers too."""
     records = list(records)
     document: dict[str, Any] = {
         "gateway": gateway,
         "format": "egov-sim message log evidence v1",
-        "hash": "SHA-256 over the RFC 8785 form of the fields " + ", ".join(HASHED_FIELDS),
+        "hash": "SHA-256 over the RFC 8785 form of the fields " + ", ".join(HASHED_FIELDS)
+        + (" (and chain, for a record of a replica's chain)" if any(r.chain for r in records) else ""),
         "records": [
-            {**{name: getattr(r, name) for name in HASHED_FIELDS}, "hash": r.hash,
+            {**hashed_content(r.chain, {name: getattr(r, name) for name in HASHED_FIELDS}), "hash": r.hash,
              "message": json.loads(r.body)}
             for r in records
         ],
     }
     if checkpoints is not None:
         checkpoints = list(checkpoints)
-        last = max((c.seq for c in checkpoints), default=0)
+        last: dict[str, int] = {}
+        for c in checkpoints:
+            last[c.chain] = max(last.get(c.chain, 0), c.seq)
         document["checkpoints"] = [checkpoint_document(c) for c in checkpoints]
-        document["unanchored"] = [r.seq for r in records if r.seq > last]
+        document["unanchored"] = [
+            r.seq if not r.chain else f"{r.chain}:{r.seq}" for r in records if r.seq > last.get(r.chain, 0)
+        ]
     return document

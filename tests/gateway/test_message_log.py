@@ -90,5 +90,5 @@ async def test_the_first_record_links_to_the_genesis(echo_run):
     async with echo_run.client("gateway") as gateway:
         await gateway.get("/v1/messages/verify")  # flushes the log
     async with echo_run.runtime("gateway").db.session() as session:
-        row = await session.get(LogRecord, 1)
+        row = await session.get(LogRecord, ("", 1))  # (chain, seq): the gateway's own chain
     assert row is not None and row.prev_hash == GENESIS

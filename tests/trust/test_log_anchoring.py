@@ -124,7 +124,7 @@ async def test_a_body_edited_and_the_chain_rehashed_is_caught(run):
     await send(run, 1)  # records 7-8, not yet anchored
     database = run.runtime("gateway").db
     async with database.session() as session:
-        row = await session.get(LogRecord, 3)
+        row = await session.get(LogRecord, ("", 3))
         assert row is not None
         body = json.loads(row.body)
         body["request"]["requestData"]["data"]["hello"] = "forged"
@@ -146,7 +146,7 @@ async def test_a_forged_checkpoint_is_caught(run):
         await session.commit()
     await rehash_from(database, 2)
     async with database.session() as session:
-        last = await session.get(LogRecord, 4)
+        last = await session.get(LogRecord, ("", 4))
         assert last is not None
         await session.exec(update(LogCheckpoint).where(LogCheckpoint.seq == 4).values(record_hash=last.hash))
         await session.commit()
@@ -165,7 +165,7 @@ async def test_a_checkpoint_is_written_at_shutdown(tmp_path):
             await database.create_tables([GatewayModel.metadata])
             async with database.session() as session:
                 checkpoints = list((await session.exec(select(LogCheckpoint))).all())
-                last = await session.get(LogRecord, last_seq)
+                last = await session.get(LogRecord, ("", last_seq))
         finally:
             await database.dispose()
         assert last_seq == 4 and last is not None
