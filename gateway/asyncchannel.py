@@ -9,6 +9,14 @@ the target -- ``Server.TargetUnknown`` --, or the attempts ran out), or an opera
 or is killed -- are taken up again when it starts. The hop's own replay guard makes a delivery
 repeated after a crash count once.
 
+The store may be shared by several processes (the replicas of the central gateway,
+docs/scaling.md): a due message is *claimed* before it is tried -- one conditional UPDATE that
+sets its lease (``lease_until``, ``claimed_by``) only where no live lease is -- so one process
+tries it at a time. A process that dies mid-attempt leaves its lease to run out, and another
+takes the message up then; a process started again under the same name (a restarted replica,
+or the only gateway) takes its own leases back at once. The delivery notices' numbers are
+drawn under a transaction lock then, in the order they are committed.
+
 Pauses between attempts are in wall-clock time: they are the network's, not the reglament's.
 """
 
@@ -21,7 +29,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, text, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from gateway.messages import Accepted, Checkpoint, Format, Incoming, Reply, remembered, stored_message
@@ -47,6 +56,8 @@ IDLE_LOOK = 10.0
 PULL_ONLY = 2.0**62
 """``next_attempt`` of a message whose recipient takes its messages itself (``getMessages``,
 :mod:`gateway.soapchannel`): the delivery loop never pushes it."""
+LEASE_MARGIN = 10.0
+"""Seconds an attempt's lease lasts beyond the two request timeouts an attempt can take."""
 RETRYABLE = {
     ErrorCode.PROVIDER_UNAVAILABLE.value, ErrorCode.PROVIDER_TIMEOUT.value,
     ErrorCode.PROVIDER_RESPONSE_INVALID.value, ErrorCode.GATEWAY_INTERNAL.value,
@@ -62,17 +73,28 @@ class AsyncDelivery:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[tuple[str, str]] = set()
         self._notice = 0
+        self.claimer = gateway.runtime.settings.replica or gateway.runtime.name
+        """Who this process is in the leases of the store (the replica's name, or the gateway's)."""
+        self.shared = gateway.runtime.settings.replica is not None
+        """Other processes write this store too (replicas): notices are numbered in the database."""
+        self.lease = 2 * gateway.runtime.settings.request_timeout + LEASE_MARGIN
 
-    async def update_on_delivery(self, row: AsyncMessage, values: dict[str, Any]) -> bool:
+    async def update_on_delivery(self, row: AsyncMessage, values: dict[str, Any], *, claimed: bool = False) -> bool:
         """Write ``values`` on ``row``'s message if it is still ON_DELIVERY (a final state is never
-        changed); whether it was."""
+        changed) -- and, ``claimed``, still this process's to try (its lease not taken over by
+        another); whether it was. A ``notice_seq`` in ``values`` is, in a shared store, replaced by
+        the next number drawn under a transaction lock, so notices commit in their numbers' order."""
+        conditions = [AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
+                      AsyncMessage.state == ON_DELIVERY]
+        if claimed:
+            conditions.append(AsyncMessage.claimed_by == self.claimer)
         async with self.runtime.db.session() as session:
-            result = await session.exec(
-                update(AsyncMessage)
-                .where(AsyncMessage.sender_id == row.sender_id, AsyncMessage.message_id == row.message_id,
-                       AsyncMessage.state == ON_DELIVERY)
-                .values(**values)
-            )
+            if self.shared and "notice_seq" in values:
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('gateway_async_notices'))"))
+                values = {**values, "notice_seq": 1 + ((await session.exec(
+                    select(func.max(AsyncMessage.notice_seq))
+                )).one() or 0)}
+            result = await session.exec(update(AsyncMessage).where(*conditions).values(**values))
             await session.commit()
         return bool(result.rowcount)
 
@@ -143,6 +165,17 @@ class AsyncDelivery:
 
     async def _store(self, accepted: Accepted) -> None:
         info = accepted.info
+        try:
+            await self._insert(accepted)
+        except IntegrityError:  # stored by another process of this gateway whose claim ran out
+            raise GatewayFault(
+                ErrorCode.MESSAGE_REPLAYED,
+                f"messageId {info.messageId!r} of {info.sender.senderId!r} is already stored for delivery",
+            ) from None
+        self._wake.set()
+
+    async def _insert(self, accepted: Accepted) -> None:
+        info = accepted.info
         async with self.runtime.db.session() as session:
             session.add(
                 AsyncMessage(
@@ -154,13 +187,19 @@ class AsyncDelivery:
                 )
             )
             await session.commit()
-        self._wake.set()
 
     # ---- delivering -----------------------------------------------------------------------
 
     async def start(self) -> None:
         async with self.runtime.db.session() as session:
             self._notice = (await session.exec(select(func.max(AsyncMessage.notice_seq)))).one() or 0
+            # this process's earlier life (killed mid-attempt) held these: tried again now
+            await session.exec(
+                update(AsyncMessage)
+                .where(AsyncMessage.claimed_by == self.claimer, AsyncMessage.state == ON_DELIVERY)
+                .values(lease_until=None, claimed_by=None)
+            )
+            await session.commit()
         self._task = asyncio.create_task(self._deliver_forever(), name=f"async delivery {self.runtime.name}")
 
     async def stop(self) -> None:
@@ -194,13 +233,18 @@ class AsyncDelivery:
             await _cancel_and_wait(running)
 
     async def _due(self, limit: int) -> tuple[list[AsyncMessage], float]:
-        """Messages whose next attempt is due (not already being tried), and how long until the next."""
+        """Messages whose next attempt is due, claimed for this process (not being tried here or
+        by another process), and how long until the next one is due.
+
+        A look first (most wake-ups find nothing due: no write), then the claim: one UPDATE of
+        the rows found, conditional on their lease being free, giving back the keys it took."""
         now = time.time()
+        free_lease = or_(AsyncMessage.lease_until.is_(None), AsyncMessage.lease_until <= now)  # type: ignore[union-attr]
         async with self.runtime.db.session() as session:
             rows = (
                 await session.exec(
                     select(AsyncMessage)
-                    .where(AsyncMessage.state == ON_DELIVERY, AsyncMessage.next_attempt <= now)
+                    .where(AsyncMessage.state == ON_DELIVERY, AsyncMessage.next_attempt <= now, free_lease)
                     .order_by(AsyncMessage.next_attempt)
                     .limit(limit + len(self._in_flight))
                 )
@@ -212,8 +256,31 @@ class AsyncDelivery:
                     )
                 )
             ).one()
-        due = [r for r in rows if (r.sender_id, r.message_id) not in self._in_flight][:limit]
-        wait = IDLE_LOOK if following is None else max(0.01, min(IDLE_LOOK, following - now))
+            leased = (
+                await session.exec(
+                    select(func.min(AsyncMessage.lease_until)).where(
+                        AsyncMessage.state == ON_DELIVERY, AsyncMessage.lease_until > now  # type: ignore[operator]
+                    )
+                )
+            ).one()
+            candidates = [r for r in rows if (r.sender_id, r.message_id) not in self._in_flight][:limit]
+            claimed: set[tuple[str, str]] = set()
+            if candidates:
+                keys = [(r.sender_id, r.message_id) for r in candidates]
+                result = await session.exec(
+                    update(AsyncMessage)
+                    .where(tuple_(AsyncMessage.sender_id, AsyncMessage.message_id).in_(keys),
+                           AsyncMessage.state == ON_DELIVERY, free_lease)
+                    .values(lease_until=now + self.lease, claimed_by=self.claimer)
+                    .returning(AsyncMessage.sender_id, AsyncMessage.message_id)
+                )
+                claimed = {(r[0], r[1]) for r in result.all()}
+                await session.commit()
+        due = [r for r in candidates if (r.sender_id, r.message_id) in claimed]
+        nexts = [t for t in (following, leased) if t is not None]
+        wait = IDLE_LOOK if not nexts else max(0.01, min(IDLE_LOOK, min(nexts) - now))
+        if len(due) < len(candidates):  # another process claimed some first: look again at once
+            wait = 0.01
         return due, wait
 
     async def _attempt(self, row: AsyncMessage) -> None:
@@ -251,7 +318,8 @@ class AsyncDelivery:
             state, next_attempt = ON_DELIVERY, time.time() + pause
         else:
             state, next_attempt = NOT_DELIVERED, row.next_attempt
-        values: dict[str, Any] = {"attempts": attempts, "next_attempt": next_attempt, "state": state}
+        values: dict[str, Any] = {"attempts": attempts, "next_attempt": next_attempt, "state": state,
+                                   "lease_until": None, "claimed_by": None}
         if reply.status_code != 200:
             info = reply.body.get("errorInfo", {})
             values["last_error"] = f"{code or 'HTTP ' + str(reply.status_code)}: {info.get('errorMessage', '')}"
@@ -259,14 +327,15 @@ class AsyncDelivery:
             values["finished_us"] = to_us(await self.runtime.now())
             values["response"] = json.dumps(remembered(reply), ensure_ascii=False)
             values["notice_seq"] = await self.next_notice()
-        if await self.update_on_delivery(row, values) and state in FINAL:  # not stopped meanwhile
+        if await self.update_on_delivery(row, values, claimed=True) and state in FINAL:  # not stopped meanwhile
             if incoming is not None:
                 self.gateway.log_answer(incoming, row.recipient, await self.runtime.now(), "async", state, reply)
             log.info("async message %s: %s after %d attempt(s)%s", row.message_id, state, attempts,
                      f" ({values['last_error']})" if state == NOT_DELIVERED else "")
 
     async def next_notice(self) -> int:
-        """The next delivery notice's number (this gateway is the only writer of its store)."""
+        """The next delivery notice's number, when this gateway is the only writer of its store
+        (in a shared one :meth:`update_on_delivery` draws it instead)."""
         self._notice += 1
         return self._notice
 
@@ -307,16 +376,16 @@ class AsyncDelivery:
     async def stop_delivery(self, sender_id: str, message_id: str) -> dict[str, Any] | None:
         async with self.runtime.db.session() as session:
             row = await session.get(AsyncMessage, (sender_id, message_id))
-            if row is None:
-                return None
-            if row.state == ON_DELIVERY:
-                row.state = DELIVERY_STOPPED
-                row.finished_us = to_us(await self.runtime.now())
-                row.notice_seq = await self.next_notice()
-                session.add(row)
-                await session.commit()
+        if row is None:
+            return None
+        if row.state == ON_DELIVERY:
+            values = {"state": DELIVERY_STOPPED, "finished_us": to_us(await self.runtime.now()),
+                      "notice_seq": await self.next_notice(), "lease_until": None, "claimed_by": None}
+            if await self.update_on_delivery(row, values):
                 self._wake.set()  # the queue depth changed
-            return describe(row)
+            async with self.runtime.db.session() as session:
+                row = await session.get(AsyncMessage, (sender_id, message_id)) or row
+        return describe(row)
 
 
 def describe(row: AsyncMessage) -> dict[str, Any]:

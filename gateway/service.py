@@ -57,6 +57,8 @@ from gateway.asyncchannel import AsyncDelivery
 from gateway.config import ConfigStore, GatewayConfig
 from gateway.faults import FaultSwitches
 from gateway.messagelog import MessageLog
+from gateway.models import upgrade_tables
+from gateway.replicas import SharedAnswers, chain_of, check_replica
 from cryptography.x509.oid import NameOID
 
 from gateway.messages import (
@@ -98,10 +100,18 @@ class GatewayService:
         store.config  # read now: a file that is no configuration stops the start, naming why
         if role == "regional" and self.region is None:
             raise ValueError(f"{runtime.name} serves no region in the gateway configuration")
-        self.log = MessageLog(runtime.db)
+        self.replica = runtime.settings.replica
+        """``gateway#N`` when this process is one replica of the gateway (docs/scaling.md), else None."""
+        check_replica(runtime.name, self.replica, runtime.db)
+        self.log = MessageLog(runtime.db, chain=chain_of(self.replica))
         self.faults = FaultSwitches(runtime.db)
         self.metrics = GatewayMetrics(runtime.name)
-        self.replay = ReplayGuard()
+        # replicas share the replay guard's answers (a repeat through another replica gets the
+        # first answer); a single process keeps them in memory and recalls them from its log
+        self.replay = ReplayGuard(
+            SharedAnswers(runtime.db, self.replica, lease=2 * runtime.settings.request_timeout + 10.0)
+            if self.replica else None
+        )
         self.hops = HopVerifier(runtime.name)
         self.async_channel = AsyncDelivery(self)
 
@@ -122,6 +132,7 @@ class GatewayService:
         return self._derived_value
 
     async def start(self) -> None:
+        await upgrade_tables(self.runtime.db)
         await self.log.start()
         await self.faults.load()
         await self.recall_answers()

@@ -12,6 +12,10 @@ window (``message_date_skew`` of virtual time since the first message came): a r
 than that is refused ``Client.MessageReplayed`` -- an answer with personal data is not handed out
 again hours later.
 
+Processes that share one store (the replicas of a gateway, :mod:`gateway.replicas`) use a
+:class:`ClaimingStore`: a message is claimed in the store before it is processed, so a repeat
+through another process waits for the first answer instead of processing it again.
+
 Also here: the table of the hops a provider took messages from (:class:`HopRecord`), created
 with the replay table by every system that signs.
 """
@@ -24,7 +28,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import BigInteger, Column, Text, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +51,17 @@ class AnswerStore(Protocol):
     async def load(self, key: Key) -> Known | None: ...
 
     async def save(self, key: Key, answer: Answer, at: datetime | None = None) -> None: ...
+
+
+@runtime_checkable
+class ClaimingStore(AnswerStore, Protocol):
+    async def claim(self, key: Key, at: datetime | None) -> Known | None:
+        """None: the caller claimed ``key`` and processes it; else the answer another gave."""
+        ...
+
+    async def release(self, key: Key) -> None:
+        """The caller's claim given up (its processing failed)."""
+        ...
 
 
 class ReplayGuard:
@@ -80,6 +95,23 @@ class ReplayGuard:
                 known = self._answers.get(key)
                 if known is None and key in self._pending:
                     known = await asyncio.shield(self._pending[key])
+        claimed = False
+        if known is None and isinstance(self.store, ClaimingStore):
+            future = asyncio.get_running_loop().create_future()
+            self._pending[key] = future  # a twin in this process waits for this one
+            try:
+                known = await self.store.claim(key, at)
+            except BaseException as exc:
+                del self._pending[key]
+                future.set_exception(exc)
+                future.exception()
+                raise
+            if known is not None:
+                del self._pending[key]
+                self.remember(key, known[0], known[1])
+                future.set_result(known)
+            else:
+                claimed = True
         if known is not None:
             answer, first_us = known
             if window is not None and at is not None and first_us is not None and to_us(at) - first_us > window // _US:
@@ -90,8 +122,9 @@ class ReplayGuard:
                 )
             self.replays += 1
             return answer, True
-        future: asyncio.Future[Known] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        if not claimed:
+            future = asyncio.get_running_loop().create_future()
+            self._pending[key] = future
         try:
             answer = await produce()
             if self.store is not None:
@@ -100,6 +133,12 @@ class ReplayGuard:
             future.set_result(self._answers[key])
             return answer, False
         except BaseException as exc:
+            if claimed:
+                assert isinstance(self.store, ClaimingStore)
+                try:
+                    await asyncio.shield(self.store.release(key))
+                except Exception:  # the claim's lease ends it instead
+                    pass
             future.set_exception(exc)
             future.exception()  # retrieved: a waiting repeat re-raises it, nobody else must
             raise

@@ -186,6 +186,15 @@ class Settings(BaseSettings):
         description="The auditor's read-only token; unset: drawn per run, in data_dir/auditor.token.",
     )
 
+    replica: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9_-]*#[1-9][0-9]{0,2}$",
+        description=(
+            "This process is one replica of its system, named SYSTEM#N (gateway#2): set by "
+            "`egov-sim up --replicas` or a deployment for each replica of the central gateway "
+            "(docs/scaling.md); unset: the system's only process."
+        ),
+    )
+
     def port_of(self, system: str) -> int:
         return self.base_port + SYSTEMS[system].port_offset
 
