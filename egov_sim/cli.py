@@ -193,7 +193,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "up":
         from egov_sim.up import run_up
 
-        options = {name: getattr(args, name) for name in ("only", "max_restarts", "restart_window")
+        options = {name: getattr(args, name) for name in ("only", "max_restarts", "restart_window", "replicas")
                    if hasattr(args, name)}
         return run_up(settings, sys.stdout, **options)
     if args.command == "apply":

@@ -9,6 +9,11 @@ SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every system and end ``up`` with 0.
 
 ``--only SYSTEM...`` starts some systems; the others are expected where the settings say
 (``EGOV_SIM_URLS``, else ``EGOV_SIM_HOST`` and the base port), and the table says where.
+
+``--replicas gateway=N`` starts the central gateway as N processes on one PostgreSQL
+(docs/scaling.md): the first on the gateway's port, the others on the ports after the
+topology's last (:func:`replica_port`), each named ``gateway#K`` (``EGOV_SIM_REPLICA``) and
+supervised like a system. The other systems go on calling the first replica's URL.
 """
 
 from __future__ import annotations
@@ -68,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              f"(else host and base port). Systems: {', '.join(SYSTEMS)}",
     )
     parser.add_argument(
+        "--replicas", action="append", metavar="SYSTEM=N",
+        help=f"run SYSTEM as N processes on one PostgreSQL (EGOV_SIM_DATABASE_URL); only {', '.join(REPLICABLE)} "
+             "can. The first listens on the system's port, the others on the ports after the last "
+             "system's (docs/scaling.md)",
+    )
+    parser.add_argument(
         "--max-restarts", type=int, default=MAX_RESTARTS, metavar="N",
         help=f"restarts of one system allowed within --restart-window before up gives up (default {MAX_RESTARTS})",
     )
@@ -79,6 +90,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 class UnknownSystem(ValueError):
     pass
+
+
+REPLICABLE = ("gateway",)
+"""The systems that can run as several processes: the central gateway, whose state is all in its
+database (docs/scaling.md)."""
+MAX_REPLICAS = 8
+
+
+class BadReplicas(ValueError):
+    pass
+
+
+def parse_replicas(values: Sequence[str] | None) -> dict[str, int]:
+    """``--replicas`` values (``gateway=2``) as {system: count}; BadReplicas naming the value."""
+    counts: dict[str, int] = {}
+    for value in values or ():
+        system, equals, count = value.partition("=")
+        if not equals or not system:
+            raise BadReplicas(f"{value!r} is not SYSTEM=N (e.g. gateway=2)")
+        if system not in SYSTEMS:
+            raise BadReplicas(f"{value!r}: unknown system {system!r}; only {', '.join(REPLICABLE)} runs as replicas")
+        if system not in REPLICABLE:
+            raise BadReplicas(
+                f"{value!r}: {system} keeps state of its own process; only {', '.join(REPLICABLE)} runs as "
+                "replicas (docs/scaling.md)"
+            )
+        if not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise BadReplicas(f"{value!r}: N must be a whole number from 1 to {MAX_REPLICAS}")
+        counts[system] = int(count)
+    return counts
+
+
+def replica_port(settings: Settings, number: int) -> int:
+    """The port of replica ``number`` (2 and up) of the central gateway: after every system's."""
+    last = max(spec.port_offset for spec in SYSTEMS.values())
+    return settings.base_port + last + number - 1
+
+
+def replica_name(system: str, number: int) -> str:
+    return f"{system}#{number}"
+
+
+def replica_units(settings: Settings, counts: dict[str, int]) -> dict[str, tuple[str, str, int]]:
+    """Every replica process of ``counts`` as {unit: (system, replica name, port)}; the first
+    replica's unit is the system's own name, on its port."""
+    units: dict[str, tuple[str, str, int]] = {}
+    for system, count in counts.items():
+        if count < 2:
+            continue
+        for number in range(1, count + 1):
+            unit = system if number == 1 else replica_name(system, number)
+            port = settings.port_of(system) if number == 1 else replica_port(settings, number)
+            units[unit] = (system, replica_name(system, number), port)
+    return units
 
 
 def chosen_systems(only: Sequence[str] | None) -> list[str]:
@@ -96,8 +161,11 @@ def chosen_systems(only: Sequence[str] | None) -> list[str]:
     return [name for name in order if name in wanted]
 
 
-def _serve(system: str, settings: Settings, parent: int | None = None) -> None:
-    """A child process: one system's app under uvicorn, until SIGTERM or SIGINT."""
+def _serve(
+    system: str, settings: Settings, parent: int | None = None, replica: str | None = None, port: int | None = None,
+) -> None:
+    """A child process: one system's app under uvicorn, until SIGTERM or SIGINT (``replica``: as
+    that replica of it, on ``port``)."""
     import uvicorn
 
     from egov_sim.inprocess import create
@@ -107,11 +175,14 @@ def _serve(system: str, settings: Settings, parent: int | None = None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     _keep_to_itself(parent)
-    configure_logging(system, settings.log_format, settings.log_level)
+    if replica is not None:
+        settings = settings.model_copy(update={"replica": replica})
+        os.environ["EGOV_SIM_REPLICA"] = replica  # for whatever reads the environment again
+    configure_logging(system, settings.log_format, settings.log_level, replica=settings.replica)
     asyncio.events._set_running_loop(None)  # forked from a process whose loop was running
     app = create(system, settings, transport=None)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port_of(system), log_level="warning",
+        app, host=settings.host, port=port or settings.port_of(system), log_level="warning",
         log_config=None,  # the logging set up above, not uvicorn's own
         access_log=False, lifespan="on",
         # systems are reached directly, never through a proxy, and name themselves in their answers'
@@ -143,9 +214,10 @@ def _keep_to_itself(parent: int | None) -> None:
 class _Child:
     """One system's process (forked after the code is loaded, so each starts in a moment)."""
 
-    def __init__(self, system: str, settings: Settings) -> None:
+    def __init__(self, system: str, settings: Settings, replica: str | None = None, port: int | None = None) -> None:
         parent = os.getpid() if threading.current_thread() is threading.main_thread() else None
-        self.process = _FORK.Process(target=_serve, args=(system, settings, parent), name=f"egov-sim {system}")
+        self.process = _FORK.Process(target=_serve, args=(system, settings, parent, replica, port),
+                                     name=f"egov-sim {replica or system}")
         self.process.start()
 
     @property
@@ -179,10 +251,27 @@ _FORK = multiprocessing.get_context("fork")
 class Cluster:
     """The processes of one run; stops them all, whatever happens."""
 
-    def __init__(self, settings: Settings, systems: Sequence[str] = START_ORDER) -> None:
+    def __init__(
+        self, settings: Settings, systems: Sequence[str] = START_ORDER, replicas: dict[str, int] | None = None,
+    ) -> None:
         self.settings = settings
         self.systems = list(systems)
+        self.replicas = replica_units(settings, {s: n for s, n in (replicas or {}).items() if s in self.systems})
+        """{unit: (system, replica, port)} of the systems run as replicas (the first's unit is the system)."""
+        self.units = [*self.systems, *(unit for unit in self.replicas if unit not in self.systems)]
+        """What runs as a process here: the systems, then the replicas beyond the first."""
         self.processes: dict[str, _Child] = {}
+
+    def url_of(self, unit: str) -> str:
+        """Where a system, or a replica beyond the first, listens."""
+        if unit in self.replicas and unit not in self.systems:
+            return f"http://{self.settings.host}:{self.replicas[unit][2]}"
+        return self.settings.url_of(unit)
+
+    def primary_of(self, unit: str) -> str | None:
+        """The system whose first replica must be up before ``unit`` starts (it makes the
+        system's key storage the replicas share), or None."""
+        return self.replicas[unit][0] if unit in self.replicas and unit not in self.systems else None
 
     def preload(self) -> None:
         """Load every app's code once, before forking."""
@@ -190,8 +279,12 @@ class Cluster:
             import_module(SYSTEMS[system].app.split(":")[0])
 
     def launch(self, system: str) -> None:
-        """Start one system's process (again, after it stopped or was killed: on the same data)."""
-        self.processes[system] = _Child(system, self.settings)
+        """Start one system's (or replica's) process (again, after it stopped or was killed: on the same data)."""
+        if system in self.replicas:
+            base, replica, port = self.replicas[system]
+            self.processes[system] = _Child(base, self.settings, replica, port)
+        else:
+            self.processes[system] = _Child(system, self.settings)
 
     restart = launch
 
@@ -208,17 +301,22 @@ class Cluster:
         for system in self.systems:
             if system not in self.processes:
                 self.launch(system)
+        later = [unit for unit in self.units if unit not in self.processes]
+        if later:  # replicas beyond the first, once the first has made the key storage they share
+            self.wait_healthy(first_timeout, sorted({self.primary_of(unit) or unit for unit in later}))
+            for unit in later:
+                self.launch(unit)
 
     def wait_healthy(self, timeout: float = 30.0, systems: Sequence[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(self.systems if systems is None else systems)
+        pending = set(self.units if systems is None else systems)
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for system in sorted(pending):
                     process = self.processes[system]
                     if process.poll() is not None:
                         raise RuntimeError(f"{system} exited with code {process.returncode} while starting")
-                    if _healthy(client, self.settings.url_of(system)):
+                    if _healthy(client, self.url_of(system)):
                         pending.discard(system)
                 if pending:
                     if time.monotonic() > deadline:
@@ -246,13 +344,17 @@ class Cluster:
     def table(self, elsewhere: Sequence[str] = ()) -> str:
         """The systems started here (with their process ids), then those expected elsewhere."""
         rows = [("system", "port", "url", "pid", "what it stands for")]
-        for system in [*self.systems, *elsewhere]:
-            spec = SYSTEMS[system]
-            url = self.settings.url_of(system)
-            child = self.processes.get(system) if system in self.systems else None
+        for system in [*self.units, *elsewhere]:
+            spec = SYSTEMS[self.replicas[system][0] if system in self.replicas else system]
+            url = self.url_of(system)
+            child = self.processes.get(system) if system in self.units else None
+            what = f"{spec.title_kk} / {spec.title_en}"
+            if system in self.replicas:
+                base, replica, _ = self.replicas[system]
+                count = sum(1 for unit in self.replicas.values() if unit[0] == base)
+                what += f" -- replica {replica} of {count}"
             rows.append((system, str(httpx.URL(url).port or ""), url,
-                         str(child.pid) if child is not None else "elsewhere",
-                         f"{spec.title_kk} / {spec.title_en}"))
+                         str(child.pid) if child is not None else "elsewhere", what))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         return "\n".join(
             "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row))
@@ -304,12 +406,12 @@ class Supervisor:
 
     def run(self) -> int:
         """Supervise until :attr:`stopping` is set (0) or a system keeps failing (1)."""
-        cluster, settings = self.cluster, self.cluster.settings
+        cluster = self.cluster
         cluster.preload()
-        not_started = list(cluster.systems)
+        not_started = list(cluster.units)
         starting: set[str] = set()  # started, not yet healthy since
         restart_at: dict[str, float] = {}
-        exits: dict[str, deque[float]] = {system: deque() for system in cluster.systems}
+        exits: dict[str, deque[float]] = {unit: deque() for unit in cluster.units}
         announced = False
         began = last_notice = time.monotonic()
         from egov_sim.snapshot import UpAgent
@@ -329,7 +431,10 @@ class Supervisor:
                 ca_pending = "signatures" in cluster.systems and bool(
                     {"signatures"} & (set(not_started) | starting | set(restart_at))
                 )
+                waiting = set(not_started) | starting | set(restart_at)
                 for system in list(not_started):
+                    if cluster.primary_of(system) in waiting:  # a replica after the first is up
+                        continue
                     if system == "signatures" or not ca_pending:
                         cluster.launch(system)
                         not_started.remove(system)
@@ -364,7 +469,7 @@ class Supervisor:
                         f"{self.restart_window:g} s)"
                     )
                 for system in sorted(starting):
-                    if cluster.processes[system].poll() is None and _healthy(client, settings.url_of(system)):
+                    if cluster.processes[system].poll() is None and _healthy(client, cluster.url_of(system)):
                         starting.discard(system)
                         if announced:
                             self.say(f"{_clock()} {system} is up again (pid {cluster.processes[system].pid})")
@@ -386,6 +491,8 @@ class Supervisor:
             self.say(line)
         if "control" in cluster.systems:  # no secret in up's output: the page asks for the admin token
             self.say(f"trainer: {settings.url_of('control')}/trainer (the page asks for the admin token)")
+        for unit, (system, replica, _) in cluster.replicas.items():
+            self.say(f"{system} replica {replica}: {cluster.url_of(unit)}")
         if not self.elsewhere:
             self.say(f"All {len(cluster.systems)} systems are up; data in {data}. Ctrl-C stops them.")
             return
@@ -431,6 +538,7 @@ def run_up(
     only: Sequence[str] | None = None,
     max_restarts: int = MAX_RESTARTS,
     restart_window: float = RESTART_WINDOW,
+    replicas: Sequence[str] | None = None,
 ) -> int:
     """``egov-sim up``: 0 when stopped by a signal, 1 when a system kept failing, 2 for a bad option."""
     try:
@@ -438,12 +546,30 @@ def run_up(
     except UnknownSystem as exc:
         print(f"egov-sim up --only: {exc}", file=sys.stderr)
         return 2
+    try:
+        counts = parse_replicas(replicas)
+    except BadReplicas as exc:
+        print(f"egov-sim up --replicas: {exc}", file=sys.stderr)
+        return 2
+    several = sorted(system for system, count in counts.items() if count > 1)
+    if several and not settings.database_url:
+        print(
+            "egov-sim up --replicas: several processes of one system share one PostgreSQL database (their "
+            "message store, replay answers and logs); SQLite is one process's. Set EGOV_SIM_DATABASE_URL "
+            "(docs/scaling.md)",
+            file=sys.stderr,
+        )
+        return 2
+    missing = [system for system in several if system not in systems]
+    if missing:
+        print(f"egov-sim up --replicas: {', '.join(missing)} is not started here (--only)", file=sys.stderr)
+        return 2
     if max_restarts < 0 or restart_window <= 0:
         print("egov-sim up: --max-restarts must be 0 or more and --restart-window above 0", file=sys.stderr)
         return 2
     elsewhere = [name for name in START_ORDER if name not in systems]
     supervisor = Supervisor(
-        Cluster(settings, systems), out, elsewhere=elsewhere,
+        Cluster(settings, systems, counts), out, elsewhere=elsewhere,
         max_restarts=max_restarts, restart_window=restart_window,
     )
 

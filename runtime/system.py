@@ -230,7 +230,7 @@ def system_app(
     settings come from the environment and the process's logging is set up for the system."""
     if settings is None:
         settings = get_settings()
-        configure_logging(name, settings.log_format, settings.log_level)
+        configure_logging(name, settings.log_format, settings.log_level, replica=settings.replica)
     system = SYSTEMS[name]
     runtime = SystemRuntime(name, settings, transport)
 
@@ -268,6 +268,8 @@ def system_app(
     @app.get("/health", tags=["operations"], summary="Liveness and readiness")
     async def health() -> JSONResponse:
         body = {"system": name, "ready": runtime.ready}
+        if settings.replica:  # one of several processes of this system (docs/scaling.md)
+            body["replica"] = settings.replica
         return JSONResponse(body, status_code=200 if runtime.ready else 503)
 
     @app.exception_handler(AccessDenied)

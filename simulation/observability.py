@@ -36,15 +36,17 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, the system, and the identifiers of
     the message being handled (:func:`log_context`)."""
 
-    def __init__(self, system: str | None = None) -> None:
+    def __init__(self, system: str | None = None, replica: str | None = None) -> None:
         super().__init__()
         self.system = system
+        self.replica = replica
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             **({"system": self.system} if self.system else {}),
+            **({"replica": self.replica} if self.replica else {}),
             "logger": record.name,
             "message": record.getMessage(),
             **_context.get(),
@@ -61,8 +63,9 @@ class TextFormatter(logging.Formatter):
     """A readable line for a terminal: time, level, system, logger, message, then the message's
     identifiers as ``key=value``."""
 
-    def __init__(self, system: str | None = None) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s " + (f"{system} " if system else "") + "%(name)s: %(message)s")
+    def __init__(self, system: str | None = None, replica: str | None = None) -> None:
+        name = replica or system  # a replica's name begins with its system's (gateway#2)
+        super().__init__("%(asctime)s %(levelname)-7s " + (f"{name} " if name else "") + "%(name)s: %(message)s")
         self.default_msec_format = "%s.%03d"
 
     def format(self, record: logging.LogRecord) -> str:
@@ -90,6 +93,7 @@ def configure_logging(
     log_format: str = "auto",
     level: int | str = logging.INFO,
     stream: TextIO | None = None,
+    replica: str | None = None,
 ) -> logging.Handler:
     """Set up the logging of a system's own process (``egov-sim up``'s children, ``uvicorn``,
     Docker), never of a process that hosts other things, such as a test run.
@@ -97,7 +101,8 @@ def configure_logging(
     Every line goes to ``stream`` (stderr) through one handler: JSON (``log_format`` json, or auto
     when the stream is not a terminal) or readable text, naming ``system``. The simulation's own
     loggers (:func:`simulation_loggers`) write from ``level`` up, other libraries from WARNING up;
-    uvicorn's lines go the same way. Calling it again replaces the earlier setup.
+    uvicorn's lines go the same way. Calling it again replaces the earlier setup. ``replica``:
+    the process is that replica of the system (``gateway#2``), named in every line too.
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format {log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
@@ -106,7 +111,7 @@ def configure_logging(
         isatty = getattr(stream, "isatty", None)
         log_format = "text" if isatty is not None and isatty() else "json"
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(system) if log_format == "json" else TextFormatter(system))
+    handler.setFormatter(JsonFormatter(system, replica) if log_format == "json" else TextFormatter(system, replica))
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
