@@ -219,6 +219,7 @@ def build_router(gateway: GatewayService) -> APIRouter:
     @router.get("/admin/faults", dependencies=[AUDIT], tags=["fault switches"], summary="Faults in force")
     async def faults() -> dict[str, Any]:
         """By serviceId for a service's fault, ``system:<name>`` for a system's."""
+        await gateway.faults.refresh()  # a replica: the rules the others set too
         return gateway.faults.all()
 
     @router.put("/admin/faults/systems/{system}", dependencies=[ADMIN], tags=["fault switches"],

@@ -24,6 +24,11 @@ from its seed when the fault is set and when the gateway starts.
 
 A fault on a service comes before a fault on its system. A fault on a system strikes the messages
 whose next hop is that system (a regional gateway too) or whose registered provider it is.
+
+The replicas of a gateway (docs/scaling.md) share the rules through the database: each reads them
+again when ``refresh_every`` seconds have passed since its last look (at a message's delivery and
+at the listing), keeping the generator of a rule that did not change. So a fault set through one
+replica acts in the others within that time.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import json
 import logging
 import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,9 +99,28 @@ Post = Callable[[], Awaitable[tuple[int, bytes]]]
 
 
 class FaultSwitches:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, refresh_every: float | None = None) -> None:
         self.database = database
         self._active: dict[tuple[Scope, str], Fault] = {}
+        self.refresh_every = refresh_every
+        """Seconds between two reads of the rules others may have changed (replicas); None: never."""
+        self._read_at = time.monotonic()
+
+    async def refresh(self) -> None:
+        """The rules read again if ``refresh_every`` has passed (the other replicas' changes);
+        a rule unchanged keeps its generator where it is."""
+        if self.refresh_every is None or time.monotonic() - self._read_at < self.refresh_every:
+            return
+        self._read_at = time.monotonic()
+        async with self.database.session() as session:
+            rules = (await session.exec(select(FaultRule))).all()
+        active = {}
+        for r in rules:
+            request = FaultRequest.model_validate_json(r.spec)
+            known = self._active.get((r.scope, r.name))  # type: ignore[arg-type]
+            active[(r.scope, r.name)] = known if known is not None and known.request == request else Fault(
+                r.scope, r.name, request)  # type: ignore[arg-type]
+        self._active = active  # type: ignore[assignment]
 
     async def load(self) -> None:
         """The faults in force, from the database; a data directory's faults of the first shape
@@ -173,6 +198,7 @@ class FaultSwitches:
     ) -> tuple[int, bytes]:
         """``post()`` -- the gateway's call of its next hop -- with the fault in force on this
         message's way acted out, if one strikes: the outcome as the gateway's client would see it."""
+        await self.refresh()
         fault = self.rule_for(service_id, target, provider)
         if fault is None or not fault.strikes():
             return await post()

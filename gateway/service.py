@@ -86,6 +86,8 @@ log = logging.getLogger(__name__)
 CENTRAL = "gateway"
 ACCEPTED_ALGORITHMS = (*ACCEPTED_SIGNATURE_METHODS, *ACCEPTED_DIGEST_METHODS)
 """The XML-DSig algorithms (signature methods, then digest methods) a SOAP message may be signed with."""
+FAULTS_REFRESH = 1.0
+"""Seconds within which a replica acts on the fault rules another replica set (docs/scaling.md)."""
 REFUSED_PREFIX = 1024
 """Bytes of a body refused before its sender was authenticated that the log keeps (with its digest)."""
 
@@ -104,7 +106,7 @@ class GatewayService:
         """``gateway#N`` when this process is one replica of the gateway (docs/scaling.md), else None."""
         check_replica(runtime.name, self.replica, runtime.db)
         self.log = MessageLog(runtime.db, chain=chain_of(self.replica))
-        self.faults = FaultSwitches(runtime.db)
+        self.faults = FaultSwitches(runtime.db, refresh_every=FAULTS_REFRESH if self.replica else None)
         self.metrics = GatewayMetrics(runtime.name)
         # replicas share the replay guard's answers (a repeat through another replica gets the
         # first answer); a single process keeps them in memory and recalls them from its log

@@ -31,6 +31,7 @@ from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
 from gateway_protocol.replay import HopRecord
 from signatures.identity import Identity
+from simulation.access import TOKEN_HEADER
 from simulation.credentials import RunCredentials
 from simulation.database import Database, drop_run
 from simulation.settings import Settings
@@ -223,6 +224,20 @@ async def test_two_gateway_replicas_deliver_each_message_once_and_keep_a_chain_e
 
             delivered = _wait_until(states, "every async message DELIVERED")
             assert all(m["attempts"] == 1 for m in delivered), delivered
+
+            # a fault set through one replica acts in the other (the rules are in the database)
+            admin = {TOKEN_HEADER: RunCredentials.of(settings).admin_token}
+            put = http.put(first + "/admin/faults/ECHO_Central", json={"mode": "down"}, headers=admin)
+            assert put.status_code == 200, put.text
+
+            def refused_through(url: str) -> bool:
+                reply = _post(http, url + SYNC_PATH, signed("sync"))
+                return reply.status_code != 200 and reply.json()["errorInfo"]["errorCode"] == "Server.ProviderUnavailable"
+
+            _wait_until(lambda: refused_through(second), "the fault set through gateway#1 acts in gateway#2")
+            assert "ECHO_Central" in http.get(second + "/admin/faults", headers=admin).json()
+            assert http.delete(second + "/admin/faults/ECHO_Central", headers=admin).json() == {"cleared": 1}
+            _wait_until(lambda: not refused_through(first), "the fault cleared through gateway#2 is gone in gateway#1")
 
         # the provider saw each message once, through the central gateway: one hop record each
         echo = Database(settings, "echo")
