@@ -27,8 +27,17 @@ DATA_VOLUME = "egov-sim-data"
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
+REPLICAS = {"gateway": "gateway#1", "gateway-2": "gateway#2"}
+"""The central gateway's replica services and their EGOV_SIM_REPLICA (docs/scaling.md)."""
+
+
 def service_name(system: str) -> str:
     return system.replace("_", "-")
+
+
+def service_env(shared_env: dict[str, str], service: str) -> dict[str, str]:
+    """The environment a service should have: the shared block, and a replica's name."""
+    return {**shared_env, "EGOV_SIM_REPLICA": REPLICAS[service]} if service in REPLICAS else shared_env
 
 
 def port(system: str) -> int:
@@ -67,7 +76,7 @@ def test_compose_ports_are_those_of_egov_sim_up() -> None:
 
 
 def test_services_are_the_systems_and_postgres(services: dict) -> None:
-    assert set(services) == {"postgres"} | {service_name(s) for s in START_ORDER}
+    assert set(services) == {"postgres"} | {service_name(s) for s in START_ORDER} | set(REPLICAS)
     for name in services:
         assert HOSTNAME.match(name), f"{name!r} is not a valid host name"
 
@@ -96,7 +105,7 @@ def test_service_has_the_shared_environment_and_volume(
     services: dict, shared_env: dict[str, str], system: str
 ) -> None:
     service = services[service_name(system)]
-    assert service["environment"] == shared_env
+    assert service["environment"] == service_env(shared_env, service_name(system))
     assert f"{DATA_VOLUME}:{shared_env['EGOV_SIM_DATA_DIR']}" in service["volumes"]
 
 
@@ -107,6 +116,26 @@ def test_service_waits_for_postgres_and_the_ca(services: dict, system: str) -> N
     assert set(depends_on) == expected
     for dependency in expected:
         assert depends_on[dependency] == {"condition": "service_healthy"}
+
+
+def test_the_second_gateway_replica_runs_the_central_gateway_after_every_system(
+    services: dict, shared_env: dict[str, str]
+) -> None:
+    from egov_sim.up import replica_port
+
+    service = services["gateway-2"]
+    replica = replica_port(Settings(base_port=BASE_PORT), 2)  # where `up --replicas gateway=2` puts it
+    assert replica > max(port(s) for s in SYSTEMS)
+    assert as_list(service["command"]) == [
+        "uvicorn", "--factory", SYSTEMS["gateway"].app, "--host", "0.0.0.0", "--port", str(replica),
+    ]
+    assert f"127.0.0.1:{replica}:{replica}" in [str(p) for p in service["ports"]]
+    assert f"http://127.0.0.1:{replica}/health" in as_list(service["healthcheck"]["test"])[3]
+    assert service["environment"] == service_env(shared_env, "gateway-2")
+    assert Settings(replica=service["environment"]["EGOV_SIM_REPLICA"]).replica == "gateway#2"
+    assert f"{DATA_VOLUME}:{DATA_DIR}" in service["volumes"]
+    # after the first replica, which makes the key storage they share
+    assert service["depends_on"] == {name: {"condition": "service_healthy"} for name in ("postgres", "signatures", "gateway")}
 
 
 def test_postgres_service(services: dict) -> None:
