@@ -32,6 +32,7 @@ datetime is taken to be UTC. Nothing here reads the wall clock.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -708,9 +709,28 @@ def to_pkcs12(
 def from_pkcs12(
     data: bytes, password: bytes | None
 ) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate]]:
-    """(key, certificate, CA certificates) from a PKCS#12 store; ValueError on a wrong password."""
-    key, cert, additional = pkcs12.load_key_and_certificates(data, password or None)
+    """(key, certificate, CA certificates) from a PKCS#12 store; ValueError on a wrong password.
+
+    Opened stores are remembered by their bytes and password (:func:`_opened`): NCALayer opens
+    the signer's storage at every signature, as the real one does, and ``cryptography`` checks an
+    RSA key's primes at each load (~65 ms of CPU for RSA-2048, with no option to skip it for
+    PKCS#12) -- four times an application, most of its CPU time. The same bytes with the same
+    password hold the same key; other bytes or another password are opened anew (a wrong password
+    still raises, and nothing is remembered of it)."""
+    key, cert, additional = _opened(bytes(data), password or None)
+    return key, cert, list(additional)
+
+
+OPENED_STORAGES = 512
+"""How many opened key storages :func:`from_pkcs12` remembers (a few KiB each)."""
+
+
+@functools.lru_cache(maxsize=OPENED_STORAGES)
+def _opened(
+    data: bytes, password: bytes | None
+) -> tuple[PrivateKey, x509.Certificate, tuple[x509.Certificate, ...]]:
+    key, cert, additional = pkcs12.load_key_and_certificates(data, password)
     if key is None or cert is None:
         raise ValueError("the PKCS#12 store holds no key or no certificate")
     _check_key(key, "the PKCS#12 key")
-    return key, cert, list(additional)  # type: ignore[return-value]
+    return key, cert, tuple(additional)  # type: ignore[return-value]

@@ -340,6 +340,22 @@ def test_pkcs12_round_trip(pki):
         from_pkcs12(data, b"wrong")
 
 
+def test_pkcs12_opened_again_is_remembered_but_a_wrong_password_still_fails(pki):
+    """An opened storage is remembered by its bytes and password (cryptography re-checks an RSA
+    key's primes at every load): the second opening gives the same key; the same bytes with a
+    wrong password fail as before, other bytes are opened anew, and a caller's list is its own."""
+    cert = pki.issue(pki.rsa_key, pki.INDIVIDUAL, "sign")
+    data = to_pkcs12(pki.rsa_key, cert, [pki.ca, pki.root], b"Qwerty12", "ТЕСТОВ ТЕСТ sign")
+    first_key, _, first_chain = from_pkcs12(data, b"Qwerty12")
+    first_chain.clear()  # the caller's own list: the remembered storage keeps its chain
+    again_key, again_cert, again_chain = from_pkcs12(bytearray(data), b"Qwerty12")
+    assert again_key is first_key and again_cert == cert and again_chain == [pki.ca, pki.root]
+    with pytest.raises(ValueError):
+        from_pkcs12(data, b"wrong")
+    other = to_pkcs12(pki.ec_key, pki.issue(pki.ec_key, pki.SYSTEM, "sign"), [], b"Qwerty12", "portal")
+    assert from_pkcs12(other, b"Qwerty12")[0].private_numbers() == pki.ec_key.private_numbers()
+
+
 def test_pkcs12_ec_without_chain(pki):
     cert = pki.issue(pki.ec_key, pki.SYSTEM, "sign")
     key, loaded, chain = from_pkcs12(to_pkcs12(pki.ec_key, cert, [], b"secret", "portal"), b"secret")
