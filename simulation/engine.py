@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, Column, Text, update
 from sqlmodel import Field
 
 from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
@@ -194,6 +194,9 @@ class CursorRow(SimulationModel, table=True):
     updated_us: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
+_CURSOR_COLUMNS = tuple(column.name for column in CursorRow.__table__.columns if column.name != "subject")
+
+
 @dataclass(frozen=True)
 class Position:
     application_id: str | None
@@ -344,9 +347,14 @@ class Engine:
             return await session.get(CursorRow, subject)
 
     async def _save(self, row: CursorRow) -> None:
+        """Write ``row`` over its stored self: one UPDATE (a merge would read the row first, a
+        SELECT at every step of every application), an INSERT only where none is stored."""
         row.updated_us = to_us(await self.clock.now())
+        values = {column: getattr(row, column) for column in _CURSOR_COLUMNS}
         async with self.store.session() as session:
-            await session.merge(row)
+            updated = await session.exec(update(CursorRow).where(CursorRow.subject == row.subject).values(values))
+            if not updated.rowcount:
+                await session.merge(row)
             await session.commit()
 
     async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,

@@ -143,8 +143,7 @@ class Tracer:
         )
         async with self.store.session() as session:
             session.add(row)
-            await session.commit()
-            await session.refresh(row)
+            await session.commit()  # the row keeps its id and values (no expiry on commit): no read back
         return _event(row)
 
     async def last(
