@@ -41,17 +41,19 @@ def chain_of(replica: str | None) -> str:
     return "" if replica_number(replica) == 1 else str(replica)
 
 
-def check_replica(system: str, replica: str | None, database: Database) -> None:
-    """A replica of ``system`` on a database replicas can share; else ValueError naming why."""
+def check_replica(system: str, replica: str | None, database: Database) -> str | None:
+    """None when ``replica`` is None or a replica of ``system`` on a database replicas can share;
+    else why not, naming the setting."""
     if replica is None:
-        return
+        return None
     if replica.rpartition("#")[0] != system:
-        raise ValueError(f"EGOV_SIM_REPLICA={replica!r} names a replica of another system than {system!r}")
+        return f"EGOV_SIM_REPLICA={replica!r} names a replica of another system than {system!r}"
     if database.sqlite_path is not None:
-        raise ValueError(
+        return (
             f"EGOV_SIM_REPLICA={replica!r}: the replicas of a gateway share one PostgreSQL database "
             "(their async store, replay answers and logs); set EGOV_SIM_DATABASE_URL"
         )
+    return None
 
 
 class SharedAnswers:

@@ -80,6 +80,7 @@ from simulation import jsoncodec
 from simulation.clock import to_us
 from simulation.observability import log_context
 from runtime import SystemRuntime
+from runtime.system import StartupRefused
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ class GatewayService:
             raise ValueError(f"{runtime.name} serves no region in the gateway configuration")
         self.replica = runtime.settings.replica
         """``gateway#N`` when this process is one replica of the gateway (docs/scaling.md), else None."""
-        check_replica(runtime.name, self.replica, runtime.db)
+        self.refusal = check_replica(runtime.name, self.replica, runtime.db)
+        """Why this process cannot start as the replica it was named (raised at the start), or None."""
         self.log = MessageLog(runtime.db, chain=chain_of(self.replica))
         self.faults = FaultSwitches(runtime.db, refresh_every=FAULTS_REFRESH if self.replica else None)
         self.metrics = GatewayMetrics(runtime.name)
@@ -134,6 +136,8 @@ class GatewayService:
         return self._derived_value
 
     async def start(self) -> None:
+        if self.refusal is not None:
+            raise StartupRefused(self.refusal)
         await upgrade_tables(self.runtime.db)
         await self.log.start()
         await self.faults.load()

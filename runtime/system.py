@@ -242,7 +242,12 @@ def system_app(
             app.state.startup_failure = f"{name} could not start: {exc}"
             raise
         if on_start is not None:
-            await on_start(runtime)
+            try:
+                await on_start(runtime)
+            except StartupRefused as exc:  # one line too, the runtime stopped
+                app.state.startup_failure = f"{name} could not start: {exc}"
+                await runtime.stop()
+                raise
         runtime.timers.start()
         runtime.ready = True
         try:
@@ -399,6 +404,11 @@ class _SystemApp(FastAPI):
             await send(message)
 
         return send_one_line
+
+
+class StartupRefused(RuntimeError):
+    """A system's start refused for a reason its operator must fix (a setting): said in one
+    line by uvicorn, without a traceback."""
 
 
 def get_runtime(request: Request) -> SystemRuntime:

@@ -27,6 +27,7 @@ from up_process import UpProcess
 from egov_sim.ports import free_base_port
 from gateway.asyncchannel import ON_DELIVERY, AsyncDelivery
 from gateway.models import AsyncMessage, GatewayModel
+from gateway.replicas import check_replica
 from gateway_protocol.client import build_signed_request
 from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH
 from gateway_protocol.replay import HopRecord
@@ -81,6 +82,21 @@ def test_a_bad_replicas_value_is_a_usage_error(settings, value, says):
     out = up.output()
     assert f"egov-sim up --replicas: {says}" in out and "Traceback" not in out, out
     assert not settings.data_dir.exists()
+
+
+async def test_a_gateway_named_a_replica_says_which_setting_is_wrong(tmp_path):
+    database = Database(Settings(data_dir=tmp_path / "run", database_url=None), "gateway")
+    try:
+        assert check_replica("gateway", None, database) is None
+        assert check_replica("gateway", "gateway#2", database) == (
+            "EGOV_SIM_REPLICA='gateway#2': the replicas of a gateway share one PostgreSQL database "
+            "(their async store, replay answers and logs); set EGOV_SIM_DATABASE_URL"
+        )
+        assert check_replica("gateway", "portal#2", database) == (
+            "EGOV_SIM_REPLICA='portal#2' names a replica of another system than 'gateway'"
+        )
+    finally:
+        await database.dispose()
 
 
 # ---- the async store's claim (one database, two delivering processes) --------------------------
