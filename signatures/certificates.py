@@ -664,8 +664,13 @@ def key_to_pem(key: PrivateKey, password: bytes | None = None) -> bytes:
     )
 
 
-def key_from_pem(data: bytes | str, password: bytes | None = None) -> PrivateKey:
-    key = serialization.load_pem_private_key(_as_bytes(data), password=password or None)
+def key_from_pem(data: bytes | str, password: bytes | None = None, *, own: bool = False) -> PrivateKey:
+    """A private key from PKCS#8 PEM. ``own``: a key this simulation generated and kept in its own
+    store (the CA's and the TSA's keys, read at every start): its RSA primes are not checked again
+    (``cryptography`` spends ~65 ms of CPU on an RSA-2048 key's check, at each load)."""
+    key = serialization.load_pem_private_key(
+        _as_bytes(data), password=password or None, unsafe_skip_rsa_key_validation=own
+    )
     _check_key(key, "the PEM key")
     return key  # type: ignore[return-value]
 

@@ -64,6 +64,12 @@ KEY_FILE_PREFIX = {("rsa", "auth"): "AUTH_RSA256", ("rsa", "sign"): "RSA256",
 FULL_CRL_VALIDITY = timedelta(days=7)
 DELTA_CRL_VALIDITY = timedelta(days=1)
 Validity = Literal["valid", "expired", "not-yet-valid"]
+_SEEDED_KEYS: dict[tuple[str, str], PrivateKey] = {}
+"""The seeded people's key pairs (by ЖСН and usage), kept for the process's later worlds: a person
+keeps their key pair from one world to the next that one process starts, and each world's CA
+certifies it anew (its own serial, dates and chain). Two RSA-2048 keys for each seeded person were
+about three quarters of a fresh world's start (a py-spy profile of world starts); the test suite
+starts hundreds. Keys issued on request (``POST /v1/certificates/person``, a re-issue) are always new."""
 
 
 class CertificateRequestError(ValueError):
@@ -132,7 +138,7 @@ class CertificationAuthority:
                 await session.commit()
         self.root = cert_from_pem(rows["root"].certificate_pem)
         self.issuers = {
-            role: IssuingCA(role, cert_from_pem(rows[role].certificate_pem), key_from_pem(rows[role].key_pem))
+            role: IssuingCA(role, cert_from_pem(rows[role].certificate_pem), key_from_pem(rows[role].key_pem, own=True))
             for role in ISSUERS
         }
         if seed_people:
@@ -254,9 +260,10 @@ class CertificationAuthority:
         ca: str = "rsa",
         password: bytes = KEY_STORAGE_PASSWORD,
         validity: Validity = "valid",
+        key: PrivateKey | None = None,
     ) -> tuple[x509.Certificate, bytes]:
-        """Generate a person's key and certificate, handed out as a PKCS#12 key storage."""
-        key = generate_key(self.issuer(ca).algorithm)
+        """Generate a person's key (or take ``key``) and certificate, handed out as a PKCS#12 key storage."""
+        key = key or generate_key(self.issuer(ca).algorithm)
         cert = await self._issue(key.public_key(), subject, usage, ca, days=365, validity=validity)
         storage = Identity(key, (cert, self.issuer(ca).certificate)).to_pkcs12(
             subject.common_name, password or KEY_STORAGE_PASSWORD
@@ -306,7 +313,10 @@ class CertificationAuthority:
                 staging = home.with_suffix(".tmp")
                 staging.mkdir(parents=True, exist_ok=True)
                 for usage in ("auth", "sign"):
-                    cert, storage = await self.issue_person(subject, usage)
+                    key = _SEEDED_KEYS.get((person["iin"], usage))
+                    if key is None:
+                        key = _SEEDED_KEYS[(person["iin"], usage)] = generate_key(self.issuer("rsa").algorithm)
+                    cert, storage = await self.issue_person(subject, usage, key=key)
                     name = f"{KEY_FILE_PREFIX[('rsa', usage)]}_{format(cert.serial_number, 'x')[:16]}.p12"
                     (staging / name).write_bytes(storage)
                 staging.rename(home)

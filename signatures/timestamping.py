@@ -178,13 +178,13 @@ class TimeStampingAuthority:
             record = rows.get(TSA_ROLE)
             if record is None:
                 key = generate_key("rsa")
-                cert = create_tsa_certificate(key, issuer_cert, key_from_pem(issuer.key_pem))
+                cert = create_tsa_certificate(key, issuer_cert, key_from_pem(issuer.key_pem, own=True))
                 record = AuthorityRecord(
                     role=TSA_ROLE, key_pem=key_to_pem(key).decode(), certificate_pem=cert_to_pem(cert).decode()
                 )
                 session.add(record)
                 await session.commit()
-        self._signer = _Signer(key_from_pem(record.key_pem), (cert_from_pem(record.certificate_pem), issuer_cert))
+        self._signer = _Signer(key_from_pem(record.key_pem, own=True), (cert_from_pem(record.certificate_pem), issuer_cert))
 
     @property
     def certificate(self) -> x509.Certificate:
