@@ -10,9 +10,10 @@ or is killed -- are taken up again when it starts. The hop's own replay guard ma
 repeated after a crash count once.
 
 The store may be shared by several processes (the replicas of the central gateway,
-docs/scaling.md): a due message is *claimed* before it is tried -- one conditional UPDATE that
-sets its lease (``lease_until``, ``claimed_by``) only where no live lease is -- so one process
-tries it at a time. A process that dies mid-attempt leaves its lease to run out, and another
+docs/scaling.md): then a due message is *claimed* before it is tried -- one conditional UPDATE
+that sets its lease (``lease_until``, ``claimed_by``) only where no live lease is -- so one
+process tries it at a time. (A gateway that is its system's only process knows what it is trying
+and skips that write: on SQLite every write waits for the file's one lock.) A process that dies mid-attempt leaves its lease to run out, and another
 takes the message up then; a process started again under the same name (a restarted replica,
 or the only gateway) takes its own leases back at once. The delivery notices' numbers are
 drawn under a transaction lock then, in the order they are committed.
@@ -240,6 +241,7 @@ class AsyncDelivery:
         the rows found, conditional on their lease being free, giving back the keys it took."""
         now = time.time()
         free_lease = or_(AsyncMessage.lease_until.is_(None), AsyncMessage.lease_until <= now)  # type: ignore[union-attr]
+        leased = None
         async with self.runtime.db.session() as session:
             rows = (
                 await session.exec(
@@ -256,14 +258,16 @@ class AsyncDelivery:
                     )
                 )
             ).one()
-            leased = (
+            candidates = [r for r in rows if (r.sender_id, r.message_id) not in self._in_flight][:limit]
+            if not self.shared:  # the only process: what it tries is in _in_flight
+                return candidates, _wait(following, None, now)
+            leased = (  # another process's lease that runs out: its messages are due then
                 await session.exec(
                     select(func.min(AsyncMessage.lease_until)).where(
                         AsyncMessage.state == ON_DELIVERY, AsyncMessage.lease_until > now  # type: ignore[operator]
                     )
                 )
             ).one()
-            candidates = [r for r in rows if (r.sender_id, r.message_id) not in self._in_flight][:limit]
             claimed: set[tuple[str, str]] = set()
             if candidates:
                 keys = [(r.sender_id, r.message_id) for r in candidates]
@@ -277,11 +281,9 @@ class AsyncDelivery:
                 claimed = {(r[0], r[1]) for r in result.all()}
                 await session.commit()
         due = [r for r in candidates if (r.sender_id, r.message_id) in claimed]
-        nexts = [t for t in (following, leased) if t is not None]
-        wait = IDLE_LOOK if not nexts else max(0.01, min(IDLE_LOOK, min(nexts) - now))
         if len(due) < len(candidates):  # another process claimed some first: look again at once
-            wait = 0.01
-        return due, wait
+            return due, 0.01
+        return due, _wait(following, leased, now)
 
     async def _attempt(self, row: AsyncMessage) -> None:
         async with self.runtime.db.session() as session:
@@ -327,7 +329,7 @@ class AsyncDelivery:
             values["finished_us"] = to_us(await self.runtime.now())
             values["response"] = json.dumps(remembered(reply), ensure_ascii=False)
             values["notice_seq"] = await self.next_notice()
-        if await self.update_on_delivery(row, values, claimed=True) and state in FINAL:  # not stopped meanwhile
+        if await self.update_on_delivery(row, values, claimed=self.shared) and state in FINAL:  # not stopped meanwhile
             if incoming is not None:
                 self.gateway.log_answer(incoming, row.recipient, await self.runtime.now(), "async", state, reply)
             log.info("async message %s: %s after %d attempt(s)%s", row.message_id, state, attempts,
@@ -418,6 +420,12 @@ async def _cancel_and_wait(running: set[asyncio.Task[None]]) -> None:
     for task in tasks:
         if not task.cancelled():
             task.exception()  # retrieved: an attempt logs its own failures
+
+
+def _wait(following: float | None, leased: float | None, now: float) -> float:
+    """Seconds until the next attempt or lease end, within :data:`IDLE_LOOK`."""
+    nexts = [t for t in (following, leased) if t is not None]
+    return IDLE_LOOK if not nexts else max(0.01, min(IDLE_LOOK, min(nexts) - now))
 
 
 def _fault_reply(fault: GatewayFault, at: datetime) -> Reply:

@@ -89,8 +89,8 @@ class ReplayGuard:
         known = self._answers.get(key)
         if known is None and key in self._pending:
             known = await asyncio.shield(self._pending[key])
-        if known is None and self.store is not None:
-            known = await self.store.load(key)
+        if known is None and self.store is not None and not isinstance(self.store, ClaimingStore):
+            known = await self.store.load(key)  # (a claim finds an answer given too: one look)
             if known is None:  # a twin may have started, or finished, while the store was asked
                 known = self._answers.get(key)
                 if known is None and key in self._pending:

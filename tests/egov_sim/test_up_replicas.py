@@ -117,6 +117,7 @@ async def test_a_due_message_is_claimed_by_one_process_until_its_lease_runs_out(
         one, two = (AsyncDelivery(SimpleNamespace(runtime=SimpleNamespace(  # type: ignore[arg-type]
             settings=settings, db=database, name="gateway"))) for _ in range(2))
         one.claimer, two.claimer = "gateway#1", "gateway#2"
+        one.shared = two.shared = True  # (as replicas are; the notices' lock is PostgreSQL's, not used here)
 
         mine: set[tuple[str, str]] = set()
         theirs: set[tuple[str, str]] = set()
