@@ -23,7 +23,9 @@ most 0.2 s between attempts, the attempts last days, not the 0.35 s four of them
 
 def echo_settings(tmp_path, **overrides: Any) -> Settings:
     fields: dict[str, Any] = {
-        "data_dir": tmp_path / "echo-run", "seed_people": False,
+        # no synthetic population: the registries' fixtures are who the gateway tests look up,
+        # and loading 10,000 persons was about half of each gateway test's CPU (py-spy)
+        "data_dir": tmp_path / "echo-run", "seed_people": False, "population_size": 0,
         "async_retry_base": 0.05, "async_retry_cap": 0.2, "async_max_attempts": 4,
     }
     return Settings(**{**fields, **overrides})
