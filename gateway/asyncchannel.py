@@ -274,7 +274,7 @@ class AsyncDelivery:
                 result = await session.exec(
                     update(AsyncMessage)
                     .where(tuple_(AsyncMessage.sender_id, AsyncMessage.message_id).in_(keys),
-                           AsyncMessage.state == ON_DELIVERY, free_lease)
+                           AsyncMessage.state == ON_DELIVERY, AsyncMessage.next_attempt <= now, free_lease)
                     .values(lease_until=now + self.lease, claimed_by=self.claimer)
                     .returning(AsyncMessage.sender_id, AsyncMessage.message_id)
                 )
@@ -290,6 +290,7 @@ class AsyncDelivery:
             current = await session.get(AsyncMessage, (row.sender_id, row.message_id))
         if current is None or current.state != ON_DELIVERY:  # stopped since it was picked
             return
+        row = current  # as it is now: another replica's attempt since the look counts in its attempts
         with log_context(correlationId=row.correlation_id or row.message_id, messageId=row.message_id,
                          serviceId=row.service_id, gateway=self.runtime.name):
             try:
