@@ -24,6 +24,7 @@ def _create(
     settings: Settings | None,
     transport: httpx.AsyncBaseTransport | None,
 ) -> FastAPI:
+    own_process = settings is None  # uvicorn running the factory: system_app sets up the process's logging
     settings = settings or get_settings()
     store = ConfigStore(settings.data_dir.expanduser().resolve() / "gateway" / "participants.yaml")
     holder: dict[str, GatewayService] = {}
@@ -48,7 +49,7 @@ def _create(
         name,
         tables=[GatewayModel.metadata],
         routers=routers,
-        settings=settings,
+        settings=None if own_process else settings,
         transport=transport,
         on_start=on_start,
         on_stop=on_stop,
