@@ -26,7 +26,8 @@ up: each system its own process on 127.0.0.1, :class:`egov_sim.up.Cluster`):
 3. **running**: virtual time runs (``POST /clock/run``) until nothing is pending; applications the
    provider asks the citizen to sign for (a contract) are signed in the cabinet and time runs again;
 4. **checking**: every application's position (``GET /positions/<id>``) must be ``done`` with an
-   outcome, its trace must hold that outcome once, and the gateways' message logs must verify.
+   outcome, its trace must hold the step it ended on once and no step twice at one moment, and
+   the gateways' message logs must verify.
 
 Applications per second = applications / (filing + running), wall time. CPU ms per application:
 this process's CPU (in process: all of it; under up: the load generator's) and, under up, each
@@ -243,6 +244,9 @@ async def check(world: World, filed: list[Filed]) -> tuple[Counter, list[str], i
             steps = Counter((step.get("step"), step.get("system"), step.get("sim_time")) for step in trace)
             if twice := [key for key, times in steps.items() if times > 1]:
                 errors.append(f"{what}: a step recorded twice at one moment: {twice[0]}")
+            ends = sum(1 for step in trace if step.get("step") == position.get("step"))
+            if ends != 1:
+                errors.append(f"{what}: its last step {position.get('step')} is in its trace {ends} times, not once")
             outcomes[position["outcome"]] += 1
     records = 0
     for gateway in GATEWAYS:

@@ -67,8 +67,8 @@ Validity = Literal["valid", "expired", "not-yet-valid"]
 _SEEDED_KEYS: dict[tuple[str, str], PrivateKey] = {}
 """The seeded people's key pairs (by ЖСН and usage), kept for the process's later worlds: a person
 keeps their key pair from one world to the next that one process starts, and each world's CA
-certifies it anew (its own serial, dates and chain). Two RSA-2048 keys for each seeded person were
-about three quarters of a fresh world's start (a py-spy profile of world starts); the test suite
+certifies it anew (its own serial, dates and chain). RSA key generation, the seeded people's two
+RSA-2048 keys each most of it, was ~37% of a fresh world's start (a py-spy profile); the test suite
 starts hundreds. Keys issued on request (``POST /v1/certificates/person``, a re-issue) are always new."""
 
 
