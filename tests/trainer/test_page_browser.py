@@ -342,7 +342,9 @@ def test_a_missing_or_refused_token_is_asked_for_and_an_auditor_cannot_play(brow
     try:
         page.goto(trainer.base)
         page.wait_for_selector("#token-form", state="visible", timeout=CEILING_MS)
-        assert page.locator("#reglament option").count() >= 7  # the catalogue needs no token
+        # the catalogue needs no token: its options come (the page fetches it beside asking for one)
+        page.wait_for_function("() => document.querySelectorAll('#reglament option').length >= 7",
+                               timeout=CEILING_MS)
         page.fill("#token-input", "not-the-token")
         page.press("#token-input", "Enter")
         page.wait_for_function("() => document.getElementById('status').className === 'bad'", timeout=CEILING_MS)
@@ -357,7 +359,8 @@ def test_a_missing_or_refused_token_is_asked_for_and_an_auditor_cannot_play(brow
         assert page.is_disabled("#play-case") and page.locator("#play-note").is_visible()
         # an auditor reads the applications the run holds (the other test may have played some)
         page.click("#refresh-applications")
-        assert page.locator("#applications option").count() >= 1
+        page.wait_for_function("() => document.querySelectorAll('#applications option').length >= 1",
+                               timeout=CEILING_MS)
         assert [p for p in problems if "401" not in p] == []  # the refused token's 401 is the browser's own line
     finally:
         page.close()
