@@ -36,6 +36,7 @@ from sqlmodel import select
 
 from gateway.messages import Accepted, Checkpoint, Format, Incoming, Reply, remembered, stored_message
 from gateway.models import AsyncMessage
+from gateway.replicas import lease_of
 from gateway_protocol import soap
 from gateway_protocol.envelope import SUCCESS_CODE, SUCCESS_MESSAGE, ErrorInfo, RequestInfo
 from gateway_protocol.errors import ErrorCode, GatewayFault
@@ -57,8 +58,6 @@ IDLE_LOOK = 10.0
 PULL_ONLY = 2.0**62
 """``next_attempt`` of a message whose recipient takes its messages itself (``getMessages``,
 :mod:`gateway.soapchannel`): the delivery loop never pushes it."""
-LEASE_MARGIN = 10.0
-"""Seconds an attempt's lease lasts beyond the two request timeouts an attempt can take."""
 RETRYABLE = {
     ErrorCode.PROVIDER_UNAVAILABLE.value, ErrorCode.PROVIDER_TIMEOUT.value,
     ErrorCode.PROVIDER_RESPONSE_INVALID.value, ErrorCode.GATEWAY_INTERNAL.value,
@@ -78,7 +77,7 @@ class AsyncDelivery:
         """Who this process is in the leases of the store (the replica's name, or the gateway's)."""
         self.shared = gateway.runtime.settings.replica is not None
         """Other processes write this store too (replicas): notices are numbered in the database."""
-        self.lease = 2 * gateway.runtime.settings.request_timeout + LEASE_MARGIN
+        self.lease = lease_of(gateway.runtime.settings)
 
     async def update_on_delivery(self, row: AsyncMessage, values: dict[str, Any], *, claimed: bool = False) -> bool:
         """Write ``values`` on ``row``'s message if it is still ON_DELIVERY (a final state is never

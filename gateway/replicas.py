@@ -27,6 +27,17 @@ from gateway_protocol.replay import Answer, Key, Known
 from simulation import jsoncodec
 from simulation.clock import to_us
 from simulation.database import Database
+from simulation.settings import Settings
+
+
+LEASE_MARGIN = 10.0
+"""Seconds a lease lasts beyond the two request timeouts the work it covers can take."""
+
+
+def lease_of(settings: Settings) -> float:
+    """How long a replica's claim -- of an async message's attempt, of a messageId's processing --
+    holds before another replica may take it over: two request timeouts and :data:`LEASE_MARGIN`."""
+    return 2 * settings.request_timeout + LEASE_MARGIN
 
 
 def replica_number(replica: str | None) -> int:
@@ -72,9 +83,7 @@ class SharedAnswers:
 
     async def load(self, key: Key) -> Known | None:
         row = await self._row(key)
-        if row is None or row.answer is None:
-            return None
-        return (row.status_code or 200, jsoncodec.loads(row.answer)), row.received_us
+        return None if row is None else _answered(row)
 
     async def save(self, key: Key, answer: Answer, at: datetime | None = None) -> None:
         table = ReplicaAnswer.__table__
@@ -113,8 +122,8 @@ class SharedAnswers:
             row = await self._row(key)
             if row is None:  # released meanwhile: claim again
                 continue
-            if row.answer is not None:
-                return (row.status_code or 200, jsoncodec.loads(row.answer)), row.received_us
+            if (known := _answered(row)) is not None:
+                return known
             if row.claimed_at < time.time() - self.lease:  # its replica died while processing it
                 async with self.database.engine.begin() as connection:
                     taken = await connection.execute(
@@ -143,3 +152,10 @@ class SharedAnswers:
                     select(table).where(table.c.sender_id == key[0], table.c.message_id == key[1])
                 )
             ).first()
+
+
+def _answered(row) -> Known | None:
+    """A claim's row as the replay guard's known answer, or None while it has none yet."""
+    if row.answer is None:
+        return None
+    return (row.status_code or 200, jsoncodec.loads(row.answer)), row.received_us

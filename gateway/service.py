@@ -58,7 +58,7 @@ from gateway.config import ConfigStore, GatewayConfig
 from gateway.faults import FaultSwitches
 from gateway.messagelog import MessageLog
 from gateway.models import upgrade_tables
-from gateway.replicas import SharedAnswers, chain_of, check_replica
+from gateway.replicas import SharedAnswers, chain_of, check_replica, lease_of
 from cryptography.x509.oid import NameOID
 
 from gateway.messages import (
@@ -113,7 +113,7 @@ class GatewayService:
         # replicas share the replay guard's answers (a repeat through another replica gets the
         # first answer); a single process keeps them in memory and recalls them from its log
         self.replay = ReplayGuard(
-            SharedAnswers(runtime.db, self.replica, lease=2 * runtime.settings.request_timeout + 10.0)
+            SharedAnswers(runtime.db, self.replica, lease=lease_of(runtime.settings))
             if self.replica else None
         )
         self.hops = HopVerifier(runtime.name)
