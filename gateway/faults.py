@@ -39,7 +39,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -113,7 +113,10 @@ class FaultSwitches:
             return
         self._read_at = time.monotonic()
         async with self.database.session() as session:
-            rules = (await session.exec(select(FaultRule))).all()
+            self._adopt((await session.exec(select(FaultRule))).all())
+
+    def _adopt(self, rules: Iterable[FaultRule]) -> None:
+        """The stored ``rules`` in force; a rule already in force unchanged keeps its generator."""
         active = {}
         for r in rules:
             request = FaultRequest.model_validate_json(r.spec)
@@ -143,10 +146,8 @@ class FaultSwitches:
                     await session.delete(row)
                 await session.commit()
             rules = (await session.exec(select(FaultRule))).all()
-        self._active = {
-            (r.scope, r.name): Fault(r.scope, r.name, FaultRequest.model_validate_json(r.spec))  # type: ignore[arg-type]
-            for r in rules
-        }
+        self._active = {}  # a start: every rule's generator from its seed
+        self._adopt(rules)
 
     def all(self) -> dict[str, dict[str, Any]]:
         """The faults in force by :attr:`Fault.key`."""
