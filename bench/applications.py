@@ -163,11 +163,12 @@ class World:
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.transport = transport
+        self.admin = {TOKEN_HEADER: RunCredentials.of(settings).admin_token}
+        """The run's admin token, read once from its data directory (the run has started)."""
 
     def client(self, system: str) -> httpx.AsyncClient:
-        headers = {TOKEN_HEADER: RunCredentials.of(self.settings).admin_token}
         return httpx.AsyncClient(transport=self.transport, base_url=self.settings.url_of(system),
-                                 timeout=600, headers=headers)
+                                 timeout=600, headers=self.admin)
 
 
 async def file_one(world: World, filing: Filing, citizen: Citizen) -> Filed:
