@@ -210,7 +210,9 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 async def run_clock(world: World) -> None:
     async with world.client("control") as control:
-        _ok(await control.post("/clock/run"))
+        # no ceiling of the client's: with thousands of applications filed, the run takes as long
+        # as their timers do; the control system's own ceiling is a wait without progress (settle)
+        _ok(await control.post("/clock/run", timeout=None))
 
 
 async def sign_contracts(world: World, filed: list[Filed]) -> int:
@@ -330,6 +332,7 @@ async def under_up(settings: Settings, args: argparse.Namespace) -> Figures:
     cluster = Cluster(settings)
     try:
         await asyncio.to_thread(cluster.start)
+        await asyncio.to_thread(cluster.wait_healthy, 120.0)  # start launches; every system answers after
         pids = {system: child.pid for system, child in cluster.processes.items()}
         return await bench(World(settings), args, "up", pids)
     finally:
