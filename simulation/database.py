@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import MetaData, Table, event, insert, text
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from simulation import sqliteloop
 from simulation.settings import Settings
 from simulation.tasks import run_to_completion
 
@@ -128,10 +130,15 @@ class Database:
             data_dir.mkdir(parents=True, exist_ok=True)
             path = data_dir / f"{system}.sqlite"
             self.sqlite_path = str(path)
-            self.engine = create_async_engine(
-                f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30}
-            )
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if settings.sqlite_driver == "loop":  # the connection sets its own pragmas
+                self.engine = create_async_engine(
+                    f"sqlite+aiosqlite:///{path}", async_creator=partial(sqliteloop.connect, str(path))
+                )
+            else:
+                self.engine = create_async_engine(
+                    f"sqlite+aiosqlite:///{path}", connect_args={"timeout": 30}
+                )
+                event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, class_=Session, expire_on_commit=False)
 
     async def create_tables(self, metadatas: Iterable[MetaData]) -> None:

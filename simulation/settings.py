@@ -89,6 +89,15 @@ class Settings(BaseSettings):
             "1, 2, 4 … minutes of virtual time, at most an hour."
         ),
     )
+    sqlite_driver: Literal["loop", "aiosqlite"] = Field(
+        default="loop",
+        description=(
+            "How the systems call SQLite (database_url unset): loop, in the event loop's thread, "
+            "handing a call that meets a held lock to a thread that waits for it "
+            "(simulation/sqliteloop.py); aiosqlite, every call on aiosqlite's thread (the "
+            "library's own way, kept for comparison: docs/performance.md)."
+        ),
+    )
     population_seed: int = Field(default=2026, description="Seed of the registries' synthetic population.")
     population_size: int = Field(
         default=10_000, ge=0, description="Persons in the synthetic population (0: fixtures only)."
