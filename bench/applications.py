@@ -15,13 +15,16 @@ never signs, which waits for them), dealt out in turn. An
 application filed by a case's ``demo`` applicant is filed by a different adult of the run's
 synthetic population each time (the same person twice would be refused as already queued); the
 case's other applicants (an owner, an unknown ЖСН) as the case names them. Each portal applicant
-registers with an AUTH key and signs with a SIGN key the CA issues them (as on egov.kz, through
-NCALayer); the operator and the chancellery file theirs; the provider's staff work in auto mode.
+registers with an AUTH key and signs with a SIGN key (as on egov.kz, through NCALayer), both issued
+by the run's CA before the timed part -- a citizen holds their ЭЦҚ before applying; the portal
+account is made with the application; the operator and the chancellery file theirs; the
+provider's staff work in auto mode.
 
 One run (``--where`` inprocess: every system in this process, :class:`egov_sim.inprocess.Simulation`;
 up: each system its own process on 127.0.0.1, :class:`egov_sim.up.Cluster`):
 
-1. a fresh world (not timed), its first application filed and run (warm-up, not counted);
+1. a fresh world (not timed), its first application filed and run (warm-up, not counted), the
+   portal applicants' keys issued (not timed);
 2. **filing**: ``--apps`` applications filed at once, ``--concurrency`` at a time;
 3. **running**: virtual time runs (``POST /clock/run``) until nothing is pending; applications the
    provider asks the citizen to sign for (a contract) are signed in the cabinet and time runs again;
@@ -62,7 +65,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
-from egov_sim.citizen import Citizen, apply_on_portal, sign_in_cabinet  # noqa: E402
+from egov_sim.citizen import (  # noqa: E402
+    Citizen, apply_on_portal, obtain_auth_key, obtain_signing_key, sign_in_cabinet,
+)
 from egov_sim.scenarios import CITIZENS, UNKNOWN_IIN  # noqa: E402
 from reglaments import all_reglaments  # noqa: E402
 from registries.population import generate  # noqa: E402
@@ -71,6 +76,7 @@ from simulation.credentials import RunCredentials  # noqa: E402
 from simulation.database import drop_run  # noqa: E402
 from simulation.definition import Case  # noqa: E402
 from simulation.settings import Settings  # noqa: E402
+from signatures.identity import Identity  # noqa: E402
 from simulation.topology import SYSTEMS  # noqa: E402
 
 START = datetime.fromisoformat("2026-11-02T10:00:00+05:00")
@@ -93,6 +99,14 @@ class Filed:
     filing: Filing
     application_id: str
     citizen: Citizen | None = None
+    keys: Keys | None = None
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A portal applicant's key storages, opened: AUTH (registration) and SIGN (the application)."""
+    auth: Identity
+    sign: Identity
 
 
 @dataclass
@@ -167,21 +181,37 @@ class World:
         """The run's admin token, read once from its data directory (the run has started)."""
 
     def client(self, system: str) -> httpx.AsyncClient:
+        # an idle connection dropped before uvicorn's keep-alive of 5 s drops it: a request sent as
+        # the server closes the connection fails ("Server disconnected"), and httpx does not retry
         return httpx.AsyncClient(transport=self.transport, base_url=self.settings.url_of(system),
-                                 timeout=600, headers=self.admin)
+                                 timeout=600, headers=self.admin, limits=httpx.Limits(keepalive_expiry=2.0))
 
 
-async def file_one(world: World, filing: Filing, citizen: Citizen) -> Filed:
+async def issue_keys(world: World, citizens: list[Citizen], concurrency: int) -> dict[str, Keys]:
+    """Each portal applicant's AUTH and SIGN key storages from the run's CA, opened (by ЖСН)."""
+    limit = asyncio.Semaphore(concurrency)
+    keys: dict[str, Keys] = {}
+
+    async def issue(citizen: Citizen) -> None:
+        async with limit, world.client("signatures") as ca:
+            keys[citizen.iin] = Keys(await obtain_auth_key(ca, citizen), await obtain_signing_key(ca, citizen))
+
+    await asyncio.gather(*(issue(c) for c in {c.iin: c for c in citizens}.values()))
+    return keys
+
+
+async def file_one(world: World, filing: Filing, citizen: Citizen, keys: Keys | None = None) -> Filed:
     from reglaments import get_reglament
 
     reglament = get_reglament(filing.reglament)
     spec = filing.spec
     if filing.entry == "portal":
         outcome = await apply_on_portal(world.client, reglament.id, citizen, data_dir=world.settings.data_dir,
-                                        omit=tuple(spec.omit_documents), form_fields=spec.form, run_clock=False)
+                                        omit=tuple(spec.omit_documents), form_fields=spec.form, run_clock=False,
+                                        signing_key=keys.sign if keys else None, auth_key=keys.auth if keys else None)
         if outcome.application_id is None:
             raise RuntimeError(f"{filing.reglament}/{filing.channel}/{filing.case}: the log-in was refused")
-        return Filed(filing, outcome.application_id, citizen)
+        return Filed(filing, outcome.application_id, citizen, keys)
     if not reglament.queue_lists:
         citizen = replace(citizen, queue_list=None)
     documents = [d.code for d in reglament.documents_for(citizen.queue_list) if d.code not in spec.omit_documents]
@@ -227,7 +257,8 @@ async def sign_contracts(world: World, filed: list[Filed]) -> int:
             view = _ok(await portal.get(f"/api/cabinet/applications/{one.application_id}",
                                         headers={"Authorization": f"Bearer {session['session']}"}))
         if view.get("toSign"):
-            await sign_in_cabinet(world.client, one.citizen, one.application_id, run_clock=False)
+            await sign_in_cabinet(world.client, one.citizen, one.application_id, run_clock=False,
+                                  signing_key=one.keys.sign if one.keys else None)
             signed += 1
     return signed
 
@@ -286,11 +317,13 @@ async def bench(world: World, args: argparse.Namespace, where: str, pids: dict[s
     await file_one(world, warm, applicant(warm, people))
     await run_clock(world)
     plan = [(filing, applicant(filing, people)) for filing in itertools.islice(itertools.cycle(filings), args.apps)]
+    # citizens hold their ЭЦҚ before they apply (НУЦ issues it once, not with each application)
+    keys = await issue_keys(world, [c for f, c in plan if f.entry == "portal"], args.concurrency)
     limit = asyncio.Semaphore(args.concurrency)
 
     async def filed(filing: Filing, citizen: Citizen) -> Filed:
         async with limit:
-            return await file_one(world, filing, citizen)
+            return await file_one(world, filing, citizen, keys.get(citizen.iin) if filing.entry == "portal" else None)
 
     profile = cProfile.Profile() if args.profile and where == "inprocess" else None
     own = [os.getpid()] if where == "inprocess" else list(pids.values())

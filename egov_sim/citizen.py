@@ -62,6 +62,11 @@ async def obtain_signing_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identit
     return await _person_key(ca, citizen, "sign")
 
 
+async def obtain_auth_key(ca: httpx.AsyncClient, citizen: Citizen) -> Identity:
+    """The citizen's AUTH key storage (the one that logs in and registers) from the certification authority."""
+    return await _person_key(ca, citizen, "auth")
+
+
 async def _person_key(ca: httpx.AsyncClient, citizen: Citizen, usage: str) -> Identity:
     body = _expect(
         await ca.post(
