@@ -53,17 +53,20 @@ class NCALayer:
     def __init__(self, clock: Callable[[], Awaitable[datetime]]) -> None:
         self._clock = clock
         self._storage: bytes | None = None
+        self._identity: Identity | None = None
         self._password = KEY_STORAGE_PASSWORD
         self._cancel = False
 
     def choose(self, storage: Path | bytes | Identity, password: str | bytes = KEY_STORAGE_PASSWORD) -> None:
         """What the person picks in NCALayer's dialog: a key storage file and its password."""
-        if isinstance(storage, Identity):
-            storage = storage.to_pkcs12("key", password.encode() if isinstance(password, str) else password)
-        elif isinstance(storage, Path):
-            storage = storage.read_bytes()
-        self._storage = storage
         self._password = password.encode() if isinstance(password, str) else password
+        if isinstance(storage, Identity):
+            # a storage already opened (a caller's Identity) is signed with as it is: written out and
+            # read back, it would be new bytes each time -- a fresh salt -- and a full PKCS#12 load
+            self._identity, self._storage = storage, None
+            return
+        self._identity = None
+        self._storage = storage.read_bytes() if isinstance(storage, Path) else storage
 
     def cancel_next(self) -> None:
         """The person will press "cancel" on the next request."""
@@ -101,12 +104,15 @@ class NCALayer:
                     return _error("WRONG_ARGS", "data is not base64 (set signingParams.decode to false for text)")
             else:
                 contents.append(item.encode())
-        if self._storage is None:
+        if self._identity is not None:
+            identity = self._identity
+        elif self._storage is None:
             return _error("USER_CANCELED", "no key storage was chosen")
-        try:
-            identity = Identity.from_pkcs12(self._storage, self._password)
-        except ValueError:
-            return _error("WRONG_PASSWORD", "the key storage password is wrong")
+        else:
+            try:
+                identity = Identity.from_pkcs12(self._storage, self._password)
+            except ValueError:
+                return _error("WRONG_PASSWORD", "the key storage password is wrong")
         problem = self._unsuitable(identity.certificate, signer)
         if problem:
             return _error("KEY_NOT_SUITABLE", problem)
