@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from simulation import sqliteloop
-from simulation.settings import Settings
+from simulation.settings import Settings, without
 from simulation.tasks import run_to_completion
 
 
@@ -114,6 +114,7 @@ class Database:
         self.schema: str | None = None
         self.sqlite_path: str | None = None
         self._writer: _SqliteWriter | None = None
+        self._plain_writes = not without("sqlitewriter")  # else insert_rows goes through the engine
         self._disposed = False
         if settings.database_url:
             url = _async_url(settings.database_url)
@@ -188,7 +189,7 @@ class Database:
             unknown = set(rows[0]).difference(table.c.keys())
             if unknown:
                 raise ValueError(f"{table.name} has no column {sorted(unknown)[0]!r}")
-        if self.sqlite_path is not None and all(_plain_rows(rows) for _, rows in batches):
+        if self.sqlite_path is not None and self._plain_writes and all(_plain_rows(rows) for _, rows in batches):
             if self._writer is None:
                 self._writer = _SqliteWriter(self.sqlite_path, self.system)
             await self._writer.write(batches)

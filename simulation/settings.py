@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -225,3 +226,25 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+REPLACEMENTS = ("serving", "hopclient", "fastlane", "sqlitewriter")
+"""The hand-written replacements of libraries that ``EGOV_SIM_WITHOUT`` can turn off."""
+
+
+def without(replacement: str) -> bool:
+    """Whether ``EGOV_SIM_WITHOUT`` (comma-separated names of :data:`REPLACEMENTS`) turns off the
+    hand-written replacement ``replacement``, so that the library it replaces does its work.
+
+    A measuring aid, not a user setting (docs/performance.md): a benchmark runs with and without
+    a replacement to see what it earns. Read afresh at each call, where the replacement is
+    chosen; a name that is not a replacement is an error, so a typo cannot measure nothing."""
+    if replacement not in REPLACEMENTS:
+        raise ValueError(f"{replacement!r} is not one of {', '.join(REPLACEMENTS)}")
+    names = {name.strip() for name in os.environ.get("EGOV_SIM_WITHOUT", "").split(",") if name.strip()}
+    unknown = names.difference(REPLACEMENTS)
+    if unknown:
+        raise ValueError(
+            f"EGOV_SIM_WITHOUT names {', '.join(sorted(unknown))}: the replacements are {', '.join(REPLACEMENTS)}"
+        )
+    return replacement in names
