@@ -44,11 +44,15 @@ from simulation.definition import Step, check_operations
 from simulation.engine import Engine, Operations
 from simulation.hopclient import HopClient
 from simulation.observability import configure_logging
-from simulation.settings import Settings, get_settings
+from simulation.settings import Settings, get_settings, without
 from simulation.topology import SYSTEMS
 from simulation.trace import Tracer
 
 log = logging.getLogger(__name__)
+
+
+IN_PROCESS_POLL = 1.0
+"""Seconds between a timer worker's looks for due timers when the systems run in one process."""
 
 
 class SystemRuntime:
@@ -70,8 +74,14 @@ class SystemRuntime:
         self.tracer = Tracer(self.store, self.clock)
         self.http = httpx.AsyncClient(transport=transport, timeout=settings.request_timeout)
         self._transport = transport
-        self._hops: HopClient | None = None
-        self.timers = TimerWorker(self.clock, name, settings.timer_poll_interval)
+        self._hops: HopClient | httpx.AsyncClient | None = None
+        # In one process (a transport to the others given) the systems wake each other's timer
+        # workers when they schedule a due timer or move time (VirtualClock.wake); the poll is only
+        # a safety net there. Each in its own process, a worker learns of a move of time by polling.
+        self.timers = TimerWorker(
+            self.clock, name,
+            settings.timer_poll_interval if transport is None else max(settings.timer_poll_interval, IN_PROCESS_POLL),
+        )
         self._identity: Identity | None = None
         self._roots: list[x509.Certificate] = []
         self._validator: SignatureValidator | None = None
@@ -119,7 +129,16 @@ class SystemRuntime:
             response = await self.http.post(url, content=content, headers=headers)
             return response.status_code, response.content
         if self._hops is None:
-            self._hops = HopClient(timeout=self.settings.request_timeout)
+            if without("hopclient"):  # httpx's client, for measuring what HopClient earns
+                self._hops = httpx.AsyncClient(
+                    timeout=self.settings.request_timeout,
+                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+                )
+            else:
+                self._hops = HopClient(timeout=self.settings.request_timeout)
+        if isinstance(self._hops, httpx.AsyncClient):
+            response = await self._hops.post(url, content=content, headers=headers)
+            return response.status_code, response.content
         return await self._hops.post(url, content, headers)
 
     def engine(self, operations: Operations, target: Any, *,
@@ -205,7 +224,9 @@ class SystemRuntime:
         await self.timers.stop()
         await self.http.aclose()
         await self.clock.close_reader()  # after the work that reads the clock has stopped
-        if self._hops is not None:
+        if isinstance(self._hops, httpx.AsyncClient):
+            await self._hops.aclose()
+        elif self._hops is not None:
             await self._hops.close()
             self._hops = None
         await self.db.dispose()
@@ -313,9 +334,11 @@ def system_app(
             status_code=422,
         )
 
+    fast = not without("fastlane")  # else FastAPI answers the sync channel's route too
     for router in routers(runtime):
         app.include_router(router)
-        app.fast_routes.update(fastlane.fast_routes(router))
+        if fast:
+            app.fast_routes.update(fastlane.fast_routes(router))
     return app
 
 

@@ -317,7 +317,8 @@ class VirtualClock:
             session.add(row)
             await session.commit()
             await session.refresh(row)
-        self.wake(owner)
+        if row.due_us <= to_us(await self.now()):  # a later one: moving time wakes its owner
+            self.wake(owner)
         assert row.id is not None
         return row.id
 
