@@ -277,7 +277,7 @@ class Engine:
         async with self.store.session() as session:
             session.add(row)
             await session.commit()
-        return await self._walk(row.subject, at=at, inputs=inputs or {}, event=None)
+        return await self._walk(row.subject, at=at, inputs=inputs or {}, event=None, row=row)
 
     async def resume(
         self, *, application_id: str | None = None, session_id: str | None = None, event: str | None = None,
@@ -288,6 +288,11 @@ class Engine:
         row = await self._row(subject)
         if row is None:
             raise EngineError(f"no walk for {subject}")
+        return await self._resume(row, event=event, inputs=inputs, at=at)
+
+    async def _resume(self, row: CursorRow, *, event: str | None, inputs: dict[str, Any] | None,
+                      at: datetime | None) -> Position:
+        subject = row.subject
         if row.state == "done":
             return _position(row)
         if row.system != self.system:
@@ -296,7 +301,7 @@ class Engine:
             raise EngineError(f"{subject} waits for {row.event!r} at {row.step_key}, not for {event!r}")
         if row.state == "timed" and event != "staff":
             raise EngineError(f"{subject} waits for the time of {row.step_key} to run out")
-        return await self._walk(subject, at=at, inputs=inputs or {}, event=event)
+        return await self._walk(subject, at=at, inputs=inputs or {}, event=event, row=row)
 
     async def take_up(
         self, reglament: Reglament, channel: str, *, application_id: str, event: str | None = None,
@@ -308,7 +313,7 @@ class Engine:
         that follows another system's step in the channel -- where a message enters it."""
         row = await self._row(_subject(application_id, None))
         if row is not None:
-            return await self.resume(application_id=application_id, event=event, inputs=inputs, at=at)
+            return await self._resume(row, event=event, inputs=inputs, at=at)
         chosen = reglament.channel(channel)
         entry = entry_step(chosen, self.system)
         if entry is None:
@@ -320,7 +325,7 @@ class Engine:
         async with self.store.session() as session:
             session.add(row)
             await session.commit()
-        return await self._walk(application_id, at=at, inputs=inputs or {}, event=event)
+        return await self._walk(application_id, at=at, inputs=inputs or {}, event=event, row=row)
 
     async def bind(self, session_id: str, application_id: str) -> bool:
         """Give a session's walk (and its trace) to the application it created; False when the
@@ -358,8 +363,11 @@ class Engine:
             await session.commit()
 
     async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,
-                    taken: datetime | None = None, since: datetime | None = None) -> Position:
-        row = await self._row(subject)
+                    taken: datetime | None = None, since: datetime | None = None,
+                    row: CursorRow | None = None) -> Position:
+        """Walk on from where ``subject`` stands: ``row``, its position as the caller just read or
+        wrote it (read here when not given)."""
+        row = row or await self._row(subject)
         assert row is not None
         reglament = self.reglaments(row.reglament)
         channel = reglament.channel(row.channel)
@@ -491,7 +499,7 @@ class Engine:
         taken = from_us(int(timer.payload["taken_us"])) if "taken_us" in timer.payload else None
         since = from_us(int(timer.payload["since_us"])) if "since_us" in timer.payload else None
         try:
-            await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken, since=since)
+            await self._walk(subject, at=timer.due, inputs={}, event=None, taken=taken, since=since, row=row)
         except Exception as exc:
             # the timer is reported failed by the worker; the position says where and why
             stuck = await self._row(subject)

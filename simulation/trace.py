@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Text, and_, func, or_, update
 from sqlmodel import Field, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from simulation.calendar import to_local
 from simulation.clock import SimulationModel, VirtualClock, from_us, to_us
@@ -112,7 +113,22 @@ class Tracer:
                 f"{reglament.id}/{channel}: {step.label} is performed by {step.system}, "
                 f"not by {system}"
             )
-        previous = await self.last(application_id=application_id, session_id=session_id)
+        async with self.store.session() as session:  # the last step read and the new one added in one session
+            newest = (await session.exec(_query(application_id, session_id, newest_first=True, limit=1))).first()
+            previous = _event(newest) if newest is not None else None
+            row = self._checked_row(reglament, channel, step, system, previous, outcome, detail,
+                                    application_id, session_id, at or await self.clock.now())
+            session.add(row)
+            await session.commit()  # the row keeps its id and values (no expiry on commit): no read back
+        return _event(row)
+
+    @staticmethod
+    def _checked_row(
+        reglament: Reglament, channel: str, step: Step, system: str, previous: TraceEvent | None, outcome: str,
+        detail: str, application_id: str | None, session_id: str | None, moment: datetime,
+    ) -> TraceRow:
+        """The row of ``step`` after ``previous``; :class:`ReglamentViolation` if it may not follow it."""
+        step_key = step.key
         if previous is None:
             steps = reglament.channel(channel).steps
             entered = any(step_key in s.successors and s.system != system for s in steps)
@@ -126,8 +142,7 @@ class Tracer:
                 raise ReglamentViolation(
                     f"{reglament.id}/{channel}: {step.label} cannot follow {previous.label}"
                 )
-        moment = at or await self.clock.now()
-        row = TraceRow(
+        return TraceRow(
             application_id=application_id,
             session_id=session_id,
             reglament=reglament.id,
@@ -141,10 +156,6 @@ class Tracer:
             outcome=outcome,
             detail=detail,
         )
-        async with self.store.session() as session:
-            session.add(row)
-            await session.commit()  # the row keeps its id and values (no expiry on commit): no read back
-        return _event(row)
 
     async def last(
         self, *, application_id: str | None = None, session_id: str | None = None
@@ -217,17 +228,22 @@ class Tracer:
         newest_first: bool = False,
         limit: int | None = None,
     ) -> list[TraceRow]:
-        conditions = []
-        if application_id is not None:
-            conditions.append(TraceRow.application_id == application_id)
-        if session_id is not None:
-            conditions.append(TraceRow.session_id == session_id)
-        query = select(TraceRow).where(or_(*conditions))
-        if newest_first:
-            query = query.order_by(TraceRow.sim_us.desc(), TraceRow.id.desc())
-        else:
-            query = query.order_by(TraceRow.sim_us, TraceRow.id)
-        if limit:
-            query = query.limit(limit)
         async with self.store.session() as session:
-            return list((await session.exec(query)).all())
+            return list((await session.exec(_query(application_id, session_id, newest_first=newest_first,
+                                                   limit=limit))).all())
+
+
+def _query(application_id: str | None, session_id: str | None, *, newest_first: bool = False,
+           limit: int | None = None) -> SelectOfScalar[TraceRow]:
+    """The steps of an application or of a session (either), in the order they were taken."""
+    conditions = []
+    if application_id is not None:
+        conditions.append(TraceRow.application_id == application_id)
+    if session_id is not None:
+        conditions.append(TraceRow.session_id == session_id)
+    query = select(TraceRow).where(or_(*conditions))
+    if newest_first:
+        query = query.order_by(TraceRow.sim_us.desc(), TraceRow.id.desc())
+    else:
+        query = query.order_by(TraceRow.sim_us, TraceRow.id)
+    return query.limit(limit) if limit else query
