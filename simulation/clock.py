@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text, func, update
+from sqlalchemy import BigInteger, Column, Row, Text, func, update
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
@@ -365,11 +365,13 @@ class VirtualClock:
                 query = query.where(TimerRow.state == state)
             return list((await session.exec(query)).all())
 
-    async def _unsettled(self) -> list[TimerRow]:
+    async def _unsettled(self) -> list[Row[tuple[int, str, str]]]:
+        """(id, state, owner) of the timers due and not yet run: columns, not ORM objects, as
+        :meth:`settle` asks again and again while hundreds may be in flight."""
         now_us = select(ClockRow.now_us).where(ClockRow.id == 1).scalar_subquery()
         async with self.store.session() as session:
             result = await session.exec(
-                select(TimerRow).where(
+                select(TimerRow.id, TimerRow.state, TimerRow.owner).where(
                     (TimerRow.state == FIRING)
                     | ((TimerRow.state == PENDING) & (TimerRow.due_us <= now_us))
                 )
