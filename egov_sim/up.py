@@ -170,8 +170,6 @@ def _serve(
 
     from egov_sim.inprocess import create
     from simulation.observability import configure_logging
-    from simulation.serving import HttpProtocol
-    from simulation.settings import without
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
@@ -189,9 +187,9 @@ def _serve(
         # systems are reached directly, never through a proxy, and name themselves in their answers'
         # signatures: no X-Forwarded-* rewriting and no Server header on every answer
         proxy_headers=False, server_header=False,
-        # uvicorn's httptools protocol, each answer written in one piece (EGOV_SIM_WITHOUT=serving:
-        # uvicorn's own, for measuring what it earns)
-        http="httptools" if without("serving") else HttpProtocol,
+        # uvicorn's own httptools protocol (simulation/serving.py's subclass of it, each answer in one
+        # write, was measured within the noise and removed: docs/performance.md)
+        http="httptools",
     )
     uvicorn.Server(config).run()
 

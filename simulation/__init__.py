@@ -11,7 +11,6 @@ to take part in one simulation run.
 - :mod:`simulation.trace` -- the record of every numbered reglament step;
 - :mod:`simulation.identifiers` -- ЖСН / БСН validation;
 - :mod:`simulation.apidocs` -- each system's Swagger UI and ReDoc pages, their files served locally;
-- :mod:`simulation.serving` -- how ``egov-sim up`` serves a system (uvicorn, an answer in one write);
 - :mod:`simulation.hopclient` -- the HTTP/1.1 client of the gateways' hop to the next system;
 - :mod:`simulation.jsoncodec` -- JSON on the message path (orjson, the standard library's answers);
 - :mod:`simulation.tasks` -- waiting for and stopping background tasks for sure;
