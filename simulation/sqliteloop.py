@@ -4,8 +4,9 @@ SQLAlchemy's ``sqlite+aiosqlite`` dialect talks to an aiosqlite connection, whic
 sqlite3 call -- making a cursor, executing, fetching, closing the cursor, committing -- on a thread
 of its own and hands the result back through the event loop: about four such hops a statement,
 each a queue, a thread switch, a wake-up of the loop and the GIL passed twice. An SQLite call on a
-local file takes microseconds; the hops cost far more than the call (see docs/performance.md,
-"SQLite in the loop's thread", for the interleaved measurement that keeps this module).
+local file takes microseconds; the hops cost far more than the call (docs/performance.md, "Whole
+applications" and "Hand-written replacements, measured", has the interleaved measurement that
+keeps this module).
 
 :func:`connect` gives the dialect a connection of the same shape whose calls run right where they
 are awaited, with SQLite's busy timeout at 0, so a call never waits for a lock inside the loop. A
