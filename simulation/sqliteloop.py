@@ -45,10 +45,8 @@ class Connection:
 
     def __init__(self, path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self._busy_timeout_ms = busy_timeout_ms
+        # busy timeout 0: a call never waits for a lock in the loop's thread (see _call)
         self._conn: sqlite3.Connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=0")
         self._connection: sqlite3.Connection | None = self._conn  # the adapter tests it: open or not
         self._executor: ThreadPoolExecutor | None = None
         self._tx = _Inline()  # the adapter's isolation-level setter queues its work here
@@ -70,6 +68,13 @@ class Connection:
             return function(*args)
         finally:
             self._conn.execute("PRAGMA busy_timeout=0")
+
+    def _set_up(self) -> None:
+        """WAL and NORMAL synchronisation, as the systems' other SQLite connections have them. A
+        new file's first switch to WAL takes an exclusive lock: another process starting on the
+        same file may hold one, so this runs through :meth:`_call` too."""
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
 
     # ---- what the adapter calls --------------------------------------------------------------
 
@@ -206,4 +211,10 @@ class Cursor:
 
 async def connect(path: str) -> Connection:
     """A connection to the SQLite file at ``path`` (``create_async_engine(..., async_creator=...)``)."""
-    return Connection(path)
+    connection = Connection(path)
+    try:
+        await connection._call(connection._set_up)
+    except BaseException:
+        connection.stop()
+        raise
+    return connection

@@ -143,3 +143,24 @@ async def test_many_concurrent_sessions_all_commit(database):
 
     await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(1, 41))), 60)
     assert await names(database) == [f"m{i}" for i in range(1, 41)]
+
+
+async def test_a_new_file_locked_by_another_process_is_opened_once_the_lock_goes(tmp_path):
+    """A new file's first switch to WAL needs an exclusive lock; another connection holding one
+    (another process starting on the same file) is waited for off the loop."""
+    path = str(tmp_path / "new.sqlite")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    opening = asyncio.create_task(sqliteloop.connect(path))
+    for _ in range(20):
+        await asyncio.sleep(0.01)  # the loop runs meanwhile
+    assert not opening.done()
+    holder.execute("COMMIT")
+    holder.close()
+    connection = await asyncio.wait_for(opening, 10)
+    try:
+        cursor = await connection.execute("PRAGMA journal_mode")
+        assert await cursor.fetchall() == [("wal",)]
+    finally:
+        await connection.close()
