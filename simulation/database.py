@@ -341,7 +341,7 @@ def _write(
         raise SQLAlchemyIntegrityError(work[0][0], None, exc) from None
     except sqlite3.OperationalError as exc:
         _roll_back(connection)
-        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        if sqliteloop.is_busy(exc):
             raise _Busy() from exc
         raise
     except BaseException:
