@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Row, Text, func, update
+from sqlalchemy import BigInteger, Column, Row, Text, bindparam, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
@@ -55,6 +56,36 @@ class TimerRow(SimulationModel, table=True):
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     application_id: str | None = Field(default=None, index=True)
     error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# The statements of the clock's hot paths, built once: each application sets and runs several
+# timers, and the clock is read and settled around each; an ORM statement built at each call
+# costs several times a prebuilt one (docs/performance.md, "Whole applications").
+_CLOCK = ClockRow.__table__
+_TIMERS = TimerRow.__table__
+_NOW_SUBQUERY = core_select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1).scalar_subquery()
+_READ_NOW = core_select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1)
+_SET_NOW = update(_CLOCK).where(_CLOCK.c.id == 1).values(now_us=bindparam("moment_us"))
+_OWNERS_DUE = (
+    core_select(_TIMERS.c.owner).distinct()
+    .where(_TIMERS.c.state == PENDING, _TIMERS.c.due_us <= bindparam("moment_us"))
+)
+_NEXT_DUE = core_select(func.min(_TIMERS.c.due_us)).where(_TIMERS.c.state == PENDING)
+_ADD_TIMER = insert(_TIMERS).returning(_TIMERS.c.id)
+_DUE_OF_OWNER = (_TIMERS.c.owner == bindparam("of_owner"), _TIMERS.c.state == PENDING,
+                 _TIMERS.c.due_us <= _NOW_SUBQUERY)
+_ANY_DUE = core_select(_TIMERS.c.id).where(*_DUE_OF_OWNER).limit(1)
+_CLAIM = (
+    update(_TIMERS).where(*_DUE_OF_OWNER).values(state=FIRING)
+    .returning(_TIMERS.c.id, _TIMERS.c.owner, _TIMERS.c.kind, _TIMERS.c.due_us, _TIMERS.c.payload,
+               _TIMERS.c.application_id)
+)
+_FINISH = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(
+    state=bindparam("new_state"), error=bindparam("new_error")
+)
+_UNSETTLED = core_select(_TIMERS.c.id, _TIMERS.c.state, _TIMERS.c.owner).where(
+    (_TIMERS.c.state == FIRING) | ((_TIMERS.c.state == PENDING) & (_TIMERS.c.due_us <= _NOW_SUBQUERY))
+)
 
 
 def to_us(moment: datetime) -> int:
@@ -254,19 +285,16 @@ class VirtualClock:
     async def _move_to(self, moment: datetime) -> datetime:
         target = to_us(moment)
         async with self.store.session() as session:
-            row = await session.get(ClockRow, 1)
-            if row is None:
+            now_us = (await session.exec(_READ_NOW)).scalar()
+            if now_us is None:
                 raise ClockError("the clock of this run has not been started")
-            if target < row.now_us:
+            if target < now_us:
                 raise ClockError(
-                    f"the virtual clock cannot go back from {from_us(row.now_us).isoformat()} "
+                    f"the virtual clock cannot go back from {from_us(now_us).isoformat()} "
                     f"to {moment.isoformat()}"
                 )
-            row.now_us = target
-            due = await session.exec(
-                select(TimerRow.owner).distinct().where(TimerRow.state == PENDING, TimerRow.due_us <= target)
-            )
-            owners = list(due.all())
+            await session.exec(_SET_NOW, params={"moment_us": target})
+            owners = list((await session.exec(_OWNERS_DUE, params={"moment_us": target})).scalars())
             await session.commit()
         for owner in owners:  # only the workers that have something to do now
             self.wake(owner)
@@ -282,10 +310,7 @@ class VirtualClock:
 
     async def next_due(self) -> datetime | None:
         async with self.store.session() as session:
-            result = await session.exec(
-                select(func.min(TimerRow.due_us)).where(TimerRow.state == PENDING)
-            )
-            value = result.one()
+            value = (await session.exec(_NEXT_DUE)).scalar()
         return None if value is None else from_us(value)
 
     async def advance_to_next(self) -> datetime | None:
@@ -306,21 +331,15 @@ class VirtualClock:
         payload: dict[str, Any] | None = None,
         application_id: str | None = None,
     ) -> int:
-        row = TimerRow(
-            owner=owner,
-            kind=kind,
-            due_us=to_us(due),
-            payload=json.dumps(payload or {}, ensure_ascii=False),
-            application_id=application_id,
-        )
+        due_us = to_us(due)
+        values = {"owner": owner, "kind": kind, "due_us": due_us, "state": PENDING,
+                  "payload": json.dumps(payload or {}, ensure_ascii=False), "application_id": application_id}
         async with self.store.session() as session:
-            session.add(row)
+            timer_id = (await session.exec(_ADD_TIMER, params=values)).scalar_one()
             await session.commit()
-            await session.refresh(row)
-        if row.due_us <= to_us(await self.now()):  # a later one: moving time wakes its owner
+        if due_us <= to_us(await self.now()):  # a later one: moving time wakes its owner
             self.wake(owner)
-        assert row.id is not None
-        return row.id
+        return timer_id
 
     async def claim_due(self, owner: str) -> list[Timer]:
         """Take the owner's due timers; each is handed out once, to one caller.
@@ -329,18 +348,10 @@ class VirtualClock:
         even one that changes no row -- waits for the run's one write lock behind every other
         writer. Then one statement: the timers due by the clock's row at that moment are marked
         firing and returned, so two callers never both get one (and no separate read of the clock)."""
-        now_us = select(ClockRow.now_us).where(ClockRow.id == 1).scalar_subquery()
-        due = (TimerRow.owner == owner, TimerRow.state == PENDING, TimerRow.due_us <= now_us)
         async with self.store.session() as session:
-            if (await session.exec(select(TimerRow.id).where(*due).limit(1))).first() is None:
+            if (await session.exec(_ANY_DUE, params={"of_owner": owner})).first() is None:
                 return []
-            result = await session.exec(
-                update(TimerRow)
-                .where(*due)
-                .values(state=FIRING)
-                .returning(TimerRow.id, TimerRow.owner, TimerRow.kind, TimerRow.due_us, TimerRow.payload,
-                           TimerRow.application_id)
-            )
+            result = await session.exec(_CLAIM, params={"of_owner": owner})
             rows = sorted(result.all(), key=lambda row: (row.due_us, row.id))
             await session.commit()
         return [
@@ -350,11 +361,8 @@ class VirtualClock:
 
     async def finish(self, timer_id: int, error: str | None = None) -> None:
         async with self.store.session() as session:
-            await session.exec(
-                update(TimerRow)
-                .where(TimerRow.id == timer_id)
-                .values(state=FAILED if error else DONE, error=error)
-            )
+            await session.exec(_FINISH, params={"timer_id": timer_id, "new_state": FAILED if error else DONE,
+                                                "new_error": error})
             await session.commit()
         # a finished timer makes no other one due: no worker to wake (settle looks by itself)
 
@@ -368,15 +376,8 @@ class VirtualClock:
     async def _unsettled(self) -> list[Row[tuple[int, str, str]]]:
         """(id, state, owner) of the timers due and not yet run: columns, not ORM objects, as
         :meth:`settle` asks again and again while hundreds may be in flight."""
-        now_us = select(ClockRow.now_us).where(ClockRow.id == 1).scalar_subquery()
         async with self.store.session() as session:
-            result = await session.exec(
-                select(TimerRow.id, TimerRow.state, TimerRow.owner).where(
-                    (TimerRow.state == FIRING)
-                    | ((TimerRow.state == PENDING) & (TimerRow.due_us <= now_us))
-                )
-            )
-            return list(result.all())
+            return list((await session.exec(_UNSETTLED)).all())
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every due timer has run.

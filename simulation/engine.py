@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text, update
+from sqlalchemy import BigInteger, Column, Text, bindparam, insert, select, update
 from sqlmodel import Field
 
 from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
@@ -196,6 +196,16 @@ class CursorRow(SimulationModel, table=True):
 
 _CURSOR_COLUMNS = tuple(column.name for column in CursorRow.__table__.columns if column.name != "subject")
 
+# The position's statements, built once: every step of every application reads or writes its
+# position, and an ORM statement built at each call costs three to four times a prebuilt one
+# (docs/performance.md, "Whole applications").
+_POSITIONS = CursorRow.__table__
+_READ = select(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"))
+_WRITE = update(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject")).values(
+    {column: bindparam(column) for column in _CURSOR_COLUMNS}
+)
+_ADD = insert(_POSITIONS)
+
 
 @dataclass(frozen=True)
 class Position:
@@ -348,8 +358,7 @@ class Engine:
     # ---- the walk -------------------------------------------------------------------------------
 
     async def _row(self, subject: str) -> CursorRow | None:
-        async with self.store.session() as session:
-            return await session.get(CursorRow, subject)
+        return await _read_row(self.store, subject)
 
     async def _save(self, row: CursorRow) -> None:
         """Write ``row`` over its stored self: one UPDATE (a merge would read the row first, a
@@ -357,9 +366,9 @@ class Engine:
         row.updated_us = to_us(await self.clock.now())
         values = {column: getattr(row, column) for column in _CURSOR_COLUMNS}
         async with self.store.session() as session:
-            updated = await session.exec(update(CursorRow).where(CursorRow.subject == row.subject).values(values))
+            updated = await session.exec(_WRITE, params={"at_subject": row.subject, **values})
             if not updated.rowcount:
-                await session.merge(row)
+                await session.exec(_ADD, params={"subject": row.subject, **values})
             await session.commit()
 
     async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,
@@ -530,9 +539,14 @@ def describe(position: Position | None) -> dict[str, Any] | None:
 
 async def read_position(store: Database, application_id: str) -> Position | None:
     """Where an application stands, read from the run's store by anyone (the control app)."""
-    async with store.session() as session:
-        row = await session.get(CursorRow, _subject(application_id, None))
+    row = await _read_row(store, _subject(application_id, None))
     return _position(row) if row else None
+
+
+async def _read_row(store: Database, subject: str) -> CursorRow | None:
+    async with store.session() as session:
+        found = (await session.exec(_READ, params={"at_subject": subject})).mappings().first()
+    return None if found is None else CursorRow(**found)
 
 
 __all__ = [

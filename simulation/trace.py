@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text, and_, func, or_, update
+from sqlalchemy import BigInteger, Column, Text, and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import Field, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -113,13 +114,15 @@ class Tracer:
                 f"{reglament.id}/{channel}: {step.label} is performed by {step.system}, "
                 f"not by {system}"
             )
+        newest_query = _NEWEST[application_id is not None, session_id is not None]
         async with self.store.session() as session:  # the last step read and the new one added in one session
-            newest = (await session.exec(_query(application_id, session_id, newest_first=True, limit=1))).first()
+            newest = (await session.exec(newest_query, params={"of_application": application_id,
+                                                               "of_session": session_id})).first()
             previous = _event(newest) if newest is not None else None
             row = self._checked_row(reglament, channel, step, system, previous, outcome, detail,
                                     application_id, session_id, at or await self.clock.now())
-            session.add(row)
-            await session.commit()  # the row keeps its id and values (no expiry on commit): no read back
+            await session.exec(_ADD, params={column: getattr(row, column) for column in _COLUMNS})
+            await session.commit()
         return _event(row)
 
     @staticmethod
@@ -231,6 +234,27 @@ class Tracer:
         async with self.store.session() as session:
             return list((await session.exec(_query(application_id, session_id, newest_first=newest_first,
                                                    limit=limit))).all())
+
+
+_TRACE = TraceRow.__table__
+
+
+def _newest(by_application: bool, by_session: bool):
+    """The newest step of an application, of a session, or of either: a statement built once."""
+    conditions = []
+    if by_application:
+        conditions.append(_TRACE.c.application_id == bindparam("of_application"))
+    if by_session:
+        conditions.append(_TRACE.c.session_id == bindparam("of_session"))
+    return core_select(_TRACE).where(or_(*conditions)).order_by(_TRACE.c.sim_us.desc(), _TRACE.c.id.desc()).limit(1)
+
+
+# Every step of every application reads the step before it and adds its own: the statements are
+# built once (an ORM statement built at each call costs several times a prebuilt one).
+_NEWEST = {(True, False): _newest(True, False), (False, True): _newest(False, True),
+           (True, True): _newest(True, True)}
+_ADD = insert(_TRACE)
+_COLUMNS = tuple(column.name for column in _TRACE.columns if column.name != "id")
 
 
 def _query(application_id: str | None, session_id: str | None, *, newest_first: bool = False,
