@@ -105,6 +105,10 @@ class Session(AsyncSession):
     async def rollback(self) -> None:
         await run_to_completion(super().rollback())
 
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        # as SQLAlchemy's own, with a task only where the close suspends (simulation.tasks)
+        await run_to_completion(self.close())
+
 
 class Database:
     """The async engine and session factory of one system."""

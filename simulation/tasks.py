@@ -47,8 +47,18 @@ async def run_to_completion(work: Coroutine[Any, Any, T]) -> T:
 
     A background loop cancelled as its system stops must not be cut off inside a commit: the
     connection would reach its pool half reset (SQLAlchemy logs the cancellation's traceback) or
-    go back after the pool was disposed of."""
-    task = asyncio.get_running_loop().create_task(work)
+    go back after the pool was disposed of.
+
+    ``work`` starts in the caller's task and a task of its own takes over only if it suspends:
+    with SQLite in the event loop's thread (:mod:`simulation.sqliteloop`) a commit or a session's
+    close nearly always ends without suspending, and a task for each -- two a session -- cost
+    more than the rest of an empty session (docs/performance.md, "Whole applications"). A
+    cancellation cannot reach work that never suspends; the caller meets it at its next await."""
+    try:
+        pending = work.send(None)
+    except StopIteration as done:
+        return done.value
+    task = asyncio.get_running_loop().create_task(_resumed(work, pending))
     cancelled: asyncio.CancelledError | None = None
     while True:
         try:
@@ -66,3 +76,34 @@ async def run_to_completion(work: Coroutine[Any, Any, T]) -> T:
     if cancelled is not None:
         raise cancelled
     return result
+
+
+async def _resumed(work: Coroutine[Any, Any, T], pending: Any) -> T:
+    """The rest of ``work``, which suspended on ``pending`` (the object its first step yielded)."""
+    return await _Rest(work, pending)
+
+
+class _Rest:
+    """Awaiting it goes on with a coroutine already started: what it yields is handed on to the
+    task, what the task sends or throws back goes into the coroutine."""
+
+    __slots__ = ("work", "pending")
+
+    def __init__(self, work: Coroutine[Any, Any, Any], pending: Any) -> None:
+        self.work, self.pending = work, pending
+
+    def __await__(self):
+        pending = self.pending
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as exc:  # the task throws in what the awaited object raised
+                try:
+                    pending = self.work.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    pending = self.work.send(sent)
+                except StopIteration as done:
+                    return done.value
