@@ -95,6 +95,8 @@ class Registries:
 
     async def ready(self) -> None:
         """Wait until the population and fixtures are loaded (at start-up, a moment)."""
+        if self.loaded.is_set() and not self.load_error:  # every lookup asks: no waiting task once loaded
+            return
         try:
             await asyncio.wait_for(self.loaded.wait(), timeout=600)
         except TimeoutError:
