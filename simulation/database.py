@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -170,10 +169,9 @@ class Database:
             async with self.engine.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
+    def session(self) -> Session:
+        """A new session, to use as ``async with database.session() as session``."""
+        return self.sessions()
 
     async def insert_rows(self, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
         """Insert rows into one or more tables in one transaction, and commit.
