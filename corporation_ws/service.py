@@ -24,9 +24,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from corporation_ws.equeue import booking_problem
 from corporation_ws.models import FrontApplication, FrontNotice, OperatorSession, Ticket
@@ -50,6 +49,31 @@ from runtime.notices import keep_notice, notices_of
 SYSTEM = "corporation_ws"
 STAFF = files(__package__) / "staff.yaml"
 """The front office's organisation and its operator (this package's ``staff.yaml``)."""
+
+# The statements of the front office's hot paths, built once: every application takes a ticket,
+# is taken, read by each of its steps and noted several times, and an ORM statement built at each
+# call costs several times a prebuilt one (docs/performance.md, "Whole applications").
+_APPLICATIONS = FrontApplication.__table__
+_SESSIONS = OperatorSession.__table__
+_TICKETS = Ticket.__table__
+_AT_APPLICATION = _APPLICATIONS.c.id == bindparam("at_id")
+_APPLICATION = select(_APPLICATIONS).where(_AT_APPLICATION)
+_STATUS_OF = select(_APPLICATIONS.c.status).where(_AT_APPLICATION)
+_NOTED = select(_APPLICATIONS.c.status, _APPLICATIONS.c.registration_number, _APPLICATIONS.c.handed_us,
+                _APPLICATIONS.c.receipts).where(_AT_APPLICATION)
+_ADD_APPLICATION = insert(_APPLICATIONS)
+_CHANGE_APPLICATION = update(_APPLICATIONS).where(_AT_APPLICATION)  # SET: the columns given at execution
+_STORE_REQUEST = update(_APPLICATIONS).where(_AT_APPLICATION).values(
+    request_document=bindparam("new_document"), request_signature=bindparam("new_signature"))
+_SESSION = select(_SESSIONS).where(_SESSIONS.c.id == bindparam("at_id"))
+_ADD_SESSION = insert(_SESSIONS)
+_TICKET = select(_TICKETS).where(_TICKETS.c.number == bindparam("at_number"))
+_TICKETS_ISSUED = select(func.count()).select_from(_TICKETS)
+_ADD_TICKET = insert(_TICKETS)
+_USE_TICKET = update(_TICKETS).where(_TICKETS.c.number == bindparam("at_number")).values(
+    used_by=bindparam("by_application"))
+_APPLICATION_COLUMNS = tuple(column.name for column in _APPLICATIONS.columns)
+_TICKET_COLUMNS = tuple(column.name for column in _TICKETS.columns)
 
 
 def front_channel(reglament: Reglament, requested: str | None = None) -> Channel:
@@ -158,16 +182,17 @@ class FrontOffice:
         session = OperatorSession(id=str(uuid.uuid4()), iin=signer.get("iin", ""),
                                   name=signer.get("common_name", ""), created_us=to_us(await self.runtime.now()))
         async with self.runtime.db.session() as db:
-            db.add(session)
+            await db.exec(_ADD_SESSION, params={"id": session.id, "iin": session.iin, "name": session.name,
+                                                "created_us": session.created_us})
             await db.commit()
         return {"session": session.id, "operator": session.name, "iin": session.iin}
 
     async def session_of(self, token: str | None) -> OperatorSession:
         if token:
             async with self.runtime.db.session() as db:
-                found = await db.get(OperatorSession, token)
+                found = (await db.exec(_SESSION, params={"at_id": token})).mappings().first()
             if found:
-                return found
+                return OperatorSession(**found)
         raise FrontOfficeError(401, "not_logged_in", {"kk": "Оператор ЫАЖ АЖО-ға кірмеген",
                                                       "ru": "Оператор не авторизован в АРМ ИИС",
                                                       "en": "The operator is not logged in"})
@@ -176,11 +201,11 @@ class FrontOffice:
         front_channel(get_reglament(reglament_id))
         for _ in range(100):  # tickets taken at the same moment: the later one takes the next number
             async with self.runtime.db.session() as db:
-                count = (await db.exec(select(func.count()).select_from(Ticket))).one()
+                count = (await db.exec(_TICKETS_ISSUED)).scalar_one()
                 ticket = Ticket(number=f"Т-{count + 1:03d}", reglament=reglament_id,
                                 issued_us=to_us(await self.runtime.now()))
-                db.add(ticket)
                 try:
+                    await db.exec(_ADD_TICKET, params={column: getattr(ticket, column) for column in _TICKET_COLUMNS})
                     await db.commit()
                     break
                 except IntegrityError:
@@ -202,7 +227,7 @@ class FrontOffice:
                 "en": str(exc)}, field="channel") from None
         self._check_entries(request, reglament)
         async with self.runtime.db.session() as db:
-            ticket = await db.get(Ticket, request.ticket)
+            ticket = (await db.exec(_TICKET, params={"at_number": request.ticket})).first()
             if ticket is not None and (problem := booking_problem(ticket, request.applicant_iin)):
                 raise FrontOfficeError(422, "invalid_request", {"kk": "Талон басқа өтініш берушіге брондалған",
                                                                 "ru": "Талон забронирован другим заявителем",
@@ -219,10 +244,11 @@ class FrontOffice:
                 representative_iin=request.representative.iin if request.representative else None,
                 entry=request.model_dump_json(), status="in_front_office", created_us=to_us(await self.runtime.now()),
             )
-            ticket.used_by = application.id
-            db.add_all([application, ticket])
+            # as the ORM's flush did: the application inserted, then the ticket marked used
+            await db.exec(_ADD_APPLICATION, params={column: getattr(application, column)
+                                                    for column in _APPLICATION_COLUMNS})
+            await db.exec(_USE_TICKET, params={"at_number": ticket.number, "by_application": application.id})
             await db.commit()
-            await db.refresh(application)
         inputs: dict[str, Any] = {"taken": Taken(application, request, session)}
         await self.engine.start(reglament, channel.name, application_id=application.id, inputs=inputs)
         view = await self.view(application.id)
@@ -248,13 +274,14 @@ class FrontOffice:
     async def taken(self, application_id: str) -> Taken:
         """An application as taken here, read from the workstation's records."""
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
-            if application is None:
+            found = (await db.exec(_APPLICATION, params={"at_id": application_id})).mappings().first()
+            if found is None:
                 raise LookupError(f"no front-office application {application_id}")
-            operator = await db.get(OperatorSession, application.session_id)
+            application = FrontApplication(**found)
+            operator = (await db.exec(_SESSION, params={"at_id": application.session_id})).mappings().first()
         if operator is None:
             raise LookupError(f"application {application_id}: no operator session {application.session_id}")
-        return Taken(application, FrontRequest.model_validate_json(application.entry), operator)
+        return Taken(application, FrontRequest.model_validate_json(application.entry), OperatorSession(**operator))
 
     @staticmethod
     def missing_documents(reglament: Reglament, request: FrontRequest) -> list[Document]:
@@ -269,19 +296,21 @@ class FrontOffice:
         receipt for the applicant, the provider's registration number, the result handed over."""
         at = at or await self.runtime.now()
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
+            application = (await db.exec(_NOTED, params={"at_id": application_id})).first()
             if application is None:
                 raise LookupError(f"no front-office application {application_id}")
-            if status:
-                application.status = status
-            if registration:
-                application.registration_number = registration
-            if handed:
-                application.handed_us = to_us(at)
+            changed: dict[str, Any] = {}  # the columns whose values change, and only those (as a flush)
+            if status and status != application.status:
+                changed["status"] = status
+            if registration and registration != application.registration_number:
+                changed["registration_number"] = registration
+            if handed and to_us(at) != application.handed_us:
+                changed["handed_us"] = to_us(at)
             if receipt:
                 receipt["at"] = to_local(at).isoformat()
-                application.receipts = json.dumps([*json.loads(application.receipts), receipt], ensure_ascii=False)
-            db.add(application)
+                changed["receipts"] = json.dumps([*json.loads(application.receipts), receipt], ensure_ascii=False)
+            if changed:
+                await db.exec(_CHANGE_APPLICATION, params={"at_id": application_id, **changed})
             await db.commit()
 
     def _request_document(self, taken: Taken, reglament: Reglament, *, scanned: bool) -> dict[str, Any]:
@@ -303,14 +332,13 @@ class FrontOffice:
         return {k: v for k, v in document.items() if v is not None}
 
     async def _store_request(self, taken: Taken, document: dict[str, Any], signature: str | None) -> None:
+        stored = json.dumps(document, ensure_ascii=False)
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, taken.application.id)
-            assert application is not None
-            application.request_document = json.dumps(document, ensure_ascii=False)
-            application.request_signature = signature
-            db.add(application)
+            changed = await db.exec(_STORE_REQUEST, params={"at_id": taken.application.id, "new_document": stored,
+                                                            "new_signature": signature})
+            assert changed.rowcount == 1
             await db.commit()
-        taken.application.request_document, taken.application.request_signature = application.request_document, signature
+        taken.application.request_document, taken.application.request_signature = stored, signature
 
     async def fill_in(self, taken: Taken, reglament: Reglament) -> dict[str, Any]:
         """The request form with the applicant's (and the representative's) data, not yet scanned
@@ -389,8 +417,7 @@ class FrontOffice:
         receipt = {"type": "acceptance-receipt", **ACCEPTED, "registrationNumber": registered["registrationNumber"],
                    "resultDue": registered["resultDue"], "ticket": document.get("frontOffice", {}).get("ticket")}
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
-            handed_already = application is not None and application.status == "result"
+            handed_already = (await db.exec(_STATUS_OF, params={"at_id": application_id})).scalar() == "result"
         await self.note(application_id, None, status=None if handed_already else "in_progress", receipt=receipt,
                         registration=registered["registrationNumber"])
 
@@ -402,7 +429,7 @@ class FrontOffice:
         if not isinstance(data.get("document"), dict) or not isinstance(data.get("signature"), str):
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
+            application = (await db.exec(_APPLICATION, params={"at_id": application_id})).first()
         if application is None:
             raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no front-office application {application_id}")
         if (application.result_signature == data["signature"] and application.result_document
@@ -419,16 +446,15 @@ class FrontOffice:
             raise ProviderError(ErrorCode.PROVIDER_REFUSED, f"application {application_id} takes no result now: "
                                                             f"its walk stands at a step of {position.system}")
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
-            assert application is not None
-            application.result_document = json.dumps(data["document"], ensure_ascii=False)
-            application.result_signature = data["signature"]
+            changed: dict[str, Any] = {"result_document": json.dumps(data["document"], ensure_ascii=False),
+                                       "result_signature": data["signature"]}
             ended = position is not None and position.done
             if ended:
                 # the channel ended at the provider's step (a refusal it sends on): the result is
                 # the applicant's to collect, no step of the front office follows
-                application.status = "result"
-            db.add(application)
+                changed["status"] = "result"
+            updated = await db.exec(_CHANGE_APPLICATION, params={"at_id": application_id, **changed})
+            assert updated.rowcount == 1
             await db.commit()
         if ended:
             return {"applicationId": application_id, "received": True}
@@ -458,7 +484,7 @@ class FrontOffice:
 
     async def view(self, application_id: str) -> dict[str, Any]:
         async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
+            application = (await db.exec(_APPLICATION, params={"at_id": application_id})).first()
         if application is None:
             raise FrontOfficeError(404, "not_found", {"kk": "Өтініш табылмады", "ru": "Заявление не найдено",
                                                       "en": "No such application"})

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -43,6 +44,36 @@ from runtime.notices import keep_notice, notices_of
 
 SYSTEM = "portal"
 _ITERATIONS = 100_000
+
+# The statements of the portal's hot paths, built once: they run for every application (its
+# log-in, request, statuses and cabinet views), and an ORM statement built at each call costs
+# several times a prebuilt one (docs/performance.md, "Whole applications").
+_APPLICATIONS = Application.__table__
+_HISTORY = StatusEvent.__table__
+_SESSIONS = PortalSession.__table__
+_GUARDS = LoginGuard.__table__
+_CHALLENGES = RegistrationChallenge.__table__
+_AT_APPLICATION = _APPLICATIONS.c.id == bindparam("at_id")
+_APPLICATION = core_select(_APPLICATIONS).where(_AT_APPLICATION)
+_REQUEST = core_select(_APPLICATIONS.c.request_document, _APPLICATIONS.c.request_signature).where(_AT_APPLICATION)
+_REGISTERED = update(_APPLICATIONS).where(_AT_APPLICATION).values(
+    registration_number=bindparam("new_number"), due_us=bindparam("new_due_us"))
+_RESULT = update(_APPLICATIONS).where(_AT_APPLICATION).values(
+    result_document=bindparam("new_document"), result_signature=bindparam("new_signature"))
+_STATUS = update(_APPLICATIONS).where(_AT_APPLICATION).values(status=bindparam("new_status"))
+_STATUS_REFUSED = update(_APPLICATIONS).where(_AT_APPLICATION).values(
+    status=bindparam("new_status"), refusal=bindparam("new_refusal"))
+_HISTORY_OF = (core_select(_HISTORY).where(_HISTORY.c.application_id == bindparam("of_application"))
+               .order_by(_HISTORY.c.id))
+_ADD_STATUS_EVENT = insert(_HISTORY)
+_SESSION = core_select(_SESSIONS).where(_SESSIONS.c.id == bindparam("at_id"))
+_ADD_SESSION = insert(_SESSIONS)
+_LOCKED_UNTIL = core_select(_GUARDS.c.locked_until_us).where(_GUARDS.c.iin == bindparam("of_iin"))
+_AT_CHALLENGE = _CHALLENGES.c.nonce == bindparam("at_nonce")
+_CHALLENGE = core_select(_CHALLENGES.c.expires_us).where(_AT_CHALLENGE)
+_TAKE_CHALLENGE = update(_CHALLENGES).where(_AT_CHALLENGE, _CHALLENGES.c.used_us.is_(None)).values(
+    used_us=bindparam("now_us"), used_by_iin=bindparam("by_iin"))
+_CHALLENGE_SIGNER = update(_CHALLENGES).where(_AT_CHALLENGE).values(certificate_serial=bindparam("serial"))
 
 
 def hash_password(password: str) -> str:
@@ -167,13 +198,11 @@ class Portal:
         now = await self.runtime.now()
         now_us = to_us(now)
         async with self.runtime.db.session() as session:
-            challenge = await session.get(RegistrationChallenge, body.challenge)
+            challenge = (await session.exec(_CHALLENGE, params={"at_nonce": body.challenge})).first()
             if challenge is None:
                 raise PortalError(422, "challenge_refused", CHALLENGE_UNKNOWN, field="challenge")
             taken = await session.exec(  # one registration takes it, whatever becomes of it
-                update(RegistrationChallenge)
-                .where(RegistrationChallenge.nonce == body.challenge, RegistrationChallenge.used_us.is_(None))  # type: ignore[union-attr]
-                .values(used_us=now_us, used_by_iin=body.iin)
+                _TAKE_CHALLENGE, params={"at_nonce": body.challenge, "now_us": now_us, "by_iin": body.iin}
             )
             await session.commit()
         if taken.rowcount != 1:
@@ -211,10 +240,8 @@ class Portal:
                     field="iin",
                 ) from None
         async with self.runtime.db.session() as session:
-            await session.exec(
-                update(RegistrationChallenge).where(RegistrationChallenge.nonce == body.challenge)
-                .values(certificate_serial=signer.get("serial_hex"))
-            )
+            await session.exec(_CHALLENGE_SIGNER, params={"at_nonce": body.challenge,
+                                                          "serial": signer.get("serial_hex")})
             await session.commit()
         return {"iin": body.iin, "registered": True, "certificate": signer.get("serial_hex")}
 
@@ -276,7 +303,7 @@ class Portal:
     async def locked_until(self, iin: str) -> datetime | None:
         """Until when (local time) the account of ``iin`` is locked, if it is now."""
         async with self.runtime.db.session() as session:
-            guard = await session.get(LoginGuard, iin)
+            guard = (await session.exec(_LOCKED_UNTIL, params={"of_iin": iin})).first()
         if guard is None or guard.locked_until_us is None:
             return None
         if guard.locked_until_us <= to_us(await self.runtime.now()):
@@ -316,21 +343,19 @@ class Portal:
                 await self._refuse_log_in(body.iin, session_id)
             account_iin = account.iin
         async with self.runtime.db.session() as session:
-            session.add(
-                PortalSession(
-                    id=session_id, iin=account_iin, created_us=to_us(await self.runtime.now()),
-                    reglament=reglament.id if reglament else None,
-                )
-            )
+            await session.exec(_ADD_SESSION, params={
+                "id": session_id, "iin": account_iin, "created_us": to_us(await self.runtime.now()),
+                "reglament": reglament.id if reglament else None,
+            })
             await session.commit()
         return LoginResult(session_id, account_iin)
 
     async def session_of(self, token: str | None) -> PortalSession:
         if token:
             async with self.runtime.db.session() as session:
-                found = await session.get(PortalSession, token)
+                found = (await session.exec(_SESSION, params={"at_id": token})).mappings().first()
             if found is not None:
-                return found
+                return PortalSession(**found)
         raise PortalError(
             401, "not_authorised",
             {"kk": "Порталда авторизациялану қажет", "ru": "Требуется авторизация на портале",
@@ -463,7 +488,7 @@ class Portal:
         """Send the application's signed request through ЭҮШ to the provider; keep the
         registration it answers."""
         async with self.runtime.db.session() as session:
-            application = await session.get(Application, application_id)
+            application = (await session.exec(_REQUEST, params={"at_id": application_id})).first()
         assert application is not None
         signed = {"document": json.loads(application.request_document), "signature": application.request_signature}
         reply = await self.runtime.gateway().send(
@@ -475,11 +500,11 @@ class Portal:
         )
         registered = reply.responseData.data
         async with self.runtime.db.session() as session:
-            stored = await session.get(Application, application_id)
-            assert stored is not None
-            stored.registration_number = registered["registrationNumber"]
-            stored.due_us = to_us(datetime.fromisoformat(registered["resultDue"]))
-            session.add(stored)
+            stored = await session.exec(_REGISTERED, params={
+                "at_id": application_id, "new_number": registered["registrationNumber"],
+                "new_due_us": to_us(datetime.fromisoformat(registered["resultDue"])),
+            })
+            assert stored.rowcount == 1
             await session.commit()
         await self.set_status(application_id, "in_progress", f"тіркеу нөмірі {registered['registrationNumber']}")
 
@@ -497,16 +522,15 @@ class Portal:
         if not isinstance(document, dict) or not isinstance(signature, str):
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
         async with self.runtime.db.session() as session:
-            application = await session.get(Application, application_id)
+            application = (await session.exec(_APPLICATION, params={"at_id": application_id})).first()
             if application is None:
                 raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
             if (application.result_signature == signature and application.result_document
                     and json.loads(application.result_document) == document):
                 # the same result again: the provider tried again after an answer was lost on the way
                 return {"applicationId": application_id, "delivered": True, "already": True}
-            application.result_document = json.dumps(document, ensure_ascii=False)
-            application.result_signature = signature
-            session.add(application)
+            await session.exec(_RESULT, params={"at_id": application_id, "new_signature": signature,
+                                                "new_document": json.dumps(document, ensure_ascii=False)})
             await session.commit()
         await keep_stage_result(self, application_id, document, signature)  # a service in stages
         reglament = get_reglament(application.reglament)
@@ -520,19 +544,13 @@ class Portal:
 
     async def application_view(self, application_id: str, iin: str) -> dict[str, Any]:
         async with self.runtime.db.session() as session:
-            application = await session.get(Application, application_id)
+            application = (await session.exec(_APPLICATION, params={"at_id": application_id})).first()
             if application is None or application.iin != iin:
                 raise PortalError(
                     404, "not_found",
                     {"kk": "Өтініш табылмады", "ru": "Заявление не найдено", "en": "No such application"},
                 )
-            history = (
-                await session.exec(
-                    select(StatusEvent)
-                    .where(StatusEvent.application_id == application_id)
-                    .order_by(StatusEvent.id)
-                )
-            ).all()
+            history = (await session.exec(_HISTORY_OF, params={"of_application": application_id})).all()
         view: dict[str, Any] = {
             "id": application.id,
             "reglament": application.reglament,
@@ -583,18 +601,16 @@ class Portal:
         self, application_id: str, status: str, note: str, refusal: dict[str, str] | None = None
     ) -> None:
         async with self.runtime.db.session() as session:
-            application = await session.get(Application, application_id)
-            assert application is not None
-            application.status = status
-            if refusal is not None:
-                application.refusal = json.dumps(refusal, ensure_ascii=False)
-            session.add(application)
-            session.add(
-                StatusEvent(
-                    application_id=application_id, status=status,
-                    at_us=to_us(await self.runtime.now()), note=note,
-                )
-            )
+            at_us = to_us(await self.runtime.now())
+            if refusal is None:
+                changed = await session.exec(_STATUS, params={"at_id": application_id, "new_status": status})
+            else:
+                changed = await session.exec(_STATUS_REFUSED, params={
+                    "at_id": application_id, "new_status": status,
+                    "new_refusal": json.dumps(refusal, ensure_ascii=False)})
+            assert changed.rowcount == 1
+            await session.exec(_ADD_STATUS_EVENT, params={"application_id": application_id, "status": status,
+                                                          "at_us": at_us, "note": note})
             await session.commit()
 
     # ---- notices outside the reglament's steps (EPORTAL_CabinetNotification) ------------------
