@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam, update
 from sqlmodel import select
 
 from e_sobes.aid import CONSENT_SERVICES, HousingAid, explanation, params_of
@@ -63,6 +64,26 @@ SERVICE_ID = "ESOBES_HousingAidApplication"
 STATUS_SERVICE_ID = "ESOBES_ApplicationStatus"
 PREFIX = "ESB"
 SYSTEM = "e_sobes"
+
+# A case's update, built once for each set of columns changed: every application's case is
+# updated at each of its steps, and an ORM read, change and flush costs several times a prebuilt
+# UPDATE (docs/performance.md, "Whole applications").
+_CASES = AidCase.__table__
+_CASE_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _case_update(names: tuple[str, ...]):
+    """The UPDATE of these columns of a case, by its application, returning the row."""
+    statement = _CASE_UPDATES.get(names)
+    if statement is None:
+        unknown = [name for name in names if name not in _CASES.c]
+        if unknown:
+            raise ValueError(f"{_CASES.name} has no column {unknown[0]!r}")
+        statement = _CASE_UPDATES[names] = (
+            update(_CASES).where(_CASES.c.application_id == bindparam("at_application"))
+            .values({name: bindparam(f"new_{name}") for name in names}).returning(*_CASES.columns)
+        )
+    return statement
 
 
 def provided_reglaments() -> list[Reglament]:
@@ -430,15 +451,16 @@ class ESobes:
         return found
 
     async def update_case(self, application_id: str | None, **fields: Any) -> AidCase:
+        """Set ``fields`` of the case: one UPDATE of those columns, the row as it is now returned."""
+        statement = _case_update(tuple(fields))
         async with self.runtime.db.session() as session:
-            stored = await session.get(AidCase, str(application_id))
-            if stored is None:
+            found = (await session.exec(statement, params={
+                "at_application": str(application_id), **{f"new_{name}": value for name, value in fields.items()},
+            })).mappings().one_or_none()
+            if found is None:
                 raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")
-            for name, value in fields.items():
-                setattr(stored, name, value)
-            session.add(stored)
             await session.commit()
-            await session.refresh(stored)
+        stored = AidCase(**found)
         if "state" in fields:
             await self._set_registration_status(stored)
         return stored

@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -44,6 +45,42 @@ from simulation.topology import regional_gateway
 from runtime import SystemRuntime
 
 SYSTEM = "provider_ws"
+
+# The statements of a case's hot paths, built once: every application's case is registered,
+# read at every step, updated several times, and an ORM statement built at each call costs
+# several times a prebuilt one (docs/performance.md, "Whole applications").
+_CASES = CaseRecord.__table__
+_CASE_COLUMNS = tuple(column.name for column in _CASES.columns)
+_CASE = core_select(_CASES).where(_CASES.c.application_id == bindparam("of_application"))
+_ADD_CASE = insert(_CASES)
+_CASE_UPDATES: dict[tuple[str, ...], Any] = {}
+"""UPDATE … RETURNING the case, one for each set of columns changed, built at its first use."""
+_QUEUE = QueueEntry.__table__
+_ENTRY_OF = core_select(_QUEUE).where(_QUEUE.c.application_id == bindparam("of_application"))
+_REGISTERS = DeliveryRegister.__table__
+_ADD_REGISTER = insert(_REGISTERS)
+_UNRECEIVED_REGISTER = (
+    core_select(_REGISTERS)
+    .where(_REGISTERS.c.application_id == bindparam("of_application"), _REGISTERS.c.receipt.is_(None))
+    .order_by(_REGISTERS.c.id).limit(1)
+)
+_RECEIVE_REGISTER = update(_REGISTERS).where(_REGISTERS.c.id == bindparam("at_id")).values(
+    verdict=bindparam("new_verdict"), receipt=bindparam("new_receipt"),
+    receipt_signature=bindparam("new_receipt_signature"))
+
+
+def _case_update(names: tuple[str, ...]):
+    """The UPDATE of these columns of a case, by its application, returning the row."""
+    statement = _CASE_UPDATES.get(names)
+    if statement is None:
+        unknown = [name for name in names if name not in _CASES.c]
+        if unknown:
+            raise ValueError(f"{_CASES.name} has no column {unknown[0]!r}")
+        statement = _CASE_UPDATES[names] = (
+            update(_CASES).where(_CASES.c.application_id == bindparam("at_application"))
+            .values({name: bindparam(f"new_{name}") for name in names}).returning(*_CASES.columns)
+        )
+    return statement
 
 
 class StaffError(Exception):
@@ -244,8 +281,8 @@ class ProviderWorkstation:
             registered_us=to_us(now),
         )
         async with self.runtime.db.session() as session:
-            session.add(case)
             try:
+                await session.exec(_ADD_CASE, params={column: getattr(case, column) for column in _CASE_COLUMNS})
                 await session.commit()
             except IntegrityError:
                 raise ProviderError(
@@ -255,7 +292,7 @@ class ProviderWorkstation:
         if isinstance(carried, dict) and isinstance(carried.get("document"), dict) \
                 and isinstance(carried.get("signature"), str):  # a courier brought it: kept until registered
             async with self.runtime.db.session() as session:
-                session.add(DeliveryRegister(
+                await session.exec(_ADD_REGISTER, params=dict(
                     application_id=case.application_id, number=str(carried["document"].get("number", "")),
                     document=json.dumps(carried["document"], ensure_ascii=False), signature=carried["signature"],
                     arrived_us=to_us(now)))
@@ -363,22 +400,22 @@ class ProviderWorkstation:
 
     async def case(self, application_id: str | None) -> CaseRecord:
         async with self.runtime.db.session() as session:
-            found = (await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))).first()
+            found = (await session.exec(_CASE, params={"of_application": application_id})).mappings().first()
         if found is None:
             raise StaffError(404, f"no case {application_id}")
-        return found
+        return CaseRecord(**found)
 
     async def update_case(self, application_id: str | None, **fields: Any) -> CaseRecord:
+        """Set ``fields`` of the case: one UPDATE of those columns, the row as it is now returned."""
+        statement = _case_update(tuple(fields))
         async with self.runtime.db.session() as session:
-            stored = (await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))).first()
+            stored = (await session.exec(statement, params={
+                "at_application": application_id, **{f"new_{name}": value for name, value in fields.items()},
+            })).mappings().one_or_none()
             if stored is None:
                 raise StaffError(404, f"no case {application_id}")
-            for name, value in fields.items():
-                setattr(stored, name, value)
-            session.add(stored)
             await session.commit()
-            await session.refresh(stored)
-        return stored
+        return CaseRecord(**stored)
 
     # ---- the provider's check ------------------------------------------------------------------
 
@@ -473,9 +510,7 @@ class ProviderWorkstation:
         decision, a contract; of ``stage`` for a service in stages), the notification with the
         place in the queue, or the reasoned refusal."""
         async with self.runtime.db.session() as session:
-            entry = (
-                await session.exec(select(QueueEntry).where(QueueEntry.application_id == case.application_id))
-            ).first()
+            entry = (await session.exec(_ENTRY_OF, params={"of_application": case.application_id})).first()
         document: dict[str, Any] = {
             "type": "notification" if case.decision == "approved" else "refusal",
             "reglament": reglament.id,
@@ -618,7 +653,7 @@ class ProviderWorkstation:
             registered_us=to_us(now),
         )
         async with self.runtime.db.session() as session:
-            session.add(case)
+            await session.exec(_ADD_CASE, params={column: getattr(case, column) for column in _CASE_COLUMNS})
             await session.commit()
         position = await self.engine.start(reglament, channel, application_id=application_id, at=now)
         return {"applicationId": application_id, "registrationNumber": registration, "channel": channel,
@@ -660,10 +695,7 @@ class ProviderWorkstation:
         and kept with the register. Its view, both signatures checked."""
         case = await self.case(application_id)
         async with self.runtime.db.session() as session:
-            row = (await session.exec(select(DeliveryRegister).where(
-                DeliveryRegister.application_id == case.application_id,
-                DeliveryRegister.receipt == None)  # noqa: E711 -- SQL IS NULL
-                .order_by(DeliveryRegister.id))).first()
+            row = (await session.exec(_UNRECEIVED_REGISTER, params={"of_application": case.application_id})).first()
         if row is None:
             raise StaffError(409, f"{case.application_id}: no delivery register came with the request to register")
         register = json.loads(row.document)
@@ -684,11 +716,10 @@ class ProviderWorkstation:
         }
         receipt_signature = await self.sign(receipt)
         async with self.runtime.db.session() as session:
-            stored = await session.get(DeliveryRegister, row.id)
-            assert stored is not None
-            stored.verdict, stored.receipt, stored.receipt_signature = (
-                checked.verdict.code, json.dumps(receipt, ensure_ascii=False), receipt_signature)
-            session.add(stored)
+            received = await session.exec(_RECEIVE_REGISTER, params={
+                "at_id": row.id, "new_verdict": checked.verdict.code,
+                "new_receipt": json.dumps(receipt, ensure_ascii=False), "new_receipt_signature": receipt_signature})
+            assert received.rowcount == 1
             await session.commit()
         views = await delivery_registers(self.runtime, case.application_id)
         return next(v for v in views if v["number"] == row.number and v["receipt"] is not None)

@@ -21,7 +21,7 @@ from typing import Any
 
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
-from sqlmodel import select
+from sqlalchemy import bindparam, insert, select
 
 from registries.models import (
     AccessRecord,
@@ -61,6 +61,23 @@ record their consents yet."""
 CONSENT_DAYS = 365
 """How long a recorded consent lasts (the simulator's own: a year, the longest a housing-aid
 assignment runs before it is applied for again)."""
+
+# The statements of every lookup, built once: the path runs for every application (several
+# lookups each, every one logged), and an ORM statement built at each call costs several times a
+# prebuilt one (docs/performance.md, "Whole applications").
+_DOCUMENT_OF = {
+    table: select(table.__table__.c.document).where(table.__table__.c.iin == bindparam("of_iin"))
+    for table in (PersonRecord, AddressHistory, RealEstateRights, IncomeRecord, Tenancy)
+}
+_CONSENTS = ConsentRecord.__table__
+_CONSENT = select(_CONSENTS.c.covered, _CONSENTS.c.granted_to, _CONSENTS.c.services, _CONSENTS.c.valid_to_us).where(
+    _CONSENTS.c.consent_ref == bindparam("of_reference"))
+_OCCUPANTS = AddressOccupant.__table__
+_OCCUPANTS_AT = (
+    select(_OCCUPANTS.c.iin, _OCCUPANTS.c.begin_date).where(_OCCUPANTS.c.ar_code == bindparam("of_ar_code"))
+    .order_by(_OCCUPANTS.c.begin_date, _OCCUPANTS.c.iin)
+)
+_ADD_ACCESS = insert(AccessRecord.__table__)
 
 
 def _iin(data: Any, field: str) -> str:
@@ -123,9 +140,9 @@ class Registries:
             if service in CONSENT_REQUIRED and str(consent).startswith(CONSENT_PREFIX):
                 await self._recorded_consent_covers(str(consent), subject, request)
             async with self.runtime.db.session() as session:
-                record = await session.get(table, subject)
-            await self._audit(request, subject, consent, "found" if record else "not found")
-            return subject, None if record is None else json.loads(record.document)
+                document = (await session.exec(_DOCUMENT_OF[table], params={"of_iin": subject})).scalar()
+            await self._audit(request, subject, consent, "found" if document is not None else "not found")
+            return subject, None if document is None else json.loads(document)
         except ProviderError as refusal:
             await self._audit(request, subject, consent, f"refused: {refusal.code}")
             raise
@@ -133,23 +150,21 @@ class Registries:
     async def _audit(self, request: Incoming, subject: str | None, consent: Any, outcome: str) -> None:
         info = request.info
         async with self.runtime.db.session() as session:
-            session.add(
-                AccessRecord(
-                    registry_name=SERVICES.get(info.serviceId, info.serviceId), service_id=info.serviceId,
-                    requester=request.signer.get("common_name") or info.sender.senderId, hop=request.hop,
-                    purpose=info.serviceId,
-                    consent_ref=consent if isinstance(consent, str) else None,
-                    correlation_id=info.correlationId, subject_iin=subject,
-                    at_us=to_us(await self.runtime.now()), outcome=outcome,
-                )
-            )
+            await session.exec(_ADD_ACCESS, params={
+                "registry_name": SERVICES.get(info.serviceId, info.serviceId), "service_id": info.serviceId,
+                "requester": request.signer.get("common_name") or info.sender.senderId, "hop": request.hop,
+                "purpose": info.serviceId,
+                "consent_ref": consent if isinstance(consent, str) else None,
+                "correlation_id": info.correlationId, "subject_iin": subject,
+                "at_us": to_us(await self.runtime.now()), "outcome": outcome,
+            })
             await session.commit()
 
     async def _recorded_consent_covers(self, reference: str, subject: str, request: Incoming) -> None:
         """A recorded consent covers this request: the person, the requester, the service, today;
         ``Provider.ConsentRequired`` saying which does not hold otherwise."""
         async with self.runtime.db.session() as session:
-            record = await session.get(ConsentRecord, reference)
+            record = (await session.exec(_CONSENT, params={"of_reference": reference})).first()
         service, requester = request.info.serviceId, request.info.sender.senderId
         problem = None
         if record is None:
@@ -260,10 +275,7 @@ class Registries:
         registered: list[dict[str, Any]] = []
         if current and current.get("arCode"):
             async with self.runtime.db.session() as session:
-                rows = (await session.exec(
-                    select(AddressOccupant).where(AddressOccupant.ar_code == str(current["arCode"]))
-                    .order_by(AddressOccupant.begin_date, AddressOccupant.iin)  # type: ignore[arg-type]
-                )).all()
+                rows = (await session.exec(_OCCUPANTS_AT, params={"of_ar_code": str(current["arCode"])})).all()
             registered = [{"iin": row.iin, "beginDate": row.begin_date or None} for row in rows]
         return {"result": RESULT_OK, "iin": iin, "addresses": history["addresses"],
                 "currentAddress": current, "daysAtCurrentAddress": days, "registeredPersons": registered}
