@@ -37,24 +37,21 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         self.interceptors: list[Interceptor] = []
         self._network: httpx.AsyncHTTPTransport | None = None
         self._addresses: set[tuple[str, int]] | None = None
-        self._apps: dict[tuple[str, int], FastAPI] = {}
         self._targets: dict[str, tuple[tuple[str, int], bytes, str, bytes, bytes]] = {}
         """(address, Host header, path, raw path, query) of each URL posted to, parsed once."""
 
     def mount(self, system: str, app: FastAPI) -> None:
         url = httpx.URL(self.settings.url_of(system))
         self._routes[(url.host, url.port or 80)] = httpx.ASGITransport(app=app)
-        self._apps[(url.host, url.port or 80)] = app
 
     def unmount(self, system: str) -> None:
         url = httpx.URL(self.settings.url_of(system))
         self._routes.pop((url.host, url.port or 80), None)
-        self._apps.pop((url.host, url.port or 80), None)
 
     async def post_bytes(self, url: str, content: bytes, headers: dict[str, str]) -> tuple[int, bytes] | None:
         """POST ``content`` to a system of this run and read its whole answer: (status, body); None
         where only :meth:`handle_async_request` may carry it (an interceptor is set, or ``url`` is
-        not a system started here).
+        not an app started here: another address, or a transport a test put in a system's place).
 
         The systems' hops to one another (a gateway passing a message on, a system sending through
         its gateway) come here: straight into the app, as httpx's ASGI transport would call it,
@@ -73,9 +70,10 @@ class InProcessTransport(httpx.AsyncBaseTransport):
             if len(self._targets) < 1024:
                 self._targets[url] = target
         address, host, path, raw_path, query = target
-        app = self._apps.get(address)
-        if app is None:
+        route = self._routes.get(address)
+        if not isinstance(route, httpx.ASGITransport):  # not started here, or a tester's stand-in
             return None
+        app = route.app
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
             "headers": [(b"host", host), (b"content-length", str(len(content)).encode("ascii")),

@@ -76,6 +76,13 @@ async def test_an_address_not_started_here_is_left_to_the_httpx_path(transport, 
     assert await transport.post_bytes(settings.url_of("portal") + "/echo", b"", {}) is None
 
 
+async def test_a_transport_put_in_a_systems_place_answers_instead(transport, settings):
+    stand_in = httpx.MockTransport(lambda request: httpx.Response(418, content=b"stand-in"))
+    url = httpx.URL(settings.url_of("gateway"))
+    transport._routes[(url.host, url.port)] = stand_in
+    assert await transport.post_bytes(settings.url_of("gateway") + "/echo", b"", {}) is None
+
+
 async def test_an_interceptor_sees_every_hop(transport, settings):
     seen: list[bytes] = []
 
