@@ -212,6 +212,7 @@ class SystemRuntime:
                     self.http,
                     policy=self.settings.revocation_policy,
                     freshness=timedelta(seconds=self.settings.ocsp_freshness),
+                    post=self.post_bytes,
                 ),
                 policy=self.settings.revocation_policy,
             )

@@ -564,8 +564,11 @@ class RevocationChecker:
     where they go; ``timeout`` overrides its timeout). ``responder_url``, when
     given, is used instead of each certificate's AIA OCSP address. ``nonce`` makes
     the request nonces (16 random bytes by default). ``clock_skew`` is the
-    tolerance on the response's thisUpdate / nextUpdate. See the module
-    docstring for the caching and failure rules.
+    tolerance on the response's thisUpdate / nextUpdate. ``post``, when given,
+    sends the requests to plain ``http://`` responders instead of ``client``
+    where no ``timeout`` is set: a system's own hop client, which raises httpx's errors and costs far less
+    (``SystemRuntime.post_bytes``). See the module docstring for the caching and
+    failure rules.
     """
 
     def __init__(
@@ -578,6 +581,7 @@ class RevocationChecker:
         timeout: float | None = None,
         clock_skew: timedelta = timedelta(minutes=5),
         nonce: Callable[[], bytes] = lambda: os.urandom(16),
+        post: Callable[[str, bytes, dict[str, str]], Awaitable[tuple[int, bytes]]] | None = None,
     ) -> None:
         if policy not in ("hard-fail", "soft-fail"):
             raise ValueError(f"policy must be 'hard-fail' or 'soft-fail', got {policy!r}")
@@ -590,6 +594,7 @@ class RevocationChecker:
         self.timeout = timeout
         self.clock_skew = clock_skew
         self._nonce = nonce
+        self._post = post
         self._cache: dict[tuple[bytes, int], RevocationStatus] = {}
         # each cached answer as it is handed out again (source "cache"), made once per answer
         self._replies: dict[tuple[bytes, int], RevocationStatus] = {}
@@ -714,17 +719,21 @@ class RevocationChecker:
         headers = {"Content-Type": OCSP_REQUEST_CONTENT_TYPE, "Accept": OCSP_RESPONSE_CONTENT_TYPE}
         post: Callable[..., Awaitable[httpx.Response]] = self.client.post
         try:
-            if self.timeout is not None:
-                reply = await post(url, content=body, headers=headers, timeout=self.timeout)
+            if self._post is not None and self.timeout is None and url.startswith("http://"):
+                status, content = await self._post(url, body, headers)
             else:
-                reply = await post(url, content=body, headers=headers)
+                if self.timeout is not None:
+                    reply = await post(url, content=body, headers=headers, timeout=self.timeout)
+                else:
+                    reply = await post(url, content=body, headers=headers)
+                status, content = reply.status_code, reply.content
         except httpx.TimeoutException as exc:
             raise _ResponderFailure(f"timeout asking {url}: {type(exc).__name__}") from None
         except httpx.HTTPError as exc:
             raise _ResponderFailure(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
-        if reply.status_code != 200:
-            raise _ResponderFailure(f"{url} answered HTTP {reply.status_code}")
-        return self._read(reply.content, request, nonce, issuer, at, url)
+        if status != 200:
+            raise _ResponderFailure(f"{url} answered HTTP {status}")
+        return self._read(content, request, nonce, issuer, at, url)
 
     def _read(
         self,
