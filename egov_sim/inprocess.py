@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from simulation.access import TOKEN_HEADER
 from simulation.credentials import RunCredentials
-from simulation.settings import Settings
+from simulation.settings import Settings, without
 from simulation.topology import START_ORDER, SYSTEMS
 
 Interceptor = Callable[[httpx.Request], Awaitable[httpx.Request | None] | httpx.Request | None]
@@ -37,6 +37,7 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         self.interceptors: list[Interceptor] = []
         self._network: httpx.AsyncHTTPTransport | None = None
         self._addresses: set[tuple[str, int]] | None = None
+        self._direct = not without("inprocesshops")  # else every hop goes through httpx's ASGI transport
         self._targets: dict[str, tuple[tuple[str, int], bytes, str, bytes, bytes]] = {}
         """(address, Host header, path, raw path, query) of each URL posted to, parsed once."""
 
@@ -59,7 +60,7 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         hop itself (docs/performance.md, "Whole applications"). An error of the app is raised here
         as the ASGI transport raises it.
         """
-        if self.interceptors:
+        if self.interceptors or not self._direct:
             return None
         target = self._targets.get(url)
         if target is None:

@@ -96,3 +96,10 @@ async def test_an_interceptor_sees_every_hop(transport, settings):
         answer = await client.post(url, content=b"watched")
     assert answer.json()["body"] == "watched"
     assert seen == [b"watched"]
+
+
+async def test_turned_off_for_measuring_every_hop_goes_the_httpx_way(settings, monkeypatch):
+    monkeypatch.setenv("EGOV_SIM_WITHOUT", "inprocesshops")
+    transport = InProcessTransport(settings)
+    transport.mount("gateway", _app())
+    assert await transport.post_bytes(settings.url_of("gateway") + "/echo", b"", {}) is None
