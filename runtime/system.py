@@ -21,7 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import MetaData
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.routing import Match
 
 from gateway_protocol import fastlane
@@ -325,6 +326,25 @@ def system_app(
                 "fields": [{"field": "body", "problem": problem}],
             },
             status_code=422,
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # the database refused or dropped the connection (PostgreSQL's connection limit, a
+        # restart), or SQLite's lock stayed taken past the busy timeout: the system is there but
+        # cannot work now -- a 503 that says so, not a 500
+        problem = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, problem)
+        return JSONResponse(
+            {
+                "error": "storage_unavailable",
+                "message": f"{name} cannot reach its database now; try again shortly ({problem})",
+                "message_kk": "Жүйенің дерекқоры қазір қолжетімсіз; сәлден соң қайталап көріңіз",
+                "message_ru": "База данных системы сейчас недоступна; повторите попытку немного позже",
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(RequestValidationError)
