@@ -94,8 +94,11 @@ def to_us(moment: datetime) -> int:
     return int(round(moment.timestamp() * 1_000_000))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def from_us(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+    return _EPOCH + timedelta(microseconds=value)
 
 
 @dataclass(frozen=True)
