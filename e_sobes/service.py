@@ -65,25 +65,14 @@ STATUS_SERVICE_ID = "ESOBES_ApplicationStatus"
 PREFIX = "ESB"
 SYSTEM = "e_sobes"
 
-# A case's update, built once for each set of columns changed: every application's case is
+# A case's update, built once: every application's case is
 # updated at each of its steps, and an ORM read, change and flush costs several times a prebuilt
 # UPDATE (docs/performance.md, "Whole applications").
 _CASES = AidCase.__table__
-_CASE_UPDATES: dict[tuple[str, ...], Any] = {}
-
-
-def _case_update(names: tuple[str, ...]):
-    """The UPDATE of these columns of a case, by its application, returning the row."""
-    statement = _CASE_UPDATES.get(names)
-    if statement is None:
-        unknown = [name for name in names if name not in _CASES.c]
-        if unknown:
-            raise ValueError(f"{_CASES.name} has no column {unknown[0]!r}")
-        statement = _CASE_UPDATES[names] = (
-            update(_CASES).where(_CASES.c.application_id == bindparam("at_application"))
-            .values({name: bindparam(f"new_{name}") for name in names}).returning(*_CASES.columns)
-        )
-    return statement
+_UPDATE_CASE = update(_CASES).where(_CASES.c.application_id == bindparam("at_application")).returning(
+    *_CASES.columns)
+"""A case's UPDATE, returning the row: its SET names the columns given at execution (SQLAlchemy
+compiles it once for each set of them)."""
 
 
 def provided_reglaments() -> list[Reglament]:
@@ -452,10 +441,9 @@ class ESobes:
 
     async def update_case(self, application_id: str | None, **fields: Any) -> AidCase:
         """Set ``fields`` of the case: one UPDATE of those columns, the row as it is now returned."""
-        statement = _case_update(tuple(fields))
         async with self.runtime.db.session() as session:
-            found = (await session.exec(statement, params={
-                "at_application": str(application_id), **{f"new_{name}": value for name, value in fields.items()},
+            found = (await session.exec(_UPDATE_CASE, params={
+                "at_application": str(application_id), **fields,
             })).mappings().one_or_none()
             if found is None:
                 raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")

@@ -53,8 +53,10 @@ _CASES = CaseRecord.__table__
 _CASE_COLUMNS = tuple(column.name for column in _CASES.columns)
 _CASE = core_select(_CASES).where(_CASES.c.application_id == bindparam("of_application"))
 _ADD_CASE = insert(_CASES)
-_CASE_UPDATES: dict[tuple[str, ...], Any] = {}
-"""UPDATE … RETURNING the case, one for each set of columns changed, built at its first use."""
+_UPDATE_CASE = update(_CASES).where(_CASES.c.application_id == bindparam("at_application")).returning(
+    *_CASES.columns)
+"""A case's UPDATE, returning the row: its SET names the columns given at execution (SQLAlchemy
+compiles it once for each set of them)."""
 _QUEUE = QueueEntry.__table__
 _ENTRY_OF = core_select(_QUEUE).where(_QUEUE.c.application_id == bindparam("of_application"))
 _REGISTERS = DeliveryRegister.__table__
@@ -67,20 +69,6 @@ _UNRECEIVED_REGISTER = (
 _RECEIVE_REGISTER = update(_REGISTERS).where(_REGISTERS.c.id == bindparam("at_id")).values(
     verdict=bindparam("new_verdict"), receipt=bindparam("new_receipt"),
     receipt_signature=bindparam("new_receipt_signature"))
-
-
-def _case_update(names: tuple[str, ...]):
-    """The UPDATE of these columns of a case, by its application, returning the row."""
-    statement = _CASE_UPDATES.get(names)
-    if statement is None:
-        unknown = [name for name in names if name not in _CASES.c]
-        if unknown:
-            raise ValueError(f"{_CASES.name} has no column {unknown[0]!r}")
-        statement = _CASE_UPDATES[names] = (
-            update(_CASES).where(_CASES.c.application_id == bindparam("at_application"))
-            .values({name: bindparam(f"new_{name}") for name in names}).returning(*_CASES.columns)
-        )
-    return statement
 
 
 class StaffError(Exception):
@@ -407,10 +395,9 @@ class ProviderWorkstation:
 
     async def update_case(self, application_id: str | None, **fields: Any) -> CaseRecord:
         """Set ``fields`` of the case: one UPDATE of those columns, the row as it is now returned."""
-        statement = _case_update(tuple(fields))
         async with self.runtime.db.session() as session:
-            stored = (await session.exec(statement, params={
-                "at_application": application_id, **{f"new_{name}": value for name, value in fields.items()},
+            stored = (await session.exec(_UPDATE_CASE, params={
+                "at_application": application_id, **fields,
             })).mappings().one_or_none()
             if stored is None:
                 raise StaffError(404, f"no case {application_id}")
