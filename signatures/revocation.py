@@ -566,9 +566,9 @@ class RevocationChecker:
     the request nonces (16 random bytes by default). ``clock_skew`` is the
     tolerance on the response's thisUpdate / nextUpdate. ``post``, when given,
     sends the requests to plain ``http://`` responders instead of ``client``
-    where no ``timeout`` is set: a system's own hop client, which raises httpx's errors and costs far less
-    (``SystemRuntime.post_bytes``). See the module docstring for the caching and
-    failure rules.
+    where no ``timeout`` is set: a system's own hop client, which raises
+    httpx's errors and over sockets costs far less (``SystemRuntime.post_bytes``).
+    See the module docstring for the caching and failure rules.
     """
 
     def __init__(
