@@ -9,6 +9,7 @@ in two folders never share state, on either engine.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -56,6 +57,43 @@ POOL_OVERFLOW = 10
 _ENGINES: dict[tuple[str, str], tuple[AsyncEngine, int]] = {}
 
 
+CONNECT_WAIT = 30.0
+"""Seconds a new PostgreSQL connection waits for a free slot when the server has none."""
+
+_FULL = ("too many clients", "too many connections", "connection slots are reserved")
+"""What PostgreSQL says when it refuses a connection for want of a slot (its SQLSTATE 53300 does
+not reach the client at connect time: only the message does)."""
+
+log = logging.getLogger(__name__)
+
+
+async def _connect_waiting(*args: Any, **kwargs: Any) -> Any:
+    """A psycopg connection (the engines' ``async_creator``) -- but when the server refuses it
+    for want of a slot (``max_connections``, a role's or a database's limit), tried again until one
+    frees up, for up to :data:`CONNECT_WAIT` seconds.
+
+    A burst in which every system of ``egov-sim up`` opens its pools' extra connections at once (the
+    clock's run starting on thousands of applications) may pass the server's limit for a moment; a
+    query that then fails to connect would fail the request or the timer that asked for it. Waiting
+    for a slot queues the burst instead, as a connection pooler would."""
+    import psycopg
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CONNECT_WAIT
+    delay = 0.05
+    while True:
+        try:
+            return await psycopg.AsyncConnection.connect(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            if not any(words in str(exc) for words in _FULL) or loop.time() + delay > deadline:
+                raise
+            if delay == 0.05:
+                log.warning("PostgreSQL has no free connection slot; waiting up to %g s for one: %s",
+                            CONNECT_WAIT, str(exc).strip().splitlines()[-1])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 def _postgres_engine(url: str, schema: str, system: str, pool_size: int) -> AsyncEngine:
     """The engine of ``schema``: the one another Database of this process already uses, or new."""
     key = (url, schema)
@@ -69,10 +107,10 @@ def _postgres_engine(url: str, schema: str, system: str, pool_size: int) -> Asyn
         max_overflow=POOL_OVERFLOW,
         pool_pre_ping=True,
         # the server's pg_stat_activity names the system (and the schema) of each connection
-        connect_args={
-            "options": f"-csearch_path={schema}",
-            "application_name": f"egov-sim {system} ({schema})"[:63],
-        },
+        async_creator=partial(
+            _connect_waiting, make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+            options=f"-csearch_path={schema}", application_name=f"egov-sim {system} ({schema})"[:63],
+        ),
     )
     _ENGINES[key] = (engine, 1)
     return engine
