@@ -15,13 +15,13 @@ follow the application's previous step, so code cannot drift from the definition
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text, and_, bindparam, func, insert, or_, update
+from sqlalchemy import BigInteger, Column, Row, Select, Text, and_, bindparam, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Field, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from simulation.calendar import to_local
 from simulation.clock import SimulationModel, VirtualClock, from_us, to_us
@@ -76,7 +76,7 @@ class TraceEvent:
         }
 
 
-def _event(row: TraceRow) -> TraceEvent:
+def _event(row: TraceRow | Row) -> TraceEvent:
     return TraceEvent(
         row.application_id, row.reglament, row.channel, row.kind, row.number, row.label,
         row.step_key, row.system, from_us(row.sim_us), row.outcome, row.detail,
@@ -114,7 +114,7 @@ class Tracer:
                 f"{reglament.id}/{channel}: {step.label} is performed by {step.system}, "
                 f"not by {system}"
             )
-        newest_query = _NEWEST[application_id is not None, session_id is not None]
+        newest_query = _steps(application_id is not None, session_id is not None, newest_first=True, limit=1)
         async with self.store.session() as session:  # the last step read and the new one added in one session
             newest = (await session.exec(newest_query, params={"of_application": application_id,
                                                                "of_session": session_id})).first()
@@ -230,44 +230,34 @@ class Tracer:
         *,
         newest_first: bool = False,
         limit: int | None = None,
-    ) -> list[TraceRow]:
+    ) -> list[Row]:
+        """The steps' rows (read as :class:`TraceRow`'s columns)."""
+        query = _steps(application_id is not None, session_id is not None, newest_first=newest_first, limit=limit)
         async with self.store.session() as session:
-            return list((await session.exec(_query(application_id, session_id, newest_first=newest_first,
-                                                   limit=limit))).all())
+            return list((await session.exec(query, params={"of_application": application_id,
+                                                           "of_session": session_id})).all())
 
 
 _TRACE = TraceRow.__table__
+_ADD = insert(_TRACE)
+_COLUMNS = tuple(column.name for column in _TRACE.columns if column.name != "id")
 
 
-def _newest(by_application: bool, by_session: bool):
-    """The newest step of an application, of a session, or of either: a statement built once."""
+@lru_cache(maxsize=None)
+def _steps(by_application: bool, by_session: bool, *, newest_first: bool = False,
+           limit: int | None = None) -> Select:
+    """The steps of an application or of a session (either, ``of_application`` and
+    ``of_session`` given at execution), in the order they were taken or newest first: built once
+    for each shape -- every step of every application reads the step before it (an ORM statement
+    built at each call costs several times a prebuilt one)."""
     conditions = []
     if by_application:
         conditions.append(_TRACE.c.application_id == bindparam("of_application"))
     if by_session:
         conditions.append(_TRACE.c.session_id == bindparam("of_session"))
-    return core_select(_TRACE).where(or_(*conditions)).order_by(_TRACE.c.sim_us.desc(), _TRACE.c.id.desc()).limit(1)
-
-
-# Every step of every application reads the step before it and adds its own: the statements are
-# built once (an ORM statement built at each call costs several times a prebuilt one).
-_NEWEST = {(True, False): _newest(True, False), (False, True): _newest(False, True),
-           (True, True): _newest(True, True)}
-_ADD = insert(_TRACE)
-_COLUMNS = tuple(column.name for column in _TRACE.columns if column.name != "id")
-
-
-def _query(application_id: str | None, session_id: str | None, *, newest_first: bool = False,
-           limit: int | None = None) -> SelectOfScalar[TraceRow]:
-    """The steps of an application or of a session (either), in the order they were taken."""
-    conditions = []
-    if application_id is not None:
-        conditions.append(TraceRow.application_id == application_id)
-    if session_id is not None:
-        conditions.append(TraceRow.session_id == session_id)
-    query = select(TraceRow).where(or_(*conditions))
+    query = core_select(_TRACE).where(or_(*conditions))
     if newest_first:
-        query = query.order_by(TraceRow.sim_us.desc(), TraceRow.id.desc())
+        query = query.order_by(_TRACE.c.sim_us.desc(), _TRACE.c.id.desc())
     else:
-        query = query.order_by(TraceRow.sim_us, TraceRow.id)
+        query = query.order_by(_TRACE.c.sim_us, _TRACE.c.id)
     return query.limit(limit) if limit else query
