@@ -63,8 +63,8 @@ class TimerRow(SimulationModel, table=True):
 # costs several times a prebuilt one (docs/performance.md, "Whole applications").
 _CLOCK = ClockRow.__table__
 _TIMERS = TimerRow.__table__
-_NOW_SUBQUERY = core_select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1).scalar_subquery()
 _READ_NOW = core_select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1)
+_NOW_SUBQUERY = _READ_NOW.scalar_subquery()
 _SET_NOW = update(_CLOCK).where(_CLOCK.c.id == 1).values(now_us=bindparam("moment_us"))
 _OWNERS_DUE = (
     core_select(_TIMERS.c.owner).distinct()
