@@ -483,17 +483,16 @@ class CertificationAuthority:
     async def ocsp(self, request_der: bytes) -> bytes:
         now = await self.runtime.now()
         try:
-            serials = [format(ocsp.load_der_ocsp_request(request_der).serial_number, "x")]
+            asked = format(ocsp.load_der_ocsp_request(request_der).serial_number, "x")
         except ValueError:  # malformed, or several certificates: answer_ocsp says which
-            serials = []
-        records = {}
-        async with self.runtime.db.session() as session:
-            for serial in serials:  # one at most
-                for row in (await session.exec(_OCSP_RECORD, params={"of_serial": serial})).all():
-                    records[row.serial_hex] = row
+            asked = None
+        found = None
+        if asked is not None:
+            async with self.runtime.db.session() as session:
+                found = (await session.exec(_OCSP_RECORD, params={"of_serial": asked})).first()
 
         def lookup(issuer_cert: x509.Certificate, serial: int) -> CertStatusInfo:
-            record = records.get(format(serial, "x"))
+            record = found if found is not None and found.serial_hex == format(serial, "x") else None
             if record is None or self.issuer(record.ca).certificate != issuer_cert:
                 return CertStatusInfo("unknown")
             if record.revoked_us is None or from_us(record.revoked_us) > now:
