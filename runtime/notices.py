@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam
@@ -28,16 +29,10 @@ from simulation.clock import from_us, to_us
 # Every view of an application (the cabinet, the front office) reads its notices: the statement is
 # built once for each system's table (an ORM statement built at each call costs several times a
 # prebuilt one).
-_NOTICES_OF: dict[Table, Select] = {}
-
-
+@lru_cache(maxsize=None)
 def _notices_of(table: Table) -> Select:
     """An application's notices in ``table``, oldest first: a statement built once a table."""
-    query = _NOTICES_OF.get(table)
-    if query is None:
-        query = _NOTICES_OF[table] = (core_select(table).where(table.c.application_id == bindparam("of_application"))
-                                      .order_by(table.c.id))
-    return query
+    return core_select(table).where(table.c.application_id == bindparam("of_application")).order_by(table.c.id)
 
 
 async def keep_notice(runtime: SystemRuntime, request: Incoming, *, applications: type, notices: type) -> dict[str, Any]:
