@@ -12,20 +12,24 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, Table, event, insert, text
+from sqlalchemy import Connection, MetaData, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from simulation import sqliteloop
 from simulation.settings import Settings, without
 from simulation.tasks import run_to_completion
+
+T = TypeVar("T")
 
 
 def schema_name(settings: Settings, system: str) -> str:
@@ -155,7 +159,9 @@ class Database:
         self.schema: str | None = None
         self.sqlite_path: str | None = None
         self._writer: _SqliteWriter | None = None
+        self._units: _SqliteUnits | None = None
         self._plain_writes = not without("sqlitewriter")  # else insert_rows goes through the engine
+        self._inline_units = settings.sqlite_driver == "loop" and not without("sqliteunits")
         self._disposed = False
         if settings.database_url:
             url = _async_url(settings.database_url)
@@ -211,6 +217,33 @@ class Database:
         """A new session, to use as ``async with database.session() as session``."""
         return self.sessions()
 
+    async def run(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
+        """``work(connection)`` in one transaction of its own: committed when it returns (its
+        value is returned), rolled back when it raises (its error is raised).
+
+        ``work`` is plain synchronous code on a SQLAlchemy :class:`~sqlalchemy.Connection` --
+        Core statements, their results read before it returns, no awaits and nothing it would
+        not do twice: on SQLite it may be run a second time (below). ``write=False`` promises
+        that it only reads.
+
+        The hot paths' way to the database, where an ORM session costs several times the
+        statements it runs (docs/performance.md, "Whole applications"): an
+        :class:`~sqlalchemy.ext.asyncio.AsyncSession` crosses into a greenlet and back at every
+        call and every driver call. On SQLite (the ``loop`` driver) ``work`` runs right here, in
+        the event loop's thread, on a connection of this database's own whose busy timeout is 0
+        and whose writes begin with ``BEGIN IMMEDIATE``; when SQLite's write lock is held (by
+        another connection: a session of this process between its awaits, another process) it
+        is rolled back and run again on a thread that waits for the lock, as
+        :mod:`simulation.sqliteloop` does with a single statement. Elsewhere (PostgreSQL, the
+        ``aiosqlite`` driver) it runs in one greenlet on a connection of the engine's pool.
+        Either way the work, once begun, runs to its end before a cancellation of the caller
+        takes effect (:func:`~simulation.tasks.run_to_completion`)."""
+        if self.sqlite_path is not None and self._inline_units:
+            if self._units is None:
+                self._units = _SqliteUnits(self.sqlite_path, self.system)
+            return await run_to_completion(self._units.run(work, write))
+        return await run_to_completion(greenlet_spawn(_in_transaction, self.engine.sync_engine, work))
+
     async def insert_rows(self, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
         """Insert rows into one or more tables in one transaction, and commit.
 
@@ -239,6 +272,9 @@ class Database:
                 await connection.execute(insert(table), list(rows))
 
     async def dispose(self) -> None:
+        if self._units is not None:
+            await self._units.close()
+            self._units = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
@@ -355,6 +391,86 @@ class _SqliteWriter:
         if self._threaded is not None:
             self._threaded.close()
             self._threaded = None
+
+
+def _in_transaction(engine: Any, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
+
+
+class _SqliteUnits:
+    """:meth:`Database.run` on SQLite: a unit of work in the event loop's thread when SQLite's
+    lock lets it, else on a thread that waits for the lock.
+
+    Both connections are SQLAlchemy's own (its ``pysqlite`` dialect, one ``sqlite3``
+    connection each, kept open: no pool to check out from); sqlite3 is told to leave
+    transactions alone (``isolation_level=None``) and each unit begins its own -- ``BEGIN
+    IMMEDIATE`` for a write, so that a held write lock stops it before it has done anything, a
+    plain ``BEGIN`` for a read (WAL readers do not wait for writers)."""
+
+    def __init__(self, path: str, system: str) -> None:
+        self.path = path
+        self.system = system
+        self._inline: Connection | None = None
+        self._threaded: Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = asyncio.Lock()  # one unit on the waiting thread at a time
+
+    def _connect(self, busy_timeout_ms: int) -> Connection:
+        def creator() -> sqlite3.Connection:
+            connection = connect_sqlite(self.path, busy_timeout_ms / 1000)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            return connection
+
+        return create_engine("sqlite://", creator=creator, poolclass=StaticPool).connect()
+
+    async def run(self, work: Callable[[Connection], T], write: bool) -> T:
+        if self._inline is None:
+            self._inline = self._connect(busy_timeout_ms=0)
+        try:
+            return _unit(self._inline, work, write)
+        except OperationalError as exc:
+            if not (isinstance(exc.orig, sqlite3.OperationalError) and sqliteloop.is_busy(exc.orig)):
+                raise
+        async with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.system}-db-wait")
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._waiting, work, write)
+
+    def _waiting(self, work: Callable[[Connection], T], write: bool) -> T:
+        if self._threaded is None:
+            self._threaded = self._connect(busy_timeout_ms=sqliteloop.BUSY_TIMEOUT_MS)
+        return _unit(self._threaded, work, write)
+
+    async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline.engine.dispose()
+            self._inline = None
+        async with self._lock:
+            if self._executor is not None:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._close_threaded)
+                self._executor.shutdown(wait=False)
+                self._executor = None
+
+    def _close_threaded(self) -> None:
+        if self._threaded is not None:
+            self._threaded.close()
+            self._threaded.engine.dispose()
+            self._threaded = None
+
+
+def _unit(connection: Connection, work: Callable[[Connection], T], write: bool) -> T:
+    """``work`` in a transaction on ``connection`` (its driver in autocommit: the BEGIN is ours)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        result = work(connection)
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+    return result
 
 
 class _Busy(Exception):

@@ -228,7 +228,7 @@ def get_settings() -> Settings:
     return Settings()
 
 
-REPLACEMENTS = ("hopclient", "fastlane", "sqlitewriter")
+REPLACEMENTS = ("hopclient", "fastlane", "sqlitewriter", "sqliteunits")
 """The hand-written replacements of libraries that ``EGOV_SIM_WITHOUT`` can turn off."""
 
 
