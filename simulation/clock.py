@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Row, Text, bindparam, func, insert, update
+from sqlalchemy import BigInteger, Column, Connection, Row, Text, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
@@ -287,8 +287,9 @@ class VirtualClock:
 
     async def _move_to(self, moment: datetime) -> datetime:
         target = to_us(moment)
-        async with self.store.session() as session:
-            now_us = (await session.exec(_READ_NOW)).scalar()
+
+        def move(connection: Connection) -> list[str]:
+            now_us = connection.execute(_READ_NOW).scalar()
             if now_us is None:
                 raise ClockError("the clock of this run has not been started")
             if target < now_us:
@@ -296,9 +297,10 @@ class VirtualClock:
                     f"the virtual clock cannot go back from {from_us(now_us).isoformat()} "
                     f"to {moment.isoformat()}"
                 )
-            await session.exec(_SET_NOW, params={"moment_us": target})
-            owners = list((await session.exec(_OWNERS_DUE, params={"moment_us": target})).scalars())
-            await session.commit()
+            connection.execute(_SET_NOW, {"moment_us": target})
+            return list(connection.execute(_OWNERS_DUE, {"moment_us": target}).scalars())
+
+        owners = await self.store.run(move)
         for owner in owners:  # only the workers that have something to do now
             self.wake(owner)
         return from_us(target)
@@ -312,8 +314,7 @@ class VirtualClock:
         return await self._move_to(target)
 
     async def next_due(self) -> datetime | None:
-        async with self.store.session() as session:
-            value = (await session.exec(_NEXT_DUE)).scalar()
+        value = await self.store.run(lambda connection: connection.execute(_NEXT_DUE).scalar(), write=False)
         return None if value is None else from_us(value)
 
     async def advance_to_next(self) -> datetime | None:
@@ -337,9 +338,7 @@ class VirtualClock:
         due_us = to_us(due)
         values = {"owner": owner, "kind": kind, "due_us": due_us, "state": PENDING,
                   "payload": json.dumps(payload or {}, ensure_ascii=False), "application_id": application_id}
-        async with self.store.session() as session:
-            timer_id = (await session.exec(_ADD_TIMER, params=values)).scalar_one()
-            await session.commit()
+        timer_id = await self.store.run(lambda connection: connection.execute(_ADD_TIMER, values).scalar_one())
         if due_us <= to_us(await self.now()):  # a later one: moving time wakes its owner
             self.wake(owner)
         return timer_id
@@ -351,22 +350,19 @@ class VirtualClock:
         even one that changes no row -- waits for the run's one write lock behind every other
         writer. Then one statement: the timers due by the clock's row at that moment are marked
         firing and returned, so two callers never both get one (and no separate read of the clock)."""
-        async with self.store.session() as session:
-            if (await session.exec(_ANY_DUE, params={"of_owner": owner})).first() is None:
-                return []
-            result = await session.exec(_CLAIM, params={"of_owner": owner})
-            rows = sorted(result.all(), key=lambda row: (row.due_us, row.id))
-            await session.commit()
+        if await self.store.run(lambda connection: connection.execute(_ANY_DUE, {"of_owner": owner}).first(),
+                                write=False) is None:
+            return []
+        claimed = await self.store.run(lambda connection: connection.execute(_CLAIM, {"of_owner": owner}).all())
+        rows = sorted(claimed, key=lambda row: (row.due_us, row.id))
         return [
             Timer(row.id, row.owner, row.kind, from_us(row.due_us), json.loads(row.payload), row.application_id)
             for row in rows
         ]
 
     async def finish(self, timer_id: int, error: str | None = None) -> None:
-        async with self.store.session() as session:
-            await session.exec(_FINISH, params={"timer_id": timer_id, "new_state": FAILED if error else DONE,
-                                                "new_error": error})
-            await session.commit()
+        values = {"timer_id": timer_id, "new_state": FAILED if error else DONE, "new_error": error}
+        await self.store.run(lambda connection: connection.execute(_FINISH, values))
         # a finished timer makes no other one due: no worker to wake (settle looks by itself)
 
     async def timers(self, state: str | None = None) -> list[TimerRow]:
@@ -379,8 +375,7 @@ class VirtualClock:
     async def _unsettled(self) -> list[Row[tuple[int, str, str]]]:
         """(id, state, owner) of the timers due and not yet run: columns, not ORM objects, as
         :meth:`settle` asks again and again while hundreds may be in flight."""
-        async with self.store.session() as session:
-            return list((await session.exec(_UNSETTLED)).all())
+        return await self.store.run(lambda connection: list(connection.execute(_UNSETTLED).all()), write=False)
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every due timer has run.

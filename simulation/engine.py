@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Text, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Column, Connection, Text, bindparam, delete, insert, select, update
 from sqlmodel import Field
 
 from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
@@ -205,6 +205,7 @@ _WRITE = update(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"
     {column: bindparam(column) for column in _CURSOR_COLUMNS}
 )
 _ADD = insert(_POSITIONS)
+_REMOVE = delete(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"))
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,7 @@ class Engine:
         )
         if row.system != self.system:
             raise EngineError(f"{reglament.id}/{channel} starts at {chosen.first.label}, a step of {row.system}")
-        async with self.store.session() as session:
-            session.add(row)
-            await session.commit()
+        await self._add(row)
         return await self._walk(row.subject, at=at, inputs=inputs or {}, event=None, row=row)
 
     async def resume(
@@ -332,22 +331,22 @@ class Engine:
             subject=application_id, application_id=application_id, reglament=reglament.id, channel=chosen.name,
             step_key=entry.key, system=self.system, state="walking",
         )
-        async with self.store.session() as session:
-            session.add(row)
-            await session.commit()
+        await self._add(row)
         return await self._walk(application_id, at=at, inputs=inputs or {}, event=event, row=row)
 
     async def bind(self, session_id: str, application_id: str) -> bool:
         """Give a session's walk (and its trace) to the application it created; False when the
         session's walk already went to an earlier application, or there is none."""
-        async with self.store.session() as session:
-            row = await session.get(CursorRow, _subject(None, session_id))
-            if row is None or row.application_id is not None:
+        def move(connection: Connection) -> bool:
+            found = connection.execute(_READ, {"at_subject": _subject(None, session_id)}).mappings().first()
+            if found is None or found["application_id"] is not None:
                 return False
-            moved = CursorRow(**{**row.model_dump(), "subject": application_id, "application_id": application_id})
-            await session.delete(row)
-            session.add(moved)
-            await session.commit()
+            connection.execute(_REMOVE, {"at_subject": found["subject"]})
+            connection.execute(_ADD, {**found, "subject": application_id, "application_id": application_id})
+            return True
+
+        if not await self.store.run(move):
+            return False
         await self.tracer.bind_session(session_id, application_id)
         return True
 
@@ -365,11 +364,17 @@ class Engine:
         SELECT at every step of every application), an INSERT only where none is stored."""
         row.updated_us = to_us(await self.clock.now())
         values = {column: getattr(row, column) for column in _CURSOR_COLUMNS}
-        async with self.store.session() as session:
-            updated = await session.exec(_WRITE, params={"at_subject": row.subject, **values})
-            if not updated.rowcount:
-                await session.exec(_ADD, params={"subject": row.subject, **values})
-            await session.commit()
+
+        def write(connection: Connection) -> None:
+            if not connection.execute(_WRITE, {"at_subject": row.subject, **values}).rowcount:
+                connection.execute(_ADD, {"subject": row.subject, **values})
+
+        await self.store.run(write)
+
+    async def _add(self, row: CursorRow) -> None:
+        """Store a new walk's position."""
+        values = {column: getattr(row, column) for column in _POSITIONS.columns.keys()}
+        await self.store.run(lambda connection: connection.execute(_ADD, values))
 
     async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,
                     taken: datetime | None = None, since: datetime | None = None,
@@ -544,8 +549,8 @@ async def read_position(store: Database, application_id: str) -> Position | None
 
 
 async def _read_row(store: Database, subject: str) -> CursorRow | None:
-    async with store.session() as session:
-        found = (await session.exec(_READ, params={"at_subject": subject})).mappings().first()
+    found = await store.run(lambda connection: connection.execute(_READ, {"at_subject": subject}).mappings().first(),
+                            write=False)
     return None if found is None else CursorRow(**found)
 
 

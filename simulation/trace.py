@@ -19,7 +19,7 @@ from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Row, Select, Text, and_, bindparam, func, insert, or_, update
+from sqlalchemy import BigInteger, Column, Connection, Row, Select, Text, and_, bindparam, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import Field, select
 
@@ -115,15 +115,18 @@ class Tracer:
                 f"not by {system}"
             )
         newest_query = _steps(application_id is not None, session_id is not None, newest_first=True, limit=1)
-        async with self.store.session() as session:  # the last step read and the new one added in one session
-            newest = (await session.exec(newest_query, params={"of_application": application_id,
-                                                               "of_session": session_id})).first()
+        moment = at or await self.clock.now()
+
+        def add(connection: Connection) -> TraceRow:  # the last step read and the new one added in one transaction
+            newest = connection.execute(newest_query, {"of_application": application_id,
+                                                       "of_session": session_id}).first()
             previous = _event(newest) if newest is not None else None
             row = self._checked_row(reglament, channel, step, system, previous, outcome, detail,
-                                    application_id, session_id, at or await self.clock.now())
-            await session.exec(_ADD, params={column: getattr(row, column) for column in _COLUMNS})
-            await session.commit()
-        return _event(row)
+                                    application_id, session_id, moment)
+            connection.execute(_ADD, {column: getattr(row, column) for column in _COLUMNS})
+            return row
+
+        return _event(await self.store.run(add))
 
     @staticmethod
     def _checked_row(
@@ -171,14 +174,9 @@ class Tracer:
 
         Only steps no application has taken yet move: the session's first application gets
         them (0 for any later one, which then records its own start)."""
-        async with self.store.session() as session:
-            bound = await session.exec(
-                update(TraceRow)
-                .where(TraceRow.session_id == session_id, TraceRow.application_id.is_(None))
-                .values(application_id=application_id)
-            )
-            await session.commit()
-        return bound.rowcount or 0
+        bound = await self.store.run(lambda connection: connection.execute(
+            _BIND, {"of_session": session_id, "new_application": application_id}).rowcount)
+        return bound or 0
 
     async def for_application(self, application_id: str) -> list[TraceEvent]:
         return [_event(r) for r in await self._rows(application_id, None)]
@@ -233,13 +231,20 @@ class Tracer:
     ) -> list[Row]:
         """The steps' rows (read as :class:`TraceRow`'s columns)."""
         query = _steps(application_id is not None, session_id is not None, newest_first=newest_first, limit=limit)
-        async with self.store.session() as session:
-            return list((await session.exec(query, params={"of_application": application_id,
-                                                           "of_session": session_id})).all())
+        return await self.store.run(
+            lambda connection: list(connection.execute(query, {"of_application": application_id,
+                                                               "of_session": session_id}).all()),
+            write=False,
+        )
 
 
 _TRACE = TraceRow.__table__
 _ADD = insert(_TRACE)
+_BIND = (
+    update(_TRACE)
+    .where(_TRACE.c.session_id == bindparam("of_session"), _TRACE.c.application_id.is_(None))
+    .values(application_id=bindparam("new_application"))
+)
 _COLUMNS = tuple(column.name for column in _TRACE.columns if column.name != "id")
 
 
