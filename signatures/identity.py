@@ -6,6 +6,8 @@ keep it as a PKCS#12 key storage in the run's data directory, as real systems ke
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,4 +45,21 @@ class Identity:
 
     @classmethod
     def load(cls, path: Path) -> Identity:
-        return cls.from_pkcs12(path.read_bytes())
+        """The identity kept at ``path``: opened once for each version of the file.
+
+        A system's staff sign with their stored keys at every decision, and opening a key
+        storage costs ~65 ms of CPU (:func:`~signatures.certificates.from_pkcs12`). Its cache of
+        opened storages is shared with every citizen's NCALayer, whose many keys push a staff
+        key out of it under load; this one remembers the few files systems keep, by path and by
+        the file's identity (a renewed key replaces the file: another inode, another mtime)."""
+        stat = os.stat(path)
+        return _loaded(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+KEPT_FILES = 256
+"""How many key storage files :meth:`Identity.load` keeps opened (a run's systems and staff)."""
+
+
+@functools.lru_cache(maxsize=KEPT_FILES)
+def _loaded(path: str, inode: int, mtime_ns: int, size: int) -> Identity:
+    return Identity.from_pkcs12(Path(path).read_bytes())
