@@ -251,7 +251,7 @@ class Database:
         rows go through plain ``sqlite3`` connections of this database's own, one ``executemany``
         a table, without SQLAlchemy's statement and result machinery: in the event loop's thread
         when SQLite's write lock is free, else from a thread that waits for it
-        (:class:`_SqliteWriter`). Elsewhere they go through the engine. Either way a
+        (:class:`_SqliteWriter`). Elsewhere they go through :meth:`run`. Either way a
         duplicate key raises SQLAlchemy's ``IntegrityError`` and nothing of the batch is written.
         Rows of one table must have the same keys; a column left out gets its scalar default.
         """
@@ -267,9 +267,12 @@ class Database:
                 self._writer = _SqliteWriter(self.sqlite_path, self.system)
             await self._writer.write(batches)
             return
-        async with self.engine.begin() as connection:
+
+        def write(connection: Connection) -> None:
             for table, rows in batches:
-                await connection.execute(insert(table), list(rows))
+                connection.execute(insert(table), list(rows))
+
+        await self.run(write)
 
     async def dispose(self) -> None:
         if self._units is not None:
