@@ -28,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway_protocol.errors import ErrorCode
@@ -204,20 +204,27 @@ class Registrar:
         self.counters = counters
         self.prefix = prefix
         self._turn = asyncio.Lock()
+        # built once: every registration and every look-up runs them
+        every = select(registrations)
+        by_application = registrations.c.application_id == bindparam("of_application")
+        by_number = registrations.c.registration_number == bindparam("of_number")
+        self._find = {(False, False): every, (True, False): every.where(by_application),
+                      (False, True): every.where(by_number), (True, True): every.where(by_application, by_number)}
+        at_year = counters.c.year == bindparam("of_year")
+        self._year_open = select(counters.c.year).where(at_year)
+        self._open = insert(counters)
+        self._next = (update(counters).where(at_year).values(last_number=counters.c.last_number + 1)
+                      .returning(counters.c.last_number))
+        self._add = insert(registrations)
 
     def number(self, year: int, sequence: int) -> str:
         return f"{self.prefix}-{year}-{sequence:06d}"
 
     async def find(self, *, application_id: str | None = None, number: str | None = None) -> dict[str, Any] | None:
-        table = self.registrations
-        query = select(table)
-        if application_id is not None:
-            query = query.where(table.c.application_id == application_id)
-        if number is not None:
-            query = query.where(table.c.registration_number == number)
-        async with self.db.engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-        return dict(row._mapping) if row is not None else None
+        query = self._find[application_id is not None, number is not None]
+        params = {"of_application": application_id, "of_number": number}
+        row = await self.db.run(lambda connection: connection.execute(query, params).mappings().first(), write=False)
+        return dict(row) if row is not None else None
 
     async def all(self, *, year: int | None = None, **equal: Any) -> list[dict[str, Any]]:
         """Registrations in the order they were given, optionally of one year and with columns
@@ -229,8 +236,8 @@ class Registrar:
         for column, value in equal.items():
             if value is not None:
                 query = query.where(table.c[column] == value)
-        async with self.db.engine.connect() as connection:
-            return [dict(row._mapping) for row in (await connection.execute(query)).all()]
+        rows = await self.db.run(lambda connection: connection.execute(query).mappings().all(), write=False)
+        return [dict(row) for row in rows]
 
     async def register(
         self, application_id: str, request: dict[str, Any], at: datetime, columns: dict[str, Any]
@@ -260,41 +267,35 @@ class Registrar:
         another process: read it then)."""
         year = to_local(at).year
         await self._open_year(year)
-        try:
-            async with self.db.engine.begin() as connection:
-                sequence = (
-                    await connection.execute(
-                        update(self.counters)
-                        .where(self.counters.c.year == year)
-                        .values(last_number=self.counters.c.last_number + 1)
-                        .returning(self.counters.c.last_number)
-                    )
-                ).scalar_one()
-                row = {
-                    **columns,
-                    "registration_number": self.number(year, sequence),
-                    "year": year,
-                    "sequence": sequence,
-                    "application_id": application_id,
-                    "fingerprint": print_,
-                    "request": json.dumps(request, ensure_ascii=False, sort_keys=True),
-                    "registered_us": to_us(at),
-                }
-                await connection.execute(insert(self.registrations).values(**row))
+        stored = json.dumps(request, ensure_ascii=False, sort_keys=True)
+
+        def take(connection: Connection) -> dict[str, Any]:
+            sequence = connection.execute(self._next, {"of_year": year}).scalar_one()
+            row = {
+                **columns,
+                "registration_number": self.number(year, sequence),
+                "year": year,
+                "sequence": sequence,
+                "application_id": application_id,
+                "fingerprint": print_,
+                "request": stored,
+                "registered_us": to_us(at),
+            }
+            connection.execute(self._add, row)
             return row
+
+        try:
+            return await self.db.run(take)
         except IntegrityError:
             return None
 
     async def _open_year(self, year: int) -> None:
-        async with self.db.engine.connect() as connection:
-            known = (
-                await connection.execute(select(self.counters.c.year).where(self.counters.c.year == year))
-            ).first()
+        known = await self.db.run(lambda connection: connection.execute(self._year_open, {"of_year": year}).first(),
+                                  write=False)
         if known is not None:
             return
         try:
-            async with self.db.engine.begin() as connection:
-                await connection.execute(insert(self.counters).values(year=year, last_number=0))
+            await self.db.run(lambda connection: connection.execute(self._open, {"year": year, "last_number": 0}))
         except IntegrityError:
             pass  # opened meanwhile by a concurrent registration
 
