@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import func, or_, select
 
 from corporation_ws.models import FrontApplication, Ticket
 from gateway_protocol.errors import ErrorCode, GatewayFault
@@ -38,6 +38,16 @@ if TYPE_CHECKING:
 SYSTEM = "corporation_ws"
 SLOT_MINUTES = 15
 """A booked slot's length (the simulator's own: the 15 minutes the seed gives the acceptance)."""
+
+# The booking's and the contact centre's statements, built once.
+_TICKETS = Ticket.__table__
+_APPLICATIONS = FrontApplication.__table__
+_SLOT_TAKEN = select(_TICKETS.c.number).where(_TICKETS.c.reglament == bindparam("of_reglament"),
+                                              _TICKETS.c.booked_us == bindparam("at_us"))
+_BOOKED = select(func.count()).select_from(_TICKETS).where(_TICKETS.c.booked_us.is_not(None))
+_ADD_TICKET = insert(_TICKETS)
+_BY_NUMBER = select(_APPLICATIONS).where(or_(_APPLICATIONS.c.registration_number == bindparam("number"),
+                                             _APPLICATIONS.c.id == bindparam("number")))
 
 
 def _invalid(field: str, en: str, kk: str, ru: str) -> ProviderError:
@@ -77,22 +87,24 @@ async def book(office: FrontOffice, request: Incoming) -> dict[str, Any]:
     if not (hours.is_open(at) and hours.is_open(at + timedelta(minutes=SLOT_MINUTES - 1))):
         raise _invalid("at", "the front office does not work then", "Мемлекеттік корпорация бұл уақытта жұмыс істемейді",
                        "Госкорпорация в это время не работает")
-    for _ in range(100):
-        async with office.runtime.db.session() as db:
-            taken = (await db.exec(select(Ticket).where(Ticket.reglament == reglament.id,
-                                                        Ticket.booked_us == to_us(at)))).first()
-            if taken is not None:
-                raise ProviderError(ErrorCode.PROVIDER_REFUSED, f"at: the slot {to_local(at):%Y-%m-%d %H:%M} is booked",
-                                    data={"field": "at", "message_kk": "бұл уақыт брондалған", "message_ru": "это время занято"})
-            count = (await db.exec(select(func.count()).select_from(Ticket).where(Ticket.booked_us != None))).one()  # noqa: E711
-            ticket = Ticket(number=f"Б-{count + 1:03d}", reglament=reglament.id, issued_us=to_us(now),
-                            booked_us=to_us(at), booked_iin=iin)
-            db.add(ticket)
-            try:
-                await db.commit()
-                break
-            except IntegrityError:
-                await db.rollback()
+
+    def take(connection: Connection) -> Ticket:  # the slot checked and booked in one transaction
+        if connection.execute(_SLOT_TAKEN, {"of_reglament": reglament.id, "at_us": to_us(at)}).first() is not None:
+            raise ProviderError(ErrorCode.PROVIDER_REFUSED, f"at: the slot {to_local(at):%Y-%m-%d %H:%M} is booked",
+                                data={"field": "at", "message_kk": "бұл уақыт брондалған", "message_ru": "это время занято"})
+        count = connection.execute(_BOOKED).scalar_one()
+        ticket = Ticket(number=f"Б-{count + 1:03d}", reglament=reglament.id, issued_us=to_us(now),
+                        booked_us=to_us(at), booked_iin=iin)
+        connection.execute(_ADD_TICKET, ticket.model_dump())
+        return ticket
+
+    for attempt in range(100):
+        try:
+            ticket = await office.runtime.db.run(take)
+            break
+        except IntegrityError:  # booked at the same moment: the later one takes the next number
+            if attempt == 99:
+                raise
     local = to_local(at)
     return {"ticket": ticket.number, "reglament": reglament.id, "iin": iin, "at": local.isoformat(),
             "text": {"kk": f"Электрондық кезек брондалды: {local:%Y-%m-%d %H:%M}, талон {ticket.number}",
@@ -117,9 +129,8 @@ def _systems() -> list[dict[str, str]]:
 
 async def application_status(office: FrontOffice, number: str) -> dict[str, Any] | None:
     """An application's status by its number, as 1414 tells it; None when nobody knows it."""
-    async with office.runtime.db.session() as db:
-        own = (await db.exec(select(FrontApplication).where(
-            or_(FrontApplication.registration_number == number, FrontApplication.id == number)))).first()
+    own = await office.runtime.db.run(lambda connection: connection.execute(_BY_NUMBER, {"number": number}).first(),
+                                      write=False)
     if own is not None:
         receipts = [r for r in json.loads(own.receipts) if r.get("type") == "acceptance-receipt"]
         return {"number": number, "source": SYSTEM, "reglament": own.reglament, "status": own.status,

@@ -24,7 +24,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from corporation_ws.equeue import booking_problem
@@ -181,16 +181,14 @@ class FrontOffice:
         signer = checked.verdict.signer or {}
         session = OperatorSession(id=str(uuid.uuid4()), iin=signer.get("iin", ""),
                                   name=signer.get("common_name", ""), created_us=to_us(await self.runtime.now()))
-        async with self.runtime.db.session() as db:
-            await db.exec(_ADD_SESSION, params={"id": session.id, "iin": session.iin, "name": session.name,
-                                                "created_us": session.created_us})
-            await db.commit()
+        values = {"id": session.id, "iin": session.iin, "name": session.name, "created_us": session.created_us}
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_SESSION, values))
         return {"session": session.id, "operator": session.name, "iin": session.iin}
 
     async def session_of(self, token: str | None) -> OperatorSession:
         if token:
-            async with self.runtime.db.session() as db:
-                found = (await db.exec(_SESSION, params={"at_id": token})).mappings().first()
+            found = await self.runtime.db.run(
+                lambda connection: connection.execute(_SESSION, {"at_id": token}).mappings().first(), write=False)
             if found:
                 return OperatorSession(**found)
         raise FrontOfficeError(401, "not_logged_in", {"kk": "Оператор ЫАЖ АЖО-ға кірмеген",
@@ -199,17 +197,20 @@ class FrontOffice:
 
     async def ticket(self, reglament_id: str) -> dict[str, Any]:
         front_channel(get_reglament(reglament_id))
-        for _ in range(100):  # tickets taken at the same moment: the later one takes the next number
-            async with self.runtime.db.session() as db:
-                count = (await db.exec(_TICKETS_ISSUED)).scalar_one()
-                ticket = Ticket(number=f"Т-{count + 1:03d}", reglament=reglament_id,
-                                issued_us=to_us(await self.runtime.now()))
-                try:
-                    await db.exec(_ADD_TICKET, params={column: getattr(ticket, column) for column in _TICKET_COLUMNS})
-                    await db.commit()
-                    break
-                except IntegrityError:
-                    await db.rollback()
+        def issue(connection: Connection, issued_us: int) -> Ticket:
+            count = connection.execute(_TICKETS_ISSUED).scalar_one()
+            ticket = Ticket(number=f"Т-{count + 1:03d}", reglament=reglament_id, issued_us=issued_us)
+            connection.execute(_ADD_TICKET, {column: getattr(ticket, column) for column in _TICKET_COLUMNS})
+            return ticket
+
+        for attempt in range(100):  # tickets taken at the same moment: the later one takes the next number
+            issued_us = to_us(await self.runtime.now())
+            try:
+                ticket = await self.runtime.db.run(lambda connection: issue(connection, issued_us))
+                break
+            except IntegrityError:
+                if attempt == 99:
+                    raise
         return {"ticket": ticket.number, "issuedAt": to_local(from_us(ticket.issued_us)).isoformat()}
 
     # ---- an application: taken here, then walked by the engine ------------------------------
@@ -226,8 +227,10 @@ class FrontOffice:
                 "ru": f"Этот канал не начинается в Госкорпорации: {request.channel}",
                 "en": str(exc)}, field="channel") from None
         self._check_entries(request, reglament)
-        async with self.runtime.db.session() as db:
-            ticket = (await db.exec(_TICKET, params={"at_number": request.ticket})).first()
+        application_id, created_us = str(uuid.uuid4()), to_us(await self.runtime.now())
+
+        def take(connection: Connection) -> FrontApplication:  # the ticket checked and used in one transaction
+            ticket = connection.execute(_TICKET, {"at_number": request.ticket}).first()
             if ticket is not None and (problem := booking_problem(ticket, request.applicant_iin)):
                 raise FrontOfficeError(422, "invalid_request", {"kk": "Талон басқа өтініш берушіге брондалған",
                                                                 "ru": "Талон забронирован другим заявителем",
@@ -239,16 +242,18 @@ class FrontOffice:
                                                                 "en": "The electronic queue ticket is not valid"},
                                        field="ticket")
             application = FrontApplication(
-                id=str(uuid.uuid4()), reglament=reglament.id, ticket=ticket.number, session_id=session.id,
+                id=application_id, reglament=reglament.id, ticket=ticket.number, session_id=session.id,
                 applicant_iin=request.applicant_iin,
                 representative_iin=request.representative.iin if request.representative else None,
-                entry=request.model_dump_json(), status="in_front_office", created_us=to_us(await self.runtime.now()),
+                entry=request.model_dump_json(), status="in_front_office", created_us=created_us,
             )
             # as the ORM's flush did: the application inserted, then the ticket marked used
-            await db.exec(_ADD_APPLICATION, params={column: getattr(application, column)
-                                                    for column in _APPLICATION_COLUMNS})
-            await db.exec(_USE_TICKET, params={"at_number": ticket.number, "by_application": application.id})
-            await db.commit()
+            connection.execute(_ADD_APPLICATION, {column: getattr(application, column)
+                                                  for column in _APPLICATION_COLUMNS})
+            connection.execute(_USE_TICKET, {"at_number": ticket.number, "by_application": application.id})
+            return application
+
+        application = await self.runtime.db.run(take)
         inputs: dict[str, Any] = {"taken": Taken(application, request, session)}
         await self.engine.start(reglament, channel.name, application_id=application.id, inputs=inputs)
         view = await self.view(application.id)
@@ -273,12 +278,14 @@ class FrontOffice:
 
     async def taken(self, application_id: str) -> Taken:
         """An application as taken here, read from the workstation's records."""
-        async with self.runtime.db.session() as db:
-            found = (await db.exec(_APPLICATION, params={"at_id": application_id})).mappings().first()
+        def read(connection: Connection) -> tuple[FrontApplication, Any]:
+            found = connection.execute(_APPLICATION, {"at_id": application_id}).mappings().first()
             if found is None:
                 raise LookupError(f"no front-office application {application_id}")
             application = FrontApplication(**found)
-            operator = (await db.exec(_SESSION, params={"at_id": application.session_id})).mappings().first()
+            return application, connection.execute(_SESSION, {"at_id": application.session_id}).mappings().first()
+
+        application, operator = await self.runtime.db.run(read, write=False)
         if operator is None:
             raise LookupError(f"application {application_id}: no operator session {application.session_id}")
         return Taken(application, FrontRequest.model_validate_json(application.entry), OperatorSession(**operator))
@@ -295,8 +302,10 @@ class FrontOffice:
         """Write down what happened to an application at ``at`` (now if None): its status, a
         receipt for the applicant, the provider's registration number, the result handed over."""
         at = at or await self.runtime.now()
-        async with self.runtime.db.session() as db:
-            application = (await db.exec(_NOTED, params={"at_id": application_id})).first()
+        stamp = to_local(at).isoformat()  # the receipt's time, set on the caller's dict once written
+
+        def write(connection: Connection) -> None:  # read and changed in one transaction
+            application = connection.execute(_NOTED, {"at_id": application_id}).first()
             if application is None:
                 raise LookupError(f"no front-office application {application_id}")
             changed: dict[str, Any] = {}  # the columns whose values change, and only those (as a flush)
@@ -307,11 +316,14 @@ class FrontOffice:
             if handed and to_us(at) != application.handed_us:
                 changed["handed_us"] = to_us(at)
             if receipt:
-                receipt["at"] = to_local(at).isoformat()
-                changed["receipts"] = json.dumps([*json.loads(application.receipts), receipt], ensure_ascii=False)
+                changed["receipts"] = json.dumps([*json.loads(application.receipts), {**receipt, "at": stamp}],
+                                                 ensure_ascii=False)
             if changed:
-                await db.exec(_CHANGE_APPLICATION, params={"at_id": application_id, **changed})
-            await db.commit()
+                connection.execute(_CHANGE_APPLICATION, {"at_id": application_id, **changed})
+
+        await self.runtime.db.run(write)
+        if receipt:
+            receipt["at"] = stamp
 
     def _request_document(self, taken: Taken, reglament: Reglament, *, scanned: bool) -> dict[str, Any]:
         request, application = taken.request, taken.application
@@ -333,11 +345,12 @@ class FrontOffice:
 
     async def _store_request(self, taken: Taken, document: dict[str, Any], signature: str | None) -> None:
         stored = json.dumps(document, ensure_ascii=False)
-        async with self.runtime.db.session() as db:
-            changed = await db.exec(_STORE_REQUEST, params={"at_id": taken.application.id, "new_document": stored,
-                                                            "new_signature": signature})
-            assert changed.rowcount == 1
-            await db.commit()
+        values = {"at_id": taken.application.id, "new_document": stored, "new_signature": signature}
+
+        def write(connection: Connection) -> None:
+            assert connection.execute(_STORE_REQUEST, values).rowcount == 1
+
+        await self.runtime.db.run(write)
         taken.application.request_document, taken.application.request_signature = stored, signature
 
     async def fill_in(self, taken: Taken, reglament: Reglament) -> dict[str, Any]:
@@ -416,8 +429,9 @@ class FrontOffice:
         registered = reply.responseData.data
         receipt = {"type": "acceptance-receipt", **ACCEPTED, "registrationNumber": registered["registrationNumber"],
                    "resultDue": registered["resultDue"], "ticket": document.get("frontOffice", {}).get("ticket")}
-        async with self.runtime.db.session() as db:
-            handed_already = (await db.exec(_STATUS_OF, params={"at_id": application_id})).scalar() == "result"
+        handed_already = await self.runtime.db.run(
+            lambda connection: connection.execute(_STATUS_OF, {"at_id": application_id}).scalar(),
+            write=False) == "result"
         await self.note(application_id, None, status=None if handed_already else "in_progress", receipt=receipt,
                         registration=registered["registrationNumber"])
 
@@ -428,8 +442,7 @@ class FrontOffice:
         application_id = str(data.get("applicationId", ""))
         if not isinstance(data.get("document"), dict) or not isinstance(data.get("signature"), str):
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
-        async with self.runtime.db.session() as db:
-            application = (await db.exec(_APPLICATION, params={"at_id": application_id})).first()
+        application = await self._application(application_id)
         if application is None:
             raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no front-office application {application_id}")
         if (application.result_signature == data["signature"] and application.result_document
@@ -445,17 +458,18 @@ class FrontOffice:
         if position is not None and not position.done and position.system != SYSTEM:
             raise ProviderError(ErrorCode.PROVIDER_REFUSED, f"application {application_id} takes no result now: "
                                                             f"its walk stands at a step of {position.system}")
-        async with self.runtime.db.session() as db:
-            changed: dict[str, Any] = {"result_document": json.dumps(data["document"], ensure_ascii=False),
-                                       "result_signature": data["signature"]}
-            ended = position is not None and position.done
-            if ended:
-                # the channel ended at the provider's step (a refusal it sends on): the result is
-                # the applicant's to collect, no step of the front office follows
-                changed["status"] = "result"
-            updated = await db.exec(_CHANGE_APPLICATION, params={"at_id": application_id, **changed})
-            assert updated.rowcount == 1
-            await db.commit()
+        changed: dict[str, Any] = {"result_document": json.dumps(data["document"], ensure_ascii=False),
+                                   "result_signature": data["signature"]}
+        ended = position is not None and position.done
+        if ended:
+            # the channel ended at the provider's step (a refusal it sends on): the result is
+            # the applicant's to collect, no step of the front office follows
+            changed["status"] = "result"
+
+        def write(connection: Connection) -> None:
+            assert connection.execute(_CHANGE_APPLICATION, {"at_id": application_id, **changed}).rowcount == 1
+
+        await self.runtime.db.run(write)
         if ended:
             return {"applicationId": application_id, "received": True}
         try:
@@ -469,8 +483,7 @@ class FrontOffice:
         """The provider's result handed to the applicant at ``at``: the receipt, and the result's
         Kazakh text for the trace. A definition may give the employee's handing out and the
         applicant's receiving as two steps: the result is handed over once, at the first."""
-        async with self.runtime.db.session() as db:
-            application = await db.get(FrontApplication, application_id)
+        application = await self._application(application_id)
         if application is None or not application.result_document:
             raise LookupError(f"application {application_id}: no result from the provider to hand over")
         document = json.loads(application.result_document)
@@ -482,9 +495,13 @@ class FrontOffice:
 
     # ---- helpers ---------------------------------------------------------------------------
 
+    async def _application(self, application_id: str) -> Any:
+        """An application's row (its columns as attributes), None when there is none."""
+        return await self.runtime.db.run(
+            lambda connection: connection.execute(_APPLICATION, {"at_id": application_id}).first(), write=False)
+
     async def view(self, application_id: str) -> dict[str, Any]:
-        async with self.runtime.db.session() as db:
-            application = (await db.exec(_APPLICATION, params={"at_id": application_id})).first()
+        application = await self._application(application_id)
         if application is None:
             raise FrontOfficeError(404, "not_found", {"kk": "Өтініш табылмады", "ru": "Заявление не найдено",
                                                       "en": "No such application"})
