@@ -78,6 +78,9 @@ _OCCUPANTS_AT = (
     .order_by(_OCCUPANTS.c.begin_date, _OCCUPANTS.c.iin)
 )
 _ADD_ACCESS = insert(AccessRecord.__table__)
+_ADD_CONSENT = insert(_CONSENTS)
+_POWER_OF_ATTORNEY = select(PowerOfAttorneyRecord.__table__).where(
+    PowerOfAttorneyRecord.__table__.c.number == bindparam("at_number"))
 
 
 def _iin(data: Any, field: str) -> str:
@@ -139,8 +142,9 @@ class Registries:
                 )
             if service in CONSENT_REQUIRED and str(consent).startswith(CONSENT_PREFIX):
                 await self._recorded_consent_covers(str(consent), subject, request)
-            async with self.runtime.db.session() as session:
-                document = (await session.exec(_DOCUMENT_OF[table], params={"of_iin": subject})).scalar()
+            query = _DOCUMENT_OF[table]
+            document = await self.runtime.db.run(
+                lambda connection: connection.execute(query, {"of_iin": subject}).scalar(), write=False)
             await self._audit(request, subject, consent, "found" if document is not None else "not found")
             return subject, None if document is None else json.loads(document)
         except ProviderError as refusal:
@@ -149,22 +153,21 @@ class Registries:
 
     async def _audit(self, request: Incoming, subject: str | None, consent: Any, outcome: str) -> None:
         info = request.info
-        async with self.runtime.db.session() as session:
-            await session.exec(_ADD_ACCESS, params={
-                "registry_name": SERVICES.get(info.serviceId, info.serviceId), "service_id": info.serviceId,
-                "requester": request.signer.get("common_name") or info.sender.senderId, "hop": request.hop,
-                "purpose": info.serviceId,
-                "consent_ref": consent if isinstance(consent, str) else None,
-                "correlation_id": info.correlationId, "subject_iin": subject,
-                "at_us": to_us(await self.runtime.now()), "outcome": outcome,
-            })
-            await session.commit()
+        values = {
+            "registry_name": SERVICES.get(info.serviceId, info.serviceId), "service_id": info.serviceId,
+            "requester": request.signer.get("common_name") or info.sender.senderId, "hop": request.hop,
+            "purpose": info.serviceId,
+            "consent_ref": consent if isinstance(consent, str) else None,
+            "correlation_id": info.correlationId, "subject_iin": subject,
+            "at_us": to_us(await self.runtime.now()), "outcome": outcome,
+        }
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_ACCESS, values))
 
     async def _recorded_consent_covers(self, reference: str, subject: str, request: Incoming) -> None:
         """A recorded consent covers this request: the person, the requester, the service, today;
         ``Provider.ConsentRequired`` saying which does not hold otherwise."""
-        async with self.runtime.db.session() as session:
-            record = (await session.exec(_CONSENT, params={"of_reference": reference})).first()
+        record = await self.runtime.db.run(
+            lambda connection: connection.execute(_CONSENT, {"of_reference": reference}).first(), write=False)
         service, requester = request.info.serviceId, request.info.sender.senderId
         problem = None
         if record is None:
@@ -238,9 +241,8 @@ class Registries:
             granted_to=request.info.sender.senderId, purpose=str(data.get("purpose") or ""),
             evidence_sha256=hashlib.sha256(canonical_json(document)).hexdigest(), signer_iin=signer.get("iin"),
             witnessed_by=witnessed, given_us=to_us(now), valid_to_us=to_us(now + timedelta(days=CONSENT_DAYS)))
-        async with self.runtime.db.session() as session:
-            session.add(record)
-            await session.commit()
+        values = record.model_dump()
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_CONSENT, values))
         await self._audit(request, subject, record.consent_ref, "consent recorded")
         return {"result": RESULT_OK, "consentRef": record.consent_ref, "subjectIin": subject, "coveredIins": covered,
                 "services": json.loads(record.services), "grantedTo": record.granted_to,
@@ -274,8 +276,9 @@ class Registries:
         days = (today - date.fromisoformat(current["beginDate"])).days if current else None
         registered: list[dict[str, Any]] = []
         if current and current.get("arCode"):
-            async with self.runtime.db.session() as session:
-                rows = (await session.exec(_OCCUPANTS_AT, params={"of_ar_code": str(current["arCode"])})).all()
+            ar_code = str(current["arCode"])
+            rows = await self.runtime.db.run(
+                lambda connection: connection.execute(_OCCUPANTS_AT, {"of_ar_code": ar_code}).all(), write=False)
             registered = [{"iin": row.iin, "beginDate": row.begin_date or None} for row in rows]
         return {"result": RESULT_OK, "iin": iin, "addresses": history["addresses"],
                 "currentAddress": current, "daysAtCurrentAddress": days, "registeredPersons": registered}
@@ -324,8 +327,10 @@ class Registries:
         attorney = _iin(data, "attorneyIin")
         service = data.get("serviceId")
         await self.ready()
-        async with self.runtime.db.session() as session:
-            record = await session.get(PowerOfAttorneyRecord, number)
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_POWER_OF_ATTORNEY, {"at_number": number}).mappings().first(),
+            write=False)
+        record = None if found is None else PowerOfAttorneyRecord(**found)
         today = to_local(await self.runtime.now()).date()
         status = poa_status(record, principal, attorney, service, today)
         await self._audit(request, principal, data.get("consentRef"), status)
