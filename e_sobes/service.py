@@ -38,8 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlmodel import select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from e_sobes.aid import CONSENT_SERVICES, HousingAid, explanation, params_of
 from e_sobes.models import AidCase, HousingAidApplication, YearCounter
@@ -73,6 +72,12 @@ _UPDATE_CASE = update(_CASES).where(_CASES.c.application_id == bindparam("at_app
     *_CASES.columns)
 """A case's UPDATE, returning the row: its SET names the columns given at execution (SQLAlchemy
 compiles it once for each set of them)."""
+_CASE = select(_CASES).where(_CASES.c.application_id == bindparam("at_application"))
+_CASE_NUMBERED = select(_CASES).where(_CASES.c.registration_number == bindparam("at_number"))
+_ADD_CASE = insert(_CASES)
+_APPLICATIONS = HousingAidApplication.__table__  # type: ignore[attr-defined]
+_SET_STATUS = update(_APPLICATIONS).where(_APPLICATIONS.c.application_id == bindparam("at_application")).values(
+    status=bindparam("new_status"))
 
 
 def provided_reglaments() -> list[Reglament]:
@@ -385,14 +390,18 @@ class ESobes:
             "signature": stored_signature, "signer": json.dumps(signer, ensure_ascii=False) if signer else None,
         })
         due = term_end(reglament.term, now)
-        async with self.runtime.db.session() as session:
-            existing = await session.get(AidCase, parsed.application_id)
-            if existing is None:
-                session.add(AidCase(
-                    application_id=parsed.application_id, registration_number=registered.number,
-                    reglament=reglament.id, channel=channel.name, reply_service=channel.result_service or "",
-                    applicant_iin=parsed.applicant_iin, registered_us=to_us(now), due_us=to_us(due)))
-                await session.commit()
+        new_case = AidCase(
+            application_id=parsed.application_id, registration_number=registered.number,
+            reglament=reglament.id, channel=channel.name, reply_service=channel.result_service or "",
+            applicant_iin=parsed.applicant_iin, registered_us=to_us(now), due_us=to_us(due)).model_dump()
+
+        def open_case(connection: Connection) -> Any:  # the case read, and added when there is none
+            found = connection.execute(_CASE, {"at_application": parsed.application_id}).first()
+            if found is None:
+                connection.execute(_ADD_CASE, new_case)
+            return found
+
+        existing = await self.runtime.db.run(open_case)
         if existing is None:
             try:
                 await self.engine.take_up(reglament, channel.name, application_id=parsed.application_id, at=now)
@@ -433,32 +442,29 @@ class ESobes:
     # ---- the case ------------------------------------------------------------------------------
 
     async def case(self, application_id: str | None) -> AidCase:
-        async with self.runtime.db.session() as session:
-            found = await session.get(AidCase, str(application_id))
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_CASE, {"at_application": str(application_id)}).mappings().first(),
+            write=False)
         if found is None:
             raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")
-        return found
+        return AidCase(**found)
 
     async def update_case(self, application_id: str | None, **fields: Any) -> AidCase:
         """Set ``fields`` of the case: one UPDATE of those columns, the row as it is now returned."""
-        async with self.runtime.db.session() as session:
-            found = (await session.exec(_UPDATE_CASE, params={
-                "at_application": str(application_id), **fields,
-            })).mappings().one_or_none()
-            if found is None:
-                raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")
-            await session.commit()
+        values = {"at_application": str(application_id), **fields}
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_UPDATE_CASE, values).mappings().one_or_none())
+        if found is None:
+            raise LookupError(f"{SYSTEM}: no housing-aid case {application_id}")
         stored = AidCase(**found)
         if "state" in fields:
             await self._set_registration_status(stored)
         return stored
 
     async def _set_registration_status(self, case: AidCase) -> None:
-        table = HousingAidApplication.__table__  # type: ignore[attr-defined]
         status = {"registered": "RECEIVED", "decided": "DECIDED", "signed": "SIGNED", "dispatched": "SENT"}[case.state]
-        async with self.runtime.db.engine.begin() as connection:
-            await connection.execute(table.update().where(table.c.application_id == case.application_id)
-                                     .values(status=status))
+        values = {"at_application": case.application_id, "new_status": status}
+        await self.runtime.db.run(lambda connection: connection.execute(_SET_STATUS, values))
 
     async def _request(self, case: AidCase) -> tuple[dict[str, Any], str]:
         row = await self.registrar.find(application_id=case.application_id)
@@ -630,8 +636,8 @@ class ESobes:
         if not isinstance(number, str) or not number.strip():
             raise refusal([_problem("registrationNumber", "required", "the registration number is required",
                                     "тіркеу нөмірі қажет", "требуется регистрационный номер")])
-        async with self.runtime.db.session() as session:
-            case = (await session.exec(select(AidCase).where(AidCase.registration_number == number.strip()))).first()
+        case = await self.runtime.db.run(
+            lambda connection: connection.execute(_CASE_NUMBERED, {"at_number": number.strip()}).first(), write=False)
         if case is None:
             raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"Е-собес: no application numbered {number}",
                                 data={"registrationNumber": number})
