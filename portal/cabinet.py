@@ -14,9 +14,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
 
 from portal.models import Application, StageResult
 from signatures.jws import canonical_json
@@ -30,10 +31,18 @@ if TYPE_CHECKING:
 CITIZEN_SIGNATURE = "citizen-signature"
 """What the signing step waits for: the citizen's ЭЦҚ on the document delivered to the cabinet."""
 
-# Every view of every application reads its stages: the statement is built once (an ORM statement
+# Every view of every application reads its stages: the statements are built once (an ORM statement
 # built at each call costs several times a prebuilt one).
 _STAGES = StageResult.__table__
 _STAGES_OF = select(_STAGES).where(_STAGES.c.application_id == bindparam("of_application")).order_by(_STAGES.c.id)
+_ADD_STAGE = insert(_STAGES)
+_AT_STAGE = _STAGES.c.id == bindparam("at_id")
+_SIGNED = update(_STAGES).where(_AT_STAGE).values(citizen_signature=bindparam("new_signature"),
+                                                   signed_us=bindparam("new_signed_us"))
+_PAID = update(_STAGES).where(_AT_STAGE).values(paid_amount=bindparam("new_amount"), paid_us=bindparam("new_paid_us"),
+                                                 payment_reference=bindparam("new_reference"))
+_APPLICATIONS = Application.__table__
+_APPLICATION = select(_APPLICATIONS).where(_APPLICATIONS.c.id == bindparam("at_id"))
 
 
 def _error(status: int, code: str, kk: str, ru: str, en: str, **extra: Any):
@@ -47,17 +56,21 @@ async def keep_stage_result(portal: Portal, application_id: str, document: dict[
     stage = document.get("stage")
     if not isinstance(stage, int):
         return
-    async with portal.runtime.db.session() as session:
-        session.add(StageResult(application_id=application_id, stage=stage,
-                                document=json.dumps(document, ensure_ascii=False), signature=signature,
-                                received_us=to_us(await portal.runtime.now())))
-        await session.commit()
+    values = {"application_id": application_id, "stage": stage, "document": json.dumps(document, ensure_ascii=False),
+              "signature": signature, "received_us": to_us(await portal.runtime.now())}
+    await portal.runtime.db.run(lambda connection: connection.execute(_ADD_STAGE, values))
 
 
 async def _rows(portal: Portal, application_id: str) -> list[StageResult]:
-    async with portal.runtime.db.session() as session:
-        found = (await session.exec(_STAGES_OF, params={"of_application": application_id})).mappings().all()
+    params = {"of_application": application_id}
+    found = await portal.runtime.db.run(lambda connection: connection.execute(_STAGES_OF, params).mappings().all(),
+                                        write=False)
     return [StageResult(**row) for row in found]
+
+
+def _update_one(statement: Update, params: dict[str, Any], connection: Connection) -> None:
+    """``statement`` on the one stage it names, which must be there."""
+    assert connection.execute(statement, params).rowcount == 1
 
 
 async def _waits_for_signature(portal: Portal, application_id: str) -> bool:
@@ -131,11 +144,12 @@ async def stages_view(portal: Portal, application_id: str) -> dict[str, Any]:
 
 
 async def _own(portal: Portal, application_id: str, iin: str) -> Application:
-    async with portal.runtime.db.session() as session:
-        application = await session.get(Application, application_id)
-    if application is None or application.iin != iin:
+    params = {"at_id": application_id}
+    found = await portal.runtime.db.run(lambda connection: connection.execute(_APPLICATION, params).mappings().first(),
+                                        write=False)
+    if found is None or found["iin"] != iin:
         raise _error(404, "not_found", "Өтініш табылмады", "Заявление не найдено", "No such application")
-    return application
+    return Application(**found)
 
 
 async def sign(portal: Portal, application_id: str, iin: str, signature: str) -> dict[str, Any]:
@@ -156,12 +170,8 @@ async def sign(portal: Portal, application_id: str, iin: str, signature: str) ->
         raise _error(422, "signature_refused", f"ЭЦҚ қабылданбады: {reason['kk']}", f"ЭЦП не принята: {reason['ru']}",
                      f"The signature is not accepted: {reason['en']}", code_detail=str(checked.verdict.code),
                      field="signature")
-    async with portal.runtime.db.session() as session:
-        stored = await session.get(StageResult, row.id)
-        assert stored is not None
-        stored.citizen_signature, stored.signed_us = signature, to_us(now)
-        session.add(stored)
-        await session.commit()
+    await portal.runtime.db.run(partial(_update_one, _SIGNED, {"at_id": row.id, "new_signature": signature,
+                                                               "new_signed_us": to_us(now)}))
     serial = (checked.verdict.signer or {}).get("serial_hex", "?")
     await portal.engine.resume(application_id=application_id, event=CITIZEN_SIGNATURE,
                                inputs={"document": document, "signature": signature, "serial": serial})
@@ -192,11 +202,7 @@ async def pay(portal: Portal, application_id: str, iin: str, amount: float) -> d
     if round(float(amount), 2) != round(price, 2):
         raise _error(422, "invalid_request", f"Төленетін сома {price:.2f} теңге", f"Сумма к оплате {price:.2f} тенге",
                      f"The sum due is {price:.2f} tenge, not {amount}", field="amount")
-    async with portal.runtime.db.session() as session:
-        stored = await session.get(StageResult, row.id)
-        assert stored is not None
-        stored.paid_amount, stored.paid_us = price, to_us(await portal.runtime.now())
-        stored.payment_reference = f"PAY-{uuid.uuid4().hex[:10].upper()}"
-        session.add(stored)
-        await session.commit()
+    paid = {"at_id": row.id, "new_amount": price, "new_paid_us": to_us(await portal.runtime.now()),
+            "new_reference": f"PAY-{uuid.uuid4().hex[:10].upper()}"}
+    await portal.runtime.db.run(partial(_update_one, _PAID, paid))
     return await portal.application_view(application_id, iin)

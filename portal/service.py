@@ -12,12 +12,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import Connection, Update, bindparam, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from gateway_protocol.errors import ErrorCode, GatewayFault
 from gateway_protocol.provider import Incoming, ProviderError
@@ -74,6 +74,23 @@ _CHALLENGE = core_select(_CHALLENGES.c.expires_us).where(_AT_CHALLENGE)
 _TAKE_CHALLENGE = update(_CHALLENGES).where(_AT_CHALLENGE, _CHALLENGES.c.used_us.is_(None)).values(
     used_us=bindparam("now_us"), used_by_iin=bindparam("by_iin"))
 _CHALLENGE_SIGNER = update(_CHALLENGES).where(_AT_CHALLENGE).values(certificate_serial=bindparam("serial"))
+_UNREGISTERED = _CHALLENGES.c.certificate_serial.is_(None)
+_FORGET_CHALLENGES = delete(_CHALLENGES).where(_UNREGISTERED, _CHALLENGES.c.expires_us < bindparam("before_us"))
+_OPEN_CHALLENGES = core_select(func.count()).select_from(_CHALLENGES).where(
+    _UNREGISTERED, _CHALLENGES.c.expires_us >= bindparam("now_us"))
+_ADD_CHALLENGE = insert(_CHALLENGES)
+_ACCOUNTS = Account.__table__
+_ACCOUNT = core_select(_ACCOUNTS).where(_ACCOUNTS.c.iin == bindparam("at_iin"))
+_ADD_ACCOUNT = insert(_ACCOUNTS)
+_AT_GUARD = _GUARDS.c.iin == bindparam("at_iin")
+_GUARD_CLEARED = update(_GUARDS).where(_AT_GUARD).values(failures=0, locked_until_us=None)
+_GUARD_FAILED = update(_GUARDS).where(_AT_GUARD).values(failures=_GUARDS.c.failures + 1)
+_ADD_GUARD = insert(_GUARDS)
+_GUARD_LOCKED = update(_GUARDS).where(_AT_GUARD, _GUARDS.c.failures >= bindparam("attempts")).values(
+    failures=0, locked_until_us=bindparam("lock_us"))
+_ADD_APPLICATION = insert(_APPLICATIONS)
+_APPLICATIONS_OF = (core_select(_APPLICATIONS.c.id).where(_APPLICATIONS.c.iin == bindparam("of_iin"))
+                    .order_by(_APPLICATIONS.c.submitted_us))
 
 
 def hash_password(password: str) -> str:
@@ -165,20 +182,20 @@ class Portal:
         expires = now + timedelta(minutes=self.runtime.settings.portal_challenge_minutes)
         nonce = secrets.token_urlsafe(32)
         lifetime = expires - now
-        unregistered = RegistrationChallenge.certificate_serial.is_(None)  # type: ignore[union-attr]
-        async with self.runtime.db.session() as session:
+
+        def hand_out(connection: Connection) -> bool:
+            """Whether the challenge is kept (False: too many wait already)."""
             # anyone may ask, so what they leave is bounded: a challenge that registered nobody is
             # forgotten a lifetime after it expired (till then a late use is told "expired"), and
             # no more than MAX_OPEN_CHALLENGES wait at once
-            await session.exec(delete(RegistrationChallenge).where(
-                unregistered, RegistrationChallenge.expires_us < to_us(now - lifetime)))
-            waiting = (await session.exec(select(func.count()).select_from(RegistrationChallenge).where(
-                unregistered, RegistrationChallenge.expires_us >= to_us(now)))).one()
-            if waiting >= MAX_OPEN_CHALLENGES:
-                await session.commit()
-                raise PortalError(429, "too_many_challenges", CHALLENGES_OUTSTANDING, field="challenge")
-            session.add(RegistrationChallenge(nonce=nonce, issued_us=to_us(now), expires_us=to_us(expires)))
-            await session.commit()
+            connection.execute(_FORGET_CHALLENGES, {"before_us": to_us(now - lifetime)})
+            if connection.execute(_OPEN_CHALLENGES, {"now_us": to_us(now)}).scalar_one() >= MAX_OPEN_CHALLENGES:
+                return False  # the forgetting is committed all the same
+            connection.execute(_ADD_CHALLENGE, {"nonce": nonce, "issued_us": to_us(now), "expires_us": to_us(expires)})
+            return True
+
+        if not await self.runtime.db.run(hand_out):
+            raise PortalError(429, "too_many_challenges", CHALLENGES_OUTSTANDING, field="challenge")
         data = base64.b64encode(nonce.encode()).decode()
         return {
             "challenge": nonce,
@@ -197,18 +214,24 @@ class Portal:
         valid, unrevoked AUTH key of an individual whose certificate names that ЖСН."""
         now = await self.runtime.now()
         now_us = to_us(now)
-        async with self.runtime.db.session() as session:
-            challenge = (await session.exec(_CHALLENGE, params={"at_nonce": body.challenge})).first()
+
+        def take(connection: Connection) -> tuple[int, bool] | None:
+            """The challenge's expiry and whether this registration took it; None if there is none."""
+            challenge = connection.execute(_CHALLENGE, {"at_nonce": body.challenge}).first()
             if challenge is None:
-                raise PortalError(422, "challenge_refused", CHALLENGE_UNKNOWN, field="challenge")
-            taken = await session.exec(  # one registration takes it, whatever becomes of it
-                _TAKE_CHALLENGE, params={"at_nonce": body.challenge, "now_us": now_us, "by_iin": body.iin}
-            )
-            await session.commit()
-        if taken.rowcount != 1:
+                return None
+            taken = connection.execute(  # one registration takes it, whatever becomes of it
+                _TAKE_CHALLENGE, {"at_nonce": body.challenge, "now_us": now_us, "by_iin": body.iin})
+            return challenge.expires_us, taken.rowcount == 1
+
+        found = await self.runtime.db.run(take)
+        if found is None:
+            raise PortalError(422, "challenge_refused", CHALLENGE_UNKNOWN, field="challenge")
+        expires_us, taken = found
+        if not taken:
             raise PortalError(422, "challenge_refused", CHALLENGE_USED, field="challenge")
-        if challenge.expires_us < now_us:
-            expired = to_local(from_us(challenge.expires_us)).isoformat(timespec="minutes")
+        if expires_us < now_us:
+            expired = to_local(from_us(expires_us)).isoformat(timespec="minutes")
             raise PortalError(422, "challenge_refused", challenge_expired(expired), field="challenge")
         checked = await self.runtime.validator.cms(
             decode_signature(body.signature), body.challenge.encode(), at=now, usage="auth", iin=body.iin,
@@ -228,21 +251,18 @@ class Portal:
                 field="signature", verdict="NOT_AN_INDIVIDUAL",
             )
         password_hash = await asyncio.to_thread(hash_password, body.password)  # see check_password's call
-        async with self.runtime.db.session() as session:
-            session.add(Account(iin=body.iin, password_hash=password_hash, created_us=now_us))
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise PortalError(
-                    409, "account_exists",
-                    {"kk": "Бұл ЖСН порталда тіркелген", "ru": "Этот ИИН уже зарегистрирован на портале",
-                     "en": "This ЖСН (IIN) is already registered on the portal"},
-                    field="iin",
-                ) from None
-        async with self.runtime.db.session() as session:
-            await session.exec(_CHALLENGE_SIGNER, params={"at_nonce": body.challenge,
-                                                          "serial": signer.get("serial_hex")})
-            await session.commit()
+        account = {"iin": body.iin, "password_hash": password_hash, "created_us": now_us}
+        try:
+            await self.runtime.db.run(lambda connection: connection.execute(_ADD_ACCOUNT, account))
+        except IntegrityError:
+            raise PortalError(
+                409, "account_exists",
+                {"kk": "Бұл ЖСН порталда тіркелген", "ru": "Этот ИИН уже зарегистрирован на портале",
+                 "en": "This ЖСН (IIN) is already registered on the portal"},
+                field="iin",
+            ) from None
+        signed_by = {"at_nonce": body.challenge, "serial": signer.get("serial_hex")}
+        await self.runtime.db.run(lambda connection: connection.execute(_CHALLENGE_SIGNER, signed_by))
         return {"iin": body.iin, "registered": True, "certificate": signer.get("serial_hex")}
 
     async def authenticate(self, iin: str, password: str) -> tuple[Account | None, str | None]:
@@ -254,10 +274,11 @@ class Portal:
             valid = validate_iin(iin, "iin")
         except IdentifierError as exc:
             return None, exc.message_kk
-        async with self.runtime.db.session() as session:
-            account = await session.get(Account, valid)
-        if account is None:
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_ACCOUNT, {"at_iin": valid}).mappings().first(), write=False)
+        if found is None:
             return None, "ЖСН порталда тіркелмеген"
+        account = Account(**found)
         now_us = to_us(await self.runtime.now())
         if (until := await self.locked_until(valid)) is not None:
             return None, f"аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталған"
@@ -268,11 +289,7 @@ class Portal:
             if until is not None:
                 return None, f"пароль дұрыс емес; аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталды"
             return None, "пароль дұрыс емес"
-        async with self.runtime.db.session() as session:
-            await session.exec(
-                update(LoginGuard).where(LoginGuard.iin == valid).values(failures=0, locked_until_us=None)
-            )
-            await session.commit()
+        await self.runtime.db.run(lambda connection: connection.execute(_GUARD_CLEARED, {"at_iin": valid}))
         return account, None
 
     async def _count_failure(self, iin: str, now_us: int) -> datetime | None:
@@ -280,30 +297,26 @@ class Portal:
 
         The count goes up in the database (an UPDATE), so failures sent at once all count."""
         settings = self.runtime.settings
-        async with self.runtime.db.session() as session:
-            counted = await session.exec(
-                update(LoginGuard).where(LoginGuard.iin == iin).values(failures=LoginGuard.failures + 1)
-            )
-            lock_us = now_us + int(settings.portal_lockout_minutes * 60 * 1_000_000)
-            try:
-                if counted.rowcount != 1:  # an account registered before the guard: its first failure
-                    session.add(LoginGuard(iin=iin, failures=1))
-                    await session.flush()
-                locked = await session.exec(
-                    update(LoginGuard)
-                    .where(LoginGuard.iin == iin, LoginGuard.failures >= settings.portal_login_attempts)
-                    .values(failures=0, locked_until_us=lock_us)
-                )
-                await session.commit()
-            except IntegrityError:  # the first failures of such an account, sent at once
-                await session.rollback()
-                return await self._count_failure(iin, now_us)
-        return to_local(from_us(lock_us)) if locked.rowcount == 1 else None
+        lock_us = now_us + int(settings.portal_lockout_minutes * 60 * 1_000_000)
+
+        def count(connection: Connection) -> bool:
+            """Whether this failure locks the account."""
+            if connection.execute(_GUARD_FAILED, {"at_iin": iin}).rowcount != 1:
+                # an account registered before the guard: its first failure
+                connection.execute(_ADD_GUARD, {"iin": iin, "failures": 1, "locked_until_us": None})
+            return connection.execute(_GUARD_LOCKED, {"at_iin": iin, "attempts": settings.portal_login_attempts,
+                                                      "lock_us": lock_us}).rowcount == 1
+
+        try:
+            locked = await self.runtime.db.run(count)
+        except IntegrityError:  # the first failures of such an account, sent at once
+            return await self._count_failure(iin, now_us)
+        return to_local(from_us(lock_us)) if locked else None
 
     async def locked_until(self, iin: str) -> datetime | None:
         """Until when (local time) the account of ``iin`` is locked, if it is now."""
-        async with self.runtime.db.session() as session:
-            guard = (await session.exec(_LOCKED_UNTIL, params={"of_iin": iin})).first()
+        guard = await self.runtime.db.run(
+            lambda connection: connection.execute(_LOCKED_UNTIL, {"of_iin": iin}).first(), write=False)
         if guard is None or guard.locked_until_us is None:
             return None
         if guard.locked_until_us <= to_us(await self.runtime.now()):
@@ -342,18 +355,15 @@ class Portal:
             if account is None:
                 await self._refuse_log_in(body.iin, session_id)
             account_iin = account.iin
-        async with self.runtime.db.session() as session:
-            await session.exec(_ADD_SESSION, params={
-                "id": session_id, "iin": account_iin, "created_us": to_us(await self.runtime.now()),
-                "reglament": reglament.id if reglament else None,
-            })
-            await session.commit()
+        opened = {"id": session_id, "iin": account_iin, "created_us": to_us(await self.runtime.now()),
+                  "reglament": reglament.id if reglament else None}
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_SESSION, opened))
         return LoginResult(session_id, account_iin)
 
     async def session_of(self, token: str | None) -> PortalSession:
         if token:
-            async with self.runtime.db.session() as session:
-                found = (await session.exec(_SESSION, params={"at_id": token})).mappings().first()
+            found = await self.runtime.db.run(
+                lambda connection: connection.execute(_SESSION, {"at_id": token}).mappings().first(), write=False)
             if found is not None:
                 return PortalSession(**found)
         raise PortalError(
@@ -459,9 +469,8 @@ class Portal:
             request_document=document.model_dump_json(exclude_none=True),
             request_signature=body.signature,
         )
-        async with self.runtime.db.session() as session:
-            session.add(application)
-            await session.commit()
+        values = {column: getattr(application, column) for column in _APPLICATIONS.columns.keys()}
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_APPLICATION, values))
         signed = {"document": document.model_dump(mode="json", exclude_none=True), "signature": body.signature}
         # A session opened for this service walked its log-in already: its first application takes
         # that walk up. A session opened without a service, or a session's later application,
@@ -487,8 +496,8 @@ class Portal:
     async def send_request(self, reglament: Reglament, channel: str, application_id: str) -> None:
         """Send the application's signed request through ЭҮШ to the provider; keep the
         registration it answers."""
-        async with self.runtime.db.session() as session:
-            application = (await session.exec(_REQUEST, params={"at_id": application_id})).first()
+        application = await self.runtime.db.run(
+            lambda connection: connection.execute(_REQUEST, {"at_id": application_id}).first(), write=False)
         assert application is not None
         signed = {"document": json.loads(application.request_document), "signature": application.request_signature}
         reply = await self.runtime.gateway().send(
@@ -499,13 +508,9 @@ class Portal:
             correlation_id=application_id,
         )
         registered = reply.responseData.data
-        async with self.runtime.db.session() as session:
-            stored = await session.exec(_REGISTERED, params={
-                "at_id": application_id, "new_number": registered["registrationNumber"],
-                "new_due_us": to_us(datetime.fromisoformat(registered["resultDue"])),
-            })
-            assert stored.rowcount == 1
-            await session.commit()
+        numbered = {"at_id": application_id, "new_number": registered["registrationNumber"],
+                    "new_due_us": to_us(datetime.fromisoformat(registered["resultDue"]))}
+        await self.runtime.db.run(partial(_update_one, _REGISTERED, numbered))
         await self.set_status(application_id, "in_progress", f"тіркеу нөмірі {registered['registrationNumber']}")
 
     @staticmethod
@@ -521,17 +526,25 @@ class Portal:
         document, signature = data.get("document"), data.get("signature")
         if not isinstance(document, dict) or not isinstance(signature, str):
             raise ProviderError(ErrorCode.PROVIDER_REQUEST_INVALID, "document and signature are required")
-        async with self.runtime.db.session() as session:
-            application = (await session.exec(_APPLICATION, params={"at_id": application_id})).first()
+        result = {"at_id": application_id, "new_signature": signature,
+                  "new_document": json.dumps(document, ensure_ascii=False)}
+
+        def keep(connection: Connection) -> tuple[Any, bool]:
+            """The application's row (None if there is none), and whether it had this result already."""
+            application = connection.execute(_APPLICATION, {"at_id": application_id}).first()
             if application is None:
-                raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
+                return None, False
             if (application.result_signature == signature and application.result_document
                     and json.loads(application.result_document) == document):
-                # the same result again: the provider tried again after an answer was lost on the way
-                return {"applicationId": application_id, "delivered": True, "already": True}
-            await session.exec(_RESULT, params={"at_id": application_id, "new_signature": signature,
-                                                "new_document": json.dumps(document, ensure_ascii=False)})
-            await session.commit()
+                return application, True
+            connection.execute(_RESULT, result)
+            return application, False
+
+        application, already = await self.runtime.db.run(keep)
+        if application is None:
+            raise ProviderError(ErrorCode.PROVIDER_NOT_FOUND, f"no application {application_id}")
+        if already:  # the same result again: the provider tried again after an answer was lost on the way
+            return {"applicationId": application_id, "delivered": True, "already": True}
         await keep_stage_result(self, application_id, document, signature)  # a service in stages
         reglament = get_reglament(application.reglament)
         text = document.get("text", {})
@@ -543,14 +556,19 @@ class Portal:
     # ---- the cabinet --------------------------------------------------------------------------
 
     async def application_view(self, application_id: str, iin: str) -> dict[str, Any]:
-        async with self.runtime.db.session() as session:
-            application = (await session.exec(_APPLICATION, params={"at_id": application_id})).first()
+
+        def read(connection: Connection) -> tuple[Any, list[Any]]:
+            application = connection.execute(_APPLICATION, {"at_id": application_id}).first()
             if application is None or application.iin != iin:
-                raise PortalError(
-                    404, "not_found",
-                    {"kk": "Өтініш табылмады", "ru": "Заявление не найдено", "en": "No such application"},
-                )
-            history = (await session.exec(_HISTORY_OF, params={"of_application": application_id})).all()
+                return None, []
+            return application, connection.execute(_HISTORY_OF, {"of_application": application_id}).all()
+
+        application, history = await self.runtime.db.run(read, write=False)
+        if application is None:
+            raise PortalError(
+                404, "not_found",
+                {"kk": "Өтініш табылмады", "ru": "Заявление не найдено", "en": "No such application"},
+            )
         view: dict[str, Any] = {
             "id": application.id,
             "reglament": application.reglament,
@@ -587,12 +605,8 @@ class Portal:
         return view
 
     async def applications_of(self, iin: str) -> list[dict[str, Any]]:
-        async with self.runtime.db.session() as session:
-            ids = (
-                await session.exec(
-                    select(Application.id).where(Application.iin == iin).order_by(Application.submitted_us)
-                )
-            ).all()
+        ids = await self.runtime.db.run(
+            lambda connection: connection.scalars(_APPLICATIONS_OF, {"of_iin": iin}).all(), write=False)
         return [await self.application_view(i, iin) for i in ids]
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -600,18 +614,17 @@ class Portal:
     async def set_status(
         self, application_id: str, status: str, note: str, refusal: dict[str, str] | None = None
     ) -> None:
-        async with self.runtime.db.session() as session:
-            at_us = to_us(await self.runtime.now())
-            if refusal is None:
-                changed = await session.exec(_STATUS, params={"at_id": application_id, "new_status": status})
-            else:
-                changed = await session.exec(_STATUS_REFUSED, params={
-                    "at_id": application_id, "new_status": status,
-                    "new_refusal": json.dumps(refusal, ensure_ascii=False)})
-            assert changed.rowcount == 1
-            await session.exec(_ADD_STATUS_EVENT, params={"application_id": application_id, "status": status,
-                                                          "at_us": at_us, "note": note})
-            await session.commit()
+        at_us = to_us(await self.runtime.now())
+        changed: dict[str, Any] = {"at_id": application_id, "new_status": status}
+        if refusal is not None:
+            changed["new_refusal"] = json.dumps(refusal, ensure_ascii=False)
+        event = {"application_id": application_id, "status": status, "at_us": at_us, "note": note}
+
+        def write(connection: Connection) -> None:
+            _update_one(_STATUS if refusal is None else _STATUS_REFUSED, changed, connection)
+            connection.execute(_ADD_STATUS_EVENT, event)
+
+        await self.runtime.db.run(write)
 
     # ---- notices outside the reglament's steps (EPORTAL_CabinetNotification) ------------------
 
@@ -623,6 +636,11 @@ class Portal:
     async def notices_of(self, application_id: str) -> list[dict[str, Any]]:
         """An application's notices, oldest first, each with its signature's verdict now."""
         return await notices_of(self.runtime, CabinetNotice, application_id)
+
+
+def _update_one(statement: Update, params: dict[str, Any], connection: Connection) -> None:
+    """``statement`` on the one application it names, which must be there."""
+    assert connection.execute(statement, params).rowcount == 1
 
 
 def _ncalayer_request(data: str, extended_key_usage: str) -> dict[str, Any]:
