@@ -20,7 +20,7 @@ from sqlmodel import select
 from provider_ws.allocation import AllocationError, HousingAllocation, queue_reglament
 from provider_ws import reception
 from provider_ws.models import CaseRecord, QueueEntry
-from provider_ws.service import ProviderWorkstation, StaffError, delivery_registers, provided_reglaments
+from provider_ws.service import ProviderWorkstation, StaffError, delivery_registers, provided_reglaments, stored_case
 from simulation.calendar import to_local
 from simulation.clock import from_us
 from runtime import Runtime
@@ -55,10 +55,7 @@ async def cases(runtime: Runtime) -> list[dict[str, Any]]:
 
 @router.get("/cases/{application_id}", summary="One application")
 async def case(application_id: str, runtime: Runtime):
-    async with runtime.db.session() as session:
-        row = (
-            await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))
-        ).first()
+    row = await stored_case(runtime, application_id)
     if row is None:
         return JSONResponse({"error": "not_found", "message": f"no application {application_id}"}, 404)
     return _case(row)
@@ -67,11 +64,7 @@ async def case(application_id: str, runtime: Runtime):
 @router.get("/cases/{application_id}/delivery-registers",
             summary="The delivery registers a courier brought with the application, signed by both sides")
 async def registers_of(application_id: str, runtime: Runtime):
-    async with runtime.db.session() as session:
-        row = (
-            await session.exec(select(CaseRecord).where(CaseRecord.application_id == application_id))
-        ).first()
-    if row is None:
+    if await stored_case(runtime, application_id) is None:
         return JSONResponse({"error": "not_found", "message": f"no application {application_id}"}, 404)
     return await delivery_registers(runtime, application_id)
 

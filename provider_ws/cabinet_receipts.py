@@ -14,8 +14,8 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, Text
-from sqlmodel import Field, select
+from sqlalchemy import BigInteger, Column, Text, bindparam, insert, select
+from sqlmodel import Field
 
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import Incoming, ProviderError
@@ -44,6 +44,11 @@ class CitizenSignature(ProviderModel, table=True):
     verdict: str = Field(description="the citizen's signature as checked on receipt (VALID, …)")
     signer_iin: str | None = None
     received_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+_SIGNED = CitizenSignature.__table__
+_ADD_SIGNED = insert(_SIGNED)
+_SIGNED_OF = select(_SIGNED).where(_SIGNED.c.application_id == bindparam("of_application")).order_by(_SIGNED.c.id)
 
 
 def _invalid(message: str) -> ProviderError:
@@ -94,22 +99,19 @@ async def _keep_signed(ws: ProviderWorkstation, case: Any, data: dict[str, Any])
                                              iin=case.applicant_iin)
     if not checked.valid:
         raise _invalid(f"the citizen's signature is not accepted: {checked.verdict.code}: {checked.verdict.message}")
-    row = CitizenSignature(application_id=case.application_id, stage=document.get("stage"),
-                           document=json.dumps(document, ensure_ascii=False), signature=signature,
-                           verdict=checked.verdict.code, signer_iin=(checked.verdict.signer or {}).get("iin"),
-                           received_us=to_us(now))
-    async with ws.runtime.db.session() as session:
-        session.add(row)
-        await session.commit()
+    row = dict(application_id=case.application_id, stage=document.get("stage"),
+               document=json.dumps(document, ensure_ascii=False), signature=signature,
+               verdict=checked.verdict.code, signer_iin=(checked.verdict.signer or {}).get("iin"),
+               received_us=to_us(now))
+    await ws.runtime.db.run(lambda connection: connection.execute(_ADD_SIGNED, row))
     return {"applicationId": case.application_id, "received": "signed", "verdict": checked.verdict.code,
             "receivedAt": to_local(now).isoformat()}
 
 
 async def citizen_signatures(ws: ProviderWorkstation, application_id: str) -> list[dict[str, Any]]:
     """The documents the citizen signed for an application, as received."""
-    async with ws.runtime.db.session() as session:
-        rows = (await session.exec(select(CitizenSignature).where(CitizenSignature.application_id == application_id)
-                                   .order_by(CitizenSignature.id))).all()
-    return [{"stage": r.stage, "verdict": r.verdict, "signerIin": r.signer_iin,
-             "receivedAt": to_local(from_us(r.received_us)).isoformat(), "document": json.loads(r.document)}
+    rows = await ws.runtime.db.run(lambda connection: connection.execute(
+        _SIGNED_OF, {"of_application": application_id}).mappings().all(), write=False)
+    return [{"stage": r["stage"], "verdict": r["verdict"], "signerIin": r["signer_iin"],
+             "receivedAt": to_local(from_us(r["received_us"])).isoformat(), "document": json.loads(r["document"])}
             for r in rows]

@@ -15,8 +15,8 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column
-from sqlmodel import Field, select
+from sqlalchemy import BigInteger, Column, bindparam, insert, select, update
+from sqlmodel import Field
 
 from gateway_protocol.errors import GatewayFault
 from provider_ws.decision import STATUS_CODES, held_statuses
@@ -41,6 +41,13 @@ class ChancelleryVisitor(ProviderModel, table=True):
     out_of_turn: bool = False
     statuses: str = Field(default="[]", description="the statuses on record that put them out of turn (JSON)")
     called_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+_VISITORS = ChancelleryVisitor.__table__
+_WAITING = select(_VISITORS).where(_VISITORS.c.reglament == bindparam("of_reglament"), _VISITORS.c.called_us.is_(None))
+_ADD_VISITOR = insert(_VISITORS).returning(_VISITORS.c.id)
+_CALL = update(_VISITORS).where(_VISITORS.c.id == bindparam("at_id")).values(
+    called_us=bindparam("new_called_us")).returning(*_VISITORS.columns)
 
 
 class ReceptionError(Exception):
@@ -86,10 +93,9 @@ STATUS_KK = {"war-participant": "Ұлы Отан соғысының қатысу
 
 
 async def _waiting(ws: ProviderWorkstation, reglament_id: str) -> list[ChancelleryVisitor]:
-    async with ws.runtime.db.session() as session:
-        rows = (await session.exec(select(ChancelleryVisitor).where(
-            ChancelleryVisitor.reglament == reglament_id, ChancelleryVisitor.called_us == None))).all()  # noqa: E711
-    return sorted(rows, key=_order)
+    rows = await ws.runtime.db.run(lambda connection: connection.execute(
+        _WAITING, {"of_reglament": reglament_id}).mappings().all(), write=False)
+    return sorted((ChancelleryVisitor(**row) for row in rows), key=_order)
 
 
 async def join(ws: ProviderWorkstation, body: dict[str, Any]) -> dict[str, Any]:
@@ -116,10 +122,8 @@ async def join(ws: ProviderWorkstation, body: dict[str, Any]) -> dict[str, Any]:
         held = sorted(set(wanted) & held_statuses(answer.get("statuses") or [], to_local(now).date()))
     visitor = ChancelleryVisitor(reglament=reglament.id, applicant_iin=iin, arrived_us=to_us(now),
                                  out_of_turn=bool(held), statuses=json.dumps(held))
-    async with ws.runtime.db.session() as session:
-        session.add(visitor)
-        await session.commit()
-        await session.refresh(visitor)
+    values = {column: getattr(visitor, column) for column in _VISITORS.columns.keys() if column != "id"}
+    visitor.id = await ws.runtime.db.run(lambda connection: connection.execute(_ADD_VISITOR, values).scalar_one())
     line = await _waiting(ws, reglament.id)
     return _view(visitor, next(i for i, v in enumerate(line, 1) if v.id == visitor.id))
 
@@ -136,11 +140,6 @@ async def call_next(ws: ProviderWorkstation, reglament_id: str) -> dict[str, Any
     line = await _waiting(ws, reglament.id)
     if not line:
         raise ReceptionError(409, f"nobody waits at the chancellery for {reglament.id}")
-    async with ws.runtime.db.session() as session:
-        visitor = await session.get(ChancelleryVisitor, line[0].id)
-        assert visitor is not None
-        visitor.called_us = to_us(await ws.runtime.now())
-        session.add(visitor)
-        await session.commit()
-        await session.refresh(visitor)
-    return _view(visitor, None)
+    params = {"at_id": line[0].id, "new_called_us": to_us(await ws.runtime.now())}
+    called = await ws.runtime.db.run(lambda connection: connection.execute(_CALL, params).mappings().one())
+    return _view(ChancelleryVisitor(**called), None)

@@ -18,10 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from gateway_protocol.client import GatewayClient
 from gateway_protocol.errors import ErrorCode
@@ -53,12 +52,26 @@ _CASES = CaseRecord.__table__
 _CASE_COLUMNS = tuple(column.name for column in _CASES.columns)
 _CASE = core_select(_CASES).where(_CASES.c.application_id == bindparam("of_application"))
 _ADD_CASE = insert(_CASES)
+_REMOVE_CASE = delete(_CASES).where(_CASES.c.registration_number == bindparam("at_registration"))
 _UPDATE_CASE = update(_CASES).where(_CASES.c.application_id == bindparam("at_application")).returning(
     *_CASES.columns)
 """A case's UPDATE, returning the row: its SET names the columns given at execution (SQLAlchemy
 compiles it once for each set of them)."""
 _QUEUE = QueueEntry.__table__
 _ENTRY_OF = core_select(_QUEUE).where(_QUEUE.c.application_id == bindparam("of_application"))
+_QUEUE_COLUMNS = tuple(_QUEUE.columns.keys())
+_LAST_PLACE = core_select(func.max(_QUEUE.c.sequence_number)).where(
+    _QUEUE.c.reglament == bindparam("of_reglament"), _QUEUE.c.queue_list == bindparam("of_list"))
+_ADD_ENTRY = insert(_QUEUE)
+_QUEUED_EARLIER = (
+    core_select(_QUEUE, _CASES)
+    .join(_CASES, _CASES.c.application_id == _QUEUE.c.application_id)
+    .where(_CASES.c.applicant_iin == bindparam("of_iin"), _QUEUE.c.reglament == bindparam("of_reglament"),
+           _QUEUE.c.queue_list == bindparam("of_list"), _QUEUE.c.application_id != bindparam("other_than"))
+    .limit(1)
+)
+"""An applicant's place on a list taken by another application of theirs: the entry's columns,
+then its case's."""
 _REGISTERS = DeliveryRegister.__table__
 _ADD_REGISTER = insert(_REGISTERS)
 _UNRECEIVED_REGISTER = (
@@ -66,6 +79,8 @@ _UNRECEIVED_REGISTER = (
     .where(_REGISTERS.c.application_id == bindparam("of_application"), _REGISTERS.c.receipt.is_(None))
     .order_by(_REGISTERS.c.id).limit(1)
 )
+_REGISTERS_OF = core_select(_REGISTERS).where(_REGISTERS.c.application_id == bindparam("of_application")).order_by(
+    _REGISTERS.c.id)
 _RECEIVE_REGISTER = update(_REGISTERS).where(_REGISTERS.c.id == bindparam("at_id")).values(
     verdict=bindparam("new_verdict"), receipt=bindparam("new_receipt"),
     receipt_signature=bindparam("new_receipt_signature"))
@@ -268,31 +283,26 @@ class ProviderWorkstation:
             request_signature=signature,
             registered_us=to_us(now),
         )
-        async with self.runtime.db.session() as session:
-            try:
-                await session.exec(_ADD_CASE, params={column: getattr(case, column) for column in _CASE_COLUMNS})
-                await session.commit()
-            except IntegrityError:
-                raise ProviderError(
-                    ErrorCode.PROVIDER_REFUSED, f"application {application_id} is already registered"
-                ) from None
+        values = {column: getattr(case, column) for column in _CASE_COLUMNS}
+        try:
+            await self.runtime.db.run(lambda connection: connection.execute(_ADD_CASE, values))
+        except IntegrityError:
+            raise ProviderError(
+                ErrorCode.PROVIDER_REFUSED, f"application {application_id} is already registered"
+            ) from None
         carried = data.get("deliveryRegister")
         if isinstance(carried, dict) and isinstance(carried.get("document"), dict) \
                 and isinstance(carried.get("signature"), str):  # a courier brought it: kept until registered
-            async with self.runtime.db.session() as session:
-                await session.exec(_ADD_REGISTER, params=dict(
-                    application_id=case.application_id, number=str(carried["document"].get("number", "")),
-                    document=json.dumps(carried["document"], ensure_ascii=False), signature=carried["signature"],
-                    arrived_us=to_us(now)))
-                await session.commit()
+            register = dict(
+                application_id=case.application_id, number=str(carried["document"].get("number", "")),
+                document=json.dumps(carried["document"], ensure_ascii=False), signature=carried["signature"],
+                arrived_us=to_us(now))
+            await self.runtime.db.run(lambda connection: connection.execute(_ADD_REGISTER, register))
         try:
             await self.engine.take_up(reglament, channel.name, application_id=case.application_id, at=now)
         except EngineError as exc:
-            async with self.runtime.db.session() as session:
-                stored = await session.get(CaseRecord, registration)
-                if stored is not None:
-                    await session.delete(stored)
-                    await session.commit()
+            await self.runtime.db.run(
+                lambda connection: connection.execute(_REMOVE_CASE, {"at_registration": registration}))
             raise ProviderError(ErrorCode.PROVIDER_REFUSED, str(exc)) from None
         due = term_end(reglament.term, now)
         return {
@@ -387,21 +397,18 @@ class ProviderWorkstation:
     # ---- the cases -----------------------------------------------------------------------------
 
     async def case(self, application_id: str | None) -> CaseRecord:
-        async with self.runtime.db.session() as session:
-            found = (await session.exec(_CASE, params={"of_application": application_id})).mappings().first()
+        found = await stored_case(self.runtime, application_id)
         if found is None:
             raise StaffError(404, f"no case {application_id}")
-        return CaseRecord(**found)
+        return found
 
     async def update_case(self, application_id: str | None, **fields: Any) -> CaseRecord:
         """Set ``fields`` of the case: one UPDATE of those columns, the row as it is now returned."""
-        async with self.runtime.db.session() as session:
-            stored = (await session.exec(_UPDATE_CASE, params={
-                "at_application": application_id, **fields,
-            })).mappings().one_or_none()
-            if stored is None:
-                raise StaffError(404, f"no case {application_id}")
-            await session.commit()
+        params = {"at_application": application_id, **fields}
+        stored = await self.runtime.db.run(
+            lambda connection: connection.execute(_UPDATE_CASE, params).mappings().one_or_none())
+        if stored is None:
+            raise StaffError(404, f"no case {application_id}")
         return CaseRecord(**stored)
 
     # ---- the provider's check ------------------------------------------------------------------
@@ -441,52 +448,36 @@ class ProviderWorkstation:
         the reglament's provider; the same list code of another reglament is another list."""
         if not case.queue_list:
             return None
-        async with self.runtime.db.session() as session:
-            found = (
-                await session.exec(
-                    select(QueueEntry, CaseRecord)
-                    .join(CaseRecord, CaseRecord.application_id == QueueEntry.application_id)
-                    .where(CaseRecord.applicant_iin == case.applicant_iin,
-                           QueueEntry.reglament == case.reglament,
-                           QueueEntry.queue_list == case.queue_list,
-                           QueueEntry.application_id != case.application_id)
-                )
-            ).first()
+        params = {"of_iin": case.applicant_iin, "of_reglament": case.reglament, "of_list": case.queue_list,
+                  "other_than": case.application_id}
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_QUEUED_EARLIER, params).first(), write=False)
         if found is None:
             return None
-        entry, earlier = found
+        entry = QueueEntry(**dict(zip(_QUEUE_COLUMNS, found[:len(_QUEUE_COLUMNS)], strict=True)))
+        earlier = CaseRecord(**dict(zip(_CASE_COLUMNS, found[len(_QUEUE_COLUMNS):], strict=True)))
         return already_queued_ground(get_reglament(case.reglament), entry, earlier)
 
     async def enqueue(self, case: CaseRecord) -> int:
         """Give the applicant the next sequence number of the list of the case's reglament, race-free."""
+        def place(connection: Connection) -> int:
+            existing = connection.execute(_ENTRY_OF, {"of_application": case.application_id}).mappings().first()
+            if existing is not None:
+                return existing["sequence_number"]
+            current = connection.execute(
+                _LAST_PLACE, {"of_reglament": case.reglament, "of_list": case.queue_list}).scalar_one()
+            number = (current or 0) + 1
+            connection.execute(_ADD_ENTRY, {
+                "reglament": case.reglament, "queue_list": case.queue_list, "sequence_number": number,
+                "application_id": case.application_id, "filed_us": case.registered_us,
+            })
+            return number
+
         for _ in range(50):
-            async with self.runtime.db.session() as session:
-                existing = (
-                    await session.exec(select(QueueEntry).where(QueueEntry.application_id == case.application_id))
-                ).first()
-                if existing is not None:
-                    return existing.sequence_number
-                current = (
-                    await session.exec(
-                        select(func.max(QueueEntry.sequence_number)).where(
-                            QueueEntry.reglament == case.reglament,
-                            QueueEntry.queue_list == case.queue_list,
-                        )
-                    )
-                ).one()
-                entry = QueueEntry(
-                    reglament=case.reglament,
-                    queue_list=case.queue_list,  # type: ignore[arg-type]
-                    sequence_number=(current or 0) + 1,
-                    application_id=case.application_id,
-                    filed_us=case.registered_us,
-                )
-                session.add(entry)
-                try:
-                    await session.commit()
-                    return entry.sequence_number
-                except IntegrityError:
-                    await session.rollback()
+            try:
+                return await self.runtime.db.run(place)
+            except IntegrityError:  # another application took the number: try again
+                pass
         raise RuntimeError(f"could not place {case.application_id} in the queue")
 
     # ---- the result: signed by the head, sent back ---------------------------------------------
@@ -496,8 +487,9 @@ class ProviderWorkstation:
         """The result: what the reglament's rule set writes for an approval (a certificate, a
         decision, a contract; of ``stage`` for a service in stages), the notification with the
         place in the queue, or the reasoned refusal."""
-        async with self.runtime.db.session() as session:
-            entry = (await session.exec(_ENTRY_OF, params={"of_application": case.application_id})).first()
+        found = await self.runtime.db.run(lambda connection: connection.execute(
+            _ENTRY_OF, {"of_application": case.application_id}).mappings().first(), write=False)
+        entry = QueueEntry(**found) if found is not None else None
         document: dict[str, Any] = {
             "type": "notification" if case.decision == "approved" else "refusal",
             "reglament": reglament.id,
@@ -639,9 +631,8 @@ class ProviderWorkstation:
             request_document=json.dumps(document, ensure_ascii=False), request_signature="",
             registered_us=to_us(now),
         )
-        async with self.runtime.db.session() as session:
-            await session.exec(_ADD_CASE, params={column: getattr(case, column) for column in _CASE_COLUMNS})
-            await session.commit()
+        values = {column: getattr(case, column) for column in _CASE_COLUMNS}
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_CASE, values))
         position = await self.engine.start(reglament, channel, application_id=application_id, at=now)
         return {"applicationId": application_id, "registrationNumber": registration, "channel": channel,
                 "registeredAt": to_local(now).isoformat(), "resultDue": to_local(term_end(reglament.term, now)).isoformat(),
@@ -681,10 +672,11 @@ class ProviderWorkstation:
         number) signed for the provider -- the workstation holds the organisation's key, the head's --
         and kept with the register. Its view, both signatures checked."""
         case = await self.case(application_id)
-        async with self.runtime.db.session() as session:
-            row = (await session.exec(_UNRECEIVED_REGISTER, params={"of_application": case.application_id})).first()
-        if row is None:
+        found = await self.runtime.db.run(lambda connection: connection.execute(
+            _UNRECEIVED_REGISTER, {"of_application": case.application_id}).mappings().first(), write=False)
+        if found is None:
             raise StaffError(409, f"{case.application_id}: no delivery register came with the request to register")
+        row = DeliveryRegister(**found)
         register = json.loads(row.document)
         checked = await self.runtime.validator.cms(base64.b64decode(row.signature), canonical_json(register),
                                                    at=at, usage="sign")
@@ -702,21 +694,29 @@ class ProviderWorkstation:
             "senderSignature": checked.verdict.code,
         }
         receipt_signature = await self.sign(receipt)
-        async with self.runtime.db.session() as session:
-            received = await session.exec(_RECEIVE_REGISTER, params={
-                "at_id": row.id, "new_verdict": checked.verdict.code,
-                "new_receipt": json.dumps(receipt, ensure_ascii=False), "new_receipt_signature": receipt_signature})
-            assert received.rowcount == 1
-            await session.commit()
+        params = {"at_id": row.id, "new_verdict": checked.verdict.code,
+                  "new_receipt": json.dumps(receipt, ensure_ascii=False), "new_receipt_signature": receipt_signature}
+
+        def receive(connection: Connection) -> None:
+            assert connection.execute(_RECEIVE_REGISTER, params).rowcount == 1
+
+        await self.runtime.db.run(receive)
         views = await delivery_registers(self.runtime, case.application_id)
         return next(v for v in views if v["number"] == row.number and v["receipt"] is not None)
 
 
+async def stored_case(runtime: SystemRuntime, application_id: str | None) -> CaseRecord | None:
+    """The case of the application, or None."""
+    found = await runtime.db.run(lambda connection: connection.execute(
+        _CASE, {"of_application": application_id}).mappings().first(), write=False)
+    return None if found is None else CaseRecord(**found)
+
+
 async def delivery_registers(runtime: SystemRuntime, application_id: str) -> list[dict[str, Any]]:
     """The delivery registers received with an application, each with both signatures checked now."""
-    async with runtime.db.session() as session:
-        rows = (await session.exec(select(DeliveryRegister).where(DeliveryRegister.application_id == application_id)
-                                   .order_by(DeliveryRegister.id))).all()
+    found = await runtime.db.run(lambda connection: connection.execute(
+        _REGISTERS_OF, {"of_application": application_id}).mappings().all(), write=False)
+    rows = [DeliveryRegister(**row) for row in found]
     now = await runtime.now()
     views = []
     for row in rows:
