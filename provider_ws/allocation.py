@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from gateway_protocol.errors import GatewayFault
 from provider_ws.models import Allocation, CaseRecord, Dwelling, QueueEntry, QueueOutcome
@@ -74,6 +74,51 @@ DECLINE_RULE = {
     "en": "an applicant who declines the offer, or does not answer in time, stays on the register with "
           "their sequence number; the dwelling is offered to the next applicant of the list",
 }
+
+# The desk's statements, built once, run by Database.run.
+_DWELLINGS = Dwelling.__table__
+_ALLOCATIONS = Allocation.__table__
+_QUEUE = QueueEntry.__table__
+_CASES = CaseRecord.__table__
+_OUTCOMES = QueueOutcome.__table__
+_QUEUE_COLUMNS = tuple(_QUEUE.columns.keys())
+_CASE_COLUMNS = tuple(_CASES.columns.keys())
+_ADD_DWELLING = insert(_DWELLINGS).returning(_DWELLINGS.c.id)
+_DWELLING = select(_DWELLINGS).where(_DWELLINGS.c.id == bindparam("of_id"))
+_SET_DWELLING = update(_DWELLINGS).where(_DWELLINGS.c.id == bindparam("at_id")).values(state=bindparam("new_state"))
+_AVAILABLE = select(_DWELLINGS.c.id).where(_DWELLINGS.c.state == "available").order_by(_DWELLINGS.c.id)
+_LISTED = {
+    table: (select(table).order_by(table.c.id),
+            select(table).where(table.c.state == bindparam("of_state")).order_by(table.c.id))
+    for table in (_DWELLINGS, _ALLOCATIONS)
+}
+"""Dwellings or offers in the order they came: all of them, or those of one state."""
+_LIST = (
+    select(_QUEUE, _OUTCOMES.c.outcome)
+    .outerjoin(_OUTCOMES, _OUTCOMES.c.application_id == _QUEUE.c.application_id)
+    .where(_QUEUE.c.reglament == bindparam("of_reglament"), _QUEUE.c.queue_list == bindparam("of_list"))
+    .order_by(_QUEUE.c.sequence_number)
+)
+_OFFERED_AMONG = select(_ALLOCATIONS.c.application_id).where(
+    _ALLOCATIONS.c.application_id.in_(bindparam("of_applications", expanding=True)),
+    _ALLOCATIONS.c.state == "offered")
+_STILL_WAITING = (
+    select(_QUEUE, _CASES)
+    .join(_CASES, _CASES.c.application_id == _QUEUE.c.application_id)
+    .outerjoin(_OUTCOMES, _OUTCOMES.c.application_id == _QUEUE.c.application_id)
+    .where(_QUEUE.c.reglament == bindparam("of_reglament"), _QUEUE.c.queue_list == bindparam("of_list"),
+           _OUTCOMES.c.application_id.is_(None))
+    .order_by(_QUEUE.c.sequence_number)
+)
+"""Those on a list with no outcome yet, in order: each entry's columns, then its case's."""
+_BUSY = select(_ALLOCATIONS.c.application_id).where(
+    (_ALLOCATIONS.c.state == "offered") | (_ALLOCATIONS.c.dwelling_id == bindparam("of_dwelling")))
+_ADD_ALLOCATION = insert(_ALLOCATIONS).returning(_ALLOCATIONS.c.id)
+_ALLOCATION = select(_ALLOCATIONS).where(_ALLOCATIONS.c.id == bindparam("of_id"))
+_REMOVE_ALLOCATION = delete(_ALLOCATIONS).where(_ALLOCATIONS.c.id == bindparam("at_id"))
+_SET_ALLOCATION = update(_ALLOCATIONS).where(_ALLOCATIONS.c.id == bindparam("at_id")).returning(*_ALLOCATIONS.columns)
+"""An offer's UPDATE of the columns given at execution, returning the row."""
+_ADD_OUTCOME = insert(_OUTCOMES)
 
 Signer = Callable[[dict[str, Any]], Awaitable[str]]
 """The head signs a document: canonical JSON in, base64 detached CMS out."""
@@ -192,10 +237,9 @@ class HousingAllocation:
         """Register a dwelling and offer it at once to the first applicant waiting on its list."""
         dwelling = self._checked_dwelling(body)
         dwelling.registered_us = to_us(await self.runtime.now())
-        async with self.runtime.db.session() as session:
-            session.add(dwelling)
-            await session.commit()
-            await session.refresh(dwelling)
+        values = {column: getattr(dwelling, column) for column in _DWELLINGS.columns.keys() if column != "id"}
+        dwelling.id = await self.runtime.db.run(
+            lambda connection: connection.execute(_ADD_DWELLING, values).scalar_one())
         offer = await self.allocate(dwelling.id)  # type: ignore[arg-type]
         return {"dwelling": dwelling_view(await self._dwelling(dwelling.id)), "offer": offer}  # type: ignore[arg-type]
 
@@ -239,22 +283,22 @@ class HousingAllocation:
     async def dwellings(self, state: str | None = None) -> list[dict[str, Any]]:
         return [dwelling_view(d) for d in await self._listed(Dwelling, state)]
 
-    async def _listed(self, table: Any, state: str | None) -> list[Any]:
-        """The rows of ``table`` (dwellings, offers) in the order they came, of one state if given."""
-        async with self.runtime.db.session() as session:
-            query = select(table).order_by(table.id)
-            if state is not None:
-                query = query.where(table.state == state)
-            return list((await session.exec(query)).all())
+    async def _listed(self, model: Any, state: str | None) -> list[Any]:
+        """The rows of ``model`` (dwellings, offers) in the order they came, of one state if given."""
+        every, of_state = _LISTED[model.__table__]
+        rows = await self.runtime.db.run(lambda connection: (
+            connection.execute(every) if state is None else connection.execute(of_state, {"of_state": state})
+        ).mappings().all(), write=False)
+        return [model(**row) for row in rows]
 
     async def _dwelling(self, dwelling_id: int) -> Dwelling:
-        async with self.runtime.db.session() as session:
-            dwelling = await session.get(Dwelling, dwelling_id)
-        if dwelling is None:
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_DWELLING, {"of_id": dwelling_id}).mappings().first(), write=False)
+        if found is None:
             raise AllocationError(404, "not_found", {"kk": f"№ {dwelling_id} тұрғын үй тіркелмеген",
                                                      "ru": f"жилище № {dwelling_id} не зарегистрировано",
                                                      "en": f"no dwelling {dwelling_id}"})
-        return dwelling
+        return Dwelling(**found)
 
     # ---- the queue ---------------------------------------------------------------------------
 
@@ -262,27 +306,24 @@ class HousingAllocation:
         """A list of one reglament (:func:`queue_reglament`) in order, with each applicant's status
         and the place of those still waiting."""
         reglament_id = queue_reglament(queue_list, reglament).id
-        async with self.runtime.db.session() as session:
-            rows = (await session.exec(
-                select(QueueEntry, QueueOutcome)
-                .join(QueueOutcome, QueueOutcome.application_id == QueueEntry.application_id, isouter=True)
-                .where(QueueEntry.reglament == reglament_id, QueueEntry.queue_list == queue_list)
-                .order_by(QueueEntry.sequence_number)
-            )).all()
-            waiting = [entry.application_id for entry, outcome in rows if outcome is None]
-            offered = set((await session.exec(
-                select(Allocation.application_id).where(Allocation.application_id.in_(waiting),  # type: ignore[attr-defined]
-                                                        Allocation.state == "offered")
-            )).all()) if waiting else set()
+        def read(connection: Connection) -> tuple[list[Any], set[str]]:
+            rows = connection.execute(_LIST, {"of_reglament": reglament_id, "of_list": queue_list}).mappings().all()
+            waiting = [entry["application_id"] for entry in rows if entry["outcome"] is None]
+            offered = set(connection.execute(_OFFERED_AMONG, {"of_applications": waiting}).scalars().all()) \
+                if waiting else set()
+            return list(rows), offered
+
+        rows, offered = await self.runtime.db.run(read, write=False)
         listing, place = [], 0
-        for entry, outcome in rows:
+        for entry in rows:
+            outcome = entry["outcome"]
             if outcome is None:
                 place += 1
             listing.append({
-                "reglament": entry.reglament,
-                "sequenceNumber": entry.sequence_number, "applicationId": entry.application_id,
-                "filedAt": _iso(entry.filed_us),
-                "status": outcome.outcome if outcome else ("offered" if entry.application_id in offered else "waiting"),
+                "reglament": entry["reglament"],
+                "sequenceNumber": entry["sequence_number"], "applicationId": entry["application_id"],
+                "filedAt": _iso(entry["filed_us"]),
+                "status": outcome if outcome else ("offered" if entry["application_id"] in offered else "waiting"),
                 "place": None if outcome else place,
             })
         return listing
@@ -290,31 +331,25 @@ class HousingAllocation:
     async def _next_in_line(self, dwelling: Dwelling) -> tuple[QueueEntry, CaseRecord, int] | None:
         """The first applicant of the dwelling's list still waiting, holding no open offer and not
         having declined this dwelling; with their place among all those waiting."""
-        async with self.runtime.db.session() as session:
-            rows = (await session.exec(
-                select(QueueEntry, CaseRecord)
-                .join(CaseRecord, CaseRecord.application_id == QueueEntry.application_id)
-                .join(QueueOutcome, QueueOutcome.application_id == QueueEntry.application_id, isouter=True)
-                .where(QueueEntry.reglament == dwelling.reglament, QueueEntry.queue_list == dwelling.queue_list,
-                       QueueOutcome.application_id.is_(None))  # type: ignore[union-attr]
-                .order_by(QueueEntry.sequence_number)
-            )).all()
-            busy = set((await session.exec(
-                select(Allocation.application_id).where(
-                    (Allocation.state == "offered") | (Allocation.dwelling_id == dwelling.id))
-            )).all())
-        for place, (entry, case) in enumerate(rows, start=1):
+        def read(connection: Connection) -> tuple[list[Any], set[str]]:
+            rows = connection.execute(
+                _STILL_WAITING, {"of_reglament": dwelling.reglament, "of_list": dwelling.queue_list}).all()
+            return list(rows), set(connection.execute(_BUSY, {"of_dwelling": dwelling.id}).scalars().all())
+
+        rows, busy = await self.runtime.db.run(read, write=False)
+        width = len(_QUEUE_COLUMNS)
+        for place, row in enumerate(rows, start=1):
+            entry = QueueEntry(**dict(zip(_QUEUE_COLUMNS, row[:width], strict=True)))
             if entry.application_id not in busy:
-                return entry, case, place
+                return entry, CaseRecord(**dict(zip(_CASE_COLUMNS, row[width:], strict=True))), place
         return None
 
     # ---- offers ------------------------------------------------------------------------------
 
     async def allocate_all(self) -> list[dict[str, Any]]:
         """Offer every available dwelling, oldest first, to whoever is next on its list."""
-        async with self.runtime.db.session() as session:
-            ids = (await session.exec(
-                select(Dwelling.id).where(Dwelling.state == "available").order_by(Dwelling.id))).all()
+        ids = await self.runtime.db.run(lambda connection: connection.execute(_AVAILABLE).scalars().all(),
+                                        write=False)
         offers = [await self.allocate(i) for i in ids]  # type: ignore[arg-type]
         return [o for o in offers if o is not None]
 
@@ -331,16 +366,15 @@ class HousingAllocation:
             entry, case, place = found
             now = await self.runtime.now()
             due = ANSWER_TERM.add_to(now)
-            async with self.runtime.db.session() as session:
-                allocation = Allocation(
-                    dwelling_id=dwelling_id, application_id=entry.application_id, queue_list=entry.queue_list,
-                    sequence_number=entry.sequence_number, place=place, offered_us=to_us(now),
-                    answer_by_us=to_us(due), document="{}", signature="",
-                    delivered_to=notice_service(case),
-                )
-                session.add(allocation)
-                await session.commit()
-                await session.refresh(allocation)
+            allocation = Allocation(
+                dwelling_id=dwelling_id, application_id=entry.application_id, queue_list=entry.queue_list,
+                sequence_number=entry.sequence_number, place=place, offered_us=to_us(now),
+                answer_by_us=to_us(due), document="{}", signature="",
+                delivered_to=notice_service(case),
+            )
+            values = {column: getattr(allocation, column) for column in _ALLOCATIONS.columns.keys() if column != "id"}
+            allocation.id = await self.runtime.db.run(
+                lambda connection: connection.execute(_ADD_ALLOCATION, values).scalar_one())
             document = self._decision(allocation, dwelling, case, now, due)
             try:
                 signature = await self.sign(document)
@@ -352,25 +386,22 @@ class HousingAllocation:
                     correlation_id=case.application_id,
                 )
             except (GatewayFault, RuntimeError) as exc:
-                async with self.runtime.db.session() as session:
-                    stale = await session.get(Allocation, allocation.id)
-                    await session.delete(stale)
-                    await session.commit()
+                await self.runtime.db.run(
+                    lambda connection: connection.execute(_REMOVE_ALLOCATION, {"at_id": allocation.id}))
                 raise AllocationError(502, "not_delivered", {
                     "kk": "Тұрғын үй беру туралы шешім өтініш берушіге жеткізілмеді",
                     "ru": "Решение о предоставлении жилища не доставлено заявителю",
                     "en": f"The decision could not be signed or delivered to {allocation.delivered_to}: {exc}"},
                 ) from None
-            async with self.runtime.db.session() as session:
-                stored = await session.get(Allocation, allocation.id)
-                held = await session.get(Dwelling, dwelling_id)
-                assert stored is not None and held is not None
-                stored.document = json.dumps(document, ensure_ascii=False)
-                stored.signature = signature
-                held.state = "offered"
-                session.add_all([stored, held])
-                await session.commit()
-                await session.refresh(stored)
+            signed = {"at_id": allocation.id, "document": json.dumps(document, ensure_ascii=False),
+                      "signature": signature}
+
+            def offer(connection: Connection) -> Any:
+                row = connection.execute(_SET_ALLOCATION, signed).mappings().one()
+                assert connection.execute(_SET_DWELLING, {"at_id": dwelling_id, "new_state": "offered"}).rowcount == 1
+                return row
+
+            stored = Allocation(**await self.runtime.db.run(offer))
             await self.runtime.clock.schedule(SYSTEM, TIMER_KIND, due, {"allocation": allocation.id},
                                               application_id=case.application_id)
             return allocation_view(stored)
@@ -423,16 +454,17 @@ class HousingAllocation:
         async with self._lock:
             allocation = await self._open(allocation_id)
             now_us = to_us(await self.runtime.now())
-            async with self.runtime.db.session() as session:
-                stored = await session.get(Allocation, allocation.id)
-                dwelling = await session.get(Dwelling, allocation.dwelling_id)
-                assert stored is not None and dwelling is not None
-                stored.state, stored.answered_us = "accepted", now_us
-                dwelling.state = "allocated"
-                session.add_all([stored, dwelling, QueueOutcome(
-                    application_id=stored.application_id, outcome="housed", at_us=now_us, allocation_id=stored.id)])
-                await session.commit()
-                await session.refresh(stored)
+            answered = {"at_id": allocation.id, "state": "accepted", "answered_us": now_us}
+
+            def house(connection: Connection) -> Any:
+                row = connection.execute(_SET_ALLOCATION, answered).mappings().one()
+                assert connection.execute(
+                    _SET_DWELLING, {"at_id": row["dwelling_id"], "new_state": "allocated"}).rowcount == 1
+                connection.execute(_ADD_OUTCOME, {"application_id": row["application_id"], "outcome": "housed",
+                                                  "at_us": now_us, "allocation_id": row["id"]})
+                return row
+
+            stored = Allocation(**await self.runtime.db.run(house))
             return {"allocation": allocation_view(stored), "next": None}
 
     async def decline(self, allocation_id: int) -> dict[str, Any]:
@@ -441,31 +473,35 @@ class HousingAllocation:
 
     async def _answer_due(self, timer: Timer) -> None:
         """No answer by the deadline counts as a decline."""
-        async with self.runtime.db.session() as session:
-            allocation = await session.get(Allocation, int(timer.payload["allocation"]))
+        allocation = await self._stored(int(timer.payload["allocation"]))
         if allocation is not None and allocation.state == "offered":
             await self._release(allocation.id, "expired", deadline=True)  # type: ignore[arg-type]
+
+    async def _stored(self, allocation_id: int) -> Allocation | None:
+        found = await self.runtime.db.run(
+            lambda connection: connection.execute(_ALLOCATION, {"of_id": allocation_id}).mappings().first(),
+            write=False)
+        return None if found is None else Allocation(**found)
 
     async def _release(self, allocation_id: int, state: str, deadline: bool = False) -> dict[str, Any]:
         async with self._lock:
             allocation = await self._open(allocation_id, deadline=deadline)
-            async with self.runtime.db.session() as session:
-                stored = await session.get(Allocation, allocation.id)
-                dwelling = await session.get(Dwelling, allocation.dwelling_id)
-                assert stored is not None and dwelling is not None
-                stored.state, stored.answered_us = state, to_us(await self.runtime.now())
-                dwelling.state = "available"
-                session.add_all([stored, dwelling])
-                await session.commit()
-                await session.refresh(stored)
+            answered = {"at_id": allocation.id, "state": state, "answered_us": to_us(await self.runtime.now())}
+
+            def release(connection: Connection) -> Any:
+                row = connection.execute(_SET_ALLOCATION, answered).mappings().one()
+                assert connection.execute(
+                    _SET_DWELLING, {"at_id": row["dwelling_id"], "new_state": "available"}).rowcount == 1
+                return row
+
+            stored = Allocation(**await self.runtime.db.run(release))
         following = await self.allocate(stored.dwelling_id)
         return {"allocation": allocation_view(stored), "next": following}
 
     async def _open(self, allocation_id: int, deadline: bool = False) -> Allocation:
         allocation = None
         if allocation_id in ALLOCATION_IDS:
-            async with self.runtime.db.session() as session:
-                allocation = await session.get(Allocation, allocation_id)
+            allocation = await self._stored(allocation_id)
         if allocation is None:
             raise AllocationError(404, "not_found", {"kk": f"№ {allocation_id} ұсыныс жоқ",
                                                      "ru": f"предложения № {allocation_id} нет",
