@@ -15,7 +15,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import ocsp
-from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -199,23 +199,20 @@ class CertificationAuthority:
             crl_url=self.crl_url(ca), delta_crl_url=self.crl_url(ca, delta=True), ocsp_url=self.ocsp_url,
         )
         spec = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(subject).items()}
-        async with self.runtime.db.session() as session:
-            session.add(
-                IssuedCertificate(
-                    serial_hex=format(cert.serial_number, "x"),
-                    ca=ca,
-                    profile=subject.profile.value,
-                    subject=cert.subject.rfc4514_string(),
-                    subject_spec=json.dumps(spec, ensure_ascii=False, default=str),
-                    iin=subject.iin,
-                    bin=subject.bin,
-                    usage=usage,
-                    not_before_us=to_us(cert.not_valid_before_utc),
-                    not_after_us=to_us(cert.not_valid_after_utc),
-                    certificate_pem=cert_to_pem(cert).decode(),
-                )
-            )
-            await session.commit()
+        values = dict(
+            serial_hex=format(cert.serial_number, "x"),
+            ca=ca,
+            profile=subject.profile.value,
+            subject=cert.subject.rfc4514_string(),
+            subject_spec=json.dumps(spec, ensure_ascii=False, default=str),
+            iin=subject.iin,
+            bin=subject.bin,
+            usage=usage,
+            not_before_us=to_us(cert.not_valid_before_utc),
+            not_after_us=to_us(cert.not_valid_after_utc),
+            certificate_pem=cert_to_pem(cert).decode(),
+        )
+        await self.runtime.db.run(lambda connection: connection.execute(_ADD_ISSUED, values))
         return cert
 
     async def issue_system(self, system: str, csr_pem: str) -> x509.Certificate:
@@ -292,12 +289,12 @@ class CertificationAuthority:
         subject = Subject(**spec)
         cert, storage = await self.issue_person(subject, record.usage, ca=record.ca, password=password)
         await self.revoke(serial_hex, "superseded")
-        async with self.runtime.db.session() as session:
-            old = await session.get(IssuedCertificate, record.serial_hex)
-            assert old is not None
-            old.superseded_by = format(cert.serial_number, "x")
-            session.add(old)
-            await session.commit()
+        params = {"at_serial": record.serial_hex, "new_superseded_by": format(cert.serial_number, "x")}
+
+        def supersede(connection: Connection) -> None:
+            assert connection.execute(_SUPERSEDE, params).rowcount == 1
+
+        await self.runtime.db.run(supersede)
         return cert, storage
 
     async def seed_people(self) -> None:
@@ -353,9 +350,9 @@ class CertificationAuthority:
         if not verdict.valid:
             raise ProofRefused("signature", verdict.message)
         digest = content_digest(content)
-        async with self.runtime.db.session() as session:
-            if await session.get(UsedProof, digest) is not None:
-                raise ProofRefused("replayed")
+        if await self.runtime.db.run(lambda connection: connection.execute(
+                _USED_PROOF, {"of_digest": digest}).first(), write=False) is not None:
+            raise ProofRefused("replayed")
         if record.revoked_us is not None:
             raise ProofRefused("revoked", f"revoked at {from_us(record.revoked_us).isoformat()} "
                                           f"({record.revocation_reason})")
@@ -376,15 +373,17 @@ class CertificationAuthority:
         if abs(now - requested) > skew:
             raise ProofRefused("requested-at", f"{proof.requested_at} is {abs(now - requested)} away from the CA's "
                                                f"time {now.isoformat()}; the allowed skew is {skew}")
-        async with self.runtime.db.session() as session:
+        used = {"digest": digest, "serial_hex": record.serial_hex, "action": action, "requested_us": to_us(requested)}
+
+        def keep(connection: Connection) -> None:
             # a proof older than the skew is refused above: its record is no longer needed
-            await session.exec(delete(UsedProof).where(UsedProof.requested_us < to_us(now - 2 * skew)))  # type: ignore[call-overload]
-            session.add(UsedProof(digest=digest, serial_hex=record.serial_hex, action=action,
-                                  requested_us=to_us(requested)))
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise ProofRefused("replayed") from None
+            connection.execute(_FORGET_PROOFS, {"before_us": to_us(now - 2 * skew)})
+            connection.execute(_ADD_PROOF, used)
+
+        try:
+            await self.runtime.db.run(keep)
+        except IntegrityError:
+            raise ProofRefused("replayed") from None
         return record
 
     async def tell_gateways(self, serial_hex: str) -> dict:
@@ -398,8 +397,9 @@ class CertificationAuthority:
 
     async def record(self, serial_hex: str) -> IssuedCertificate | None:
         """The certificate this CA issued under the serial (hex, any case, leading zeros or not)."""
-        async with self.runtime.db.session() as session:
-            return await session.get(IssuedCertificate, serial_hex.lower().lstrip("0") or "0")
+        found = await self.runtime.db.run(lambda connection: connection.execute(
+            _RECORD, {"of_serial": serial_hex.lower().lstrip("0") or "0"}).mappings().first(), write=False)
+        return None if found is None else IssuedCertificate(**found)
 
     async def revoke(self, serial_hex: str, reason: str = "unspecified", at: datetime | None = None) -> IssuedCertificate | None:
         try:
@@ -409,18 +409,20 @@ class CertificationAuthority:
         now = await self.runtime.now()
         if at is not None and at > now:
             raise CertificateRequestError("at", "a revocation cannot be dated in the future")
-        async with self.runtime.db.session() as session:
-            record = await session.get(IssuedCertificate, serial_hex.lower().lstrip("0") or "0")
-            if record is None:
-                return None
-            if record.revoked_us is None:
-                last = (await session.exec(select(func.max(IssuedCertificate.revocation_seq)))).one()
-                record.revoked_us = to_us(at or now)
-                record.revocation_reason = flag.value
-                record.revocation_seq = (last or 0) + 1
-                session.add(record)
-                await session.commit()
-            return record
+        serial, revoked_us = serial_hex.lower().lstrip("0") or "0", to_us(at or now)
+
+        def mark(connection: Connection) -> RowMapping | None:
+            found = connection.execute(_RECORD, {"of_serial": serial}).mappings().first()
+            if found is None or found["revoked_us"] is not None:
+                return found
+            last = connection.execute(_LAST_REVOCATION).scalar_one()
+            return connection.execute(_REVOKE, {
+                "at_serial": serial, "new_revoked_us": revoked_us, "new_reason": flag.value,
+                "new_seq": (last or 0) + 1,
+            }).mappings().one()
+
+        found = await self.runtime.db.run(mark)
+        return None if found is None else IssuedCertificate(**found)
 
     async def status(self, serial_hex: str) -> dict:
         record = await self.record(serial_hex)
@@ -488,8 +490,8 @@ class CertificationAuthority:
             asked = None
         found = None
         if asked is not None:
-            async with self.runtime.db.session() as session:
-                found = (await session.exec(_OCSP_RECORD, params={"of_serial": asked})).first()
+            found = await self.runtime.db.run(
+                lambda connection: connection.execute(_OCSP_RECORD, {"of_serial": asked}).first(), write=False)
 
         def lookup(issuer_cert: x509.Certificate, serial: int) -> CertStatusInfo:
             record = found if found is not None and found.serial_hex == format(serial, "x") else None
@@ -514,6 +516,20 @@ class CertificationAuthority:
 _ISSUED = IssuedCertificate.__table__
 _OCSP_RECORD = core_select(_ISSUED.c.serial_hex, _ISSUED.c.ca, _ISSUED.c.revoked_us, _ISSUED.c.revocation_reason).where(
     _ISSUED.c.serial_hex == bindparam("of_serial"))
+# A certificate's record (the proofs' and the status's look-up), its issue, revocation and
+# supersession, and the used proofs: Core statements on the tables, run by Database.run.
+_RECORD = core_select(_ISSUED).where(_ISSUED.c.serial_hex == bindparam("of_serial"))
+_ADD_ISSUED = insert(_ISSUED)
+_LAST_REVOCATION = core_select(func.max(_ISSUED.c.revocation_seq))
+_REVOKE = update(_ISSUED).where(_ISSUED.c.serial_hex == bindparam("at_serial")).values(
+    revoked_us=bindparam("new_revoked_us"), revocation_reason=bindparam("new_reason"),
+    revocation_seq=bindparam("new_seq")).returning(*_ISSUED.columns)
+_SUPERSEDE = update(_ISSUED).where(_ISSUED.c.serial_hex == bindparam("at_serial")).values(
+    superseded_by=bindparam("new_superseded_by"))
+_PROOFS = UsedProof.__table__
+_USED_PROOF = core_select(_PROOFS.c.digest).where(_PROOFS.c.digest == bindparam("of_digest"))
+_FORGET_PROOFS = delete(_PROOFS).where(_PROOFS.c.requested_us < bindparam("before_us"))
+_ADD_PROOF = insert(_PROOFS)
 
 
 def b64(data: bytes) -> str:
