@@ -122,6 +122,8 @@ class ClockError(ValueError):
 # In one process, systems wake each other instead of waiting for their next poll: by run, the
 # events of each timer owner's worker.
 _wakeups: dict[str, dict[str, set[asyncio.Event]]] = {}
+_settling: dict[str, set[asyncio.Event]] = {}
+"""By run: the events of :meth:`VirtualClock.settle` calls waiting in this process."""
 
 
 class _SqliteReader:
@@ -363,6 +365,8 @@ class VirtualClock:
     async def finish(self, timer_id: int, error: str | None = None) -> None:
         values = {"timer_id": timer_id, "new_state": FAILED if error else DONE, "new_error": error}
         await self.store.run(lambda connection: connection.execute(_FINISH, values))
+        for event in _settling.get(self.run_id, ()):  # a settle of this process looks again now
+            event.set()
         # a finished timer makes no other one due: no worker to wake (settle looks by itself)
 
     async def timers(self, state: str | None = None) -> list[TimerRow]:
@@ -387,18 +391,32 @@ class VirtualClock:
         deadline = loop.time() + timeout
         delay = 0.001
         last: frozenset[tuple[int, str]] | None = None
-        while unsettled := await self._unsettled():
-            progress = frozenset((row.id, row.state) for row in unsettled)
-            if progress != last:  # timers were claimed or finished since the last look
-                last, deadline = progress, loop.time() + timeout
-            elif loop.time() > deadline:
-                owners = sorted({row.owner for row in unsettled})
-                raise ClockStalled(
-                    f"due timers were not run within {timeout:g} s by: {', '.join(owners)} "
-                    "(is that system running?)"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        finished = asyncio.Event()  # set when a worker of this process finishes a timer
+        _settling.setdefault(self.run_id, set()).add(finished)
+        try:
+            while True:
+                finished.clear()
+                unsettled = await self._unsettled()
+                if not unsettled:
+                    return
+                progress = frozenset((row.id, row.state) for row in unsettled)
+                if progress != last:  # timers were claimed or finished since the last look
+                    last, deadline = progress, loop.time() + timeout
+                elif loop.time() > deadline:
+                    owners = sorted({row.owner for row in unsettled})
+                    raise ClockStalled(
+                        f"due timers were not run within {timeout:g} s by: {', '.join(owners)} "
+                        "(is that system running?)"
+                    )
+                # in one process the last timer's finish wakes this at once; the growing pause is
+                # for workers in other processes (egov-sim up), which nothing here hears finish
+                await wait_event(finished, delay)
+                delay = min(delay * 2, 0.05)
+        finally:
+            waiting = _settling.get(self.run_id, set())
+            waiting.discard(finished)
+            if not waiting:
+                _settling.pop(self.run_id, None)
 
     async def run_until_idle(self, max_timers: int = 10_000, timeout: float = 30.0) -> datetime:
         """Run timer after timer, moving time as needed, until none is pending."""
