@@ -27,7 +27,8 @@ up: each system its own process on 127.0.0.1, :class:`egov_sim.up.Cluster`):
    portal applicants' keys issued (not timed);
 2. **filing**: ``--apps`` applications filed at once, ``--concurrency`` at a time;
 3. **running**: virtual time runs (``POST /clock/run``) until nothing is pending; applications the
-   provider asks the citizen to sign for (a contract) are signed in the cabinet and time runs again;
+   provider asks the citizen to sign for (a contract) are signed in the cabinet (``--concurrency``
+   at a time) and time runs again;
 4. **checking**: every application's position (``GET /positions/<id>``) must be ``done`` with an
    outcome, its trace must hold the step it ended on once and no step twice at one moment, and
    the gateways' message logs must verify.
@@ -245,22 +246,26 @@ async def run_clock(world: World) -> None:
         _ok(await control.post("/clock/run", timeout=None))
 
 
-async def sign_contracts(world: World, filed: list[Filed]) -> int:
-    """The citizens the provider asks to sign (a contract) sign in their cabinets; how many did."""
-    signed = 0
-    for one in filed:
-        if one.citizen is None or not one.filing.spec.citizen_signs:
-            continue
-        async with world.client("portal") as portal:
-            session = _ok(await portal.post("/api/sessions", json={"iin": one.citizen.iin,
-                                                                   "password": one.citizen.password}))
-            view = _ok(await portal.get(f"/api/cabinet/applications/{one.application_id}",
-                                        headers={"Authorization": f"Bearer {session['session']}"}))
-        if view.get("toSign"):
+async def sign_contracts(world: World, filed: list[Filed], concurrency: int) -> int:
+    """The citizens the provider asks to sign (a contract) sign in their cabinets, ``concurrency``
+    at a time as they file; how many did."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def sign(one: Filed) -> bool:
+        async with limit:
+            async with world.client("portal") as portal:
+                session = _ok(await portal.post("/api/sessions", json={"iin": one.citizen.iin,
+                                                                       "password": one.citizen.password}))
+                view = _ok(await portal.get(f"/api/cabinet/applications/{one.application_id}",
+                                            headers={"Authorization": f"Bearer {session['session']}"}))
+            if not view.get("toSign"):
+                return False
             await sign_in_cabinet(world.client, one.citizen, one.application_id, run_clock=False,
                                   signing_key=one.keys.sign if one.keys else None)
-            signed += 1
-    return signed
+            return True
+
+    asked = [one for one in filed if one.citizen is not None and one.filing.spec.citizen_signs]
+    return sum(await asyncio.gather(*(sign(one) for one in asked)))
 
 
 async def check(world: World, filed: list[Filed]) -> tuple[Counter, list[str], int]:
@@ -337,7 +342,7 @@ async def bench(world: World, args: argparse.Namespace, where: str, pids: dict[s
     filing_s = time.perf_counter() - started
     rss_filed = rss_mib(own)
     await run_clock(world)
-    if await sign_contracts(world, done):
+    if await sign_contracts(world, done, args.concurrency):
         await run_clock(world)
     running_s = time.perf_counter() - started - filing_s
     if profile:
