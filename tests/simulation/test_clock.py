@@ -215,3 +215,25 @@ async def test_a_closed_or_failing_postgresql_reader_holds_no_connection(clock, 
     assert retry_at > asyncio.get_running_loop().time()
     assert await broken.read() is None and broken._retry_at == retry_at, "not tried again at once"
     await broken.close()
+
+
+async def test_a_finished_timer_wakes_a_settle_of_this_process(clock, monkeypatch):
+    """settle looks again when a worker here finishes a timer, not after its pause: with the
+    pause made an hour long, a settle that only slept would not return."""
+    import simulation.clock as clock_module
+
+    real_wait = clock_module.wait_event
+    waiting = asyncio.Event()
+
+    async def an_hour(event, timeout):
+        waiting.set()
+        return await real_wait(event, 3600)
+
+    monkeypatch.setattr(clock_module, "wait_event", an_hour)
+    await clock.schedule("tester", "step", START)
+    settling = asyncio.create_task(clock.settle(timeout=3600))
+    await asyncio.wait_for(waiting.wait(), 60)  # it saw the due timer and waits
+    (timer,) = await clock.claim_due("tester")
+    await clock.finish(timer.id)
+    await asyncio.wait_for(settling, 60)  # a ceiling against a hang only
+    assert clock.run_id not in clock_module._settling  # nothing left behind
