@@ -196,6 +196,28 @@ class CursorRow(SimulationModel, table=True):
 
 _CURSOR_COLUMNS = tuple(column.name for column in CursorRow.__table__.columns if column.name != "subject")
 
+
+@dataclass(slots=True)
+class _Cursor:
+    """A walk's position as the engine holds it between reads and writes: :class:`CursorRow`'s
+    columns in a plain object (a table model costs several times as much to make and to change,
+    at every step of every application)."""
+
+    subject: str
+    reglament: str
+    channel: str
+    step_key: str
+    system: str
+    state: str
+    application_id: str | None = None
+    session_id: str | None = None
+    event: str | None = None
+    elapsed_key: str | None = None
+    verdict: bool | None = None
+    outcome: str | None = None
+    memory: str = "{}"
+    updated_us: int = 0
+
 # The position's statements, built once: every step of every application reads or writes its
 # position, and an ORM statement built at each call costs three to four times a prebuilt one
 # (docs/performance.md, "Whole applications").
@@ -226,7 +248,7 @@ class Position:
         return self.state == "done"
 
 
-def _position(row: CursorRow) -> Position:
+def _position(row: _Cursor) -> Position:
     return Position(row.application_id, row.session_id, row.reglament, row.channel, row.step_key, row.system,
                     row.state, row.event, row.outcome, json.loads(row.memory))
 
@@ -278,7 +300,7 @@ class Engine:
     ) -> Position:
         """Begin a walk of ``channel`` at its first step (which must be this system's)."""
         chosen = reglament.channel(channel)
-        row = CursorRow(
+        row = _Cursor(
             subject=_subject(application_id, session_id), application_id=application_id, session_id=session_id,
             reglament=reglament.id, channel=chosen.name, step_key=chosen.first.key, system=chosen.first.system or "",
             state="walking", memory=json.dumps(memory or {}, ensure_ascii=False),
@@ -299,7 +321,7 @@ class Engine:
             raise EngineError(f"no walk for {subject}")
         return await self._resume(row, event=event, inputs=inputs, at=at)
 
-    async def _resume(self, row: CursorRow, *, event: str | None, inputs: dict[str, Any] | None,
+    async def _resume(self, row: _Cursor, *, event: str | None, inputs: dict[str, Any] | None,
                       at: datetime | None) -> Position:
         subject = row.subject
         if row.state == "done":
@@ -327,7 +349,7 @@ class Engine:
         entry = entry_step(chosen, self.system)
         if entry is None:
             raise EngineError(f"{reglament.id}/{channel}: no step of {self.system} takes a message")
-        row = CursorRow(
+        row = _Cursor(
             subject=application_id, application_id=application_id, reglament=reglament.id, channel=chosen.name,
             step_key=entry.key, system=self.system, state="walking",
         )
@@ -356,10 +378,10 @@ class Engine:
 
     # ---- the walk -------------------------------------------------------------------------------
 
-    async def _row(self, subject: str) -> CursorRow | None:
+    async def _row(self, subject: str) -> _Cursor | None:
         return await _read_row(self.store, subject)
 
-    async def _save(self, row: CursorRow) -> None:
+    async def _save(self, row: _Cursor) -> None:
         """Write ``row`` over its stored self: one UPDATE (a merge would read the row first, a
         SELECT at every step of every application), an INSERT only where none is stored."""
         row.updated_us = to_us(await self.clock.now())
@@ -371,14 +393,14 @@ class Engine:
 
         await self.store.run(write)
 
-    async def _add(self, row: CursorRow) -> None:
+    async def _add(self, row: _Cursor) -> None:
         """Store a new walk's position."""
         values = {column: getattr(row, column) for column in _POSITIONS.columns.keys()}
         await self.store.run(lambda connection: connection.execute(_ADD, values))
 
     async def _walk(self, subject: str, *, at: datetime | None, inputs: dict[str, Any], event: str | None,
                     taken: datetime | None = None, since: datetime | None = None,
-                    row: CursorRow | None = None) -> Position:
+                    row: _Cursor | None = None) -> Position:
         """Walk on from where ``subject`` stands: ``row``, its position as the caller just read or
         wrote it (read here when not given)."""
         row = row or await self._row(subject)
@@ -487,7 +509,7 @@ class Engine:
                 return _position(row)
             moment, event = max(moment, recorded_at), None  # a step stamped earlier (a log-in) does not turn the walk back
 
-    async def _schedule(self, row: CursorRow, key: str, due: datetime, taken: datetime | None = None,
+    async def _schedule(self, row: _Cursor, key: str, due: datetime, taken: datetime | None = None,
                         since: datetime | None = None) -> None:
         """Wake the walk at ``due``; ``taken``: the office was closed when the step came to it and
         took it up then; ``since``: the step waited from then for the next run of an "N times a
@@ -548,10 +570,10 @@ async def read_position(store: Database, application_id: str) -> Position | None
     return _position(row) if row else None
 
 
-async def _read_row(store: Database, subject: str) -> CursorRow | None:
+async def _read_row(store: Database, subject: str) -> _Cursor | None:
     found = await store.run(lambda connection: connection.execute(_READ, {"at_subject": subject}).mappings().first(),
                             write=False)
-    return None if found is None else CursorRow(**found)
+    return None if found is None else _Cursor(**found)
 
 
 __all__ = [

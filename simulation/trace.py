@@ -14,6 +14,7 @@ follow the application's previous step, so code cannot drift from the definition
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime
@@ -117,13 +118,13 @@ class Tracer:
         newest_query = _steps(application_id is not None, session_id is not None, newest_first=True, limit=1)
         moment = at or await self.clock.now()
 
-        def add(connection: Connection) -> TraceRow:  # the last step read and the new one added in one transaction
+        def add(connection: Connection) -> _NewStep:  # the last step read and the new one added in one transaction
             newest = connection.execute(newest_query, {"of_application": application_id,
                                                        "of_session": session_id}).first()
             previous = _event(newest) if newest is not None else None
             row = self._checked_row(reglament, channel, step, system, previous, outcome, detail,
                                     application_id, session_id, moment)
-            connection.execute(_ADD, {column: getattr(row, column) for column in _COLUMNS})
+            connection.execute(_ADD, row._asdict())
             return row
 
         return _event(await self.store.run(add))
@@ -132,7 +133,7 @@ class Tracer:
     def _checked_row(
         reglament: Reglament, channel: str, step: Step, system: str, previous: TraceEvent | None, outcome: str,
         detail: str, application_id: str | None, session_id: str | None, moment: datetime,
-    ) -> TraceRow:
+    ) -> _NewStep:
         """The row of ``step`` after ``previous``; :class:`ReglamentViolation` if it may not follow it."""
         step_key = step.key
         if previous is None:
@@ -148,7 +149,7 @@ class Tracer:
                 raise ReglamentViolation(
                     f"{reglament.id}/{channel}: {step.label} cannot follow {previous.label}"
                 )
-        return TraceRow(
+        return _NewStep(
             application_id=application_id,
             session_id=session_id,
             reglament=reglament.id,
@@ -246,6 +247,8 @@ _BIND = (
     .values(application_id=bindparam("new_application"))
 )
 _COLUMNS = tuple(column.name for column in _TRACE.columns if column.name != "id")
+_NewStep = namedtuple("_NewStep", _COLUMNS)  # type: ignore[misc]
+"""A step's row before it is stored (a table model costs several times as much to make)."""
 
 
 @lru_cache(maxsize=None)

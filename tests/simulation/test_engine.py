@@ -556,3 +556,11 @@ async def test_an_operation_failing_when_its_time_comes_leaves_the_position_fail
     assert (position.state, position.step_key) == ("failed", "action-1")
     assert position.event == "ConnectionError: the regional gateway does not answer"
     assert [label for label, *_ in await world.trace("F-1")] == ["1-процесс"]
+
+
+def test_the_engines_position_object_holds_every_column_of_the_position_table():
+    from dataclasses import fields
+
+    from simulation.engine import CursorRow, _Cursor
+
+    assert {f.name for f in fields(_Cursor)} == set(CursorRow.__table__.columns.keys())
