@@ -123,15 +123,21 @@ def _is_plain(value: Any) -> bool:
     """True when orjson's sorted output is byte-for-byte RFC 8785 for ``value``.
 
     That holds for exact dict / list / tuple / str / int / bool / None values,
-    with ints in the safe range and keys that sort the same by code point as
-    by UTF-16 code unit (true unless a key has a character above U+FFFF).
-    Anything else (floats, subclasses, other types) takes the rfc8785 path.
+    with ints in the safe range, floats with a fraction between 1e-5 and 1e16
+    in magnitude (both write them in plain decimals, shortest round trip: an
+    area, a price, an income; outside it, and for whole floats, which JCS
+    writes as integers, the two differ), and keys that sort the same by code
+    point as by UTF-16 code unit (true unless a key has a character above
+    U+FFFF). Anything else (other floats, subclasses, other types) takes the
+    rfc8785 path.
     """
     kind = type(value)
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT
+    if kind is float:  # NaN and the infinities fail the range; 1e16 and up are whole
+        return 1e-5 <= abs(value) < 1e16 and not value.is_integer()
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
