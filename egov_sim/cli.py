@@ -205,17 +205,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_scenario_command(args, sys.stdout, sys.stderr)
     if args.command == "pki":
-        import asyncio
+        from egov_sim import loops
 
         from egov_sim.pki import run_pki
 
-        return asyncio.run(run_pki(args, settings, sys.stdout, sys.stderr))
+        return loops.run(run_pki(args, settings, sys.stdout, sys.stderr))
     if args.command == "gateway":
-        import asyncio
+        from egov_sim import loops
 
         from egov_sim.gateway_cli import run_gateway
 
-        return asyncio.run(run_gateway(args, settings, sys.stdout, sys.stderr))
+        return loops.run(run_gateway(args, settings, sys.stdout, sys.stderr))
     if args.command == "snapshot":
         from egov_sim.snapshot import run_snapshot
 
@@ -232,7 +232,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace, settings, world) -> int:
-    import asyncio
+    from egov_sim import loops
     import io
 
     from egov_sim.demo import run_demo
@@ -254,7 +254,7 @@ def _demo(args: argparse.Namespace, settings, world) -> int:
         finally:
             await world.drop_schemas(settings)
 
-    return asyncio.run(demo())
+    return loops.run(demo())
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -311,7 +311,7 @@ def _case_problem(reglament_id: str, channel: str, case: str) -> str | None:
 
 
 def _run(args: argparse.Namespace, settings, world) -> int:
-    import asyncio
+    from egov_sim import loops
     import json
 
     from egov_sim.scenarios import CaseError, narrate, run_case
@@ -323,7 +323,7 @@ def _run(args: argparse.Namespace, settings, world) -> int:
             await world.drop_schemas(settings)
 
     try:
-        report = asyncio.run(run())
+        report = loops.run(run())
     except CaseError as exc:
         print(f"egov-sim run: {exc}", file=sys.stderr)
         return 2

@@ -131,9 +131,9 @@ def run_trace(args: argparse.Namespace, settings: Any = None, out: TextIO | None
         if settings is None:
             settings = _settings(args)
         render = _renderer(args.format, args.lang)
-        import asyncio
+        from egov_sim import loops
 
-        flow = asyncio.run(_read(args, settings))
+        flow = loops.run(_read(args, settings))
         document = render(flow)
         if args.output:
             _write(args.output, document, args.lang)

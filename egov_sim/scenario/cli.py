@@ -8,7 +8,6 @@ Exit status: 0 every scenario passed, 1 one failed or could not run, 2 a file th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -86,7 +85,9 @@ def run_scenario_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             print(result.details, file=out)
         out.flush()
 
-    results = asyncio.run(run_scenarios(scenarios, options, each))
+    from egov_sim import loops
+
+    results = loops.run(run_scenarios(scenarios, options, each))
     passed = sum(r.passed for r in results)
     failed = sum(bool(r.failures) for r in results)
     errors = sum(r.error is not None for r in results)
