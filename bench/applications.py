@@ -20,8 +20,10 @@ by the run's CA before the timed part -- a citizen holds their ЭЦҚ before app
 account is made with the application; the operator and the chancellery file theirs; the
 provider's staff work in auto mode.
 
-One run (``--where`` inprocess: every system in this process, :class:`egov_sim.inprocess.Simulation`;
-up: each system its own process on 127.0.0.1, :class:`egov_sim.up.Cluster`):
+One run (``--where`` inprocess: every system in this process, :class:`egov_sim.inprocess.Simulation`,
+on the event loop of egov-sim's commands -- uvloop where installed, ``EGOV_SIM_LOOP=asyncio`` for
+asyncio's (:mod:`egov_sim.loops`); up: each system its own process on 127.0.0.1,
+:class:`egov_sim.up.Cluster`, served by uvicorn):
 
 1. a fresh world (not timed), its first application filed and run (warm-up, not counted), the
    portal applicants' keys issued (not timed);
@@ -66,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx  # noqa: E402
 
+from egov_sim import loops  # noqa: E402
 from egov_sim.citizen import (  # noqa: E402
     Citizen, apply_on_portal, obtain_auth_key, obtain_signing_key, sign_in_cabinet,
 )
@@ -412,8 +415,10 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix=f"bench-apps-{where}-"))
         settings = Settings(data_dir=work / "run", population_size=args.population, clock_start=START)
         try:
-            run = in_process if where == "inprocess" else under_up
-            results.append(asyncio.run(run(settings, args)))
+            if where == "inprocess":  # on the loop egov-sim's own commands run on (egov_sim.loops)
+                results.append(loops.run(in_process(settings, args)))
+            else:  # up forks its systems from this process: asyncio's loop here, uvicorn's in them
+                results.append(asyncio.run(under_up(settings, args)))
         finally:
             asyncio.run(drop_run(settings, (*SYSTEMS, "simulation")))
             shutil.rmtree(work, ignore_errors=True)
