@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, MetaData, Table, create_engine, event, insert, text
@@ -158,9 +158,8 @@ class Database:
         self.system = system
         self.schema: str | None = None
         self.sqlite_path: str | None = None
-        self._writer: _SqliteWriter | None = None
         self._units: _SqliteUnits | None = None
-        self._plain_writes = not without("sqlitewriter")  # else insert_rows goes through the engine
+        self._plain_writes = not without("sqlitewriter")  # else insert_rows goes through Core inserts
         self._inline_units = settings.sqlite_driver == "loop" and not without("sqliteunits")
         self._disposed = False
         if settings.database_url:
@@ -247,12 +246,12 @@ class Database:
     async def insert_rows(self, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
         """Insert rows into one or more tables in one transaction, and commit.
 
-        The write path of logs and group commits, where rows come by the hundred. On SQLite the
-        rows go through plain ``sqlite3`` connections of this database's own, one ``executemany``
-        a table, without SQLAlchemy's statement and result machinery: in the event loop's thread
-        when SQLite's write lock is free, else from a thread that waits for it
-        (:class:`_SqliteWriter`). Elsewhere they go through :meth:`run`. Either way a
-        duplicate key raises SQLAlchemy's ``IntegrityError`` and nothing of the batch is written.
+        The write path of logs and group commits, where rows come by the hundred. In one unit of
+        :meth:`run`; on SQLite the rows of plain types go to sqlite3 itself, one ``executemany``
+        a table, without SQLAlchemy's statement and result machinery (two to three times
+        cheaper a batch; docs/performance.md, "Hand-written replacements, measured"), others
+        through SQLAlchemy's Core insert. Either way a duplicate key raises SQLAlchemy's
+        ``IntegrityError`` and nothing of the batch is written.
         Rows of one table must have the same keys; a column left out gets its scalar default.
         """
         batches = [(table, rows) for table, rows in batches if rows]
@@ -262,10 +261,10 @@ class Database:
             unknown = set(rows[0]).difference(table.c.keys())
             if unknown:
                 raise ValueError(f"{table.name} has no column {sorted(unknown)[0]!r}")
-        if self.sqlite_path is not None and self._plain_writes and all(_plain_rows(rows) for _, rows in batches):
-            if self._writer is None:
-                self._writer = _SqliteWriter(self.sqlite_path, self.system)
-            await self._writer.write(batches)
+        if (self.sqlite_path is not None and self._inline_units and self._plain_writes
+                and all(_plain_rows(rows) for _, rows in batches)):
+            plain = [_plain_insert(table, tuple(rows[0])) + (rows,) for table, rows in batches]
+            await self.run(lambda connection: _executemany(connection.connection.driver_connection, plain))
             return
 
         def write(connection: Connection) -> None:
@@ -278,9 +277,6 @@ class Database:
         if self._units is not None:
             await self._units.close()
             self._units = None
-        if self._writer is not None:
-            await self._writer.close()
-            self._writer = None
         if self._disposed:
             return
         self._disposed = True
@@ -299,7 +295,7 @@ def connect_sqlite(path: str, timeout: float) -> sqlite3.Connection:
     """A plain ``sqlite3`` connection to a system's file, beside its engine: autocommit (each
     statement its own transaction unless BEGIN says otherwise), usable from any one thread at a
     time, waiting up to ``timeout`` seconds for a lock. The hot paths that skip SQLAlchemy (the
-    clock reader, the answer store's look-ups, :class:`_SqliteWriter`) open theirs with it."""
+    clock reader, the answer store's look-ups, :class:`_SqliteUnits`) open theirs with it."""
     return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
 
 
@@ -313,87 +309,6 @@ def _plain_rows(rows: Sequence[dict[str, Any]]) -> bool:
             if not isinstance(value, _PLAIN_TYPES):
                 return False
     return True
-
-
-class _SqliteWriter:
-    """Plain sqlite3 writes for :meth:`Database.insert_rows`.
-
-    A batch is written right away in the event loop's thread when SQLite's write lock is free
-    (it is, unless another connection of the run is writing): a batch of a hundred rows takes
-    about a millisecond, less than handing it to another thread costs. When the lock is taken,
-    the batch goes to a thread of this writer's own, which waits for the lock there, so the event
-    loop never blocks on a lock that one of its own tasks may hold.
-    """
-
-    def __init__(self, path: str, system: str) -> None:
-        self.path = path
-        self.system = system
-        self._lock = asyncio.Lock()
-        self._inline: sqlite3.Connection | None = None
-        self._threaded: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._statements: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[tuple[str, Any], ...]]] = {}
-
-    async def write(self, batches: list[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
-        work = [self._statement(table, rows) + (rows,) for table, rows in batches]
-        async with self._lock:
-            if self._inline is None:
-                self._inline = self._connect(busy_timeout_ms=0)
-            try:
-                _write(self._inline, work)
-                return
-            except _Busy:
-                pass
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.system}-db-writer")
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._write_waiting, work)
-
-    def _write_waiting(self, work: list[tuple[str, tuple[tuple[str, Any], ...], Sequence[dict[str, Any]]]]) -> None:
-        if self._threaded is None:
-            self._threaded = self._connect(busy_timeout_ms=30_000)
-        try:
-            _write(self._threaded, work)
-        except _Busy as busy:  # waited the whole busy timeout
-            raise busy.__cause__ or sqlite3.OperationalError("database is locked") from None
-
-    def _statement(self, table: Table, rows: Sequence[dict[str, Any]]) -> tuple[str, tuple[tuple[str, Any], ...]]:
-        """(INSERT statement, (key, default) of each column) for rows with the keys of ``rows[0]``."""
-        keys = tuple(rows[0])
-        cache_key = (table.fullname, keys)
-        known = self._statements.get(cache_key)
-        if known is None:
-            columns: list[tuple[str, Any]] = []
-            for column in table.columns:
-                if column.key in keys:
-                    columns.append((column.key, _MISSING))
-                elif column.default is not None and column.default.is_scalar:
-                    columns.append((column.key, column.default.arg))
-            names = ", ".join(f'"{table.c[key].name}"' for key, _ in columns)
-            marks = ", ".join("?" for _ in columns)
-            known = (f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuple(columns))
-            self._statements[cache_key] = known
-        return known
-
-    def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
-        connection = connect_sqlite(self.path, busy_timeout_ms / 1000)
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-        return connection
-
-    async def close(self) -> None:
-        async with self._lock:
-            if self._inline is not None:
-                self._inline.close()
-                self._inline = None
-            if self._executor is not None:
-                await asyncio.get_running_loop().run_in_executor(self._executor, self._close_threaded)
-                self._executor.shutdown(wait=False)
-                self._executor = None
-
-    def _close_threaded(self) -> None:
-        if self._threaded is not None:
-            self._threaded.close()
-            self._threaded = None
 
 
 def _in_transaction(engine: Any, work: Callable[[Connection], T]) -> T:
@@ -483,41 +398,37 @@ def _unit(connection: Connection, work: Callable[[Connection], T], write: bool) 
     return result
 
 
-class _Busy(Exception):
-    """SQLite's write lock is held by another connection."""
-
-
-def _write(
-    connection: sqlite3.Connection, work: list[tuple[str, tuple[tuple[str, Any], ...], Sequence[dict[str, Any]]]]
-) -> None:
-    """One transaction of ``executemany`` per table; ``_Busy`` when the write lock is taken."""
+def _executemany(connection: sqlite3.Connection, work: list[tuple[str, tuple[tuple[str, Any], ...],
+                                                                  Sequence[dict[str, Any]]]]) -> None:
+    """One ``executemany`` a table, on the sqlite3 connection under a unit of :meth:`Database.run`
+    (which began the transaction and commits it); a duplicate key raises SQLAlchemy's
+    ``IntegrityError``, as the engine would."""
     from sqlalchemy.exc import IntegrityError as SQLAlchemyIntegrityError
 
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        for statement, columns, rows in work:
+    for statement, columns, rows in work:
+        try:
             connection.executemany(
                 statement,
                 [tuple(row[key] if default is _MISSING else row.get(key, default) for key, default in columns)
                  for row in rows],
             )
-        connection.execute("COMMIT")
-    except sqlite3.IntegrityError as exc:
-        _roll_back(connection)
-        raise SQLAlchemyIntegrityError(work[0][0], None, exc) from None
-    except sqlite3.OperationalError as exc:
-        _roll_back(connection)
-        if sqliteloop.is_busy(exc):
-            raise _Busy() from exc
-        raise
-    except BaseException:
-        _roll_back(connection)
-        raise
+        except sqlite3.IntegrityError as exc:
+            raise SQLAlchemyIntegrityError(statement, None, exc) from None
 
 
-def _roll_back(connection: sqlite3.Connection) -> None:
-    if connection.in_transaction:
-        connection.execute("ROLLBACK")
+@lru_cache(maxsize=256)
+def _plain_insert(table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """(INSERT statement, (key, default) of each column) for rows with ``keys``: a column left out
+    gets its scalar default."""
+    columns: list[tuple[str, Any]] = []
+    for column in table.columns:
+        if column.key in keys:
+            columns.append((column.key, _MISSING))
+        elif column.default is not None and column.default.is_scalar:
+            columns.append((column.key, column.default.arg))
+    names = ", ".join(f'"{table.c[key].name}"' for key, _ in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuple(columns)
 
 
 _MISSING = object()
