@@ -367,7 +367,7 @@ class VirtualClock:
         await self.store.run(lambda connection: connection.execute(_FINISH, values))
         for event in _settling.get(self.run_id, ()):  # a settle of this process looks again now
             event.set()
-        # a finished timer makes no other one due: no worker to wake (settle looks by itself)
+        # a finished timer makes no other one due: no worker to wake (a settle elsewhere looks by itself)
 
     async def timers(self, state: str | None = None) -> list[TimerRow]:
         async with self.store.session() as session:
