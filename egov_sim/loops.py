@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from importlib.util import find_spec
 from collections.abc import Coroutine
+from importlib.util import find_spec
 from typing import Any, TypeVar
 
 T = TypeVar("T")
