@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import CompileError, IntegrityError
 
 from gateway_protocol.errors import ErrorCode
 from gateway_protocol.provider import ProviderError
@@ -265,6 +265,9 @@ class Registrar:
     ) -> dict[str, Any] | None:
         """The new registration's row; None if the application was registered meanwhile (by
         another process: read it then)."""
+        unknown = set(columns).difference(self.registrations.c.keys())
+        if unknown:  # a prebuilt INSERT run with parameters would drop them without a word
+            raise CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
         year = to_local(at).year
         await self._open_year(year)
         stored = json.dumps(request, ensure_ascii=False, sort_keys=True)

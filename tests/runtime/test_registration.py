@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -96,6 +97,14 @@ async def test_the_same_application_with_other_data_is_refused(databases):
     assert refused.value.code == "Provider.Refused"
     assert refused.value.data["fields"] == ["extra", "title"]
     assert refused.value.data["registrationNumber"] == first.number
+
+
+async def test_a_column_the_registrations_table_has_not_is_refused_and_nothing_is_taken(databases):
+    one = registrar(databases[0])
+    with pytest.raises(CompileError, match="Unconsumed column names: colour"):
+        await one.register("app-1", {"n": 1}, AT, {**columns(1), "colour": "red"})
+    assert await one.all() == []
+    assert (await one.register("app-1", {"n": 1}, AT, columns(1))).number == "EAK-2026-000001"
 
 
 class Person(BaseModel):
