@@ -336,9 +336,8 @@ class _SqliteUnits:
 
     def _connect(self, busy_timeout_ms: int) -> Connection:
         def creator() -> sqlite3.Connection:
-            connection = connect_sqlite(self.path, busy_timeout_ms / 1000)
+            connection = connect_sqlite(self.path, busy_timeout_ms / 1000)  # sqlite3 sets the busy timeout
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             return connection
 
         return create_engine("sqlite://", creator=creator, poolclass=StaticPool).connect()
