@@ -77,7 +77,7 @@ class TraceEvent:
         }
 
 
-def _event(row: TraceRow | Row) -> TraceEvent:
+def _event(row: TraceRow | Row | _NewStep) -> TraceEvent:
     return TraceEvent(
         row.application_id, row.reglament, row.channel, row.kind, row.number, row.label,
         row.step_key, row.system, from_us(row.sim_us), row.outcome, row.detail,
