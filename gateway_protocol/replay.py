@@ -72,6 +72,17 @@ class ReplayGuard:
         self._pending: dict[Key, asyncio.Future[Known]] = {}
         self.replays = 0
 
+    @property
+    def store(self) -> AnswerStore | None:
+        return self._store
+
+    @store.setter
+    def store(self, store: AnswerStore | None) -> None:
+        self._store = store
+        # decided once: an isinstance against a runtime-checkable Protocol looks up each of its
+        # members, twice a message otherwise
+        self._claiming = isinstance(store, ClaimingStore)
+
     def remember(self, key: Key, answer: Answer, at: datetime | int | None = None) -> None:
         """Keep ``answer`` to the message ``key`` that came at ``at`` (a time or µs)."""
         self._answers[key] = (answer, to_us(at) if isinstance(at, datetime) else at)
@@ -89,14 +100,14 @@ class ReplayGuard:
         known = self._answers.get(key)
         if known is None and key in self._pending:
             known = await asyncio.shield(self._pending[key])
-        if known is None and self.store is not None and not isinstance(self.store, ClaimingStore):
+        if known is None and self.store is not None and not self._claiming:
             known = await self.store.load(key)  # (a claim finds an answer given too: one look)
             if known is None:  # a twin may have started, or finished, while the store was asked
                 known = self._answers.get(key)
                 if known is None and key in self._pending:
                     known = await asyncio.shield(self._pending[key])
         claimed = False
-        if known is None and isinstance(self.store, ClaimingStore):
+        if known is None and self._claiming:
             future = asyncio.get_running_loop().create_future()
             self._pending[key] = future  # a twin in this process waits for this one
             try:
