@@ -35,11 +35,17 @@ SETTING = "EGOV_SIM_REGLAMENTS"
 
 def folders() -> list[Path]:
     """Where definitions are read from: the package's folder, then the setting's folders."""
+    return list(_folders(os.environ.get(SETTING, "")))
+
+
+@cache
+def _folders(extra: str) -> tuple[Path, ...]:
+    """The folders for one value of the setting (every step of every application asks, through
+    :func:`get_reglament`: the package's resources and the paths are looked up once)."""
     with as_file(DEFINITIONS) as own:
         found = [Path(own)]
-    extra = os.environ.get(SETTING, "")
     found += [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
-    return found
+    return tuple(found)
 
 
 @cache
