@@ -170,6 +170,7 @@ def _serve(
     import uvicorn
 
     from egov_sim.inprocess import create
+    from egov_sim.loops import collect_less_often
     from simulation.observability import configure_logging
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -180,6 +181,7 @@ def _serve(
         os.environ["EGOV_SIM_REPLICA"] = replica  # for whatever reads the environment again
     configure_logging(system, settings.log_format, settings.log_level, replica=settings.replica)
     asyncio.events._set_running_loop(None)  # forked from a process whose loop was running
+    collect_less_often()
     app = create(system, settings, transport=None)
     config = uvicorn.Config(
         app, host=settings.host, port=port or settings.port_of(system), log_level="warning",

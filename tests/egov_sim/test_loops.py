@@ -31,3 +31,29 @@ def test_a_loop_that_is_none_of_them_is_an_error(monkeypatch):
     with pytest.raises(ValueError, match="EGOV_SIM_LOOP=trio: the loops are uvloop, asyncio"):
         loops.run(coroutine)
     assert coroutine.cr_frame is None  # closed, never started
+
+
+@pytest.fixture
+def thresholds():
+    """The collector's thresholds, put back after the test (this process's other tests keep theirs)."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, *before[1:])
+    yield
+    gc.set_threshold(*before)
+
+
+async def _young_threshold() -> int:
+    import gc
+
+    return gc.get_threshold()[0]
+
+
+def test_a_command_collects_the_youngest_generation_less_often(thresholds, monkeypatch):
+    import gc
+
+    monkeypatch.setenv(loops.ENV, "asyncio")
+    older = gc.get_threshold()[1:]
+    assert loops.run(_young_threshold()) == loops.YOUNG_THRESHOLD
+    assert gc.get_threshold()[1:] == older  # the older generations keep theirs
