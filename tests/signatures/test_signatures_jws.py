@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections import OrderedDict
 from datetime import timedelta
+from enum import Enum, IntEnum
 from pathlib import Path
 
 import pytest
@@ -617,3 +619,51 @@ def test_canonical_json_deeper_than_the_fast_encoder_goes():
     for depth in range(300):  # orjson stops at 254 levels; the content still has a canonical form
         value = [value] if depth % 2 else {"k": value}
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+class _Code(str, Enum):
+    VALID = "VALID"
+    OTHER = "Қ\n"
+
+
+class _Level(IntEnum):
+    HIGH = 3
+
+
+def _random_document(rng: random.Random, depth: int = 0):
+    """Values the fast path rewrites (whole floats, subclasses of str, int, float, dict and list)
+    among ones it does not (floats outside its range, keys beyond U+FFFF)."""
+    kind = rng.randrange(8 if depth < 4 else 5)
+    if kind == 0:
+        return float(rng.choice([0, 1, -1, 40, 2**53 - 1, -(2**53 - 1), 2**53, 1e16, 1e21, rng.randrange(-10**9, 10**9)]))
+    if kind == 1:
+        return rng.choice([_Code.VALID, _Code.OTHER, _Level.HIGH, -0.0, 1e-7, 0.25])
+    if kind == 2:
+        return rng.choice(["x", 7, None, True, "\U0001f600"])
+    if kind == 3:
+        return _random_value(rng, depth + 1)
+    if kind == 4:
+        return rng.choice([float(rng.randrange(10**6)), rng.randrange(10**6) / 4])
+    if kind == 5:
+        return [_random_document(rng, depth + 1) for _ in range(rng.randrange(4))]
+    if kind == 6:
+        return OrderedDict((rng.choice(["a", "b", _Code.VALID]), _random_document(rng, depth + 1)) for _ in range(2))
+    keys = ["a", "ә", "\U0001f600", _Code.OTHER, "z"]
+    return {rng.choice(keys): _random_document(rng, depth + 1) for _ in range(rng.randrange(4))}
+
+
+def test_canonical_json_rewritten_values_agree_with_rfc8785():
+    rng = random.Random(40)
+    for _ in range(20000):
+        value = _random_document(rng)
+        assert canonical_json(value) == rfc8785.dumps(value), value
+
+
+def test_whole_floats_and_enums_take_the_fast_path(monkeypatch):
+    def refused(value):
+        raise AssertionError(f"rfc8785 was asked for {value!r}")
+
+    monkeypatch.setattr(rfc8785, "dumps", refused)
+    document = {"area": 40.0, "price": 5443200.0, "income": -0.0, "code": _Code.VALID, "level": _Level.HIGH,
+                "rows": (1.0, [2.5])}
+    assert canonical_json(document) == b'{"area":40,"code":"VALID","income":0,"level":3,"price":5443200,"rows":[1,[2.5]]}'
