@@ -68,7 +68,7 @@ from functools import lru_cache
 from typing import Any, Literal, Sequence
 
 from asn1crypto import algos, cms, core, parser
-from asn1crypto import tsp  # noqa: F401  (registers the ESS signing-certificate attributes)
+from asn1crypto import tsp  # the ESS signing-certificate attributes (importing it registers them)
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -184,25 +184,18 @@ def _signing_parts(
             )
         }
     )
+    # Built from the inside out, each part dumped and loaded into the next: asn1crypto given the
+    # whole nested dict at once spends ~3 ms re-encoding each level's children again at every level
+    # above it (the same DER; every citizen's first signature paid it).
+    issuer_serial = tsp.IssuerSerial(
+        {"issuer": [asn1_x509.GeneralName({"directory_name": signer.issuer})], "serial_number": signer.serial_number}
+    ).dump()
+    cert_id = tsp.ESSCertIDv2(  # hash_algorithm left at its DEFAULT (id-sha256), so omitted in DER
+        {"cert_hash": hashlib.sha256(ders[0]).digest(), "issuer_serial": tsp.IssuerSerial.load(issuer_serial)}
+    ).dump()
+    signing_certificate = tsp.SigningCertificateV2({"certs": tsp.ESSCertIDv2s([tsp.ESSCertIDv2.load(cert_id)])}).dump()
     ess = cms.CMSAttribute(
-        {
-            "type": "signing_certificate_v2",
-            "values": [
-                {
-                    "certs": [
-                        {  # hash_algorithm left at its DEFAULT (id-sha256), so omitted in DER
-                            "cert_hash": hashlib.sha256(ders[0]).digest(),
-                            "issuer_serial": {
-                                "issuer": [
-                                    asn1_x509.GeneralName({"directory_name": signer.issuer})
-                                ],
-                                "serial_number": signer.serial_number,
-                            },
-                        }
-                    ]
-                }
-            ],
-        }
+        {"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2.load(signing_certificate)]}
     )
     return certificate_set.dump(), sid.dump(), ess.dump(), algorithm
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -193,6 +194,14 @@ def test_structure(s):
         assert cert_id["issuer_serial"]["serial_number"].native == chain[0].serial_number
         (general_name,) = cert_id["issuer_serial"]["issuer"]
         assert general_name.name == "directory_name"
+        # built in parts, the same DER as asn1crypto makes of the whole attribute given at once
+        signer = asn1_x509.Certificate.load(chain[0].public_bytes(Encoding.DER))
+        whole = cms.CMSAttribute({"type": "signing_certificate_v2", "values": [{"certs": [{
+            "cert_hash": hashlib.sha256(chain[0].public_bytes(Encoding.DER)).digest(),
+            "issuer_serial": {"issuer": [asn1_x509.GeneralName({"directory_name": signer.issuer})],
+                              "serial_number": signer.serial_number},
+        }]}]}).dump()
+        assert [a.dump() for a in si["signed_attrs"] if a["type"].native == "signing_certificate_v2"] == [whole]
 
         # DER: the SET OF attributes is sorted, and the signature is over it with the SET tag
         raw = si["signed_attrs"].dump()
