@@ -57,6 +57,51 @@ STORE = "simulation"  # the run's shared store: virtual clock, timers, trace
 STORE_POOL_SIZE = 6
 POOL_OVERFLOW = 10
 
+# A process given a connection budget (Settings.pg_connections, EGOV_SIM_PG_CONNECTIONS; `egov-sim
+# up` gives each of its processes a share of the server's connections) sizes both engines' pools to
+# fit in it, beside the clock reader's one connection of its own (simulation.clock._PostgresReader).
+CLOCK_READER_CONNECTIONS = 1
+MIN_PG_CONNECTIONS = 2 + CLOCK_READER_CONNECTIONS
+"""The smallest budget: one connection for the system's schema, one for the store, the reader's."""
+POOL_TIMEOUT = 60.0
+"""Seconds a unit of work waits for a connection of a budgeted pool whose connections are all in
+use (SQLAlchemy's ``pool_timeout``; its default is 30): a burst of units queues on the pool instead
+of opening more connections, and a unit fails only after waiting this long."""
+
+
+class ConnectionBudgetError(ValueError):
+    """A connection budget this process cannot keep: too small to give each engine a connection
+    and the clock reader its own, or set for a process that runs several systems."""
+
+
+def pool_sizes(budget: int) -> tuple[int, int]:
+    """(system's, store's) connections -- ``pool_size + max_overflow`` of each engine -- of a
+    process allowed ``budget`` PostgreSQL connections in all.
+
+    The clock reader's connection comes first; of the rest the store gets two thirds, the system's
+    own schema one third (at least 1): in every process the store serves the clock's moves, the
+    timers (claimed, run, finished) and every step's trace, the system's schema only the system's
+    own tables."""
+    engines = budget - CLOCK_READER_CONNECTIONS
+    if engines < 2:
+        raise ConnectionBudgetError(
+            f"EGOV_SIM_PG_CONNECTIONS={budget} is too small: a process opens at least {MIN_PG_CONNECTIONS} "
+            f"PostgreSQL connections (1 for its system's schema, 1 for the run's store, "
+            f"{CLOCK_READER_CONNECTIONS} for the clock reader)"
+        )
+    system = max(1, engines // 3)
+    return system, engines - system
+
+
+def _pool_arguments(total: int | None, default_size: int) -> dict[str, Any]:
+    """``create_async_engine``'s pool arguments for an engine allowed ``total`` connections (None:
+    today's sizes, ``default_size`` kept and :data:`POOL_OVERFLOW` more in a burst)."""
+    if total is None:
+        return {"pool_size": default_size, "max_overflow": POOL_OVERFLOW}
+    size = min(default_size, total)
+    return {"pool_size": size, "max_overflow": total - size, "pool_timeout": POOL_TIMEOUT}
+
+
 # PostgreSQL engines by (URL, schema), with the number of Database objects using each.
 _ENGINES: dict[tuple[str, str], tuple[AsyncEngine, int]] = {}
 
@@ -98,8 +143,9 @@ async def _connect_waiting(*args: Any, **kwargs: Any) -> Any:
             delay = min(delay * 2, 1.0)
 
 
-def _postgres_engine(url: str, schema: str, system: str, pool_size: int) -> AsyncEngine:
-    """The engine of ``schema``: the one another Database of this process already uses, or new."""
+def _postgres_engine(url: str, schema: str, system: str, pool: dict[str, Any]) -> AsyncEngine:
+    """The engine of ``schema``: the one another Database of this process already uses, or new
+    with the pool arguments ``pool`` (:func:`_pool_arguments`)."""
     key = (url, schema)
     found = _ENGINES.get(key)
     if found is not None:
@@ -107,8 +153,7 @@ def _postgres_engine(url: str, schema: str, system: str, pool_size: int) -> Asyn
         return found[0]
     engine = create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=POOL_OVERFLOW,
+        **pool,
         pool_pre_ping=True,
         # the server's pg_stat_activity names the system (and the schema) of each connection
         async_creator=partial(
@@ -118,6 +163,17 @@ def _postgres_engine(url: str, schema: str, system: str, pool_size: int) -> Asyn
     )
     _ENGINES[key] = (engine, 1)
     return engine
+
+
+def _one_system_per_budget(url: str, schema: str, store: str, system: str, budget: int) -> None:
+    """A budget is a process's, sized for one system's engine and the store's: refuse another's."""
+    for other_url, other_schema in _ENGINES:
+        if other_url == url and other_schema not in (schema, store):
+            raise ConnectionBudgetError(
+                f"EGOV_SIM_PG_CONNECTIONS={budget} budgets the PostgreSQL connections of a process that runs "
+                f"one system; this one already has {other_schema} and now {system} ({schema}): unset it for "
+                "a process that runs several systems (demo, run, tests)"
+            )
 
 
 async def _release(engine: AsyncEngine) -> None:
@@ -169,9 +225,16 @@ class Database:
                     "EGOV_SIM_DATABASE_URL must be a postgresql:// URL; leave it unset for SQLite"
                 )
             self.schema = schema_name(settings, system)
-            self.engine: AsyncEngine = _postgres_engine(
-                url, self.schema, system, STORE_POOL_SIZE if system == STORE else POOL_SIZE
-            )
+            budget = settings.pg_connections
+            if budget is None:
+                total = None
+            else:
+                system_total, store_total = pool_sizes(budget)
+                total = store_total if system == STORE else system_total
+                if system != STORE:
+                    _one_system_per_budget(url, self.schema, schema_name(settings, STORE), system, budget)
+            pool = _pool_arguments(total, STORE_POOL_SIZE if system == STORE else POOL_SIZE)
+            self.engine: AsyncEngine = _postgres_engine(url, self.schema, system, pool)
         else:
             data_dir = settings.data_dir.expanduser().resolve()
             data_dir.mkdir(parents=True, exist_ok=True)

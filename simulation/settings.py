@@ -41,6 +41,17 @@ class Settings(BaseSettings):
             "system keeps its tables in its own schema of that database, named after data_dir."
         ),
     )
+    pg_connections: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "The most PostgreSQL connections this process opens (database_url set): its system's "
+            "engine, the run's store engine and the clock reader together, the pools sized to fit "
+            "(simulation.database.pool_sizes; at least 3). `egov-sim up` sets it for each process "
+            "from the server's limits (docs/scaling.md); unset: the pools' default sizes. For a "
+            "process that runs one system: a process running several refuses it."
+        ),
+    )
     clock_start: Annotated[datetime | None, AfterValidator(_aware)] = Field(
         default=None,
         description=(
