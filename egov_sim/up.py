@@ -14,6 +14,13 @@ SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every system and end ``up`` with 0.
 (docs/scaling.md): the first on the gateway's port, the others on the ports after the
 topology's last (:func:`replica_port`), each named ``gateway#K`` (``EGOV_SIM_REPLICA``) and
 supervised like a system. The other systems go on calling the first replica's URL.
+
+On PostgreSQL every process gets a connection budget (``EGOV_SIM_PG_CONNECTIONS``): ``up`` asks the
+server once for the connections the run's role may open (:func:`server_connection_limits`), leaves
+:data:`PG_ADMIN_MARGIN` of them to others, and gives each process an equal share of the rest
+(:func:`connection_share`), so that the processes' pools together never ask for more than the
+server allows; a share below :data:`~simulation.database.MIN_PG_CONNECTIONS` makes ``up`` refuse
+to start. A budget set by hand is given to every process as it is.
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ BACKOFF_CAP = 30.0
 """The longest pause before a restart."""
 STILL_WAITING_EVERY = 30.0
 """Seconds between the lines naming the systems still starting."""
+PG_ADMIN_MARGIN = 5
+"""PostgreSQL connections of the run's limit that ``up`` leaves to others when it shares the rest
+out among its processes: an administrator's psql, a snapshot taken by ``up`` itself, a load
+generator's or a test's own look at the database."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +190,8 @@ def _serve(
     if replica is not None:
         settings = settings.model_copy(update={"replica": replica})
         os.environ["EGOV_SIM_REPLICA"] = replica  # for whatever reads the environment again
+    if settings.pg_connections is not None:  # up's share of the server's connections (Cluster.child_settings)
+        os.environ["EGOV_SIM_PG_CONNECTIONS"] = str(settings.pg_connections)
     configure_logging(system, settings.log_format, settings.log_level, replica=settings.replica)
     asyncio.events._set_running_loop(None)  # forked from a process whose loop was running
     collect_less_often()
@@ -252,6 +265,66 @@ class _Child:
 _FORK = multiprocessing.get_context("fork")
 
 
+class ConnectionBudgetRefused(ValueError):
+    """The server's connections cannot give every process of ``up`` its minimum, or cannot be asked."""
+
+
+def server_connection_limits(database_url: str) -> list[tuple[str, int]]:
+    """What limits the connections the run's role may open to its database, each as (what, how
+    many): the server's ``max_connections`` less the slots it keeps for superusers (and, from
+    PostgreSQL 16, for ``pg_use_reserved_connections``), the role's ``CONNECTION LIMIT`` and the
+    database's, where set. One short connection, as the URL's role."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, connect_timeout=10, application_name="egov-sim up") as connection:
+            row = connection.execute(
+                "SELECT current_setting('max_connections')::int,"
+                " current_setting('superuser_reserved_connections')::int,"
+                " coalesce(current_setting('reserved_connections', true), '0')::int,"
+                " (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user), current_user,"
+                " (SELECT datconnlimit FROM pg_database WHERE datname = current_database()), current_database()"
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise ConnectionBudgetRefused(
+            f"could not ask PostgreSQL ({make_url(database_url).render_as_string(hide_password=True)}) how many "
+            f"connections it allows: {' '.join(line.strip() for line in str(exc).splitlines()) or repr(exc)}"
+        ) from None
+    assert row is not None
+    max_connections, superuser_reserved, reserved, role_limit, role, database_limit, database = row
+    server = f"max_connections {max_connections} less superuser_reserved_connections {superuser_reserved}"
+    if reserved:
+        server += f" and reserved_connections {reserved}"
+    limits = [(server, max_connections - superuser_reserved - reserved)]
+    if role_limit is not None and role_limit >= 0:
+        limits.append((f"role {role}'s CONNECTION LIMIT", role_limit))
+    if database_limit is not None and database_limit >= 0:
+        limits.append((f"database {database}'s CONNECTION LIMIT", database_limit))
+    return limits
+
+
+def connection_share(limits: Sequence[tuple[str, int]], processes: int) -> tuple[int, str]:
+    """Each of ``processes`` processes' PostgreSQL connections under the tightest of ``limits``
+    (:func:`server_connection_limits`), less :data:`PG_ADMIN_MARGIN`, and how it was reckoned;
+    :class:`ConnectionBudgetRefused` when that is below a process's minimum."""
+    from simulation.database import MIN_PG_CONNECTIONS
+
+    what, limit = min(limits, key=lambda item: item[1])
+    available = limit - PG_ADMIN_MARGIN
+    share = max(available, 0) // processes
+    reckoning = (f"{what}: {limit}, less {PG_ADMIN_MARGIN} left for others: {max(available, 0)}, "
+                 f"shared by {processes} process{'es' if processes != 1 else ''}")
+    if share < MIN_PG_CONNECTIONS:
+        raise ConnectionBudgetRefused(
+            f"PostgreSQL allows too few connections: {reckoning}, is {share} each, and a process needs at least "
+            f"{MIN_PG_CONNECTIONS} (its system's schema, the run's store, the clock reader). Raise the limit, start "
+            "fewer systems (--only), or set EGOV_SIM_PG_CONNECTIONS (each process's connections) by hand"
+        )
+    return share, reckoning
+
+
 class Cluster:
     """The processes of one run; stops them all, whatever happens."""
 
@@ -265,6 +338,34 @@ class Cluster:
         self.units = [*self.systems, *(unit for unit in self.replicas if unit not in self.systems)]
         """What runs as a process here: the systems, then the replicas beyond the first."""
         self.processes: dict[str, _Child] = {}
+        self._budgeted: Settings | None = None
+        self.budget_reckoning: str | None = None
+        """How each process's connection budget was found (PostgreSQL), once :meth:`child_settings` ran."""
+
+    def child_settings(self) -> Settings:
+        """The settings each process is started with: on PostgreSQL with its connection budget
+        (``pg_connections``): the one set by hand, else a share of the server's limit
+        (:func:`connection_share`, asked once). :class:`ConnectionBudgetRefused` when that cannot
+        give a process its minimum."""
+        if self._budgeted is not None:
+            return self._budgeted
+        settings = self.settings
+        if settings.database_url:
+            from simulation.database import ConnectionBudgetError, pool_sizes
+
+            processes = len(self.units)
+            if settings.pg_connections is not None:
+                try:
+                    pool_sizes(settings.pg_connections)
+                except ConnectionBudgetError as exc:
+                    raise ConnectionBudgetRefused(str(exc)) from None
+                self.budget_reckoning = "set by hand"
+            else:
+                share, self.budget_reckoning = connection_share(
+                    server_connection_limits(settings.database_url), processes)
+                settings = settings.model_copy(update={"pg_connections": share})
+        self._budgeted = settings
+        return settings
 
     def url_of(self, unit: str) -> str:
         """Where a system, or a replica beyond the first, listens."""
@@ -288,11 +389,12 @@ class Cluster:
 
     def launch(self, system: str) -> None:
         """Start one system's (or replica's) process (again, after it stopped or was killed: on the same data)."""
+        settings = self.child_settings()
         if system in self.replicas:
             base, replica, port = self.replicas[system]
-            self.processes[system] = _Child(base, self.settings, replica, port)
+            self.processes[system] = _Child(base, settings, replica, port)
         else:
-            self.processes[system] = _Child(system, self.settings)
+            self.processes[system] = _Child(system, settings)
 
     restart = launch
 
@@ -576,10 +678,18 @@ def run_up(
         print("egov-sim up: --max-restarts must be 0 or more and --restart-window above 0", file=sys.stderr)
         return 2
     elsewhere = [name for name in START_ORDER if name not in systems]
+    cluster = Cluster(settings, systems, counts)
+    try:
+        budget = cluster.child_settings().pg_connections
+    except ConnectionBudgetRefused as exc:
+        print(f"egov-sim up: {exc}", file=sys.stderr)
+        return 2
     supervisor = Supervisor(
-        Cluster(settings, systems, counts), out, elsewhere=elsewhere,
-        max_restarts=max_restarts, restart_window=restart_window,
+        cluster, out, elsewhere=elsewhere, max_restarts=max_restarts, restart_window=restart_window,
     )
+    if budget is not None:
+        supervisor.say(f"PostgreSQL: each of the {len(cluster.units)} processes opens at most {budget} connections "
+                       f"(EGOV_SIM_PG_CONNECTIONS; {cluster.budget_reckoning})")
 
     def on_signal(_signum, _frame) -> None:
         supervisor.stopping = True
