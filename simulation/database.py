@@ -25,7 +25,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from simulation import sqliteloop
+from simulation import sqliteloop, walcheckpoints
 from simulation.settings import Settings, without
 from simulation.tasks import run_to_completion
 
@@ -397,17 +397,20 @@ class _SqliteUnits:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()  # one unit on the waiting thread at a time
 
-    def _connect(self, busy_timeout_ms: int) -> Connection:
+    def _connect(self, busy_timeout_ms: int, checkpoints: bool = True) -> Connection:
         def creator() -> sqlite3.Connection:
             connection = connect_sqlite(self.path, busy_timeout_ms / 1000)  # sqlite3 sets the busy timeout
             connection.execute("PRAGMA synchronous=NORMAL")
+            if not checkpoints:  # walcheckpoints' thread does them
+                connection.execute("PRAGMA wal_autocheckpoint=0")
             return connection
 
         return create_engine("sqlite://", creator=creator, poolclass=StaticPool).connect()
 
     async def run(self, work: Callable[[Connection], T], write: bool) -> T:
         if self._inline is None:
-            self._inline = self._connect(busy_timeout_ms=0)
+            self._inline = self._connect(busy_timeout_ms=0, checkpoints=False)
+            walcheckpoints.register(self.path)
         try:
             return _unit(self._inline, work, write)
         except OperationalError as exc:
@@ -428,6 +431,7 @@ class _SqliteUnits:
             self._inline.close()
             self._inline.engine.dispose()
             self._inline = None
+            walcheckpoints.unregister(self.path)
         async with self._lock:
             if self._executor is not None:
                 await asyncio.get_running_loop().run_in_executor(self._executor, self._close_threaded)
