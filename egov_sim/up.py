@@ -688,8 +688,10 @@ def run_up(
         cluster, out, elsewhere=elsewhere, max_restarts=max_restarts, restart_window=restart_window,
     )
     if budget is not None:
-        supervisor.say(f"PostgreSQL: each of the {len(cluster.units)} processes opens at most {budget} connections "
-                       f"(EGOV_SIM_PG_CONNECTIONS; {cluster.budget_reckoning})")
+        processes = len(cluster.units)
+        who = f"each of the {processes} processes" if processes > 1 else "the process"
+        supervisor.say(f"PostgreSQL: {who} opens at most {budget} connections (EGOV_SIM_PG_CONNECTIONS; "
+                       f"{cluster.budget_reckoning})")
 
     def on_signal(_signum, _frame) -> None:
         supervisor.stopping = True

@@ -82,8 +82,8 @@ def test_on_sqlite_there_is_no_budget(tmp_path, monkeypatch):
 # ---- up refuses -----------------------------------------------------------------------------------
 
 
-def _up(tmp_path, env: dict[str, str]) -> UpProcess:
-    return UpProcess("--base-port", str(free_base_port()), "--data-dir", str(tmp_path / "run"), env=env)
+def _up(tmp_path, env: dict[str, str], *args: str) -> UpProcess:
+    return UpProcess("--base-port", str(free_base_port()), "--data-dir", str(tmp_path / "run"), *args, env=env)
 
 
 def test_up_refuses_a_budget_set_by_hand_below_the_minimum(tmp_path):
@@ -137,3 +137,37 @@ def test_up_refuses_a_role_whose_limit_cannot_serve_every_process(tmp_path, limi
     assert (f"egov-sim up: PostgreSQL allows too few connections: role {name}'s CONNECTION LIMIT: 20, less "
             f"{PG_ADMIN_MARGIN} left for others: 15, shared by 13 processes, is 1 each") in out, out
     assert "EGOV_SIM_PG_CONNECTIONS" in out and "Traceback" not in out and not (tmp_path / "run").exists(), out
+
+
+@pytest.fixture
+def budget_role():
+    """(URL, name) of a role that may hold 20 connections and make schemas; what it made is dropped."""
+    url = Settings().database_url
+    if not url:
+        pytest.skip("needs the PostgreSQL server (EGOV_SIM_DATABASE_URL)")
+    name = f"egs_budget_{uuid.uuid4().hex[:8]}"
+    database = make_url(url).database
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT 20')
+        admin.execute(f'GRANT CREATE ON DATABASE "{database}" TO "{name}"')
+    try:
+        yield make_url(url).set(username=name).render_as_string(hide_password=False), name
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{name}" CASCADE')  # the run's schemas: the role is this test's alone
+            admin.execute(f'DROP ROLE "{name}"')
+
+
+def test_up_gives_its_process_the_share_and_says_so(tmp_path, budget_role):
+    url, name = budget_role
+    up = _up(tmp_path, {"EGOV_SIM_DATABASE_URL": url}, "--only", "signatures")
+    try:
+        line = up.wait_for(r"^PostgreSQL: ").string.strip()
+        assert line == (f"PostgreSQL: the process opens at most 15 connections (EGOV_SIM_PG_CONNECTIONS; role {name}'s "
+                        f"CONNECTION LIMIT: 20, less {PG_ADMIN_MARGIN} left for others: 15, shared by 1 process)"), line
+        up.wait_until_up()
+        with psycopg.connect(Settings().database_url) as admin:
+            held = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (name,)).fetchone()[0]
+        assert 1 <= held <= 15
+    finally:
+        assert up.stop() == 0
