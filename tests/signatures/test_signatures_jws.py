@@ -667,3 +667,48 @@ def test_whole_floats_and_enums_take_the_fast_path(monkeypatch):
     document = {"area": 40.0, "price": 5443200.0, "income": -0.0, "code": _Code.VALID, "level": _Level.HIGH,
                 "rows": (1.0, [2.5])}
     assert canonical_json(document) == b'{"area":40,"code":"VALID","income":0,"level":3,"price":5443200,"rows":[1,[2.5]]}'
+
+
+# --------------------------------------------------------------------------- proven signatures
+
+
+class _CountingKey:
+    """A public key that counts its verifications (and does them)."""
+
+    def __init__(self, key) -> None:
+        self.key, self.calls = key, 0
+
+    def verify(self, *args):
+        self.calls += 1
+        return self.key.verify(*args)
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_a_proven_signature_is_not_verified_again_and_a_changed_one_is(s, kind, monkeypatch):
+    key, chain = (s.pki.rsa_key, s.rsa_chain) if kind == "rsa" else (s.pki.ec_key, s.ec_chain)
+    jws.clear_caches()
+    token = sign_detached(MESSAGE, key, chain)
+    header = jws._parse_header(token.split(".")[0])
+    counting = _CountingKey(header.public_key)
+    monkeypatch.setattr(header, "public_key", counting)
+    assert s.verify(token).valid and s.verify(token).valid
+    assert counting.calls == 1  # the second check found the pair proven
+    other = dict(MESSAGE, extra="x")
+    assert s.verify(token, other).code == VerdictCode.SIGNATURE_MISMATCH  # another content: checked
+    header_part, _, signature_part = token.split(".")
+    forged = f"{header_part}..{b64url(bytes(b ^ 1 for b in b64url_decode(signature_part)))}"
+    assert s.verify(forged).code == VerdictCode.SIGNATURE_MISMATCH  # another signature: checked
+    assert counting.calls == 3
+    # the chain and the time are still decided at each check
+    assert s.verify(token, at=s.now + timedelta(days=365 * 30)).code == VerdictCode.CERT_EXPIRED
+
+
+def test_proven_signatures_are_remembered_up_to_a_bound(s, monkeypatch):
+    jws.clear_caches()
+    monkeypatch.setattr(jws, "MATCHES_REMEMBERED", 3)
+    tokens = [sign_detached({"n": n}, s.pki.ec_key, s.ec_chain) for n in range(5)]
+    for n, token in enumerate(tokens):
+        assert s.verify(token, {"n": n}).valid
+    assert len(jws._matched) == 3
+    jws.clear_caches()
+    assert not jws._matched
