@@ -62,6 +62,8 @@ import binascii
 import hashlib
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -206,6 +208,8 @@ def clear_caches() -> None:
     _path.cache_clear()
     _signer_info.cache_clear()
     _signing_parts.cache_clear()
+    with _proven_lock:
+        _proven.clear()
 
 
 # --------------------------------------------------------------------------- signing
@@ -639,6 +643,32 @@ def verify_cms(
         )
 
 
+PROVEN_REMEMBERED = 2048
+"""How many signatures :func:`verify_cms` remembers as proven over their content."""
+
+_proven: OrderedDict[bytes, _Parsed] = OrderedDict()
+"""By the SHA-256 of the signature's DER and of the detached content: signatures whose digest,
+signature value and signing-certificate attribute were proven. These depend on the bytes alone,
+and a citizen's signed application is checked by each system it reaches (a third of a run's
+checks repeated one made before); the chain, the time and the key usage are decided at each."""
+_proven_lock = threading.Lock()
+
+
+def _mismatch(parsed: _Parsed) -> Verdict | None:
+    """SIGNATURE_MISMATCH when the content, the signature value or the signing-certificate
+    attribute does not fit; None when all do."""
+    if parsed.message_digest is not None:
+        if hashlib.new(parsed.digest_name, parsed.content).digest() != parsed.message_digest:
+            return Verdict.fail(VerdictCode.SIGNATURE_MISMATCH, "the content's digest differs from messageDigest")
+    if not _signature_matches(parsed):
+        return Verdict.fail(VerdictCode.SIGNATURE_MISMATCH)
+    if parsed.ess is not None:
+        problem = _ess_problem(parsed.ess, parsed.signer)
+        if problem:
+            return Verdict.fail(VerdictCode.SIGNATURE_MISMATCH, problem)
+    return None
+
+
 def _verify(
     signature: Any,
     content: Any,
@@ -652,7 +682,13 @@ def _verify(
             return CmsResult(Verdict.fail(VerdictCode.MALFORMED, "the content is not bytes"))
         content = bytes(content)
     try:
-        parsed = _parse(_der(signature), content)
+        der = _der(signature)
+        proof = hashlib.sha256(der).digest() + (b"" if content is None else hashlib.sha256(content).digest())
+        with _proven_lock:
+            parsed = _proven.get(proof)
+        proven = parsed is not None
+        if parsed is None:
+            parsed = _parse(der, content)
     except _Malformed as exc:
         return CmsResult(Verdict.fail(VerdictCode.MALFORMED, str(exc)), content)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
@@ -663,21 +699,15 @@ def _verify(
     def result(verdict: Verdict, certificate: x509.Certificate | None = None) -> CmsResult:
         return CmsResult(verdict, content, parsed.signing_time, certificate)
 
-    # 2. SIGNATURE_MISMATCH
-    if parsed.message_digest is not None:
-        if hashlib.new(parsed.digest_name, content).digest() != parsed.message_digest:
-            return result(
-                Verdict.fail(
-                    VerdictCode.SIGNATURE_MISMATCH, "the content's digest differs from messageDigest"
-                ),
-                parsed.signer,
-            )
-    if not _signature_matches(parsed):
-        return result(Verdict.fail(VerdictCode.SIGNATURE_MISMATCH), parsed.signer)
-    if parsed.ess is not None:
-        problem = _ess_problem(parsed.ess, parsed.signer)
-        if problem:
-            return result(Verdict.fail(VerdictCode.SIGNATURE_MISMATCH, problem), parsed.signer)
+    # 2. SIGNATURE_MISMATCH (once proven for these bytes, proven: see _proven)
+    if not proven:
+        mismatch = _mismatch(parsed)
+        if mismatch is not None:
+            return result(mismatch, parsed.signer)
+        with _proven_lock:
+            _proven[proof] = parsed
+            if len(_proven) > PROVEN_REMEMBERED:
+                _proven.popitem(last=False)
 
     try:
         signer = dict(_signer_info(parsed.signer))

@@ -887,3 +887,36 @@ def test_openssl_signatures_verify_with_us(real, tmp_path, kind, variant):
     elif variant != "attached-stream-ber":
         bad = verify_cms(flip_byte_of(signature, CONTENT, 7), trusted_roots=[real.root], at=at)
         assert bad.verdict.code == VerdictCode.SIGNATURE_MISMATCH
+
+
+# --------------------------------------------------------------------------- proven signatures
+
+
+@pytest.mark.parametrize("detached", [False, True])
+def test_a_proven_signature_is_not_checked_again_and_changed_bytes_are(s, detached, monkeypatch):
+    cms_module.clear_caches()
+    calls = []
+    checked = cms_module._signature_matches
+    monkeypatch.setattr(cms_module, "_signature_matches", lambda parsed: calls.append(1) or checked(parsed))
+    signature = s.sign(detached=detached)
+    content = CONTENT if detached else None
+    assert s.verify(signature, content).valid and s.verify(signature, content).valid
+    assert len(calls) == 1  # the second check found it proven
+    if detached:  # other content under the same signature: checked, and refused
+        assert s.verify(signature, CONTENT + b"!").verdict.code == VerdictCode.SIGNATURE_MISMATCH
+    tampered = flip_byte_of(signature, CONTENT) if not detached else signature[:-1] + bytes([signature[-1] ^ 1])
+    assert s.verify(tampered, content).verdict.code == VerdictCode.SIGNATURE_MISMATCH
+    assert len(calls) == (1 if not detached else 2)  # a changed content fails its digest first
+    # the time is decided at each check
+    later = s.verify(signature, content, at=s.check_at + timedelta(days=365 * 30))
+    assert later.verdict.code == VerdictCode.CERT_EXPIRED
+
+
+def test_proven_signatures_are_remembered_up_to_a_bound(s, monkeypatch):
+    cms_module.clear_caches()
+    monkeypatch.setattr(cms_module, "PROVEN_REMEMBERED", 2)
+    for n in range(4):
+        assert s.verify(s.sign(content=b"%d" % n)).valid
+    assert len(cms_module._proven) == 2
+    cms_module.clear_caches()
+    assert not cms_module._proven
