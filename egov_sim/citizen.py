@@ -40,6 +40,10 @@ class ScenarioError(RuntimeError):
     """A system answered the citizen with something other than the expected answer."""
 
 
+class NothingToSign(ScenarioError):
+    """The application waits for no signature of the citizen (:func:`sign_in_cabinet`)."""
+
+
 @dataclass
 class PortalOutcome:
     application_id: str | None
@@ -252,14 +256,14 @@ async def sign_in_cabinet(
     """The citizen logs in, signs in the cabinet what the application waits for them to sign (a
     contract: ``toSign``) with their ЭЦҚ, lets time run, and reads the cabinet again."""
     async with client("signatures") as ca, client("portal") as portal, client("control") as control:
-        key = signing_key or await obtain_signing_key(ca, citizen)
         session = _expect(await portal.post("/api/sessions", json={"iin": citizen.iin, "password": citizen.password}), 200)
         assert isinstance(session, dict)
         auth = {"Authorization": f"Bearer {session['session']}"}
         view = _expect(await portal.get(f"/api/cabinet/applications/{application_id}", headers=auth), 200)
         assert isinstance(view, dict)
         if not view.get("toSign"):
-            raise ScenarioError(f"application {application_id} waits for no signature of the citizen")
+            raise NothingToSign(f"application {application_id} waits for no signature of the citizen")
+        key = signing_key or await obtain_signing_key(ca, citizen)  # only when there is something to sign
         signature = await sign_with_ncalayer(control, key, view["toSign"]["document"])
         _expect(await portal.post(f"/api/cabinet/applications/{application_id}/signature",
                                   json={"signature": signature}, headers=auth), 200)
