@@ -73,6 +73,7 @@ from egov_sim.citizen import (  # noqa: E402
     Citizen, apply_on_portal, obtain_auth_key, obtain_signing_key, sign_in_cabinet,
 )
 from egov_sim.scenarios import CITIZENS, UNKNOWN_IIN  # noqa: E402
+from portal.cabinet import CITIZEN_SIGNATURE  # noqa: E402
 from reglaments import all_reglaments  # noqa: E402
 from registries.population import generate  # noqa: E402
 from simulation.access import TOKEN_HEADER  # noqa: E402
@@ -251,17 +252,15 @@ async def run_clock(world: World) -> None:
 
 async def sign_contracts(world: World, filed: list[Filed], concurrency: int) -> int:
     """The citizens the provider asks to sign (a contract) sign in their cabinets, ``concurrency``
-    at a time as they file; how many did."""
+    at a time as they file; how many did. Only those whose application waits for their signature
+    log in, as only they are told to (the others' cases end before a contract: a refusal)."""
     limit = asyncio.Semaphore(concurrency)
 
     async def sign(one: Filed) -> bool:
         async with limit:
-            async with world.client("portal") as portal:
-                session = _ok(await portal.post("/api/sessions", json={"iin": one.citizen.iin,
-                                                                       "password": one.citizen.password}))
-                view = _ok(await portal.get(f"/api/cabinet/applications/{one.application_id}",
-                                            headers={"Authorization": f"Bearer {session['session']}"}))
-            if not view.get("toSign"):
+            async with world.client("control") as control:
+                position = _ok(await control.get(f"/positions/{one.application_id}"))
+            if position.get("state") != "waiting" or position.get("waitingFor") != CITIZEN_SIGNATURE:
                 return False
             await sign_in_cabinet(world.client, one.citizen, one.application_id, run_clock=False,
                                   signing_key=one.keys.sign if one.keys else None)
