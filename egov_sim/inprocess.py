@@ -8,17 +8,19 @@ registered at the gateway: docs/outside-systems.md) goes over the network.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from importlib import import_module
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI
 
 from simulation.access import TOKEN_HEADER
 from simulation.credentials import RunCredentials
-from simulation.settings import Settings
+from simulation.settings import Settings, without
 from simulation.topology import START_ORDER, SYSTEMS
 
 Interceptor = Callable[[httpx.Request], Awaitable[httpx.Request | None] | httpx.Request | None]
@@ -35,6 +37,9 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         self.interceptors: list[Interceptor] = []
         self._network: httpx.AsyncHTTPTransport | None = None
         self._addresses: set[tuple[str, int]] | None = None
+        self._direct = not without("inprocesshops")  # else every hop goes through httpx's ASGI transport
+        self._targets: dict[str, tuple[tuple[str, int], bytes, str, bytes, bytes]] = {}
+        """(address, Host header, path, raw path, query) of each URL posted to, parsed once."""
 
     def mount(self, system: str, app: FastAPI) -> None:
         url = httpx.URL(self.settings.url_of(system))
@@ -43,6 +48,45 @@ class InProcessTransport(httpx.AsyncBaseTransport):
     def unmount(self, system: str) -> None:
         url = httpx.URL(self.settings.url_of(system))
         self._routes.pop((url.host, url.port or 80), None)
+
+    async def post_bytes(self, url: str, content: bytes, headers: dict[str, str]) -> tuple[int, bytes] | None:
+        """POST ``content`` to a system of this run and read its whole answer: (status, body); None
+        where only :meth:`handle_async_request` may carry it (an interceptor is set, or ``url`` is
+        not an app started here: another address, or a transport a test put in a system's place).
+
+        The systems' hops to one another (a gateway passing a message on, a system sending through
+        its gateway) come here: straight into the app, as httpx's ASGI transport would call it,
+        without building an ``httpx.Request`` and ``Response`` around it -- those cost more than the
+        hop itself (docs/performance.md, "Whole applications"). An error of the app is raised here
+        as the ASGI transport raises it.
+        """
+        if self.interceptors or not self._direct:
+            return None
+        target = self._targets.get(url)
+        if target is None:
+            parts = urlsplit(url)
+            address = (parts.hostname or "", parts.port or 80)
+            host = parts.netloc.encode("ascii")
+            target = (address, host, parts.path or "/", (parts.path or "/").encode("ascii"), parts.query.encode("ascii"))
+            if len(self._targets) < 1024:
+                self._targets[url] = target
+        address, host, path, raw_path, query = target
+        route = self._routes.get(address)
+        if not isinstance(route, httpx.ASGITransport):  # not started here, or a tester's stand-in
+            return None
+        app = route.app
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "headers": [(b"host", host), (b"content-length", str(len(content)).encode("ascii")),
+                        *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())],
+            "scheme": "http", "path": path, "raw_path": raw_path, "query_string": query,
+            "server": address, "client": ("127.0.0.1", 123), "root_path": "",
+        }
+        answer = _Answer()
+        await app(scope, answer.receive_from(content), answer.send)
+        if answer.status is None or not answer.complete.is_set():
+            raise httpx.RemoteProtocolError(f"{url}: the app ended without a whole answer")
+        return answer.status, b"".join(answer.body)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         for intercept in self.interceptors:
@@ -76,6 +120,38 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         if self._network is not None:
             network, self._network = self._network, None
             await network.aclose()
+
+
+class _Answer:
+    """What an app sends back for one request of :meth:`InProcessTransport.post_bytes`."""
+
+    __slots__ = ("status", "body", "complete", "_sent")
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.body: list[bytes] = []
+        self.complete = asyncio.Event()
+        self._sent = False
+
+    def receive_from(self, content: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+        async def receive() -> dict[str, Any]:
+            if not self._sent:  # the whole body at once, then nothing until the answer is out
+                self._sent = True
+                return {"type": "http.request", "body": content, "more_body": False}
+            await self.complete.wait()
+            return {"type": "http.disconnect"}
+
+        return receive
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if body:
+                self.body.append(body)
+            if not message.get("more_body", False):
+                self.complete.set()
 
 
 def create(system: str, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> FastAPI:
