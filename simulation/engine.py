@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Connection, Text, bindparam, delete, insert, select, update
 from sqlmodel import Field
 
-from simulation.clock import SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
+from simulation.clock import ClockRow, SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
 from simulation.calendar import DurationUnit, to_local
 from simulation.database import Database
 from simulation.definition import Channel, Reglament, Step, StepKind
@@ -223,10 +223,15 @@ class _Cursor:
 # (docs/performance.md, "Whole applications").
 _POSITIONS = CursorRow.__table__
 _READ = select(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"))
-_WRITE = update(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject")).values(
-    {column: bindparam(column) for column in _CURSOR_COLUMNS}
-)
 _ADD = insert(_POSITIONS)
+_CLOCK = ClockRow.__table__
+_NOW_US = select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1).scalar_subquery()
+"""The run's virtual time, read by the statement that stamps a position with it (the clock's row is
+in the same store): no read of the clock of its own before every step's write."""
+_SAVE = update(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject")).values(
+    {**{column: bindparam(column) for column in _CURSOR_COLUMNS if column != "updated_us"}, "updated_us": _NOW_US}
+).returning(_POSITIONS.c.updated_us)
+_SAVE_NEW = insert(_POSITIONS).values(updated_us=_NOW_US).returning(_POSITIONS.c.updated_us)
 _REMOVE = delete(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"))
 
 
@@ -382,16 +387,18 @@ class Engine:
         return await _read_row(self.store, subject)
 
     async def _save(self, row: _Cursor) -> None:
-        """Write ``row`` over its stored self: one UPDATE (a merge would read the row first, a
-        SELECT at every step of every application), an INSERT only where none is stored."""
-        row.updated_us = to_us(await self.clock.now())
-        values = {column: getattr(row, column) for column in _CURSOR_COLUMNS}
+        """Write ``row`` over its stored self, stamped with the virtual time of the write: one
+        UPDATE (a merge would read the row first, a SELECT at every step of every application),
+        an INSERT only where none is stored."""
+        values = {column: getattr(row, column) for column in _CURSOR_COLUMNS if column != "updated_us"}
 
-        def write(connection: Connection) -> None:
-            if not connection.execute(_WRITE, {"at_subject": row.subject, **values}).rowcount:
-                connection.execute(_ADD, {"subject": row.subject, **values})
+        def write(connection: Connection) -> int:
+            stamped = connection.execute(_SAVE, {"at_subject": row.subject, **values}).scalar()
+            if stamped is None:
+                stamped = connection.execute(_SAVE_NEW, {"subject": row.subject, **values}).scalar_one()
+            return stamped
 
-        await self.store.run(write)
+        row.updated_us = await self.store.run(write)
 
     async def _add(self, row: _Cursor) -> None:
         """Store a new walk's position."""

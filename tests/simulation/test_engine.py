@@ -405,6 +405,10 @@ async def test_a_timed_step_waits_for_its_timer_in_the_offices_hours(world):
     ]
     position = await world.provider.position(application_id="T-1")
     assert position.done and position.outcome == "decided"
+    # the stored position is stamped with the virtual time of its last write
+    from simulation.engine import _read_row
+    assert (await _read_row(world.store, "T-1")).updated_us == int(at("15:20").timestamp() * 1_000_000)
+    assert await world.clock.now() == at("15:20")
     # each operation was called at the moment its step happened
     assert [(key, when) for key, when, *_ in world.provider_desk.calls] == [
         ("process-1", at("12:00")), ("action-1", at("15:00")), ("process-2", at("15:20")),
