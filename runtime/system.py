@@ -463,7 +463,10 @@ class StartupRefused(RuntimeError):
     line by uvicorn, without a traceback."""
 
 
-def get_runtime(request: Request) -> SystemRuntime:
+async def get_runtime(request: Request) -> SystemRuntime:
+    """The app's runtime. A coroutine, so that FastAPI calls it in place: a plain function
+    dependency runs on a worker thread (a thread hop and two wake-ups of the event loop at every
+    request that names it)."""
     return request.app.state.runtime
 
 
