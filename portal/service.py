@@ -8,12 +8,15 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Update, bindparam, delete, func, insert, update
 from sqlalchemy import select as core_select
@@ -91,6 +94,21 @@ _GUARD_LOCKED = update(_GUARDS).where(_AT_GUARD, _GUARDS.c.failures >= bindparam
 _ADD_APPLICATION = insert(_APPLICATIONS)
 _APPLICATIONS_OF = (core_select(_APPLICATIONS.c.id).where(_APPLICATIONS.c.iin == bindparam("of_iin"))
                     .order_by(_APPLICATIONS.c.submitted_us))
+
+
+T = TypeVar("T")
+
+HASHING_THREADS = max(1, (os.cpu_count() or 2) - 1)
+"""Threads the portal hashes passwords on: every core but one, which stays the event loop's."""
+_hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="portal-pbkdf2")
+
+
+async def _on_hashing_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on a thread of the portal's own for PBKDF2 (hashlib lets go of the GIL
+    meanwhile). Not the loop's default executor: its threads, as many as cores and four more,
+    would all hash at once when many log in together and push the event loop's thread -- every
+    other system, in one process -- off its core."""
+    return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
 
 
 def hash_password(password: str) -> str:
@@ -250,7 +268,7 @@ class Portal:
                 {k: f"{IDENTITY_NOT_PROVEN[k]}: {NOT_AN_INDIVIDUAL[k]}" for k in ("kk", "ru", "en")},
                 field="signature", verdict="NOT_AN_INDIVIDUAL",
             )
-        password_hash = await asyncio.to_thread(hash_password, body.password)  # see check_password's call
+        password_hash = await _on_hashing_thread(hash_password, body.password)  # see check_password's call
         account = {"iin": body.iin, "password_hash": password_hash, "created_us": now_us}
         try:
             await self.runtime.db.run(lambda connection: connection.execute(_ADD_ACCOUNT, account))
@@ -284,7 +302,7 @@ class Portal:
             return None, f"аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталған"
         # PBKDF2's 100,000 rounds take ~25 ms of CPU and hashlib lets go of the GIL meanwhile: on a
         # thread, the event loop (every other system, in one process) goes on, on another core
-        if not await asyncio.to_thread(check_password, password, account.password_hash):
+        if not await _on_hashing_thread(check_password, password, account.password_hash):
             until = await self._count_failure(valid, now_us)
             if until is not None:
                 return None, f"пароль дұрыс емес; аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталды"

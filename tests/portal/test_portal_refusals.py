@@ -77,3 +77,22 @@ async def test_a_revoked_certificate_is_refused(simulation):
     outcome = await apply_on_portal(simulation.client, "almaty-queue", DEMO_CITIZEN, signing_key=key)
     await _stops_at_2_shart(outcome)
     assert "кері қайтарылған" in outcome.application["refusal"]["kk"]
+
+
+async def test_passwords_are_hashed_on_the_portals_own_threads_not_the_loops(simulation, monkeypatch):
+    import os
+    import threading
+
+    from portal import service
+
+    where = []
+    for name in ("hash_password", "check_password"):
+        real = getattr(service, name)
+        monkeypatch.setattr(service, name, lambda *args, real=real: where.append(threading.current_thread().name) or real(*args))
+    await register_citizen(simulation.client, OTHER, data_dir=simulation.settings.data_dir)
+    async with simulation.client("portal") as portal:
+        reply = await portal.post("/api/sessions", json={"iin": OTHER.iin, "password": OTHER.password})
+        assert reply.status_code == 200
+    assert len(where) == 2 and all(name.startswith("portal-pbkdf2") for name in where)
+    # every core but one hashes; the last is the event loop's
+    assert service.HASHING_THREADS == max(1, (os.cpu_count() or 2) - 1)
