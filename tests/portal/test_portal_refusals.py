@@ -96,3 +96,29 @@ async def test_passwords_are_hashed_on_the_portals_own_threads_not_the_loops(sim
     assert len(where) == 2 and all(name.startswith("portal-pbkdf2") for name in where)
     # every core but one hashes; the last is the event loop's
     assert service.HASHING_THREADS == max(1, (os.cpu_count() or 2) - 1)
+
+
+def _hash_in_a_forked_child(queue) -> None:
+    import asyncio
+
+    from portal import service
+
+    queue.put(asyncio.run(asyncio.wait_for(service._on_hashing_thread(service.hash_password, "pw"), 30)))
+
+
+def test_a_process_forked_after_hashing_hashes_on_threads_of_its_own():
+    """``egov-sim up`` forks its systems from a process that may have hashed already (the bench's
+    in-process part): the child must not wait for its parent's threads, which it has not."""
+    import asyncio
+    import multiprocessing
+
+    from portal import service
+
+    assert asyncio.run(service._on_hashing_thread(service.hash_password, "pw")).startswith("pbkdf2_sha256$")
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_hash_in_a_forked_child, args=(queue,))
+    child.start()
+    child.join(60)  # a ceiling against a hang only
+    assert child.exitcode == 0
+    assert queue.get(timeout=5).startswith("pbkdf2_sha256$")
