@@ -30,7 +30,8 @@ asyncio's (:mod:`egov_sim.loops`); up: each system its own process on 127.0.0.1,
 2. **filing**: ``--apps`` applications filed at once, ``--concurrency`` at a time;
 3. **running**: virtual time runs (``POST /clock/run``) until nothing is pending; applications the
    provider asks the citizen to sign for (a contract) are signed in the cabinet (``--concurrency``
-   at a time) and time runs again;
+   at a time; only a citizen whose application waits for their signature, as its position at the
+   control system says, logs in: the others are never told to) and time runs again;
 4. **checking**: every application's position (``GET /positions/<id>``) must be ``done`` with an
    outcome, its trace must hold the step it ended on once and no step twice at one moment, and
    the gateways' message logs must verify.
