@@ -103,20 +103,29 @@ def test_up_refuses_when_it_cannot_ask_the_server(tmp_path):
     assert "Traceback" not in out and not (tmp_path / "run").exists(), out
 
 
-@pytest.fixture
-def limited_role():
-    """(URL, name) of a role that may hold 20 connections to the test server's database."""
+def _role(creates_schemas: bool):
+    """(URL, name) of a role of this test's alone that may hold 20 connections to the test server's
+    database (and make schemas there, if ``creates_schemas``); dropped after, with what it made."""
     url = Settings().database_url
     if not url:
         pytest.skip("needs the PostgreSQL server (EGOV_SIM_DATABASE_URL)")
     name = f"egs_budget_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT 20')
+        if creates_schemas:
+            admin.execute(f'GRANT CREATE ON DATABASE "{make_url(url).database}" TO "{name}"')
     try:
         yield make_url(url).set(username=name).render_as_string(hide_password=False), name
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{name}" CASCADE')  # the run's schemas, the grant
             admin.execute(f'DROP ROLE "{name}"')
+
+
+@pytest.fixture
+def limited_role():
+    """A role that may hold 20 connections (:func:`_role`)."""
+    yield from _role(creates_schemas=False)
 
 
 def test_the_server_s_limits_include_the_role_s(limited_role):
@@ -141,21 +150,8 @@ def test_up_refuses_a_role_whose_limit_cannot_serve_every_process(tmp_path, limi
 
 @pytest.fixture
 def budget_role():
-    """(URL, name) of a role that may hold 20 connections and make schemas; what it made is dropped."""
-    url = Settings().database_url
-    if not url:
-        pytest.skip("needs the PostgreSQL server (EGOV_SIM_DATABASE_URL)")
-    name = f"egs_budget_{uuid.uuid4().hex[:8]}"
-    database = make_url(url).database
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE ROLE "{name}" LOGIN CONNECTION LIMIT 20')
-        admin.execute(f'GRANT CREATE ON DATABASE "{database}" TO "{name}"')
-    try:
-        yield make_url(url).set(username=name).render_as_string(hide_password=False), name
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP OWNED BY "{name}" CASCADE')  # the run's schemas: the role is this test's alone
-            admin.execute(f'DROP ROLE "{name}"')
+    """A role that may hold 20 connections and make schemas (:func:`_role`)."""
+    yield from _role(creates_schemas=True)
 
 
 def test_up_gives_its_process_the_share_and_says_so(tmp_path, budget_role):
