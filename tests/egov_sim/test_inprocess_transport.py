@@ -98,6 +98,20 @@ async def test_an_interceptor_sees_every_hop(transport, settings):
     assert seen == [b"watched"]
 
 
+async def test_a_wrapper_a_tester_put_on_the_transport_sees_every_hop(transport, settings, monkeypatch):
+    forward = transport.handle_async_request
+    seen: list[bytes] = []
+
+    async def wrapped(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        return await forward(request)
+
+    monkeypatch.setattr(transport, "handle_async_request", wrapped)
+    assert await transport.post_bytes(settings.url_of("gateway") + "/echo", b"watched", {}) is None
+    monkeypatch.undo()
+    assert await transport.post_bytes(settings.url_of("gateway") + "/echo", b"direct", {}) is not None
+
+
 async def test_turned_off_for_measuring_every_hop_goes_the_httpx_way(settings, monkeypatch):
     monkeypatch.setenv("EGOV_SIM_WITHOUT", "inprocesshops")
     transport = InProcessTransport(settings)
