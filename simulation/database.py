@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -104,6 +105,10 @@ def _pool_arguments(total: int | None, default_size: int) -> dict[str, Any]:
 
 # PostgreSQL engines by (URL, schema), with the number of Database objects using each.
 _ENGINES: dict[tuple[str, str], tuple[AsyncEngine, int]] = {}
+# A process forked from one with engines (`egov-sim up` forks its systems; a test may have left a
+# run's engines open) makes its own: its parent's pooled connections are the parent's sockets, and
+# a connection budget counts the child's engines alone.
+os.register_at_fork(after_in_child=_ENGINES.clear)
 
 
 CONNECT_WAIT = 30.0

@@ -175,3 +175,25 @@ async def test_a_burst_of_units_never_holds_more_connections_than_the_budget(tmp
     engines = budget - CLOCK_READER_CONNECTIONS
     assert peak_pools == engines  # the burst used every connection it may...
     assert peak_server <= engines  # ...and the server never saw more
+
+
+def _engines_in_a_forked_child(queue) -> None:
+    from simulation import database
+
+    queue.put(len(database._ENGINES))
+
+
+def test_a_forked_process_keeps_none_of_its_parents_engines(monkeypatch):
+    """``egov-sim up`` forks its systems: an engine its parent holds (a test's run left open) is not
+    the child's to use, nor counted in the child's budget."""
+    import multiprocessing
+
+    from simulation import database
+
+    monkeypatch.setitem(database._ENGINES, ("postgresql+psycopg://x@127.0.0.1/none", "egs_other_control"), (object(), 1))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_engines_in_a_forked_child, args=(queue,))
+    child.start()
+    child.join(60)  # a ceiling against a hang only
+    assert child.exitcode == 0 and queue.get(timeout=5) == 0
