@@ -64,7 +64,8 @@ class TimerRow(SimulationModel, table=True):
 _CLOCK = ClockRow.__table__
 _TIMERS = TimerRow.__table__
 _READ_NOW = core_select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1)
-_NOW_SUBQUERY = _READ_NOW.scalar_subquery()
+NOW_SUBQUERY = _READ_NOW.scalar_subquery()
+"""The run's virtual time (µs) inside another statement on the store: the clock's row, read by it."""
 _SET_NOW = update(_CLOCK).where(_CLOCK.c.id == 1).values(now_us=bindparam("moment_us"))
 _OWNERS_DUE = (
     core_select(_TIMERS.c.owner).distinct()
@@ -73,7 +74,7 @@ _OWNERS_DUE = (
 _NEXT_DUE = core_select(func.min(_TIMERS.c.due_us)).where(_TIMERS.c.state == PENDING)
 _ADD_TIMER = insert(_TIMERS).returning(_TIMERS.c.id)
 _DUE_OF_OWNER = (_TIMERS.c.owner == bindparam("of_owner"), _TIMERS.c.state == PENDING,
-                 _TIMERS.c.due_us <= _NOW_SUBQUERY)
+                 _TIMERS.c.due_us <= NOW_SUBQUERY)
 _ANY_DUE = core_select(_TIMERS.c.id).where(*_DUE_OF_OWNER).limit(1)
 _CLAIM = (
     update(_TIMERS).where(*_DUE_OF_OWNER).values(state=FIRING)
@@ -84,7 +85,7 @@ _FINISH = update(_TIMERS).where(_TIMERS.c.id == bindparam("timer_id")).values(
     state=bindparam("new_state"), error=bindparam("new_error")
 )
 _UNSETTLED = core_select(_TIMERS.c.id, _TIMERS.c.state, _TIMERS.c.owner).where(
-    (_TIMERS.c.state == FIRING) | ((_TIMERS.c.state == PENDING) & (_TIMERS.c.due_us <= _NOW_SUBQUERY))
+    (_TIMERS.c.state == FIRING) | ((_TIMERS.c.state == PENDING) & (_TIMERS.c.due_us <= NOW_SUBQUERY))
 )
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Connection, Text, bindparam, delete, insert, select, update
 from sqlmodel import Field
 
-from simulation.clock import ClockRow, SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
+from simulation.clock import NOW_SUBQUERY, SimulationModel, Timer, TimerWorker, VirtualClock, from_us, to_us
 from simulation.calendar import DurationUnit, to_local
 from simulation.database import Database
 from simulation.definition import Channel, Reglament, Step, StepKind
@@ -224,14 +224,12 @@ class _Cursor:
 _POSITIONS = CursorRow.__table__
 _READ = select(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"))
 _ADD = insert(_POSITIONS)
-_CLOCK = ClockRow.__table__
-_NOW_US = select(_CLOCK.c.now_us).where(_CLOCK.c.id == 1).scalar_subquery()
-"""The run's virtual time, read by the statement that stamps a position with it (the clock's row is
-in the same store): no read of the clock of its own before every step's write."""
+# a position is stamped with the run's virtual time by the statement that writes it (the clock's row
+# is in the same store): no read of the clock of its own before every step's write
 _SAVE = update(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject")).values(
-    {**{column: bindparam(column) for column in _CURSOR_COLUMNS if column != "updated_us"}, "updated_us": _NOW_US}
+    {**{column: bindparam(column) for column in _CURSOR_COLUMNS if column != "updated_us"}, "updated_us": NOW_SUBQUERY}
 ).returning(_POSITIONS.c.updated_us)
-_SAVE_NEW = insert(_POSITIONS).values(updated_us=_NOW_US).returning(_POSITIONS.c.updated_us)
+_SAVE_NEW = insert(_POSITIONS).values(updated_us=NOW_SUBQUERY).returning(_POSITIONS.c.updated_us)
 _REMOVE = delete(_POSITIONS).where(_POSITIONS.c.subject == bindparam("at_subject"))
 
 
