@@ -100,9 +100,18 @@ T = TypeVar("T")
 
 HASHING_THREADS = max(1, (os.cpu_count() or 2) - 1)
 """Threads the portal hashes passwords on: every core but one, which stays the event loop's."""
-_hashing: tuple[int, ThreadPoolExecutor] | None = None
-"""The hashing threads, with the process they belong to (a process forked from one that hashed
--- ``egov-sim up`` forks its systems -- has none of its parent's threads and makes its own)."""
+_hashing: ThreadPoolExecutor | None = None
+"""The hashing threads, made at the first hash of the process."""
+
+
+def _forget_hashing_threads() -> None:
+    """A process forked from one that hashed -- ``egov-sim up`` forks its systems -- has none of its
+    parent's threads: it makes its own."""
+    global _hashing
+    _hashing = None
+
+
+os.register_at_fork(after_in_child=_forget_hashing_threads)
 
 
 async def _on_hashing_thread(function: Callable[..., T], *args: Any) -> T:
@@ -111,9 +120,9 @@ async def _on_hashing_thread(function: Callable[..., T], *args: Any) -> T:
     would all hash at once when many log in together and push the event loop's thread -- every
     other system, in one process -- off its core."""
     global _hashing
-    if _hashing is None or _hashing[0] != os.getpid():
-        _hashing = (os.getpid(), ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="portal-pbkdf2"))
-    return await asyncio.get_running_loop().run_in_executor(_hashing[1], function, *args)
+    if _hashing is None:
+        _hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="portal-pbkdf2")
+    return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
 
 
 def hash_password(password: str) -> str:
