@@ -1,8 +1,12 @@
 """CMS (RFC 5652) SignedData signatures, CAdES-BES style: the format of citizens' documents.
 
 Business documents that citizens sign with NCALayer (``format: "cms"``) are CMS
-signatures; this module makes and checks them for the simulation. Structures
-are built and parsed with ``asn1crypto``; the key operations use ``cryptography``.
+signatures; this module makes and checks them for the simulation. :func:`sign_cms`
+writes its one fixed structure as DER itself, a few dozen TLVs (asn1crypto took
+~1.2 ms a signature to build it from objects, three times the RSA signature;
+``tests/signatures/test_signatures_cms.py`` holds it to asn1crypto's DER of the
+same structure byte for byte); signatures are parsed with ``asn1crypto``; the key
+operations use ``cryptography``.
 
 What :func:`sign_cms` produces (DER)::
 
@@ -91,6 +95,17 @@ _MAX_CERTIFICATES = 20
 
 # id-sha256 with absent parameters (RFC 5754 §2: SHOULD omit them)
 _SHA256_ALGORITHM_DER = bytes.fromhex("300b0609608648016503040201")
+# What sign_cms writes, as DER made once by asn1crypto: the signature algorithms (RSA's with NULL
+# parameters, ECDSA's without), the object identifiers, version 1, the contentType attribute
+_SHA256_RSA_DER = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"}).dump()
+_SHA256_ECDSA_DER = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
+_SIGNED_DATA_OID = cms.ContentType("signed_data").dump()
+_DATA_OID = cms.ContentType("data").dump()
+_SIGNING_TIME_OID = cms.CMSAttributeType("signing_time").dump()
+_MESSAGE_DIGEST_OID = cms.CMSAttributeType("message_digest").dump()
+_SIGNING_CERTIFICATE_V2_OID = cms.CMSAttributeType("signing_certificate_v2").dump()
+_VERSION_1 = core.Integer(1).dump()
+_CONTENT_TYPE_DATA_ATTRIBUTE = cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump()
 
 _DIGESTS: dict[str, tuple[hashes.HashAlgorithm, str]] = {
     "2.16.840.1.101.3.4.2.1": (hashes.SHA256(), "sha256"),
@@ -159,47 +174,58 @@ def _signer_info(cert: x509.Certificate) -> dict[str, Any]:
 @lru_cache(maxsize=256)
 def _signing_parts(
     key: PrivateKey, chain: tuple[x509.Certificate, ...]
-) -> tuple[bytes, bytes, bytes, str]:
-    """DER of (certificate set, sid, signingCertificateV2 attribute) and the signature algorithm."""
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """DER of the certificate set's members (sorted, as a DER SET OF), the sid, the
+    signingCertificateV2 attribute, and the signature algorithm."""
     if not chain:
         raise ValueError("chain must hold at least the signer's certificate")
     for cert in chain:
         if not isinstance(cert, x509.Certificate):
             raise TypeError("chain must hold x509.Certificate objects")
     if isinstance(key, rsa.RSAPrivateKey):
-        algorithm = "sha256_rsa"
+        algorithm = _SHA256_RSA_DER
     elif isinstance(key, ec.EllipticCurvePrivateKey):
-        algorithm = "sha256_ecdsa"
+        algorithm = _SHA256_ECDSA_DER
     else:
         raise TypeError(f"key must be an RSA or EC private key, got {type(key).__name__}")
     if chain[0].public_key() != key.public_key():
         raise ValueError("the private key does not belong to chain[0]")
     ders = [cert.public_bytes(Encoding.DER) for cert in chain]
-    signer = asn1_x509.Certificate.load(ders[0])
-    certificate_set = cms.CertificateSet(
-        [cms.CertificateChoices({"certificate": asn1_x509.Certificate.load(der)}) for der in ders]
-    )
-    sid = cms.SignerIdentifier(
-        {
-            "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                {"issuer": signer.issuer, "serial_number": signer.serial_number}
-            )
-        }
-    )
-    # Built from the inside out, each part dumped and loaded into the next: asn1crypto given the
-    # whole nested dict at once spends ~3 ms re-encoding each level's children again at every level
-    # above it (the same DER; every citizen's first signature paid it).
-    issuer_serial = tsp.IssuerSerial(
-        {"issuer": [asn1_x509.GeneralName({"directory_name": signer.issuer})], "serial_number": signer.serial_number}
-    ).dump()
-    cert_id = tsp.ESSCertIDv2(  # hash_algorithm left at its DEFAULT (id-sha256), so omitted in DER
-        {"cert_hash": hashlib.sha256(ders[0]).digest(), "issuer_serial": tsp.IssuerSerial.load(issuer_serial)}
-    ).dump()
-    signing_certificate = tsp.SigningCertificateV2({"certs": tsp.ESSCertIDv2s([tsp.ESSCertIDv2.load(cert_id)])}).dump()
-    ess = cms.CMSAttribute(
-        {"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2.load(signing_certificate)]}
-    )
-    return certificate_set.dump(), sid.dump(), ess.dump(), algorithm
+    serial, issuer = _serial_and_issuer(chain[0].tbs_certificate_bytes)
+    sid = _tlv(0x30, issuer + serial)  # issuerAndSerialNumber
+    issuer_serial = _tlv(0x30, _tlv(0x30, _tlv(0xA4, issuer)) + serial)  # GeneralNames { directoryName }
+    cert_id = _tlv(0x30, _tlv(0x04, hashlib.sha256(ders[0]).digest()) + issuer_serial)  # hashAlgorithm: DEFAULT sha256
+    ess = _tlv(0x30, _SIGNING_CERTIFICATE_V2_OID + _tlv(0x31, _tlv(0x30, _tlv(0x30, cert_id))))
+    return b"".join(sorted(ders)), sid, ess, algorithm
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER TLV: ``tag`` (one octet) and the definite length of ``content``."""
+    length = len(content)
+    if length < 0x80:
+        return bytes((tag, length)) + content
+    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + content
+
+
+def _next_tlv(der: bytes, at: int) -> int:
+    """Where the DER TLV starting at ``at`` ends."""
+    length = der[at + 1]
+    if length < 0x80:
+        return at + 2 + length
+    count = length & 0x7F
+    return at + 2 + count + int.from_bytes(der[at + 2:at + 2 + count], "big")
+
+
+def _serial_and_issuer(tbs: bytes) -> tuple[bytes, bytes]:
+    """The serialNumber and issuer TLVs of a TBSCertificate, as the certificate holds them."""
+    at = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)  # the first field, past the SEQUENCE's header
+    if tbs[at] == 0xA0:  # [0] version
+        at = _next_tlv(tbs, at)
+    serial_end = _next_tlv(tbs, at)
+    serial = tbs[at:serial_end]
+    issuer_at = _next_tlv(tbs, serial_end)  # past the signature AlgorithmIdentifier
+    return serial, tbs[issuer_at:_next_tlv(tbs, issuer_at)]
 
 
 def clear_caches() -> None:
@@ -215,12 +241,12 @@ def clear_caches() -> None:
 # --------------------------------------------------------------------------- signing
 
 
-def _signing_time(at: datetime) -> cms.Time:
+def _signing_time(at: datetime) -> bytes:
+    """The signingTime value (DER): UTCTime for 1950-2049, else GeneralizedTime (RFC 5652 §11.3)."""
     at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
-    at = at.replace(microsecond=0)
     if 1950 <= at.year < 2050:
-        return cms.Time({"utc_time": at})
-    return cms.Time({"generalized_time": at})
+        return _tlv(0x17, at.strftime("%y%m%d%H%M%SZ").encode("ascii"))
+    return _tlv(0x18, f"{at.year:04d}{at:%m%d%H%M%S}Z".encode("ascii"))
 
 
 def sign_cms(
@@ -243,45 +269,24 @@ def sign_cms(
     if not isinstance(at, datetime):
         raise TypeError("at must be a datetime")
     content = bytes(content)
-    certificate_set, sid, ess, algorithm = _signing_parts(key, tuple(chain))
-    signed_attrs = cms.CMSAttributes(
-        [
-            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-            cms.CMSAttribute({"type": "signing_time", "values": [_signing_time(at)]}),
-            cms.CMSAttribute(
-                {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
-            ),
-            cms.CMSAttribute.load(ess),
-        ]
-    )
-    to_sign = signed_attrs.dump()  # a DER SET OF (asn1crypto sorts the members)
-    if algorithm == "sha256_rsa":
+    certificates, sid, ess, algorithm = _signing_parts(key, tuple(chain))
+    attributes = b"".join(sorted((  # a DER SET OF: its members in the order of their encodings
+        _CONTENT_TYPE_DATA_ATTRIBUTE,
+        _tlv(0x30, _SIGNING_TIME_OID + _tlv(0x31, _signing_time(at))),
+        _tlv(0x30, _MESSAGE_DIGEST_OID + _tlv(0x31, _tlv(0x04, hashlib.sha256(content).digest()))),
+        ess,
+    )))
+    to_sign = _tlv(0x31, attributes)  # the signature is over the SET OF, not its [0] in SignerInfo
+    if algorithm is _SHA256_RSA_DER:
         signature = key.sign(to_sign, _PKCS1, _SHA256)  # type: ignore[call-arg]
     else:
         signature = key.sign(to_sign, ec.ECDSA(_SHA256))  # type: ignore[call-arg]
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier.load(sid),
-            "digest_algorithm": algos.DigestAlgorithm.load(_SHA256_ALGORITHM_DER),
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": algorithm}),
-            "signature": signature,
-        }
-    )
-    encap: dict[str, Any] = {"content_type": "data"}
-    if not detached:
-        encap["content"] = core.OctetString(content)
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [algos.DigestAlgorithm.load(_SHA256_ALGORITHM_DER)],
-            "encap_content_info": cms.ContentInfo(encap),
-            "certificates": cms.CertificateSet.load(certificate_set),
-            "signer_infos": [signer_info],
-        }
-    )
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+    signer_info = _tlv(0x30, _VERSION_1 + sid + _SHA256_ALGORITHM_DER + _tlv(0xA0, attributes) + algorithm
+                       + _tlv(0x04, signature))
+    encap = _DATA_OID if detached else _DATA_OID + _tlv(0xA0, _tlv(0x04, content))
+    signed_data = _tlv(0x30, _VERSION_1 + _tlv(0x31, _SHA256_ALGORITHM_DER) + _tlv(0x30, encap)
+                       + _tlv(0xA0, certificates) + _tlv(0x31, signer_info))
+    return _tlv(0x30, _SIGNED_DATA_OID + _tlv(0xA0, signed_data))
 
 
 # --------------------------------------------------------------------------- verification
