@@ -74,7 +74,7 @@ from functools import lru_cache
 from typing import Any, Literal, Sequence
 
 from asn1crypto import algos, cms, core, parser
-from asn1crypto import tsp  # the ESS signing-certificate attributes (importing it registers them)
+from asn1crypto import tsp  # noqa: F401  # registers the ESS signing-certificate attributes, which verify_cms reads
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
