@@ -338,13 +338,33 @@ class VirtualClock:
         payload: dict[str, Any] | None = None,
         application_id: str | None = None,
     ) -> int:
+        timer_id, due_now = await self.store.run(self.adding_timer(owner, kind, due, payload, application_id))
+        if due_now:  # a later one: moving time wakes its owner
+            self.wake(owner)
+        return timer_id
+
+    def adding_timer(
+        self,
+        owner: str,
+        kind: str,
+        due: datetime,
+        payload: dict[str, Any] | None = None,
+        application_id: str | None = None,
+    ) -> Callable[[Connection], tuple[int, bool]]:
+        """:meth:`schedule`'s write as a unit's work on the store (``Database.run``), for a caller
+        that writes more in the same transaction (the engine: a walk's position and its timer,
+        together). The work gives the timer's id and whether it is due already (by the clock's
+        row in the same transaction); after the unit the caller wakes ``owner`` if it is."""
         due_us = to_us(due)
         values = {"owner": owner, "kind": kind, "due_us": due_us, "state": PENDING,
                   "payload": json.dumps(payload or {}, ensure_ascii=False), "application_id": application_id}
-        timer_id = await self.store.run(lambda connection: connection.execute(_ADD_TIMER, values).scalar_one())
-        if due_us <= to_us(await self.now()):  # a later one: moving time wakes its owner
-            self.wake(owner)
-        return timer_id
+
+        def add(connection: Connection) -> tuple[int, bool]:
+            timer_id = connection.execute(_ADD_TIMER, values).scalar_one()
+            now_us = connection.execute(_READ_NOW).scalar()
+            return timer_id, now_us is not None and due_us <= now_us
+
+        return add
 
     async def claim_due(self, owner: str) -> list[Timer]:
         """Take the owner's due timers; each is handed out once, to one caller.

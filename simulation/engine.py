@@ -30,7 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, Connection, Text, bindparam, delete, insert, select, update
 from sqlmodel import Field
@@ -42,6 +42,7 @@ from simulation.definition import Channel, Reglament, Step, StepKind
 
 log = logging.getLogger(__name__)
 TIMER_KIND = "reglament-step"
+T = TypeVar("T")
 
 
 # ---- operations ----------------------------------------------------------------------------------
@@ -384,19 +385,23 @@ class Engine:
     async def _row(self, subject: str) -> _Cursor | None:
         return await _read_row(self.store, subject)
 
-    async def _save(self, row: _Cursor) -> None:
+    async def _save(self, row: _Cursor, first: Callable[[Connection], T] | None = None) -> T | None:
         """Write ``row`` over its stored self, stamped with the virtual time of the write: one
         UPDATE (a merge would read the row first, a SELECT at every step of every application),
-        an INSERT only where none is stored."""
+        an INSERT only where none is stored. ``first``: a unit's work on the store to do before,
+        in the same transaction (the step's trace record, the walk's timer); what it gives is
+        returned."""
         values = {column: getattr(row, column) for column in _CURSOR_COLUMNS if column != "updated_us"}
 
-        def write(connection: Connection) -> int:
+        def write(connection: Connection) -> tuple[T | None, int]:
+            given = first(connection) if first is not None else None
             stamped = connection.execute(_SAVE, {"at_subject": row.subject, **values}).scalar()
             if stamped is None:
                 stamped = connection.execute(_SAVE_NEW, {"subject": row.subject, **values}).scalar_one()
-            return stamped
+            return given, stamped
 
-        row.updated_us = await self.store.run(write)
+        given, row.updated_us = await self.store.run(write)
+        return given
 
     async def _add(self, row: _Cursor) -> None:
         """Store a new walk's position."""
@@ -481,7 +486,7 @@ class Engine:
                 waited = f"{to_local(since):%Y-%m-%d %H:%M} бастап кезекті жөнелтуді күтті"
                 detail = f"{detail} ({waited})" if detail else waited
                 since = None
-            await self.tracer.record(
+            record = self.tracer.adding(  # written with the walk's next position, in one transaction
                 reglament, channel.name, step.key, system=self.system, outcome=outcome, detail=detail,
                 application_id=row.application_id, session_id=None if row.application_id else row.session_id,
                 at=recorded_at,
@@ -493,7 +498,7 @@ class Engine:
             row.memory = json.dumps(memory, ensure_ascii=False)
             if step.outcome:
                 row.state, row.outcome, row.event = "done", step.outcome, None
-                await self._save(row)
+                await self._save(row, first=record)
                 for after in afters:
                     await after()
                 return _position(row)
@@ -502,7 +507,7 @@ class Engine:
             row.system = following.system or ""
             row.state = "walking" if following.system == self.system else "handed-over"
             row.event = None
-            await self._save(row)
+            await self._save(row, first=record)
             for after in afters:
                 await after()
             if afters:  # the message may have moved the walk on elsewhere
@@ -520,13 +525,15 @@ class Engine:
         took it up then; ``since``: the step waited from then for the next run of an "N times a
         working day" rhythm (a courier, a collecting department). The trace says so."""
         row.state, row.event = "timed", None
-        await self._save(row)
         payload: dict[str, Any] = {"subject": row.subject, "key": key}
         if taken is not None:
             payload["taken_us"] = to_us(taken)
         if since is not None:
             payload["since_us"] = to_us(since)
-        await self.clock.schedule(self.system, TIMER_KIND, due, payload, application_id=row.application_id)
+        timer = self.clock.adding_timer(self.system, TIMER_KIND, due, payload, application_id=row.application_id)
+        _, due_now = await self._save(row, first=timer)  # type: ignore[misc]  # the position and its timer together
+        if due_now:
+            self.clock.wake(self.system)
 
     async def _on_timer(self, timer: Timer) -> None:
         subject, key = str(timer.payload["subject"]), str(timer.payload["key"])

@@ -15,6 +15,7 @@ follow the application's previous step, so code cannot drift from the definition
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime
@@ -107,6 +108,26 @@ class Tracer:
         at: datetime | None = None,
     ) -> TraceEvent:
         """Record that ``system`` performed ``step_key`` of the reglament's channel."""
+        add = self.adding(reglament, channel, step_key, system=system, outcome=outcome, detail=detail,
+                          application_id=application_id, session_id=session_id, at=at or await self.clock.now())
+        return await self.store.run(add)
+
+    def adding(
+        self,
+        reglament: Reglament,
+        channel: str,
+        step_key: str,
+        *,
+        system: str,
+        at: datetime,
+        outcome: str = "done",
+        detail: str = "",
+        application_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Callable[[Connection], TraceEvent]:
+        """:meth:`record` as a unit's work on the store (``Database.run``), for a caller that
+        writes more in the same transaction (the engine: the step and where the walk stands
+        after it, together); it raises :class:`ReglamentViolation` in the unit."""
         if application_id is None and session_id is None:
             raise ValueError("a trace record needs an application or a session")
         step: Step = reglament.channel(channel).step(step_key)
@@ -116,18 +137,17 @@ class Tracer:
                 f"not by {system}"
             )
         newest_query = _steps(application_id is not None, session_id is not None, newest_first=True, limit=1)
-        moment = at or await self.clock.now()
 
-        def add(connection: Connection) -> _NewStep:  # the last step read and the new one added in one transaction
+        def add(connection: Connection) -> TraceEvent:  # the last step read and the new one added in one transaction
             newest = connection.execute(newest_query, {"of_application": application_id,
                                                        "of_session": session_id}).first()
             previous = _event(newest) if newest is not None else None
             row = self._checked_row(reglament, channel, step, system, previous, outcome, detail,
-                                    application_id, session_id, moment)
+                                    application_id, session_id, at)
             connection.execute(_ADD, row._asdict())
-            return row
+            return _event(row)
 
-        return _event(await self.store.run(add))
+        return add
 
     @staticmethod
     def _checked_row(
