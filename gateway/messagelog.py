@@ -478,6 +478,7 @@ class MessageLog:
     async def _write_forever(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            await asyncio.sleep(0)  # the records the tasks ready now append go in the same transaction
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
