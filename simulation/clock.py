@@ -330,15 +330,9 @@ class VirtualClock:
 
     # ---- timers -------------------------------------------------------------------------
 
-    async def schedule(
-        self,
-        owner: str,
-        kind: str,
-        due: datetime,
-        payload: dict[str, Any] | None = None,
-        application_id: str | None = None,
-    ) -> int:
-        timer_id, due_now = await self.store.run(self.adding_timer(owner, kind, due, payload, application_id))
+    async def schedule(self, owner: str, *timer: Any, **named: Any) -> int:
+        """Schedule a timer of ``owner`` (the arguments of :meth:`adding_timer`); its id."""
+        timer_id, due_now = await self.store.run(self.adding_timer(owner, *timer, **named))
         if due_now:  # a later one: moving time wakes its owner
             self.wake(owner)
         return timer_id

@@ -95,22 +95,11 @@ class Tracer:
         self.clock = clock
 
     async def record(
-        self,
-        reglament: Reglament,
-        channel: str,
-        step_key: str,
-        *,
-        system: str,
-        outcome: str = "done",
-        detail: str = "",
-        application_id: str | None = None,
-        session_id: str | None = None,
-        at: datetime | None = None,
+        self, reglament: Reglament, channel: str, step_key: str, *, at: datetime | None = None, **fields: Any
     ) -> TraceEvent:
-        """Record that ``system`` performed ``step_key`` of the reglament's channel."""
-        add = self.adding(reglament, channel, step_key, system=system, outcome=outcome, detail=detail,
-                          application_id=application_id, session_id=session_id, at=at or await self.clock.now())
-        return await self.store.run(add)
+        """Record that ``system`` performed ``step_key`` of the reglament's channel: the fields as
+        :meth:`adding` takes them, ``at`` the clock's time if not given."""
+        return await self.store.run(self.adding(reglament, channel, step_key, at=at or await self.clock.now(), **fields))
 
     def adding(
         self,
