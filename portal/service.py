@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, TypeVar
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from sqlalchemy import Connection, Update, bindparam, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +49,7 @@ from runtime.notices import keep_notice, notices_of
 
 SYSTEM = "portal"
 _ITERATIONS = 100_000
+_SHA256 = SHA256()
 
 # The statements of the portal's hot paths, built once: they run for every application (its
 # log-in, request, statuses and cabinet views), and an ORM statement built at each call costs
@@ -115,8 +118,8 @@ os.register_at_fork(after_in_child=_forget_hashing_threads)
 
 
 async def _on_hashing_thread(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` on a thread of the portal's own for PBKDF2 (hashlib lets go of the GIL
-    meanwhile). Not the loop's default executor: its threads, as many as cores and four more,
+    """``function(*args)`` on a thread of the portal's own for PBKDF2 (cryptography lets go of the
+    GIL meanwhile). Not the loop's default executor: its threads, as many as cores and four more,
     would all hash at once when many log in together and push the event loop's thread -- every
     other system, in one process -- off its core."""
     global _hashing
@@ -125,15 +128,23 @@ async def _on_hashing_thread(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
 
 
+def _pbkdf2_sha256(password: str, salt: bytes, iterations: int) -> bytes:
+    """PBKDF2-HMAC-SHA256, 32 bytes (what ``hashlib.pbkdf2_hmac("sha256", ...)`` gives), by
+    cryptography's OpenSSL: twice as fast as hashlib's here (the OpenSSL Python was built with is
+    older: 46-48 ms against 22-25 ms for 100,000 rounds on the fifth round's VM), and it lets go
+    of the GIL too."""
+    return PBKDF2HMAC(_SHA256, 32, salt, iterations).derive(password.encode())
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _ITERATIONS)
+    digest = _pbkdf2_sha256(password, salt, _ITERATIONS)
     return f"pbkdf2_sha256${_ITERATIONS}${salt.hex()}${digest.hex()}"
 
 
 def check_password(password: str, stored: str) -> bool:
     _, iterations, salt, digest = stored.split("$")
-    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
+    candidate = _pbkdf2_sha256(password, bytes.fromhex(salt), int(iterations))
     return hmac.compare_digest(candidate.hex(), digest)
 
 
@@ -314,8 +325,8 @@ class Portal:
         now_us = to_us(await self.runtime.now())
         if (until := await self.locked_until(valid)) is not None:
             return None, f"аккаунт {until.isoformat(timespec='minutes')} дейін бұғатталған"
-        # PBKDF2's 100,000 rounds take ~25 ms of CPU and hashlib lets go of the GIL meanwhile: on a
-        # thread, the event loop (every other system, in one process) goes on, on another core
+        # PBKDF2's 100,000 rounds take ~25 ms of CPU and cryptography lets go of the GIL meanwhile:
+        # on a thread, the event loop (every other system, in one process) goes on, on another core
         if not await _on_hashing_thread(check_password, password, account.password_hash):
             until = await self._count_failure(valid, now_us)
             if until is not None:

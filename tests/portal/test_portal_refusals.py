@@ -122,3 +122,21 @@ def test_a_process_forked_after_hashing_hashes_on_threads_of_its_own():
     child.join(60)  # a ceiling against a hang only
     assert child.exitcode == 0
     assert queue.get(timeout=5).startswith("pbkdf2_sha256$")
+
+
+def test_a_password_hash_is_pbkdf2_sha256_as_hashlib_computes_it():
+    """The portal hashes with cryptography's PBKDF2 (twice hashlib's speed here): the same
+    PBKDF2-HMAC-SHA256 as hashlib's, so a hash stored by either is checked by the other."""
+    import hashlib
+    import hmac
+
+    from portal import service
+
+    name, rounds, salt, digest = service.hash_password("Құпия-сөз 1").split("$")
+    assert (name, rounds) == ("pbkdf2_sha256", "100000")
+    assert hmac.compare_digest(
+        hashlib.pbkdf2_hmac("sha256", "Құпия-сөз 1".encode(), bytes.fromhex(salt), 100_000).hex(), digest)
+    salt = bytes(range(16))
+    stored = f"pbkdf2_sha256$1000${salt.hex()}${hashlib.pbkdf2_hmac('sha256', b'pw', salt, 1000).hex()}"
+    assert service.check_password("pw", stored)
+    assert not service.check_password("pW", stored)
