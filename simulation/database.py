@@ -26,7 +26,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from simulation import sqliteloop, walcheckpoints
+from simulation import sqliteloop, sqlitestatements, walcheckpoints
 from simulation.settings import Settings, without
 from simulation.tasks import run_to_completion
 
@@ -401,6 +401,7 @@ class _SqliteUnits:
         self._threaded: Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()  # one unit on the waiting thread at a time
+        self._statements = None if without("sqlitestatements") else sqlitestatements.Statements()
 
     def _connect(self, busy_timeout_ms: int, checkpoints: bool = True) -> Connection:
         def creator() -> sqlite3.Connection:
@@ -410,7 +411,10 @@ class _SqliteUnits:
                 connection.execute("PRAGMA wal_autocheckpoint=0")
             return connection
 
-        return create_engine("sqlite://", creator=creator, poolclass=StaticPool).connect()
+        connection = create_engine("sqlite://", creator=creator, poolclass=StaticPool).connect()
+        if self._statements is None:
+            return connection
+        return sqlitestatements.PlainConnection(connection, self._statements)  # type: ignore[return-value]
 
     async def run(self, work: Callable[[Connection], T], write: bool) -> T:
         if self._inline is None:
@@ -454,6 +458,8 @@ def _unit(connection: Connection, work: Callable[[Connection], T], write: bool) 
     """``work`` in a transaction on ``connection`` (its driver in autocommit: the BEGIN is ours,
     said to sqlite3 itself -- through SQLAlchemy's ``exec_driver_sql`` it cost a fifth of a
     unit; SQLAlchemy's own begin says nothing to SQLite, and its commit is sqlite3's)."""
+    if isinstance(connection, sqlitestatements.PlainConnection):
+        return connection.unit(work, "BEGIN IMMEDIATE" if write else "BEGIN")
     connection.begin()
     begin = "BEGIN IMMEDIATE" if write else "BEGIN"
     try:

@@ -239,7 +239,7 @@ def get_settings() -> Settings:
     return Settings()
 
 
-REPLACEMENTS = ("hopclient", "fastlane", "sqlitewriter", "sqliteunits", "inprocesshops")
+REPLACEMENTS = ("hopclient", "fastlane", "sqlitewriter", "sqliteunits", "inprocesshops", "sqlitestatements")
 """The hand-written replacements of libraries that ``EGOV_SIM_WITHOUT`` can turn off."""
 
 
