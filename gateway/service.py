@@ -62,13 +62,13 @@ from gateway.replicas import SharedAnswers, chain_of, check_replica, lease_of
 from cryptography.x509.oid import NameOID
 
 from gateway.messages import (
-    MAX_ENVELOPE_BYTES, SOAP_CONTENT_TYPE, SOAP_FORMAT, Accepted, Channel, Format, Incoming, Reply, check_size,
+    MAX_ENVELOPE_BYTES, SOAP_CONTENT_TYPE, SOAP_FORMAT, Accepted, Channel, Format, Incoming, Reply,
     PROVIDER_ANSWER, format_of, parse_json, parse_soap, remembered, soap_document, soap_operation,
 )
 from gateway.metrics import GatewayMetrics
 from gateway.soapadapter import json_answer_from, soap_request_for, soap_request_from_soap
 from gateway_protocol import soap
-from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH, ErrorInfo, RequestInfo, SignedRequest, SignedResponse, signed_content
+from gateway_protocol.envelope import ASYNC_PATH, SYNC_PATH, ErrorInfo, RequestInfo, SignedResponse, signed_content
 from gateway_protocol.errors import ErrorCode, GatewayFault, check_message_date
 from gateway_protocol.soap.names import SYNC_OPERATION
 from gateway_protocol.soap.xmldata import XmlRefused, parse_xml

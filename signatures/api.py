@@ -26,7 +26,7 @@ from signatures.service import CertificateRequestError, CertificationAuthority, 
 from signatures.faults import OcspSwitch
 from signatures.faults import build_router as build_fault_router
 from signatures.texts import INVALID_REQUEST, NEEDS_ADMIN_OR_PROOF, NO_CERTIFICATE, PROOF_REFUSED
-from simulation.access import ADMIN, RUN_TOKEN, TOKEN_HEADER, AccessDenied, credentials_of
+from simulation.access import ADMIN, RUN_TOKEN, AccessDenied, credentials_of
 from simulation.identifiers import IdentifierError, validate_bin, validate_iin
 
 PEM = "application/x-pem-file"

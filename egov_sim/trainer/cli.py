@@ -115,7 +115,6 @@ async def serve(settings, sock: socket.socket, host: str, out: TextIO, err: Text
     import uvicorn
 
     from egov_sim.inprocess import Simulation
-    from simulation.credentials import RunCredentials
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager

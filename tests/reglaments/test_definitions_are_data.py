@@ -5,7 +5,6 @@ that does not hang together is refused with its file, step and rule."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import pytest
 import yaml
