@@ -458,10 +458,10 @@ def _unit(connection: Connection, work: Callable[[Connection], T], write: bool) 
     """``work`` in a transaction on ``connection`` (its driver in autocommit: the BEGIN is ours,
     said to sqlite3 itself -- through SQLAlchemy's ``exec_driver_sql`` it cost a fifth of a
     unit; SQLAlchemy's own begin says nothing to SQLite, and its commit is sqlite3's)."""
-    if isinstance(connection, sqlitestatements.PlainConnection):
-        return connection.unit(work, "BEGIN IMMEDIATE" if write else "BEGIN")
-    connection.begin()
     begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+    if isinstance(connection, sqlitestatements.PlainConnection):
+        return connection.unit(work, begin)
+    connection.begin()
     try:
         try:
             connection.connection.driver_connection.execute(begin)

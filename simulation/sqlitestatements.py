@@ -49,7 +49,7 @@ _KINDS = (Select, Insert, Update, Delete)
 
 
 class _Plan:
-    __slots__ = ("statement", "sql", "parameters", "metadata", "returns_rows")
+    __slots__ = ("statement", "sql", "parameters", "metadata")
 
     def __init__(self, statement: Any, sql: str,
                  parameters: Sequence[tuple[str, Any, Callable[[Any], Any] | None]],
@@ -57,8 +57,7 @@ class _Plan:
         self.statement = statement  # held: the id this plan is found by stays its statement's
         self.sql = sql
         self.parameters = tuple(parameters)  # (key in the caller's dict, default, converter), in order
-        self.metadata = metadata
-        self.returns_rows = metadata is not None
+        self.metadata = metadata  # None: the statement returns no rows
 
 
 class _Rows(IteratorResult):
@@ -96,14 +95,14 @@ class Statements:
 
     def plan(self, connection: Connection, statement: Any, keys: tuple[str, ...]) -> _Plan | None:
         """The plan of ``statement`` run with parameters named ``keys``; None: SQLAlchemy runs it."""
-        found = self._plans.get((id(statement), keys), _NO_DEFAULT)
+        key = (id(statement), keys)
+        found = self._plans.get(key, _NO_DEFAULT)
         if found is not _NO_DEFAULT:
             if found is None or found.statement is statement:
                 return found  # type: ignore[return-value]
         if not isinstance(statement, _KINDS):
             return None
         with self._lock:
-            key = (id(statement), keys)
             if self._seen.get(key) is not statement:  # first sight: SQLAlchemy's cache knows it better
                 self._seen[key] = statement
                 if len(self._seen) > PLANS:
@@ -111,7 +110,7 @@ class Statements:
                 return None
             del self._seen[key]
             made = _made(connection, statement, keys)
-            self._plans[key] = made if made is not None else None
+            self._plans[key] = made
             if made is None:  # the statement itself is held so that its id stays its own
                 self._seen[key] = statement
             if len(self._plans) > PLANS:
@@ -215,7 +214,7 @@ def _run(driver: sqlite3.Connection, plan: _Plan, given: dict[str, Any]) -> Any:
         values.append(value if converter is None else converter(value))
     try:
         cursor = driver.execute(plan.sql, values)
-        rows = cursor.fetchall() if plan.returns_rows else None
+        rows = cursor.fetchall() if plan.metadata is not None else None
     except sqlite3.Error as exc:
         raise DBAPIError.instance(plan.sql, tuple(values), exc, sqlite3.Error) from exc
     if rows is None:
